@@ -1,0 +1,155 @@
+"""The `editlens` console command: one subcommand per stage, plus `demo`.
+
+Each subcommand only parses arguments and calls the stage's own entry point; the stages stay usable without it
+(`dbt build`, `streamlit run dashboards/app.py`, `duckdb warehouse/editlens.duckdb`).
+Exit codes: 0 success, 1 a stage failed, 2 unusable input (unknown format, missing path, bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from editlens.warehouse import ENV_VAR, Warehouse
+
+
+class UsageError(Exception):
+    """Unusable input: reported as one line on stderr with exit code 2."""
+
+
+def _add_warehouse(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--warehouse",
+        metavar="DIR",
+        default=None,
+        help=f"warehouse folder (default: ${ENV_VAR} or ./warehouse)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="editlens", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sample", help="generate the bundled shapes-world sample dataset (SEED-Data-Edit layout)")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--edits", type=int, default=2000, help="number of edits (default 2000)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("ingest", help="read a dataset's metadata into canonical Parquet tables")
+    p.add_argument("path", type=Path)
+    p.add_argument("--format", default=None, help="force a reader instead of auto-detection")
+    p.add_argument("--no-check-images", action="store_true", help="skip the image existence check")
+    p.add_argument("--workers", type=int, default=None, help="parallel reader processes (default: cores)")
+    _add_warehouse(p)
+
+    p = sub.add_parser("embed", help="compute CLIP embeddings, image facts and edit scores")
+    p.add_argument("--model", default="editlens-tiny", help="open_clip model name (default: bundled tiny model)")
+    p.add_argument("--pretrained", default=None, help="open_clip pretrained tag or a local weights file")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None, help="image decoding workers")
+    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    _add_warehouse(p)
+
+    p = sub.add_parser("build", help="run `dbt build` on the warehouse and export the marts")
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra arguments passed to dbt build")
+    _add_warehouse(p)
+
+    p = sub.add_parser("dashboard", help="serve the Streamlit dashboards on localhost")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--host", default="127.0.0.1")
+    _add_warehouse(p)
+
+    p = sub.add_parser("demo", help="sample -> ingest -> embed -> build, then serve the dashboards")
+    p.add_argument("--no-serve", action="store_true", help="stop after the build")
+    p.add_argument("--edits", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample-dir", type=Path, default=None, help="where to write the sample (default DIR/sample)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--device", default="cpu")
+    _add_warehouse(p)
+    return ap
+
+
+def _run(args: argparse.Namespace) -> int:
+    wh = Warehouse.at(getattr(args, "warehouse", None))
+    if args.command == "sample":
+        from editlens.sample import generate
+
+        summary = generate(args.dir, n_edits=args.edits, seed=args.seed)
+        print(summary.describe())
+        return 0
+    if args.command == "ingest":
+        from ingest.main import IngestConfig, run_ingest
+
+        cfg = IngestConfig(
+            path=args.path,
+            warehouse=wh,
+            format=args.format,
+            check_images=not args.no_check_images,
+            workers=args.workers,
+        )
+        summary = run_ingest(cfg)
+        print(summary.describe())
+        return 0
+    if args.command == "embed":
+        from embeddings.main import EmbedConfig, run_embed
+
+        cfg = EmbedConfig(
+            warehouse=wh,
+            model=args.model,
+            pretrained=args.pretrained,
+            device=args.device,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            backend=args.backend,
+        )
+        summary = run_embed(cfg)
+        print(summary.describe())
+        return 0
+    if args.command == "build":
+        from editlens.build import run_build
+
+        extra = [a for a in args.dbt_args if a != "--"]
+        return run_build(wh, extra)
+    if args.command == "dashboard":
+        from dashboards.serve import serve
+
+        return serve(wh, host=args.host, port=args.port)
+    if args.command == "demo":
+        from editlens.demo import DemoConfig, run_demo
+
+        return run_demo(
+            DemoConfig(
+                warehouse=wh,
+                sample_dir=args.sample_dir,
+                n_edits=args.edits,
+                seed=args.seed,
+                serve=not args.no_serve,
+                port=args.port,
+                device=args.device,
+            )
+        )
+    raise UsageError(f"unknown command {args.command}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except UsageError as exc:
+        print(f"editlens {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a stage's own unusable-input error carries exit code 2
+        if getattr(exc, "exit_code", None) == 2:
+            print(f"editlens {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
