@@ -1,0 +1,41 @@
+"""EditLens dashboards: ``streamlit run dashboards/app.py [-- --warehouse DIR]``.
+
+One page per question. The warehouse is ``--warehouse DIR`` (after ``--``), else ``$EDITLENS_WAREHOUSE``, else
+./warehouse; the app only reads its exported marts (``DIR/marts/*.parquet``), so ``dbt build`` may run meanwhile.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:  # `streamlit run dashboards/app.py` puts only dashboards/ on the path
+    sys.path.insert(0, str(_ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboards import data  # noqa: E402
+
+_PAGES = Path(__file__).resolve().parent / "pages"
+
+st.set_page_config(page_title="EditLens", layout="wide")
+
+PAGES = [
+    st.Page(_PAGES / "overview.py", title="Overview", url_path="overview", default=True),
+    st.Page(_PAGES / "instruction_types.py", title="Instruction types", url_path="instruction-types"),
+    st.Page(_PAGES / "bias.py", title="Bias", url_path="bias"),
+    st.Page(_PAGES / "safety.py", title="Safety", url_path="safety"),
+    st.Page(_PAGES / "quality.py", title="Quality", url_path="quality"),
+    st.Page(_PAGES / "multi_turn.py", title="Multi-turn", url_path="multi-turn"),
+    st.Page(_PAGES / "explorer.py", title="Edit explorer", url_path="explorer"),
+    st.Page(_PAGES / "sql.py", title="SQL", url_path="sql"),
+]
+
+page = st.navigation(PAGES)
+m = data.marts()
+with st.sidebar:
+    st.caption(f"Warehouse: `{m.root}`")
+    avail = m.available()
+    st.caption(f"Marts: {len(avail)} of {len(data.MARTS)} present")
+page.run()

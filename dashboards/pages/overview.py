@@ -1,0 +1,51 @@
+"""Overview: how do the datasets and their parts compare (counts, reject rate, defect rates, score medians)?"""
+
+import altair as alt
+import streamlit as st
+
+from dashboards import data, ui
+
+m = data.marts()
+st.title("Overview")
+st.caption("One scorecard row per dataset and part; pick a metric to compare them side by side.")
+ui.guard(m, "edits")
+
+t = data.totals(m)
+c = st.columns(4)
+c[0].metric("Edits", ui.num(t["n_edits"]))
+c[1].metric("Datasets", ui.num(t["n_datasets"]))
+c[2].metric("Multi-turn sessions", ui.num(t["n_sessions"]))
+c[3].metric("Edits with any quality flag", ui.pct(t.get("flagged_rate")))
+
+sc = data.scorecard(m)
+groups = data.scorecard_metric_columns(sc)
+st.subheader("Scorecard")
+fmt = {c: "{:.1%}" for c in groups["rates"]}
+fmt.update({c: "{:.3f}" for c in groups["medians"]})
+fmt.update({c: "{:,.0f}" for c in groups["counts"]})
+st.dataframe(sc.style.format(fmt, na_rep="–"), hide_index=True, key="scorecard_table")
+
+choices = groups["rates"] + groups["medians"]
+if choices:
+    st.subheader("Datasets side by side")
+    metric = st.selectbox("Metric", choices, index=0, key="overview_metric",
+                          format_func=lambda c: c.replace("_", " "))
+    is_rate = metric in groups["rates"]
+    plot = sc[["dataset", "part", metric] + (["n_edits"] if "n_edits" in sc.columns else [])].copy()
+    plot["slice"] = plot["dataset"] + " / " + plot["part"]
+    chart = (
+        alt.Chart(plot)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{metric}:Q", title=metric.replace("_", " "), axis=alt.Axis(format=".0%" if is_rate else ".2f")),
+            y=alt.Y("slice:N", sort="-x", title=None),
+            color=alt.Color("dataset:N", legend=alt.Legend(orient="bottom")),
+            tooltip=["dataset", "part", alt.Tooltip(f"{metric}:Q", format=".3f")]
+            + (["n_edits"] if "n_edits" in plot.columns else []),
+        )
+        .properties(height=max(160, 28 * len(plot)))
+    )
+    st.altair_chart(chart, width="stretch")
+    if "n_edits" in plot.columns:
+        st.caption("Each bar's denominator is its part's edit count (hover a bar). "
+                   f"Highest: {plot.sort_values(metric, ascending=False).iloc[0]['slice']}.")

@@ -1,0 +1,72 @@
+"""Quality: how are the scores distributed, how many edits pass a threshold, what do the worst ones look like?"""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboards import data, ui
+
+m = data.marts()
+st.title("Quality")
+ui.guard(m, "edits")
+
+scores = data.score_columns(m)
+if not scores:
+    st.warning("The `edits` mart has no score columns yet: run `editlens embed`, then `editlens build`.")
+    st.stop()
+
+st.subheader("Thresholds")
+st.caption("Move a slider: the pass counts below update live (an edit passes when it meets every threshold).")
+defaults = {"clip_i": 0.7, "directional_caption": 0.2, "clip_t_target_caption": 0.2}
+slider_cols = [c for c in defaults if c in scores] or scores[:2]
+thresholds = {}
+cols = st.columns(len(slider_cols))
+for col, box in zip(slider_cols, cols):
+    lo, hi = data.score_range(m, col)
+    higher = data.SCORES[col][1]
+    dv = min(max(defaults.get(col, lo), lo), hi)
+    v = box.slider(f"{data.score_label(col)} {'≥' if higher else '≤'}", min_value=round(lo, 3),
+                   max_value=round(hi, 3), value=round(dv, 3), step=0.01, key=f"thr_{col}")
+    thresholds[col] = (">=" if higher else "<=", float(v))
+pc = data.pass_counts(m, thresholds)
+n_all, n_pass = int(pc["n_edits"].sum()), int(pc["n_pass"].sum())
+c = st.columns(3)
+c[0].metric("Edits passing", ui.num(n_pass))
+c[1].metric("Of", ui.num(n_all))
+c[2].metric("Pass rate", ui.pct(n_pass / n_all if n_all else None))
+st.dataframe(pc.style.format({"pass_rate": "{:.1%}"}), hide_index=True, key="pass_table")
+
+st.subheader("Score histogram")
+hist_col = st.selectbox("Score", scores, key="hist_score", format_func=data.score_label)
+h = data.score_histogram(m, hist_col)
+bars = alt.Chart(h).mark_bar().encode(
+    x=alt.X("bin_start:Q", bin="binned", title=data.score_label(hist_col)), x2="bin_end:Q",
+    y=alt.Y("n_edits:Q", stack=True, title="edits"), color="dataset:N",
+    tooltip=["dataset", alt.Tooltip("bin_start:Q", format=".3f"), alt.Tooltip("bin_end:Q", format=".3f"), "n_edits"])
+layers = [bars]
+if hist_col in thresholds:
+    layers.append(alt.Chart(pd.DataFrame({"t": [thresholds[hist_col][1]]})).mark_rule(color="red").encode(x="t:Q"))
+st.altair_chart(alt.layer(*layers), width="stretch")
+ui.denominator_note(int(h["n_edits"].sum()), "edits with this score")
+
+if m.has("edit_quality_flags"):
+    st.subheader("Quality flags")
+    fc = data.flag_counts(m)
+    st.altair_chart(
+        alt.Chart(fc).mark_bar().encode(
+            x=alt.X("rate:Q", axis=alt.Axis(format=".1%"), title="share of edits"),
+            y=alt.Y("flag:N", sort="-x", title=None),
+            tooltip=["flag", "n_edits", "denominator", alt.Tooltip("rate:Q", format=".2%")]),
+        width="stretch")
+    ui.denominator_note(int(fc["denominator"].iloc[0]) if len(fc) else 0, "edits")
+    st.subheader("Worst examples per flag")
+    flags = fc["flag"].tolist()
+    flag = st.selectbox("Flag", flags, key="worst_flag", format_func=data.flag_label)
+    if flag:
+        ex = data.worst_examples(m, flag, limit=6)
+        st.caption(f"{ui.num(int(fc.loc[fc['flag'] == flag, 'n_edits'].iloc[0]))} edits flagged "
+                   f"{data.flag_label(flag)}; worst {len(ex)} by {data.score_label(scores[0])}:")
+        for row in ex.to_dict("records"):
+            ui.edit_card(m, row, show_scores=scores[:4])
+else:
+    st.info(f"Quality flags need the `edit_quality_flags` mart. {data.BUILD_HINT}")

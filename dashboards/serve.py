@@ -1,0 +1,55 @@
+"""Serve the dashboards: ``serve(warehouse, host, port)`` runs ``streamlit run dashboards/app.py``.
+
+Binds to localhost unless told otherwise; the warehouse reaches the app through ``$EDITLENS_WAREHOUSE``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from editlens.warehouse import ENV_VAR, Warehouse
+
+APP = Path(__file__).resolve().parent / "app.py"
+
+
+class DashboardError(Exception):
+    exit_code = 2
+
+
+def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.address", host,
+        "--server.port", str(int(port)),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]
+
+
+def serve(warehouse: Warehouse | str | os.PathLike, host: str = "127.0.0.1", port: int = 8501) -> int:
+    """Run the app until interrupted; returns streamlit's exit code (2 when the warehouse folder is missing)."""
+    wh = warehouse if isinstance(warehouse, Warehouse) else Warehouse.at(warehouse)
+    if not wh.root.is_dir():
+        raise DashboardError(f"warehouse folder {wh.root} does not exist (run `editlens build` first)")
+    if not (1 <= int(port) <= 65535):
+        raise DashboardError(f"bad port {port}")
+    if not wh.marts_dir.is_dir() or not any(wh.marts_dir.glob("*.parquet")):
+        print(f"note: no marts in {wh.marts_dir} yet; pages will say so until `editlens build` has run",
+              file=sys.stderr)
+    env = dict(os.environ, **{ENV_VAR: str(wh.root)})
+    shown = f"[{host}]" if ":" in host else host
+    print(f"EditLens dashboards: http://{shown}:{int(port)}  (warehouse {wh.root}; Ctrl+C to stop)", flush=True)
+    proc = subprocess.Popen(streamlit_command(host, port), env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            return proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()

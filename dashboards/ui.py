@@ -1,0 +1,70 @@
+"""Shared page pieces: the missing-mart guard, formatted numbers, and the edit card (source | target | text | scores)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import data
+from dashboards.images import ImageRef, thumbnail_png
+
+
+def guard(m: data.Marts, *names: str) -> None:
+    """Stop the page with a clear message when a mart it needs is missing."""
+    miss = m.missing(names)
+    if miss:
+        st.warning(
+            f"This page needs the mart(s) {', '.join('`' + x + '`' for x in miss)}, which the warehouse "
+            f"`{m.root}` does not have yet. {data.BUILD_HINT}"
+        )
+        st.stop()
+
+
+def pct(x) -> str:
+    return "n/a" if x is None or pd.isna(x) else f"{100 * float(x):.1f}%"
+
+
+def num(x) -> str:
+    return "n/a" if x is None or pd.isna(x) else f"{int(x):,}"
+
+
+def score(x) -> str:
+    return "n/a" if x is None or pd.isna(x) else f"{float(x):.3f}"
+
+
+def thumbs(m: data.Marts, image_ids: Sequence[str | None], blur: bool = False, size: int = 256) -> list[bytes]:
+    refs = data.image_refs(m, [i for i in image_ids if i])
+    out = []
+    for i in image_ids:
+        row = refs.get(i) if i else None
+        out.append(thumbnail_png(ImageRef.from_row(row) if row else None, size=size, blur=blur))
+    return out
+
+
+def edit_card(m: data.Marts, row: dict, *, blur: bool = False, show_scores: Sequence[str] = (),
+              extra: Sequence[str] = ()) -> None:
+    """One edit side by side: source | target | instruction | scores."""
+    c1, c2, c3 = st.columns([1, 1, 2])
+    src, tgt = thumbs(m, [row.get("source_image_id"), row.get("target_image_id")], blur=blur)
+    c1.image(src, caption="source", width="stretch")
+    c2.image(tgt, caption="target", width="stretch")
+    with c3:
+        st.markdown(f"**{row.get('instruction', '')}**")
+        meta = " · ".join(str(row[k]) for k in ("dataset", "part", "split") if row.get(k) is not None)
+        st.caption(f"`{row.get('edit_id')}` · {meta}")
+        lines = []
+        for c in show_scores:
+            if c in row:
+                lines.append(f"{data.score_label(c)}: **{score(row[c])}**")
+        for c in extra:
+            if c in row and row[c] is not None:
+                v = row[c]
+                lines.append(f"{c.replace('_', ' ')}: **{score(v) if isinstance(v, float) else v}**")
+        if lines:
+            st.markdown("  \n".join(lines))
+
+
+def denominator_note(n: int, what: str) -> None:
+    st.caption(f"Denominator: {num(n)} {what}.")
