@@ -337,11 +337,16 @@ def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> list[tu
     return [(cx + r * (px * ca - py * sa), cy + r * (px * sa + py * ca)) for px, py in pts]
 
 
+_BRIGHTEN_LUT = [int(round(v + (255 - v) * 0.45)) for v in range(256)]
+
+
 def _apply_effect(img: Image.Image, op: str, param: str) -> Image.Image:
     if op == "brightness":
-        return ImageEnhance.Brightness(img).enhance(1.55 if param == "up" else 0.5)
+        if param == "up":  # lift toward white without clipping, so later edits stay visible
+            return img.point(_BRIGHTEN_LUT * 3)
+        return ImageEnhance.Brightness(img).enhance(0.5)
     if op == "contrast":
-        return ImageEnhance.Contrast(img).enhance(1.9 if param == "up" else 0.35)
+        return ImageEnhance.Contrast(img).enhance(1.6 if param == "up" else 0.35)
     if op == "blur":
         return img.filter(ImageFilter.GaussianBlur(radius=max(2.5, min(img.size) / 40)))
     if param == "posterize":
