@@ -1,0 +1,279 @@
+"""Format auto-detection: a path (repo folder, part folder, one annotation file, Parquet file or folder) -> work
+units. ``--format`` forces a reader. Unusable input raises ``UnusableInput`` (exit code 2)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import orjson
+
+import ingest
+from ingest.errors import UnusableInput
+from ingest.units import Unit
+
+SEED = "seed-data-edit"
+SEED_MARKERS = ("auto_editing", "real_editing", "multi_turn_editing")
+IP2P_CHUNK = 5000
+_TURN = re.compile(r"^(instruction|edit_image)_\d+$")
+
+
+# ---- SEED-Data-Edit --------------------------------------------------------------------------------------------
+
+def seed_part(rel: str) -> tuple[str, str, str] | None:
+    """(part, reader, image root) for an annotation file path relative to a SEED repo root."""
+    bits = rel.split("/")
+    if bits[0] == "auto_editing" and len(bits) >= 3:
+        sub = bits[1]
+        gpt = "gpt4v" in "/".join(bits[2:-1]).lower()
+        return f"part1-{sub}" + ("-gpt4v" if gpt else ""), "seed-part1", f"auto_editing/{sub}/images"
+    if bits[0] == "real_editing":
+        return "part2", "seed-part2", "real_editing/images"
+    if bits[0] == "multi_turn_editing":
+        return "part3", "seed-part3", "multi_turn_editing/images/data"
+    return None
+
+
+def _seed_root_above(p: str) -> str | None:
+    cur = p if os.path.isdir(p) else os.path.dirname(p)
+    if os.path.isdir(cur) and any(os.path.isdir(os.path.join(cur, m)) for m in SEED_MARKERS):
+        return cur
+    while True:
+        if os.path.basename(cur) in SEED_MARKERS:
+            return os.path.dirname(cur)
+        parent = os.path.dirname(cur)
+        if parent == cur:
+            return None
+        cur = parent
+
+
+def _seed_roots_below(p: str, depth: int = 2) -> list[str]:
+    out = []
+    if depth == 0 or not os.path.isdir(p):
+        return out
+    try:
+        children = sorted(e.path for e in os.scandir(p) if e.is_dir() and not e.name.startswith("."))
+    except OSError:
+        return out
+    for c in children:
+        if any(os.path.isdir(os.path.join(c, m)) for m in SEED_MARKERS):
+            out.append(c)
+        else:
+            out.extend(_seed_roots_below(c, depth - 1))
+    return out
+
+
+def _annotation_files(root: str) -> list[str]:
+    """Every .jsonl under the annotation folders of a SEED repo (never walks the image folders)."""
+    found = []
+    dirs = []
+    for m in SEED_MARKERS:
+        base = os.path.join(root, m)
+        if not os.path.isdir(base):
+            continue
+        if m == "auto_editing":
+            for sub in sorted(os.scandir(base), key=lambda e: e.name):
+                if sub.is_dir():
+                    dirs += [e.path for e in os.scandir(sub.path) if e.is_dir() and e.name.startswith("annotations")]
+        else:
+            dirs += [e.path for e in os.scandir(base) if e.is_dir() and e.name.startswith("annotations")]
+    for d in dirs:
+        for dp, _, fns in os.walk(d):
+            found += [os.path.join(dp, f) for f in fns if f.endswith(".jsonl")]
+    return sorted(found)
+
+
+def _peek_seed(path: str) -> str | None:
+    """Classify a loose JSON Lines file by the keys of its first object line."""
+    try:
+        with open(path, "rb") as fh:
+            for _ in range(200):
+                line = fh.readline()
+                if not line:
+                    break
+                try:
+                    rec = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                if not isinstance(rec, dict):
+                    continue
+                if any(_TURN.match(k) for k in rec):
+                    return "part3"
+                if "task_type" in rec or "instruction_cn" in rec:
+                    return "part2"
+                if "source_image" in rec and "target_image" in rec:
+                    if "instruction_ori" in rec:
+                        return "part1-unsplash-gpt4v"
+                    if "source_caption" in rec or "target_caption" in rec:
+                        return "part1-unsplash"
+                    return "part1-openimages"
+    except OSError:
+        return None
+    return None
+
+
+def _loose_part(path: str, fmt: str | None) -> str | None:
+    if fmt in ("seed-part2", "seed-part3"):
+        return "part" + fmt[-1]
+    if fmt == "seed-part1":
+        peek = _peek_seed(path)
+        return peek if peek and peek.startswith("part1") else "part1-openimages"
+    return _peek_seed(path)
+
+
+def _seed_units(p: str, fmt: str | None) -> list[Unit]:
+    roots = []
+    up = _seed_root_above(p)
+    if up is not None:
+        roots = [up]
+    elif os.path.isdir(p):
+        roots = _seed_roots_below(p)
+    units = []
+    for root in roots:
+        for f in _annotation_files(root):
+            if not (f == p or f.startswith(p.rstrip("/") + "/") or p == root):
+                continue
+            rel = os.path.relpath(f, root).replace(os.sep, "/")
+            info = seed_part(rel)
+            if info is None:
+                continue
+            part, reader, image_root = info
+            if fmt not in (None, "seed") and reader != fmt:
+                continue
+            units.append(Unit(SEED, part, "train", reader, root, rel, image_root))
+    if units or roots:
+        return units
+    # loose files: a .jsonl file, or a folder of them, outside the SEED layout
+    files = [p] if os.path.isfile(p) else sorted(str(x) for x in Path(p).rglob("*.jsonl"))
+    root = os.path.dirname(p) if os.path.isfile(p) else p
+    for f in files:
+        part = _loose_part(f, fmt)
+        if part is None:
+            continue
+        reader = {"part2": "seed-part2", "part3": "seed-part3"}.get(part, "seed-part1")
+        units.append(Unit(SEED, part, "train", reader, root, os.path.relpath(f, root).replace(os.sep, "/"), ""))
+    return units
+
+
+# ---- InstructPix2Pix original release ---------------------------------------------------------------------------
+
+def _ip2p_original_units(seeds_path: str) -> list[Unit]:
+    root = os.path.dirname(seeds_path)
+    try:
+        with open(seeds_path, "rb") as fh:
+            entries = orjson.loads(fh.read())
+        if not isinstance(entries, list):
+            raise ValueError("not a list")
+    except (orjson.JSONDecodeError, ValueError):
+        return [Unit("instructpix2pix", "original", "train", "ip2p-original", root, "seeds.json", "",
+                     "seeds.json", None)]
+    units = []
+    for start in range(0, max(len(entries), 1), IP2P_CHUNK):
+        chunk = tuple((start + i + 1, e) for i, e in enumerate(entries[start:start + IP2P_CHUNK]))
+        units.append(Unit("instructpix2pix", "original", "train", "ip2p-original", root, "seeds.json", "",
+                          f"seeds.json[{start + 1}-{start + len(chunk)}]", chunk))
+    return units
+
+
+# ---- Parquet releases -------------------------------------------------------------------------------------------
+
+PARQUET_READERS = {
+    "ip2p-parquet": ("instructpix2pix", "hf-parquet"),
+    "magicbrush-parquet": ("magicbrush", "hf-parquet"),
+    "hqedit-parquet": ("hq-edit", "hf-parquet"),
+}
+
+
+def _parquet_format(path: str) -> str | None:
+    import pyarrow.parquet as pq
+
+    try:
+        names = set(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001 - an unreadable file is classified by its neighbours or its path
+        low = path.lower()
+        for key, fmt in (("magicbrush", "magicbrush-parquet"), ("hq-edit", "hqedit-parquet"),
+                         ("hqedit", "hqedit-parquet"), ("pix2pix", "ip2p-parquet"), ("ip2p", "ip2p-parquet")):
+            if key in low:
+                return fmt
+        return None
+    if {"edit_prompt", "original_image", "edited_image"} & names:
+        return "ip2p-parquet"
+    if {"img_id", "source_img", "target_img"} & names:
+        return "magicbrush-parquet"
+    if {"inverse_edit", "input_image", "output_image"} & names:
+        return "hqedit-parquet"
+    return None
+
+
+def _parquet_units(p: str, fmt: str | None) -> list[Unit]:
+    from ingest.readers.parquet import split_of
+
+    if os.path.isfile(p):
+        files = [p]
+        parent = os.path.dirname(p)
+        root = os.path.dirname(parent) if os.path.basename(parent) == "data" else parent
+    else:
+        root = os.path.dirname(p) if os.path.basename(p) == "data" else p
+        files = sorted(str(x) for x in Path(p).rglob("*.parquet"))
+    detected = {f: (fmt or _parquet_format(f)) for f in files}
+    known = [v for v in detected.values() if v]
+    fallback = max(set(known), key=known.count) if known else None
+    units = []
+    for f, k in detected.items():
+        k = k or fallback
+        if k is None:
+            raise UnusableInput(f"cannot tell which dataset {f} is (unreadable or unknown columns); use --format")
+        dataset, part = PARQUET_READERS[k]
+        rel = os.path.relpath(f, root).replace(os.sep, "/")
+        units.append(Unit(dataset, part, split_of(rel), k, root, rel, ""))
+    return units
+
+
+# ---- entry point ------------------------------------------------------------------------------------------------
+
+def _has_parquet(p: str) -> bool:
+    if os.path.isfile(p):
+        return p.endswith(".parquet")
+    return next(iter(Path(p).rglob("*.parquet")), None) is not None
+
+
+def detect(path: str | os.PathLike, fmt: str | None = None) -> list[Unit]:
+    if fmt is not None and fmt not in ingest.formats:
+        raise UnusableInput(f"unknown format {fmt!r}; known formats: {', '.join(ingest.formats)}")
+    p = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if not os.path.exists(p):
+        raise UnusableInput(f"no such file or directory: {path}")
+    if not (os.path.isdir(p) or os.path.isfile(p)):
+        raise UnusableInput(f"not a file or folder: {path}")
+    if not os.access(p, os.R_OK):
+        raise UnusableInput(f"cannot read {path}: permission denied")
+    units: list[Unit] = []
+    if fmt in PARQUET_READERS:
+        units = _parquet_units(p, fmt)
+    elif fmt == "ip2p-original" or (fmt is None and (os.path.basename(p) == "seeds.json"
+                                                     or os.path.isfile(os.path.join(p, "seeds.json")))):
+        seeds = p if os.path.isfile(p) else os.path.join(p, "seeds.json")
+        if not os.path.isfile(seeds):
+            raise UnusableInput(f"no seeds.json at {path}")
+        units = _ip2p_original_units(seeds)
+    elif fmt == "magicbrush-test" or (fmt is None and (os.path.basename(p) == "edit_sessions.json"
+                                                       or os.path.isfile(os.path.join(p, "edit_sessions.json")))):
+        sess = p if os.path.isfile(p) else os.path.join(p, "edit_sessions.json")
+        if not os.path.isfile(sess):
+            raise UnusableInput(f"no edit_sessions.json at {path}")
+        root = os.path.dirname(sess)
+        units = [Unit("magicbrush", "test-layout", "test", "magicbrush-test", root, "edit_sessions.json", "images")]
+    elif fmt is not None and fmt.startswith("seed"):
+        units = _seed_units(p, fmt)
+    else:  # auto-detect
+        if _seed_root_above(p) is not None or (os.path.isfile(p) and p.endswith(".jsonl")):
+            units = _seed_units(p, None)
+        elif _has_parquet(p):
+            units = _parquet_units(p, None)
+        else:
+            units = _seed_units(p, None)
+    if not units:
+        raise UnusableInput(f"cannot detect a dataset format at {path} (no annotation files found); "
+                            f"use --format one of {', '.join(ingest.formats)}")
+    return sorted(units, key=lambda u: (u.dataset, u.source_file, u.name))

@@ -1,0 +1,217 @@
+"""Ingest entry point and distributor: detect units, skip the unchanged ones, read -> map -> write each unit in
+parallel worker processes, and summarise.
+
+    from ingest.main import IngestConfig, run_ingest
+    summary = run_ingest(IngestConfig(path, warehouse))
+    print(summary.describe())
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing as mp
+import os
+import time
+import traceback
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from editlens.warehouse import Warehouse
+from ingest import tables as T
+from ingest.detect import detect
+from ingest.mapper import ImageChecker, UnitMapper
+from ingest.readers import READERS
+from ingest.units import Unit
+from ingest.writer import KillSwitch, recover, remove_unit, warehouse_lock, write_unit
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    path: Path | str
+    warehouse: Warehouse
+    format: str | None = None  # force a reader (one of ingest.formats); None: auto-detect
+    check_images: bool = True  # list image folders to mark missing files; False: `exists` is null
+    workers: int | None = None  # reader processes; None: all cores; 1: in this process
+    kill_after_steps: int | None = None  # tests only: SIGKILL the writing process at its n-th write step
+
+
+@dataclass
+class FileResult:
+    dataset: str
+    part: str
+    source_file: str
+    unit: str
+    shard: str
+    status: str  # ingested | unchanged
+    records_read: int = 0
+    records_loaded: int = 0
+    records_rejected: int = 0
+    images_missing: int = 0
+    duration_s: float = 0.0
+    error: str | None = None  # a reader failure (recorded as a `reader_error` reject)
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    path: str
+    files: list[FileResult] = field(default_factory=list)
+    wall_s: float = 0.0
+    warehouse_edits: int = 0
+    warehouse_rejects: int = 0
+
+    def _sum(self, attr: str, status: str = "ingested") -> int:
+        return sum(getattr(f, attr) for f in self.files if f.status == status)
+
+    @property
+    def records_read(self) -> int:
+        return self._sum("records_read")
+
+    @property
+    def records_loaded(self) -> int:
+        return self._sum("records_loaded")
+
+    @property
+    def records_rejected(self) -> int:
+        return self._sum("records_rejected")
+
+    @property
+    def ingested(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "ingested"]
+
+    @property
+    def unchanged(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "unchanged"]
+
+    def describe(self, max_unchanged: int = 20) -> str:
+        lines = [f"ingest run {self.run_id}: {self.path}"]
+        for f in self.ingested:
+            miss = f", images missing {f.images_missing}" if f.images_missing else ""
+            err = f" [reader error: {f.error}]" if f.error else ""
+            lines.append(f"  ingested  {f.dataset}/{f.part} {f.unit}: read {f.records_read}, loaded "
+                         f"{f.records_loaded}, rejected {f.records_rejected}{miss}{err}")
+        unchanged = self.unchanged
+        for f in unchanged[:max_unchanged]:
+            lines.append(f"  unchanged {f.dataset}/{f.part} {f.unit}: read {f.records_read}, loaded "
+                         f"{f.records_loaded}, rejected {f.records_rejected} (skipped)")
+        if len(unchanged) > max_unchanged:
+            lines.append(f"  ... and {len(unchanged) - max_unchanged} more unchanged files (skipped)")
+        lines.append(
+            f"total: {len(self.ingested)} files ingested, {len(unchanged)} unchanged; records read "
+            f"{self.records_read} = loaded {self.records_loaded} + rejected {self.records_rejected}; "
+            f"{self.wall_s:.1f} s"
+        )
+        lines.append(f"warehouse: {self.warehouse_edits} edits, {self.warehouse_rejects} rejects")
+        return "\n".join(lines)
+
+
+# ---- the per-unit job (runs in a worker process) ----------------------------------------------------------------
+
+@dataclass
+class _WorkerState:
+    checker: ImageChecker
+    kill: KillSwitch
+
+
+_STATE: _WorkerState | None = None  # one per worker process: the image folder cache must outlive a unit
+
+
+def _init_worker(check_images: bool, kill_after_steps: int | None) -> None:
+    global _STATE
+    _STATE = _WorkerState(ImageChecker(check_images), KillSwitch(kill_after_steps))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def process_unit(unit: Unit, run_id: str, wh_root: str, prev_checksum: str | None,
+                 state: _WorkerState | None = None) -> FileResult:
+    state = state or _STATE
+    assert state is not None
+    wh = Warehouse(Path(wh_root))
+    started, t0 = _now(), time.perf_counter()
+    load, map_ = READERS[unit.reader]
+    mapper = UnitMapper(dataset=unit.dataset, part=unit.part, split=unit.split, root=unit.root,
+                        image_root=unit.image_root, source_file=unit.source_file, run_id=run_id,
+                        checker=state.checker)
+    error = None
+    checksum = None
+    try:
+        checksum, payload = load(unit)
+    except OSError as exc:
+        mapper.reject(None, T.UNREADABLE_FILE, f"cannot read {unit.source_file}: {exc}")
+    else:
+        if checksum == prev_checksum:
+            return FileResult(unit.dataset, unit.part, unit.source_file, unit.name, unit.shard, "unchanged")
+        try:
+            map_(unit, payload, mapper)
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not take the run down nor half-load a file
+            error = f"{type(exc).__name__}: {exc}"
+            mapper = UnitMapper(dataset=unit.dataset, part=unit.part, split=unit.split, root=unit.root,
+                                image_root=unit.image_root, source_file=unit.source_file, run_id=run_id,
+                                checker=state.checker)
+            mapper.reject(None, "reader_error", f"{error}\n{traceback.format_exc(limit=3)}")
+        del payload
+    tables = mapper.tables()
+    duration = time.perf_counter() - t0
+    row = dict(ingest_run_id=run_id, dataset=unit.dataset, part=unit.part, source_file=unit.source_file,
+               unit=unit.name, shard=unit.shard, reader=unit.reader, checksum=checksum,
+               records_read=mapper.read, records_loaded=mapper.loaded, records_rejected=mapper.rejected,
+               images_referenced=tables["images"].num_rows, images_missing=mapper.images_missing,
+               started_at=started, duration_s=duration)
+    write_unit(wh, unit.shard, tables, row, state.kill)
+    return FileResult(unit.dataset, unit.part, unit.source_file, unit.name, unit.shard, "ingested", mapper.read,
+                      mapper.loaded, mapper.rejected, mapper.images_missing, duration, error)
+
+
+def _pool_task(args) -> FileResult:
+    return process_unit(*args)
+
+
+# ---- distributor -------------------------------------------------------------------------------------------------
+
+def run_ingest(cfg: IngestConfig) -> IngestSummary:
+    t0 = time.perf_counter()
+    units = detect(cfg.path, cfg.format)
+    wh = cfg.warehouse.resolved().ensure()
+    run_id = _now().strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+    summary = IngestSummary(run_id=run_id, path=str(cfg.path))
+    with warehouse_lock(wh):
+        committed = recover(wh)
+        # chunked sources (seeds.json): chunks of the same source that no longer exist are removed
+        current = {u.shard for u in units}
+        chunked = {(u.dataset, u.source_file) for u in units if u.unit}
+        for shard, row in committed.items():
+            if shard not in current and (row["dataset"], row["source_file"]) in chunked and row["unit"] != \
+                    row["source_file"]:
+                remove_unit(wh, shard)
+        tasks = [(u, run_id, str(wh.root), (committed.get(u.shard) or {}).get("checksum")) for u in units]
+        n_workers = max(1, min(cfg.workers or os.cpu_count() or 1, len(tasks)))
+        results: list[FileResult] = []
+        if n_workers == 1:
+            state = _WorkerState(ImageChecker(cfg.check_images), KillSwitch(cfg.kill_after_steps))
+            results = [process_unit(*t, state=state) for t in tasks]
+        else:
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(cfg.check_images, cfg.kill_after_steps)) as ex:
+                futs = [ex.submit(_pool_task, t) for t in tasks]
+                results = [f.result() for f in as_completed(futs)]
+        order = {u.shard: i for i, u in enumerate(units)}
+        results.sort(key=lambda r: order[r.shard])
+        final = recover(wh)
+    for r in results:
+        if r.status == "unchanged":
+            row = final.get(r.shard) or committed.get(r.shard) or {}
+            r.records_read = row.get("records_read", 0)
+            r.records_loaded = row.get("records_loaded", 0)
+            r.records_rejected = row.get("records_rejected", 0)
+            r.images_missing = row.get("images_missing", 0) or 0
+    summary.files = results
+    summary.warehouse_edits = sum(r["records_loaded"] for r in final.values())
+    summary.warehouse_rejects = sum(r["records_rejected"] for r in final.values())
+    summary.wall_s = time.perf_counter() - t0
+    return summary

@@ -1,0 +1,328 @@
+"""The mapping layer: validated fields -> canonical columns, plus reject rows and the image registry.
+
+Readers parse their format and call ``UnitMapper.add_edit`` / ``UnitMapper.reject``; nothing else builds rows.
+One ``UnitMapper`` holds the output of one work unit (one annotation file, usually), column-wise, and turns it
+into Arrow tables at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from ingest import tables as T
+
+SEP = "\x1f"
+
+
+def short_sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def excerpt(raw: bytes | str | None) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw[: T.RAW_EXCERPT_CHARS * 4].decode("utf-8", "replace")
+    return raw[: T.RAW_EXCERPT_CHARS]
+
+
+class BadField(Exception):
+    """A field that makes its record unusable: carries the reject reason code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def check_instruction(value: object, key: str = "instruction") -> str:
+    if value is None:
+        raise BadField(T.MISSING_KEY, f"`{key}` is absent or null")
+    if not isinstance(value, str):
+        raise BadField(T.WRONG_TYPE, f"`{key}` is {type(value).__name__}, expected a string")
+    if not value.strip():
+        raise BadField(T.EMPTY_INSTRUCTION, f"`{key}` is empty")
+    if len(value) > T.MAX_INSTRUCTION_CHARS:
+        raise BadField(T.INSTRUCTION_TOO_LONG, f"`{key}` has {len(value)} characters (> {T.MAX_INSTRUCTION_CHARS})")
+    return value
+
+
+def optional_text(value: object, key: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise BadField(T.WRONG_TYPE, f"`{key}` is {type(value).__name__}, expected a string or null")
+
+
+def check_labels(value: object, key: str = "task_type") -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise BadField(T.WRONG_TYPE, f"`{key}` must be a list of strings")
+
+
+def check_rel_path(value: object, key: str) -> str:
+    """Lexical checks of an image path taken from a record; returns it normalised (``/``-separated)."""
+    if value is None:
+        raise BadField(T.MISSING_KEY, f"`{key}` is absent or null")
+    if not isinstance(value, str):
+        raise BadField(T.WRONG_TYPE, f"`{key}` is {type(value).__name__}, expected a path string")
+    p = value
+    if not p or not p.strip():
+        raise BadField(T.MISSING_KEY, f"`{key}` is empty")
+    # fast path: the common, clean case
+    if p[0] != "/" and ".." not in p and "\\" not in p and "//" not in p and "./" not in p and ":" not in p[:3] \
+            and "\x00" not in p:
+        return p
+    q = p.replace("\\", "/")
+    if "\x00" in q:
+        raise BadField(T.UNSAFE_PATH, f"`{key}` contains a NUL byte")
+    if q.startswith("/") or (len(q) > 1 and q[1] == ":" and q[0].isalpha()):
+        raise BadField(T.UNSAFE_PATH, f"`{key}` is absolute: {p[:200]}")
+    parts = [c for c in q.split("/") if c not in ("", ".")]
+    if ".." in parts:
+        raise BadField(T.UNSAFE_PATH, f"`{key}` escapes the dataset root: {p[:200]}")
+    if not parts:
+        raise BadField(T.MISSING_KEY, f"`{key}` is empty")
+    return "/".join(parts)
+
+
+class ImageChecker:
+    """Cheap image existence and symlink-escape checks: one directory listing per folder, cached.
+
+    Lives as long as its worker process, so a folder holding a million images is listed once per process.
+    ``enabled=False`` skips the file system entirely (``exists`` is then null, symlinks are not followed).
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._listing: dict[str, tuple[frozenset, frozenset, bool] | None] = {}
+        self._real: dict[str, str] = {}
+
+    def _realpath(self, p: str) -> str:
+        r = self._real.get(p)
+        if r is None:
+            r = self._real[p] = os.path.realpath(p)
+        return r
+
+    def _folder(self, folder: str, base_real: str):
+        info = self._listing.get(folder, False)
+        if info is False:
+            info = None
+            try:
+                names, links = [], []
+                with os.scandir(folder) as it:
+                    for e in it:
+                        names.append(e.name)
+                        if e.is_symlink():
+                            links.append(e.name)
+                real = self._realpath(folder)
+                inside = real == base_real or real.startswith(base_real + os.sep)
+                info = (frozenset(names), frozenset(links), inside)
+            except (FileNotFoundError, NotADirectoryError, PermissionError, OSError):
+                info = None
+            self._listing[folder] = info
+        return info
+
+    def check(self, image_root_abs: str, rel: str) -> bool | None:
+        """Does ``image_root_abs/rel`` exist? Raises BadField(unsafe_path) when a symlink leads outside."""
+        if not self.enabled:
+            return None
+        base_real = self._realpath(image_root_abs)
+        d, _, name = rel.rpartition("/")
+        folder = image_root_abs + "/" + d if d else image_root_abs
+        info = self._folder(folder, base_real)
+        if info is None:
+            return False
+        names, links, inside = info
+        if not inside:
+            raise BadField(T.UNSAFE_PATH, f"folder of {rel[:200]} resolves outside the dataset root")
+        if name not in names:
+            return False
+        if name in links:
+            real = os.path.realpath(folder + "/" + name)
+            if not (real == base_real or real.startswith(base_real + os.sep)):
+                raise BadField(T.UNSAFE_PATH, f"{rel[:200]} is a symlink pointing outside the dataset root")
+            return os.path.exists(real)
+        return True
+
+
+@dataclass(frozen=True)
+class ParquetImage:
+    """An image embedded in a Parquet file: referenced in place, never copied."""
+
+    path: str  # the Parquet file, relative to the dataset root
+    row_group: int
+    row: int  # 0-based row within the row group
+    column: str  # e.g. ``source_img.bytes`` or ``image`` (plain binary)
+    exists: bool | None
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}#rg={self.row_group}&row={self.row}&col={self.column}"
+
+
+class UnitMapper:
+    """Column-wise output of one work unit: edits, distinct images, rejects and the record counts."""
+
+    def __init__(self, *, dataset: str, part: str, split: str, root: str, image_root: str, source_file: str,
+                 run_id: str, checker: ImageChecker) -> None:
+        self.dataset, self.part, self.split = dataset, part, split
+        self.root = root  # absolute dataset root
+        self.image_root = image_root  # relative to root ('' = root itself)
+        self.image_root_abs = os.path.join(root, image_root) if image_root else root
+        self._img_prefix = image_root.rstrip("/") + "/" if image_root else ""
+        self.source_file = source_file
+        self.run_id = run_id
+        self.checker = checker
+        self.read = self.loaded = self.rejected = 0
+        self._seen: set[str] = set()
+        self.e: dict[str, list] = {f.name: [] for f in T.EDITS}
+        self.r: dict[str, list] = {f.name: [] for f in T.REJECTS}
+        self.i: dict[str, list] = {f.name: [] for f in T.IMAGES}
+        self._images: dict[object, str] = {}
+        self.images_missing = 0
+
+    # ---- rejects -------------------------------------------------------------------------------------------
+    def reject(self, record: int | None, reason: str, message: str, raw: bytes | str | None = None,
+               turn_index: int | None = None, source_file: str | None = None) -> None:
+        self.read += 1
+        self.rejected += 1
+        r = self.r
+        r["ingest_run_id"].append(self.run_id)
+        r["dataset"].append(self.dataset)
+        r["part"].append(self.part)
+        r["source_file"].append(source_file or self.source_file)
+        r["source_record"].append(record)
+        r["turn_index"].append(turn_index)
+        r["reason"].append(reason)
+        r["message"].append(message[:1000])
+        r["raw"].append(excerpt(raw))
+
+    # ---- images --------------------------------------------------------------------------------------------
+    def file_location(self, rel: str) -> str:
+        """Location of an image path (relative to the image root) relative to the dataset root."""
+        return self._img_prefix + rel
+
+    def check_file(self, rel: str) -> bool | None:
+        return self.checker.check(self.image_root_abs, rel)
+
+    def _register_file(self, loc: str, exists: bool | None) -> str:
+        iid = self._images.get(loc)
+        if iid is None:
+            iid = short_sha1(self.dataset + SEP + loc)
+            self._images[loc] = iid
+            i = self.i
+            i["image_id"].append(iid)
+            i["dataset"].append(self.dataset)
+            i["part"].append(self.part)
+            i["location_kind"].append("file")
+            i["root"].append(self.root)
+            i["path"].append(loc)
+            i["row_group"].append(None)
+            i["row"].append(None)
+            i["column"].append(None)
+            i["exists"].append(exists)
+            if exists is False:
+                self.images_missing += 1
+        return iid
+
+    def _register_parquet(self, img: ParquetImage) -> str:
+        loc = img.location
+        iid = self._images.get(loc)
+        if iid is None:
+            iid = short_sha1(self.dataset + SEP + loc)
+            self._images[loc] = iid
+            i = self.i
+            i["image_id"].append(iid)
+            i["dataset"].append(self.dataset)
+            i["part"].append(self.part)
+            i["location_kind"].append("parquet")
+            i["root"].append(self.root)
+            i["path"].append(img.path)
+            i["row_group"].append(img.row_group)
+            i["row"].append(img.row)
+            i["column"].append(img.column)
+            i["exists"].append(img.exists)
+            if img.exists is False:
+                self.images_missing += 1
+        return iid
+
+    # ---- edits ---------------------------------------------------------------------------------------------
+    def add_edit(self, *, record: int, raw: bytes | str | None, instruction: str,
+                 source, target, mask=None, session_id: str | None = None, turn_index: int = 1,
+                 instruction_ori: str | None = None, source_caption: str | None = None,
+                 target_caption: str | None = None, labels: list[str] | None = None,
+                 scores: str = "{}", extra: str = "{}", source_file: str | None = None) -> bool:
+        """Load one edit. ``source``/``target``/``mask`` are image paths relative to the image root (already
+        lexically checked) or ``ParquetImage``s. Returns False (and writes a reject) if it is not loaded."""
+        imgs = []
+        try:
+            for img in (source, target, mask):
+                if img is None:
+                    imgs.append(None)
+                elif isinstance(img, str):
+                    loc = self._img_prefix + img
+                    imgs.append((loc, self.checker.check(self.image_root_abs, img) if self.checker.enabled
+                                 else None))
+                else:
+                    imgs.append(img)
+        except BadField as bad:
+            self.reject(record, bad.reason, bad.message, raw, turn_index if session_id else None, source_file)
+            return False
+        s, t, m = imgs
+        s_loc = s[0] if isinstance(s, tuple) else s.location
+        t_loc = t[0] if isinstance(t, tuple) else t.location
+        edit_id = short_sha1(SEP.join((self.dataset, self.part, session_id or "", str(turn_index), s_loc, t_loc,
+                                       instruction)))
+        if edit_id in self._seen:
+            self.reject(record, T.DUPLICATE_RECORD, f"same edit as an earlier record of this file ({edit_id})",
+                        raw, turn_index if session_id else None, source_file)
+            return False
+        self._seen.add(edit_id)
+        ids = []
+        for img in imgs:
+            if img is None:
+                ids.append(None)
+            elif isinstance(img, tuple):
+                ids.append(self._register_file(img[0], img[1]))
+            else:
+                ids.append(self._register_parquet(img))
+        self.read += 1
+        self.loaded += 1
+        e = self.e
+        e["edit_id"].append(edit_id)
+        e["dataset"].append(self.dataset)
+        e["part"].append(self.part)
+        e["split"].append(self.split)
+        e["session_id"].append(session_id)
+        e["turn_index"].append(turn_index)
+        e["source_image_id"].append(ids[0])
+        e["target_image_id"].append(ids[1])
+        e["mask_image_id"].append(ids[2])
+        e["instruction"].append(instruction)
+        e["instruction_ori"].append(instruction_ori)
+        e["source_caption"].append(source_caption)
+        e["target_caption"].append(target_caption)
+        e["provided_labels"].append(labels)
+        e["provided_scores"].append(scores)
+        e["extra"].append(extra)
+        e["source_file"].append(source_file or self.source_file)
+        e["source_record"].append(record)
+        e["ingest_run_id"].append(self.run_id)
+        return True
+
+    # ---- output --------------------------------------------------------------------------------------------
+    def tables(self) -> dict[str, pa.Table]:
+        assert self.read == self.loaded + self.rejected
+        out = {}
+        for name, cols, schema in (("edits", self.e, T.EDITS), ("images", self.i, T.IMAGES),
+                                   ("rejects", self.r, T.REJECTS)):
+            out[name] = pa.table({f.name: pa.array(cols[f.name], type=f.type) for f in schema}, schema=schema)
+        return out

@@ -1,0 +1,19 @@
+"""One reader per dataset format. Each reader has ``load(unit) -> (checksum, payload)`` (read the bytes, cheap)
+and ``map(unit, payload, mapper)`` (parse, validate, emit canonical rows and rejects through the mapper)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ingest.readers import hqedit, ip2p, magicbrush, seed
+
+READERS: dict[str, tuple[Callable, Callable]] = {
+    "seed-part1": (seed.load, seed.map_single),
+    "seed-part2": (seed.load, seed.map_single),
+    "seed-part3": (seed.load, seed.map_multi_turn),
+    "ip2p-parquet": (ip2p.load_parquet, ip2p.map_parquet),
+    "ip2p-original": (ip2p.load_original, ip2p.map_original),
+    "magicbrush-parquet": (magicbrush.load_parquet, magicbrush.map_parquet),
+    "magicbrush-test": (magicbrush.load_test, magicbrush.map_test),
+    "hqedit-parquet": (hqedit.load_parquet, hqedit.map_parquet),
+}

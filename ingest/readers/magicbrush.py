@@ -1,0 +1,164 @@
+"""MagicBrush readers: the Hugging Face Parquet release and the test-set folder layout.
+
+Parquet (``osunlp/MagicBrush``): ``img_id`` (session) + ``turn_index`` (1-based), ``source_img``, ``target_img``,
+``mask_img`` (white = editable), ``instruction``. A repeated (img_id, turn_index) in one file is a duplicate.
+
+Test set: ``edit_sessions.json`` = ``{img_id: [{input, mask, output, instruction}, ...]}`` (list order = turn),
+images ``images/<img_id>/<file>``; ``global_descriptions.json`` gives captions (source: the turn's input image,
+target: its output image), ``local_descriptions.json`` the local description of the output, kept in ``extra``.
+source_record is the 1-based position of the session in ``edit_sessions.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import orjson
+
+from ingest import tables as T
+from ingest.mapper import BadField, UnitMapper, check_instruction, check_rel_path
+from ingest.readers.common import dumps, pack_extra, parse_error
+from ingest.readers.parquet import ParquetRow, iter_parquet
+from ingest.readers.parquet import load as load_parquet  # noqa: F401 - re-exported for the registry
+
+# ---- Parquet ---------------------------------------------------------------------------------------------------
+
+PQ_KNOWN = frozenset(("img_id", "turn_index", "instruction"))
+
+
+def map_parquet(unit, _payload, m: UnitMapper) -> None:
+    seen = set()
+
+    def on_row(row: ParquetRow) -> None:
+        v = row.values
+        raw = dumps(v)[:T.RAW_EXCERPT_CHARS]
+        try:
+            for c in ("source_img", "target_img"):
+                if c in row.image_problem:
+                    raise BadField(*row.image_problem[c])
+            sid = v.get("img_id")
+            if sid is None:
+                raise BadField(T.MISSING_KEY, "`img_id` is absent or null")
+            if not isinstance(sid, (str, int)) or isinstance(sid, bool):
+                raise BadField(T.WRONG_TYPE, "`img_id` must be a string")
+            turn = v.get("turn_index")
+            if turn is None:
+                raise BadField(T.MISSING_KEY, "`turn_index` is absent or null")
+            if not isinstance(turn, int) or isinstance(turn, bool) or turn < 1:
+                raise BadField(T.WRONG_TYPE, f"`turn_index` must be a positive integer, got {turn!r}")
+            instr = check_instruction(v.get("instruction"))
+        except BadField as bad:
+            m.reject(row.file_row, bad.reason, bad.message, raw)
+            return
+        sid = str(sid)
+        if (sid, turn) in seen:
+            m.reject(row.file_row, T.DUPLICATE_RECORD, f"session {sid} turn {turn} appears twice", raw,
+                     turn_index=turn)
+            return
+        seen.add((sid, turn))
+        mask = row.images.get("mask_img")
+        if mask is not None and mask.exists is False:
+            mask = None  # an empty mask cell: no mask
+        m.add_edit(record=row.file_row, raw=raw, instruction=instr, source=row.images["source_img"],
+                   target=row.images["target_img"], mask=mask, session_id=sid, turn_index=turn,
+                   extra=pack_extra(v, PQ_KNOWN))
+
+    iter_parquet(unit, m, ("source_img", "target_img", "mask_img"), on_row,
+                 lambda first, n, msg: [m.reject(first + i, T.UNREADABLE_PARQUET, msg) for i in range(n)])
+
+
+# ---- test-set layout -------------------------------------------------------------------------------------------
+
+AUX = ("global_descriptions.json", "local_descriptions.json")
+TURN_KNOWN = frozenset(("input", "mask", "output", "instruction"))
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def load_test(unit):
+    base = os.path.dirname(os.path.join(unit.root, unit.source_file))
+    main = _read(os.path.join(unit.root, unit.source_file))
+    if main is None:
+        raise FileNotFoundError(unit.source_file)
+    aux = {a: _read(os.path.join(base, a)) for a in AUX}
+    h = hashlib.sha256(main)
+    for a in AUX:
+        b = aux[a]
+        h.update(b"\x00" if b is None else b"\x01%d\x01" % len(b) + b)
+    return h.hexdigest(), (main, aux)
+
+
+def _descriptions(b: bytes | None) -> dict:
+    if b is None:
+        return {}
+    try:
+        d = orjson.loads(b)
+    except orjson.JSONDecodeError:
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def _lookup(desc: dict, sid: str, fname: str | None):
+    """Descriptions are keyed ``{img_id: {file: text}}``; also accept ``{file: text}``."""
+    if fname is None:
+        return None
+    inner = desc.get(sid)
+    v = inner.get(fname) if isinstance(inner, dict) else desc.get(fname)
+    return v if isinstance(v, str) else None
+
+
+def map_test(unit, payload, m: UnitMapper) -> None:
+    main, aux = payload
+    try:
+        sessions = orjson.loads(main)
+    except orjson.JSONDecodeError as exc:
+        reason, msg = parse_error(main, exc)
+        m.reject(None, reason, f"edit_sessions.json: {msg}", main)
+        return
+    if not isinstance(sessions, dict):
+        m.reject(None, T.WRONG_TYPE, "edit_sessions.json must be an object {img_id: [turns]}", main)
+        return
+    gdesc, ldesc = _descriptions(aux["global_descriptions.json"]), _descriptions(aux["local_descriptions.json"])
+    for pos, (sid, turns) in enumerate(sessions.items(), 1):
+        raw = dumps({sid: turns})
+        if not isinstance(turns, list) or not turns:
+            m.reject(pos, T.WRONG_TYPE if not isinstance(turns, list) else T.MISSING_KEY,
+                     f"session {sid} must be a non-empty list of turns", raw)
+            continue
+        prev_out = None
+        for k, t in enumerate(turns, 1):
+            traw = dumps(t)
+            try:
+                if not isinstance(t, dict):
+                    raise BadField(T.WRONG_TYPE, f"turn {k} is not an object")
+                sid_ok = check_rel_path(sid, "img_id")
+                if "/" in sid_ok:
+                    raise BadField(T.UNSAFE_PATH, f"session id {sid[:200]} is not a plain folder name")
+                src_name = t.get("input", prev_out)
+                src = check_rel_path(src_name, "input")
+                tgt = check_rel_path(t.get("output"), "output")
+                mask = check_rel_path(t["mask"], "mask") if t.get("mask") is not None else None
+                instr = check_instruction(t.get("instruction"))
+                for p in (src, tgt, mask):
+                    if p is not None and "/" in p:
+                        raise BadField(T.UNSAFE_PATH, f"image name {p[:200]} must be a file name")
+            except BadField as bad:
+                m.reject(pos, bad.reason, f"turn {k}: {bad.message}", traw, turn_index=k)
+                prev_out = t.get("output") if isinstance(t, dict) else None
+                continue
+            prev_out = tgt
+            extra = {k2: v for k2, v in t.items() if k2 not in TURN_KNOWN}
+            local = _lookup(ldesc, sid, tgt)
+            if local is not None:
+                extra["local_description"] = local
+            m.add_edit(record=pos, raw=traw, instruction=instr, source=f"{sid}/{src}", target=f"{sid}/{tgt}",
+                       mask=f"{sid}/{mask}" if mask else None, session_id=str(sid), turn_index=k,
+                       source_caption=_lookup(gdesc, sid, src), target_caption=_lookup(gdesc, sid, tgt),
+                       extra=dumps(extra))
