@@ -276,8 +276,9 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
     # a chain break really breaks the chain: that turn's source is not the previous target
     cb = flags["is_chain_break"]
     src_arr = np.array(edits.column("source_image_id").to_pylist(), dtype=object)
-    src_arr[cb] = np.where(kind[cb] == "file", "f", "p").astype(object) + np.char.zfill(
-        np.char.mod("%x", (src_i[cb] + 3) % POOL), 15).astype(object)
+    if cb.any():
+        src_arr[cb] = np.where(kind[cb] == "file", "f", "p").astype(object) + np.char.zfill(
+            np.char.mod("%x", (src_i[cb] + 3) % POOL), 15).astype(object)
     edits = edits.set_column(edits.schema.get_field_index("source_image_id"), "source_image_id",
                              pa.array(src_arr, pa.string()))
     any_flag = np.zeros(n, bool)

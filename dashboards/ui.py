@@ -68,3 +68,9 @@ def edit_card(m: data.Marts, row: dict, *, blur: bool = False, show_scores: Sequ
 
 def denominator_note(n: int, what: str) -> None:
     st.caption(f"Denominator: {num(n)} {what}.")
+
+
+def table(df: pd.DataFrame, key: str, fmt: dict | None = None) -> None:
+    """A dataframe inside a keyed container (so tests and the browser can find it by ``key``)."""
+    with st.container(key=key):
+        st.dataframe(df.style.format(fmt, na_rep="–") if fmt else df, hide_index=True)

@@ -40,7 +40,7 @@ if "group_mention" in kinds:
             tooltip=["attribute", "group_name", "n_edits", "denominator", alt.Tooltip("share:Q", format=".2%")]),
         width="stretch")
     ui.denominator_note(den, "labelled edits (edit × label pairs) in scope")
-    st.dataframe(roll, hide_index=True, key="bias_mentions")
+    ui.table(roll, "bias_mentions")
 
 if "attribute_shift" in kinds:
     st.subheader("Perceived-attribute shift per instruction label")
@@ -57,7 +57,7 @@ if "attribute_shift" in kinds:
         width="stretch")
     st.caption(f"Each bar averages over its n_edits (hover); in scope: {ui.num(w['n_edits'].sum())} edits "
                "mentioning a person.")
-    st.dataframe(w, hide_index=True, key="bias_shift")
+    ui.table(w, "bias_shift")
 
 if "filter_impact" in kinds:
     st.subheader("Filter impact: which groups does the quality filter remove?")
@@ -73,4 +73,4 @@ if "filter_impact" in kinds:
         width="stretch")
     st.caption("Denominator per bar: edits mentioning the group before filtering (hover); a group kept much "
                "less often than others is a filter that skews the data.")
-    st.dataframe(fi, hide_index=True, key="bias_impact")
+    ui.table(fi, "bias_impact")

@@ -49,8 +49,7 @@ if total > data.EXPORT_ROW_CAP:
 
 res = data.explore_page(m, f, page=int(page), page_size=PAGE_SIZE)
 st.caption(f"Page {int(page)} of {n_pages}")
-st.dataframe(res.drop(columns=[c for c in ("source_image_id", "target_image_id") if c in res.columns]),
-             hide_index=True, key="ex_table")
+ui.table(res.drop(columns=[c for c in ("source_image_id", "target_image_id") if c in res.columns]), "ex_table")
 if not res.empty:
     show = st.toggle("Show images for this page", value=True, key="ex_images")
     if show:

@@ -75,4 +75,4 @@ q = data.label_quality(m)
 fmt = {c: "{:.3f}" for c in q.columns if c.startswith("median_")}
 if "flagged_rate" in q.columns:
     fmt["flagged_rate"] = "{:.1%}"
-st.dataframe(q.style.format(fmt, na_rep="–"), hide_index=True, key="label_quality")
+ui.table(q, "label_quality", fmt)

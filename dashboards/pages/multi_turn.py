@@ -20,7 +20,7 @@ if not counts["n_sessions"]:
 only_breaks = st.toggle("Only sessions with chain breaks", key="mt_breaks")
 ss = data.sessions(m, only_breaks=only_breaks)
 st.caption("A chain break: a turn whose source image is not the previous turn's target.")
-st.dataframe(ss, hide_index=True, key="mt_sessions")
+ui.table(ss, "mt_sessions")
 if ss.empty:
     st.stop()
 sid = st.selectbox("Session", ss["session_id"].tolist(), key="mt_session")

@@ -23,7 +23,7 @@ st.subheader("Scorecard")
 fmt = {c: "{:.1%}" for c in groups["rates"]}
 fmt.update({c: "{:.3f}" for c in groups["medians"]})
 fmt.update({c: "{:,.0f}" for c in groups["counts"]})
-st.dataframe(sc.style.format(fmt, na_rep="–"), hide_index=True, key="scorecard_table")
+ui.table(sc, "scorecard_table", fmt)
 
 choices = groups["rates"] + groups["medians"]
 if choices:

@@ -34,7 +34,7 @@ c = st.columns(3)
 c[0].metric("Edits passing", ui.num(n_pass))
 c[1].metric("Of", ui.num(n_all))
 c[2].metric("Pass rate", ui.pct(n_pass / n_all if n_all else None))
-st.dataframe(pc.style.format({"pass_rate": "{:.1%}"}), hide_index=True, key="pass_table")
+ui.table(pc, "pass_table", {"pass_rate": "{:.1%}"})
 
 st.subheader("Score histogram")
 hist_col = st.selectbox("Score", scores, key="hist_score", format_func=data.score_label)

@@ -27,8 +27,7 @@ st.altair_chart(
                  alt.Tooltip("unsafe_target_rate:Q", format=".2%"), "n_introduced"]),
     width="stretch")
 ui.denominator_note(tot_edits, "edits with a safety score (each bar: that dataset's edits in the category)")
-st.dataframe(rates.style.format({"unsafe_target_rate": "{:.2%}", "introduced_rate": "{:.2%}"}),
-             hide_index=True, key="safety_rates")
+ui.table(rates, "safety_rates", {"unsafe_target_rate": "{:.2%}", "introduced_rate": "{:.2%}"})
 
 st.subheader("Gallery of flagged edits")
 cats = sorted(rates["category"].dropna().unique().tolist())

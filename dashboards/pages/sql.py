@@ -16,7 +16,7 @@ if not avail:
 
 con = data.sql_console(m)
 with st.expander("Tables and columns"):
-    st.dataframe(con.schema(), hide_index=True, key="sql_schema")
+    ui.table(con.schema(), "sql_schema")
 
 example = st.selectbox("Example queries", list(EXAMPLE_QUERIES), key="sql_example")
 if st.session_state.get("_sql_example_shown") != example:
@@ -34,4 +34,4 @@ if st.button("Run", key="sql_run", type="primary"):
         if r.truncated:
             msg += f" (truncated at the row limit of {r.row_limit:,})"
         st.success(msg)
-        st.dataframe(r.frame, hide_index=True, key="sql_result")
+        ui.table(r.frame, "sql_result")

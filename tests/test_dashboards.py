@@ -1,0 +1,328 @@
+"""The Streamlit app, page by page, with AppTest against fixture marts; values are recomputed from the marts."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards import data
+from dashboards.fixture import write_fixture_warehouse
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+N = 240
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("wh")
+    write_fixture_warehouse(root, n_edits=N, seed=3)
+    return root
+
+
+@pytest.fixture(scope="module")
+def marts(wh) -> dict[str, pd.DataFrame]:
+    return {p.stem: pq.read_table(p).to_pandas() for p in (wh / "marts").glob("*.parquet")}
+
+
+@pytest.fixture
+def app(wh, monkeypatch):
+    monkeypatch.setenv("EDITLENS_WAREHOUSE", str(wh))
+
+    def _open(page: str | None = None) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()
+        if page:
+            at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return _open
+
+
+def metric(at: AppTest, label: str) -> str:
+    for m in at.metric:
+        if m.label == label:
+            return m.value
+    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
+
+
+def frame(at: AppTest, key: str) -> pd.DataFrame:
+    try:
+        block = at.get_by_key(key)
+    except KeyError:
+        raise AssertionError(f"no table {key!r}") from None
+    return block.dataframe[0].value
+
+
+def text_of(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    parts += [w.value for w in at.warning] + [e.value for e in at.error] + [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+# --- pages ---------------------------------------------------------------------------------------------------------
+
+
+def test_overview_scorecard_matches_marts(app, marts):
+    at = app()
+    e = marts["edits"]
+    assert at.title[0].value == "Overview"
+    assert metric(at, "Edits") == f"{len(e):,}"
+    assert metric(at, "Datasets") == str(e["dataset"].nunique())
+    assert metric(at, "Multi-turn sessions") == str(e["session_id"].nunique())
+    flagged = marts["edit_quality_flags"]["is_flagged"].mean()
+    assert metric(at, "Edits with any quality flag") == f"{100 * flagged:.1f}%"
+    sc = frame(at, "scorecard_table")
+    expected = e.groupby(["dataset", "part"]).size()
+    assert len(sc) == len(expected)
+    got = sc.set_index(["dataset", "part"])["n_edits"].astype(int)
+    assert got.sort_index().tolist() == expected.sort_index().tolist()
+    assert "reject_rate" in sc.columns
+    # the metric selector changes the comparison
+    at.selectbox(key="overview_metric").set_value("median_clip_i").run()
+    assert not at.exception
+    best = marts["dataset_scorecard"].sort_values("median_clip_i", ascending=False).iloc[0]
+    assert f"Highest: {best['dataset']} / {best['part']}." in text_of(at)
+
+
+def test_instruction_types_distribution_and_examples(app, marts):
+    at = app("instruction_types")
+    lab = marts["edit_labels"]
+    q = frame(at, "label_quality").set_index("label")["n_edits"].astype(int)
+    assert q.to_dict() == lab.groupby("label").size().to_dict()
+    at.selectbox(key="types_label").set_value("remove").run()
+    assert not at.exception
+    n_remove = int((lab["label"] == "remove").sum())
+    assert f"{n_remove:,} edits labelled `remove`" in text_of(at)
+    # the example cards show instructions of edits carrying the label
+    ids = set(lab.loc[lab["label"] == "remove", "edit_id"])
+    e = marts["edits"].set_index("edit_id")
+    shown = [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]
+    expected_instr = set(e.loc[sorted(ids)[:6], "instruction"])
+    assert expected_instr and expected_instr <= set(shown)
+    # co-occurrence: most frequent pair named in the caption
+    multi = lab.groupby("edit_id")["label"].apply(lambda s: sorted(set(s)))
+    pairs = pd.Series([(a, b) for ls in multi if len(ls) > 1 for i, a in enumerate(ls) for b in ls[i + 1:]])
+    top_n = pairs.value_counts().iloc[0]
+    assert f"({top_n:,} edits)" in text_of(at)
+    # narrowing the datasets changes the denominators shown
+    at.multiselect(key="types_datasets").set_value(["magicbrush"]).run()
+    n_mb = int((marts["edits"]["dataset"] == "magicbrush").sum())
+    assert f"magicbrush {n_mb:,}" in text_of(at)
+    assert "seed-data-edit" not in text_of(at).split("Denominators")[1].split("\n")[0]
+
+
+def test_bias_page_shows_denominators_and_caveat(app, marts):
+    at = app("bias")
+    assert "cannot mean" in text_of(at)
+    b = marts["bias_slices"]
+    gm = b[b["slice_kind"] == "group_mention"]
+    tab = frame(at, "bias_mentions")
+    assert int(tab["n_edits"].sum()) == int(gm["n_edits"].sum())
+    den = int(gm.drop_duplicates(["dataset", "part", "label"])["denominator"].sum())
+    assert set(tab["denominator"].astype(int)) == {den}
+    assert f"Denominator: {den:,}" in text_of(at)
+    impact = frame(at, "bias_impact")
+    fi = b[b["slice_kind"] == "filter_impact"]
+    assert int(impact["denominator"].sum()) == int(fi["denominator"].sum())
+    # one dataset only
+    ds = sorted(gm["dataset"].unique())[0]
+    at.selectbox(key="bias_dataset").set_value(ds).run()
+    tab = frame(at, "bias_mentions")
+    assert int(tab["n_edits"].sum()) == int(gm.loc[gm["dataset"] == ds, "n_edits"].sum())
+
+
+def test_safety_rates_and_blurred_gallery(app, marts):
+    at = app("safety")
+    e = marts["edits"]
+    unsafe = e["target_unsafe_score"] >= data.UNSAFE_THRESHOLD
+    introduced = unsafe & (e["source_unsafe_score"] < data.UNSAFE_THRESHOLD)
+    assert metric(at, "Edits scored") == f"{len(e):,}"
+    assert metric(at, "Flagged targets") == f"{int(unsafe.sum()):,}"
+    assert metric(at, "Introduced by the edit") == f"{int(introduced.sum()):,}"
+    rates = frame(at, "safety_rates")
+    assert int(rates["n_unsafe_target"].sum()) == int(unsafe.sum())
+    reveal = [t for t in at.toggle if t.key and t.key.startswith("reveal_")]
+    assert len(reveal) == min(8, int(unsafe.sum())) > 0
+    assert all(t.value is False for t in reveal)
+    top = e[unsafe].sort_values(["target_unsafe_score", "edit_id"], ascending=[False, True]).iloc[0]
+    assert reveal[0].key == f"reveal_{top['edit_id']}"
+    reveal[0].set_value(True).run()
+    assert not at.exception
+    # category filter
+    cat = e.loc[unsafe, "target_safety_category"].value_counts().index[0]
+    at.selectbox(key="safety_category").set_value(cat).run()
+    n = [t for t in at.toggle if t.key and t.key.startswith("reveal_")]
+    assert len(n) == min(8, int((unsafe & (e["target_safety_category"] == cat)).sum()))
+
+
+def test_quality_thresholds_count_live(app, marts):
+    at = app("quality")
+    e = marts["edits"]
+    passing = (e["clip_i"] >= 0.7) & (e["directional_caption"] >= 0.2) & (e["clip_t_target_caption"] >= 0.2)
+    assert metric(at, "Edits passing") == f"{int(passing.sum()):,}"
+    assert metric(at, "Of") == f"{len(e):,}"
+    at.slider(key="thr_clip_i").set_value(0.9).run()
+    assert not at.exception
+    passing = (e["clip_i"] >= 0.9) & (e["directional_caption"] >= 0.2) & (e["clip_t_target_caption"] >= 0.2)
+    assert metric(at, "Edits passing") == f"{int(passing.sum()):,}"
+    per_ds = frame(at, "pass_table").set_index("dataset")["n_pass"].astype(int).to_dict()
+    assert per_ds == passing.groupby(e["dataset"]).sum().astype(int).to_dict()
+    # worst examples of a flag: count in caption, cards show flagged edits
+    f = marts["edit_quality_flags"]
+    at.selectbox(key="worst_flag").set_value("is_full_regeneration").run()
+    n = int(f["is_full_regeneration"].sum())
+    assert f"{n:,} edits flagged full regeneration" in text_of(at)
+    flagged = set(f.loc[f["is_full_regeneration"], "edit_id"])
+    worst = e[e["edit_id"].isin(flagged)].sort_values("clip_i").head(6)
+    shown = [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]
+    assert list(worst["instruction"]) == shown[: len(worst)]
+
+
+def test_multi_turn_filmstrip_and_chain_breaks(app, marts):
+    at = app("multi_turn")
+    e = marts["edits"].merge(marts["edit_quality_flags"][["edit_id", "is_chain_break"]], on="edit_id")
+    s = e.dropna(subset=["session_id"]).groupby("session_id")["is_chain_break"].sum()
+    assert metric(at, "Sessions") == str(len(s))
+    assert metric(at, "Sessions with a chain break") == str(int((s > 0).sum()))
+    at.toggle(key="mt_breaks").set_value(True).run()
+    ss = frame(at, "mt_sessions")
+    assert len(ss) == int((s > 0).sum()) and (ss["n_chain_breaks"] > 0).all()
+    sid = ss["session_id"].iloc[0]
+    turns = e[e["session_id"] == sid].sort_values("turn_index")
+    assert at.selectbox(key="mt_session").value == sid
+    md = text_of(at)
+    for _, t in turns.iterrows():
+        assert f"**Turn {t['turn_index']}**" in md and t["instruction"] in md
+    assert "chain break" in md
+
+
+def test_explorer_search_filters_pages_and_downloads(app, marts, wh):
+    at = app("explorer")
+    e = marts["edits"]
+    assert metric(at, "Matching edits") == f"{len(e):,}"
+    at.text_input(key="ex_text").set_value("remove").run()
+    hit = e["instruction"].str.contains("remove", case=False)
+    assert metric(at, "Matching edits") == f"{int(hit.sum()):,}"
+    at.multiselect(key="ex_datasets").set_value(["seed-data-edit"]).run()
+    hit &= e["dataset"] == "seed-data-edit"
+    assert metric(at, "Matching edits") == f"{int(hit.sum()):,}"
+    tab = frame(at, "ex_table")
+    assert list(tab["edit_id"]) == sorted(e.loc[hit, "edit_id"])[:20]
+    at.number_input(key="ex_page").set_value(2).run()
+    tab = frame(at, "ex_table")
+    assert list(tab["edit_id"]) == sorted(e.loc[hit, "edit_id"])[20:40]
+    # label and score filters
+    lab = marts["edit_labels"]
+    at.multiselect(key="ex_labels").set_value(["remove"]).run()
+    hit &= e["edit_id"].isin(lab.loc[lab["label"] == "remove", "edit_id"])
+    assert metric(at, "Matching edits") == f"{int(hit.sum()):,}"
+    # the export holds exactly the filtered set
+    m = data.Marts.open(wh)
+    f = data.Filters(text="remove", datasets=("seed-data-edit",), labels=("remove",))
+    got = pq.read_table(io.BytesIO(data.explore_export(m, f, "parquet"))).to_pandas()
+    assert sorted(got["edit_id"]) == sorted(e.loc[hit, "edit_id"])
+    csv = pd.read_csv(io.BytesIO(data.explore_export(m, f, "csv")))
+    assert len(csv) == int(hit.sum()) and "instruction" in csv.columns
+
+
+def test_sql_console_page_runs_and_rejects(app, marts):
+    at = app("sql")
+    at.text_area(key="sql_text").set_value("select dataset, count(*) as n from edits group by 1 order by 1").run()
+    at.button(key="sql_run").click().run()
+    assert not at.exception
+    res = frame(at, "sql_result")
+    assert res.set_index("dataset")["n"].to_dict() == marts["edits"].groupby("dataset").size().to_dict()
+    at.text_area(key="sql_text").set_value("attach '/tmp/x.db'").run()
+    at.button(key="sql_run").click().run()
+    assert at.error and "only SELECT" in at.error[0].value
+    # example queries fill the editor
+    at.selectbox(key="sql_example").set_value("Most common instruction labels").run()
+    assert "edit_labels" in at.text_area(key="sql_text").value
+
+
+def test_missing_marts_say_run_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDITLENS_WAREHOUSE", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    for page in [None, "instruction_types", "bias", "safety", "quality", "multi_turn", "explorer", "sql"]:
+        if page:
+            at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, [x.value for x in at.exception])
+        assert any("editlens build" in w.value for w in at.warning), page
+
+
+def test_partial_marts_pages_degrade(tmp_path, monkeypatch):
+    write_fixture_warehouse(tmp_path, n_edits=60, seed=1, omit=("edit_quality_flags", "dataset_scorecard"))
+    monkeypatch.setenv("EDITLENS_WAREHOUSE", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert metric(at, "Edits") == "60"
+    for page in ["quality", "multi_turn", "explorer"]:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, [x.value for x in at.exception])
+    assert metric(at, "Matching edits") == "60"
+
+
+# --- data module ---------------------------------------------------------------------------------------------------
+
+
+def test_rebuilt_mart_is_picked_up_without_restart(tmp_path):
+    write_fixture_warehouse(tmp_path, n_edits=50, seed=0)
+    m = data.Marts.open(tmp_path)
+    assert data.totals(m)["n_edits"] == 50
+    # a rebuild replaces the export atomically: the next read sees it
+    src = tmp_path / "other"
+    write_fixture_warehouse(src, n_edits=70, seed=0)
+    shutil.copy(src / "marts" / "edits.parquet", tmp_path / "marts" / ".tmp-edits.parquet")
+    (tmp_path / "marts" / ".tmp-edits.parquet").replace(tmp_path / "marts" / "edits.parquet")
+    assert data.totals(m)["n_edits"] == 70
+
+
+def test_app_never_opens_the_duckdb_file(tmp_path):
+    import duckdb
+
+    write_fixture_warehouse(tmp_path, n_edits=40, seed=0)
+    db = tmp_path / "editlens.duckdb"
+    w = duckdb.connect(str(db))  # dbt holds the write lock
+    w.execute("create table t as select 1")
+    m = data.Marts.open(tmp_path)
+    assert data.totals(m)["n_edits"] == 40
+    w.close()
+
+
+def test_warehouse_root_from_args_and_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDITLENS_WAREHOUSE", str(tmp_path / "env"))
+    assert data.warehouse_root([]) == (tmp_path / "env").resolve()
+    assert data.warehouse_root(["--warehouse", str(tmp_path / "arg")]) == (tmp_path / "arg").resolve()
+
+
+def test_image_refs_cover_files_and_parquet(wh):
+    m = data.Marts.open(wh)
+    refs = data.image_refs(m, ["f000000000000001", "p000000000000002", "nope"])
+    assert refs["f000000000000001"]["location_kind"] == "file"
+    assert refs["p000000000000002"]["location_kind"] == "parquet"
+    assert refs["p000000000000002"]["row_group"] == 0 and refs["p000000000000002"]["row"] == 2
+    assert "nope" not in refs
+
+
+# --- serve ---------------------------------------------------------------------------------------------------------
+
+
+def test_serve_binds_localhost_by_default_and_rejects_missing_dir(tmp_path):
+    import inspect
+
+    from dashboards import serve
+
+    assert inspect.signature(serve.serve).parameters["host"].default == "127.0.0.1"
+    cmd = serve.streamlit_command()
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--server.headless") + 1] == "true"
+    with pytest.raises(serve.DashboardError) as ei:
+        serve.serve(tmp_path / "absent")
+    assert ei.value.exit_code == 2

@@ -1,0 +1,104 @@
+"""The read-only SQL console: what it refuses, what it runs, and its row limit and timeout."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from dashboards.fixture import write_fixture_warehouse
+from dashboards.sql_console import QueryRejected, QueryTimeout, SqlConsole, validate
+
+MARTS = ("edits", "edit_labels", "edit_quality_flags", "dataset_scorecard")
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    root = tmp_path_factory.mktemp("whsql")
+    write_fixture_warehouse(root, n_edits=120, seed=2)
+    (root / "secret.csv").write_text("a\n1\n")
+    c = SqlConsole.over({m: root / "marts" / f"{m}.parquet" for m in MARTS}, row_limit=50, timeout_s=5)
+    c.root = root
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize(
+    "sql, reason",
+    [
+        ("attach '/tmp/other.db' as o", "only SELECT"),
+        ("install httpfs", "only SELECT"),
+        ("load httpfs", "only SELECT"),
+        ("copy edits to '/tmp/out.csv'", "only SELECT"),
+        ("copy (select 1) to '/tmp/out.parquet' (format parquet)", "only SELECT"),
+        ("pragma database_list", "must start with SELECT"),
+        ("set enable_external_access = true", "only SELECT"),
+        ("create table t as select 1", "only SELECT"),
+        ("insert into edits select * from edits", "only SELECT"),
+        ("update edits set instruction = ''", "only SELECT"),
+        ("delete from edits", "only SELECT"),
+        ("drop view edits", "only SELECT"),
+        ("select 1; drop view edits", "exactly one statement"),
+        ("select * from read_parquet('/etc/passwd')", "read_parquet"),
+        ("select * from read_csv_auto('x.csv')", "read_csv_auto"),
+        ("select * from read_json('x.json')", "read_json"),
+        ("select * from glob('/*')", "glob"),
+        ("select * from read_text('/etc/passwd')", "read_text"),
+        ("select * from query('select 1')", "query"),
+        ("select * from '/etc/passwd'", "unknown table"),
+        ('select * from "secret.csv"', "quoted names"),
+        ("select * from main.information_schema.tables", "qualified name"),
+        ("select current_setting('enable_external_access')", "current_setting"),
+        ("select * from edits e, /* sneaky */ read_blob('/etc/hostname')", "read_blob"),
+        ("select * from not_a_mart", "unknown table"),
+        ("", "empty"),
+    ],
+)
+def test_rejected(console, sql, reason):
+    with pytest.raises(QueryRejected) as ei:
+        console.run(sql)
+    assert reason in str(ei.value)
+
+
+def test_select_and_with_run(console):
+    r = console.run("select count(*) as n from edits")
+    assert r.frame["n"].iloc[0] == 120 and not r.truncated
+    r = console.run("with x as (select dataset from edits) select count(distinct dataset) as k from x;")
+    assert r.frame["k"].iloc[0] == 4
+    r = console.run("select e.dataset, count(*) as n from edits e join edit_labels l using (edit_id) group by 1")
+    assert r.frame["n"].sum() > 120  # several labels per edit
+
+
+def test_row_limit_truncates(console):
+    r = console.run("select * from edits order by edit_id")
+    assert len(r.frame) == 50 and r.truncated
+    r = console.run("select * from edits order by edit_id", row_limit=7)
+    assert len(r.frame) == 7 and r.truncated and r.frame["edit_id"].iloc[0] == "e000000000000000"
+    r = console.run("select * from edits limit 3")
+    assert len(r.frame) == 3 and not r.truncated
+
+
+def test_timeout_interrupts(console):
+    t0 = time.perf_counter()
+    with pytest.raises(QueryTimeout):
+        console.run("select count(*) from range(10000000000) a, range(100000) b where (a.range * b.range) % 7 = 3",
+                    timeout_s=0.5)
+    assert time.perf_counter() - t0 < 30  # interrupted, not run to completion
+    assert console.run("select 1 as x").frame["x"].iloc[0] == 1  # the console still works afterwards
+
+
+def test_engine_blocks_files_even_without_the_validator(console):
+    import duckdb
+
+    # bypass validate(): the connection itself refuses other files, attaching and settings changes
+    for sql in (f"select * from read_csv('{console.root / 'secret.csv'}')",
+                f"attach '{console.root / 'x.db'}'", "set enable_external_access = true"):
+        with pytest.raises(duckdb.Error):
+            console._con.execute(sql)
+    assert console._con.execute("select count(*) from edits").fetchone()[0] == 120
+
+
+def test_validate_returns_clean_statement():
+    assert validate("  select 1 ;  ", ["edits"]) == "select 1"
+    assert validate("from edits select count(*)", ["edits"]).startswith("from edits")
