@@ -229,29 +229,34 @@ def random_background(rng: np.random.Generator, avoid: Background | None = None)
     return Background("solid", "mint" if (avoid and avoid.c1 != "mint") else "peach")
 
 
-def _overlaps(scene_shapes, x, y, size, ignore: int = -1) -> bool:
-    r = SIZE_FRAC[size]
-    for i, s in enumerate(scene_shapes):
+def _radii(size: int, w: int, h: int) -> tuple[float, float]:
+    """A shape's radius as a fraction of the width and of the height (radius scales with the short side)."""
+    r = SIZE_FRAC[size] * min(w, h)
+    return r / w, r / h
+
+
+def _overlaps(shapes, x: float, y: float, size: int, w: int, h: int, ignore: int = -1) -> bool:
+    m = min(w, h)
+    for i, s in enumerate(shapes):
         if i == ignore:
             continue
-        if math.hypot(s.x - x, s.y - y) < (r + SIZE_FRAC[s.size]) * 1.05:
+        if math.hypot((s.x - x) * w, (s.y - y) * h) / m < (SIZE_FRAC[size] + SIZE_FRAC[s.size]) * 1.05:
             return True
     return False
 
 
-def _free_spot(rng, shapes, size, ignore=-1) -> tuple[float, float]:
-    r = SIZE_FRAC[size]
-    best = None
-    for _ in range(40):
-        x = float(rng.uniform(r + 0.02, 1 - r - 0.02))
-        y = float(rng.uniform(r + 0.02, 1 - r - 0.02))
-        best = (x, y)
-        if not _overlaps(shapes, x, y, size, ignore):
-            return round(x, 3), round(y, 3)
-    return round(best[0], 3), round(best[1], 3)
+def _free_spot(rng, shapes, size: int, w: int, h: int, ignore: int = -1) -> tuple[float, float, bool]:
+    rx, ry = _radii(size, w, h)
+    x = y = 0.5
+    for _ in range(30):
+        x = float(rng.uniform(rx + 0.02, 1 - rx - 0.02))
+        y = float(rng.uniform(ry + 0.02, 1 - ry - 0.02))
+        if not _overlaps(shapes, x, y, size, w, h, ignore):
+            return round(x, 3), round(y, 3), True
+    return round(x, 3), round(y, 3), False
 
 
-def random_shape(rng, shapes: tuple[Shape, ...]) -> Shape:
+def random_shape(rng, shapes: tuple[Shape, ...], w: int, h: int) -> Shape:
     used = {s.ref for s in shapes}
     while True:
         kind = _pick(rng, SHAPE_KINDS)
@@ -259,7 +264,10 @@ def random_shape(rng, shapes: tuple[Shape, ...]) -> Shape:
         if f"{color} {kind}" not in used:
             break
     size = int(rng.integers(3))
-    x, y = _free_spot(rng, shapes, size)
+    x, y, ok = _free_spot(rng, shapes, size, w, h)
+    while not ok and size > 0:  # crowded frame: try a smaller shape
+        size -= 1
+        x, y, ok = _free_spot(rng, shapes, size, w, h)
     angle = 0.0 if kind in ("circle",) else float(rng.choice([0.0, 0.0, -12.0, 12.0]))
     return Shape(kind, color, x, y, size, angle)
 
@@ -273,7 +281,7 @@ def random_scene(rng: np.random.Generator, size: int | None = None, n_shapes: in
     n = int(n_shapes) if n_shapes else int(rng.choice([1, 2, 2, 3, 3, 4]))
     shapes: tuple[Shape, ...] = ()
     for _ in range(n):
-        shapes = shapes + (random_shape(rng, shapes),)
+        shapes = shapes + (random_shape(rng, shapes, w, h),)
     return Scene(w, h, random_background(rng), shapes)
 
 
@@ -442,6 +450,7 @@ def applicable_ops(scene: Scene) -> list[str]:
     ops = []
     n = len(scene.shapes)
     used_effects = {op for op, _ in scene.effects}
+    colourless = any(op == "stylize" and p in ("edges", "emboss") for op, p in scene.effects)
     for op in OPS:
         if op == "add" and n >= 4:
             continue
@@ -453,6 +462,8 @@ def applicable_ops(scene: Scene) -> list[str]:
             continue
         if op == "stylize" and used_effects:
             continue
+        if op in ("recolor", "background") and colourless:  # colour is gone after an edge/emboss style
+            continue
         ops.append(op)
     return ops
 
@@ -461,7 +472,7 @@ def make_edit(scene: Scene, op: str, rng: np.random.Generator) -> Edit:
     """Draw the parameters of `op` on `scene` and return the edit (scene -> result)."""
     shapes = scene.shapes
     if op == "add":
-        new = random_shape(rng, shapes)
+        new = random_shape(rng, shapes, scene.width, scene.height)
         return Edit(op, scene, replace(scene, shapes=shapes + (new,)), {"shape": new})
     if op in ("remove", "replace", "recolor", "move", "resize"):
         candidates = list(range(len(shapes)))
@@ -489,20 +500,22 @@ def make_edit(scene: Scene, op: str, rng: np.random.Generator) -> Edit:
             nsize = min(2, s.size + 2) if d == "bigger" else max(0, s.size - 2)
             if nsize == s.size:
                 nsize = s.size + (1 if d == "bigger" else -1)
-            r = SIZE_FRAC[nsize]
-            ns = replace(s, size=nsize, x=min(max(s.x, r + 0.01), 1 - r - 0.01), y=min(max(s.y, r + 0.01), 1 - r - 0.01))
-            return Edit(op, scene, replace(scene, shapes=shapes[:idx] + (ns,) + shapes[idx + 1 :]), {"shape": s, "new": ns, "direction": d})
+            rx, ry = _radii(nsize, scene.width, scene.height)
+            ns = replace(s, size=nsize, x=round(min(max(s.x, rx + 0.01), 1 - rx - 0.01), 3),
+                         y=round(min(max(s.y, ry + 0.01), 1 - ry - 0.01), 3))
+            return Edit(op, scene, replace(scene, shapes=shapes[:idx] + (ns,) + shapes[idx + 1 :]),
+                        {"shape": s, "new": ns, "direction": d})
         else:  # move
-            r = SIZE_FRAC[s.size]
+            rx, ry = _radii(s.size, scene.width, scene.height)
             step = 0.3
             dirs = []
-            if s.x - step >= r:
+            if s.x - step >= rx:
                 dirs.append("left")
-            if s.x + step <= 1 - r:
+            if s.x + step <= 1 - rx:
                 dirs.append("right")
-            if s.y - step >= r:
+            if s.y - step >= ry:
                 dirs.append("up")
-            if s.y + step <= 1 - r:
+            if s.y + step <= 1 - ry:
                 dirs.append("down")
             if not dirs:  # large shape in a small frame: move to the far side
                 dirs = ["left" if s.x > 0.5 else "right"]
@@ -510,11 +523,12 @@ def make_edit(scene: Scene, op: str, rng: np.random.Generator) -> Edit:
             def moved(d: str) -> Shape:
                 dx = {"left": -step, "right": step}.get(d, 0.0)
                 dy = {"up": -step, "down": step}.get(d, 0.0)
-                nx = min(max(s.x + dx, r), 1 - r)
-                ny = min(max(s.y + dy, r), 1 - r)
+                nx = min(max(s.x + dx, rx), 1 - rx)
+                ny = min(max(s.y + dy, ry), 1 - ry)
                 return replace(s, x=round(nx, 3), y=round(ny, 3))
 
-            clear = [d for d in dirs if not _overlaps(shapes, moved(d).x, moved(d).y, s.size, ignore=idx)]
+            w, h = scene.width, scene.height
+            clear = [d for d in dirs if not _overlaps(shapes, moved(d).x, moved(d).y, s.size, w, h, ignore=idx)]
             d = _pick(rng, clear or dirs)
             ns = moved(d)
             if clear:
@@ -786,7 +800,7 @@ def iter_pairs(n: int, seed: int, size: int | None = None) -> Iterator[Pair]:
     for _ in range(n):
         scene = random_scene(rng, size=size)
         if rng.random() < 0.15:  # some sources already carry a global effect
-            eff = random_edit(scene, rng, ops=list(EFFECT_OPS))
+            eff = random_edit(scene, rng, ops=["brightness", "contrast", "blur"])
             scene = eff.result
         edit = random_edit(scene, rng)
         yield make_pair(edit, rng)
