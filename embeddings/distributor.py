@@ -1,0 +1,179 @@
+"""Distributors: run the image and text shards of a plan, locally or on Ray Data. Both call the same mapper
+(`embeddings.mapper`) and writer, so their outputs are the same.
+
+- local: a torch DataLoader whose workers read, hash, decode and resize (one shard's manifest row group at a
+  time); the main process runs the model batch by batch under inference_mode (bf16 autocast, pinned memory
+  and non-blocking copies on CUDA) and writes each shard as soon as its last batch is in.
+- ray: `ray.data.from_items(shards).map_batches(ShardActor, compute=ActorPoolStrategy(size=n), num_gpus=1
+  per actor on CUDA)`; each actor loads the model once and runs whole shards (decode in a thread pool).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from editlens.warehouse import Warehouse
+from embeddings import manifest as M
+from embeddings.errors import EmbedInputError
+from embeddings.mapper import (
+    Encoder,
+    ImageDataset,
+    ImageShard,
+    ShardResult,
+    batch_indices,
+    collate,
+    device_settings,
+    process_shard_inline,
+    process_text_shard,
+)
+
+
+def _worker_init(_: int) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _progress(total: int, desc: str, unit: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True, smoothing=0.1)
+
+
+def run_images_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, known: np.ndarray, batch_size: int,
+                     workers: int, max_pixels: int, progress: bool = True) -> list[ShardResult]:
+    import torch
+    from torch.utils.data import DataLoader
+
+    if not plan.total:
+        return []
+    ds = ImageDataset(plan, encoder.loaded.spec.preprocess, max_pixels)
+    kwargs = dict(num_workers=workers, collate_fn=collate, pin_memory=encoder.settings.pin_memory,
+                  batch_sampler=batch_indices(plan, batch_size))
+    if workers > 0:
+        kwargs.update(prefetch_factor=4, worker_init_fn=_worker_init, multiprocessing_context="fork")
+    loader = DataLoader(ds, **kwargs)
+    results: list[ShardResult] = []
+    current: ImageShard | None = None
+    bar = _progress(plan.total, "images", "img", progress)
+    try:
+        for b in loader:
+            name = plan.names[b["shard"]]
+            if current is None or current.name != name:
+                if current is not None:
+                    results.append(current.finish())
+                current = ImageShard(wh, encoder.loaded.spec, name, known)
+            emb = encoder.images(b["pixels"]) if current.need_embed and b["pixels"] is not None else None
+            current.add(b["records"], b["ok"], emb)
+            bar.update(len(b["records"]))
+        if current is not None:
+            results.append(current.finish())
+    finally:
+        bar.close()
+        del loader
+    _ = torch
+    return results
+
+
+def run_texts_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, batch_size: int, progress: bool = True) -> int:
+    n = 0
+    bar = _progress(plan.total, "texts", "text", progress)
+    try:
+        for i, size in enumerate(plan.sizes):
+            n += process_text_shard(wh, plan, i, encoder, batch_size)
+            bar.update(size)
+    finally:
+        bar.close()
+    return n
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Ray
+
+
+@dataclass
+class ActorArgs:
+    """Everything a Ray actor needs to rebuild the mapper (picklable)."""
+
+    warehouse_root: str
+    model: str
+    pretrained: str | None
+    device: str
+    allow_random_weights: bool
+    jpeg_draft: bool
+    batch_size: int
+    max_pixels: int
+    threads: int
+
+
+class ShardActor:
+    """Ray Data callable class: loads the model once, then maps batches of shard indices to shard results."""
+
+    def __init__(self, args: ActorArgs, image_plan: M.Plan | None, text_plan: M.Plan | None, known: np.ndarray):
+        import torch
+
+        from embeddings.models import load_model
+
+        torch.set_num_threads(max(1, args.threads))
+        self.args = args
+        self.wh = Warehouse(__import__("pathlib").Path(args.warehouse_root))
+        settings = device_settings(args.device)
+        loaded = load_model(args.model, args.pretrained, device=settings.device,
+                            allow_random_weights=args.allow_random_weights, jpeg_draft=args.jpeg_draft)
+        self.encoder = Encoder(loaded, settings)
+        self.image_plan, self.text_plan, self.known = image_plan, text_plan, known
+
+    def __call__(self, batch: dict) -> dict:
+        kinds, shards = list(batch["kind"]), [int(s) for s in batch["shard"]]
+        out = {"kind": [], "shard": [], "images": [], "facts": [], "embeddings": [], "texts": []}
+        for kind, shard in zip(kinds, shards):
+            n_img = n_facts = n_emb = n_txt = 0
+            if kind == "image":
+                r = process_shard_inline(self.wh, self.image_plan, shard, self.encoder, self.known,
+                                         self.args.batch_size, self.args.max_pixels, threads=self.args.threads)
+                n_img, n_facts, n_emb = r.images, r.facts_written, r.embeddings_written
+            else:
+                n_txt = process_text_shard(self.wh, self.text_plan, shard, self.encoder, self.args.batch_size)
+            for k, v in (("kind", kind), ("shard", shard), ("images", n_img), ("facts", n_facts),
+                         ("embeddings", n_emb), ("texts", n_txt)):
+                out[k].append(v)
+        return {k: np.asarray(v) for k, v in out.items()}
+
+
+def run_ray(args: ActorArgs, image_plan: M.Plan, text_plan: M.Plan, known: np.ndarray, actors: int | None,
+            progress: bool = True) -> dict:
+    """Image shards first (they are the heavy part), then text shards, on an actor pool."""
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise EmbedInputError("--backend ray needs Ray: pip install 'editlens[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
+                 num_cpus=os.cpu_count() or 1)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = progress
+    gpu = args.device.startswith("cuda")
+    n_gpus = int(ray.cluster_resources().get("GPU", 0))
+    size = actors or (max(1, n_gpus) if gpu else 1)
+    totals = {"images": 0, "facts": 0, "embeddings": 0, "texts": 0}
+    items = [{"kind": "image", "shard": i} for i in range(len(image_plan.names))]
+    items += [{"kind": "text", "shard": i} for i in range(len(text_plan.names))]
+    if not items:
+        return totals
+    ds = ray.data.from_items(items, override_num_blocks=len(items))
+    out = ds.map_batches(
+        ShardActor,
+        fn_constructor_kwargs={"args": args, "image_plan": image_plan, "text_plan": text_plan, "known": known},
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=size),
+        num_gpus=1 if gpu else 0,
+        num_cpus=max(1, args.threads) if not gpu else None,
+    )
+    for row in out.iter_rows():
+        for k in totals:
+            totals[k] += int(row[k])
+    return totals

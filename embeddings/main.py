@@ -1,0 +1,195 @@
+"""`editlens embed`: image facts, embeddings, concept scores and edit scores, as resumable shard jobs.
+
+Stages, each reading the tables the previous ones wrote (so any of them can be killed and rerun):
+1. images  (reader `plan_images` -> mapper decode/embed -> writer image_embeddings, image_facts per shard)
+2. dedup   (compaction of identical contents embedded by two shards of one run)
+3. texts   (distinct instructions and captions -> text_embeddings)
+4. concepts (image_embeddings x prompt set -> image_concepts; no images needed)
+5. edits   (edits x facts x embeddings -> edit_scores; no model needed)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from editlens.warehouse import Warehouse, atomic_write_table, remove_stale_temporaries
+from embeddings import manifest as M
+from embeddings import scoring as S
+from embeddings import tables as T
+from embeddings.concepts import ConceptSet
+from embeddings.distributor import ActorArgs, run_images_local, run_ray, run_texts_local
+from embeddings.errors import EmbedInputError
+from embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS
+from embeddings.mapper import Encoder, default_batch_size, device_settings
+from embeddings.models import TINY_NAME, load_model
+
+
+@dataclass
+class EmbedConfig:
+    warehouse: Warehouse
+    model: str = TINY_NAME
+    pretrained: str | None = None
+    device: str = "cpu"
+    batch_size: int | None = None
+    workers: int | None = None
+    backend: Literal["local", "ray"] = "local"
+    shard_size: int = 4096          # images (or texts) per shard
+    edit_shard_size: int = 50_000   # edits per edit_scores file
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    concepts_file: Path | None = None
+    allow_random_weights: bool = False  # tests and the speed bench only: never the default
+    jpeg_draft: bool = True
+    threads: int | None = None      # torch threads in the main process (default: torch's own)
+    ray_actors: int | None = None
+    progress: bool = True
+    duckdb_memory: str = "2GB"
+
+
+@dataclass
+class EmbedSummary:
+    warehouse: Path
+    model_key: str
+    model_name: str
+    pretrained: str | None
+    device: str
+    backend: str
+    images_planned: int = 0
+    image_shards: int = 0
+    facts_written: int = 0
+    embeddings_written: int = 0
+    duplicates_removed: int = 0
+    statuses: dict = field(default_factory=dict)
+    texts_embedded: int = 0
+    concept_rows: int = 0
+    edits_scored: int = 0
+    image_seconds: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images_planned / self.image_seconds if self.image_seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        st = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "none"
+        lines = [
+            f"model {self.model_name} ({self.pretrained}) key {self.model_key} on {self.device}, backend {self.backend}",
+            f"images: {self.images_planned} to do in {self.image_shards} shards ({st}); "
+            f"{self.facts_written} facts, {self.embeddings_written} new embeddings"
+            + (f", {self.duplicates_removed} duplicate rows compacted" if self.duplicates_removed else "")
+            + (f"; {self.images_per_second:.0f} images/s" if self.images_planned else ""),
+            f"texts: {self.texts_embedded} embedded; concepts: {self.concept_rows} rows; edits: {self.edits_scored} scored",
+            f"done in {self.seconds:.1f} s; tables under {self.warehouse / 'parquet'}",
+        ]
+        return "\n".join(lines)
+
+
+def _check_inputs(wh: Warehouse) -> None:
+    missing = [t for t in ("images", "edits") if not wh.has_table(t)]
+    if missing:
+        raise EmbedInputError(f"no ingest tables ({', '.join(missing)}) under {wh.parquet_dir}: "
+                              "run `editlens ingest` first")
+
+
+def _write_model_row(wh: Warehouse, spec) -> None:
+    path = wh.shard_path(T.EMBED_MODELS, spec.key)
+    if path.exists():
+        return
+    tbl = T.to_table(T.EMBED_MODELS, {
+        "model_key": [spec.key], "model_name": [spec.name], "pretrained": [spec.pretrained],
+        "weights_sha256": [spec.weights_sha256], "preprocess": [spec.preprocess_str],
+        "embed_dim": [spec.embed_dim], "logit_scale": [spec.logit_scale]})
+    atomic_write_table(tbl, path)
+
+
+def run_embed(cfg: EmbedConfig) -> EmbedSummary:
+    import torch
+
+    t0 = time.perf_counter()
+    wh = cfg.warehouse.resolved()
+    _check_inputs(wh)
+    if cfg.backend not in ("local", "ray"):
+        raise EmbedInputError(f"unknown backend {cfg.backend!r} (local or ray)")
+    settings = device_settings(cfg.device)
+    concepts = ConceptSet.load(cfg.concepts_file)
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    loaded = load_model(cfg.model, cfg.pretrained, device=settings.device,
+                        allow_random_weights=cfg.allow_random_weights, jpeg_draft=cfg.jpeg_draft)
+    spec = loaded.spec
+    encoder = Encoder(loaded, settings)
+    batch_size = cfg.batch_size or default_batch_size(settings.device)
+    cpus = os.cpu_count() or 1
+    workers = cfg.workers if cfg.workers is not None else (min(16, cpus) if settings.device.startswith("cuda")
+                                                           else max(1, cpus // 2))
+    summary = EmbedSummary(wh.root, spec.key, spec.name, spec.pretrained, settings.device, cfg.backend)
+
+    for table in T.SCHEMAS:
+        remove_stale_temporaries(wh.table_dir(table))
+    _write_model_row(wh, spec)
+    work_dir = wh.root / "tmp" / "embed"
+    con = M.connect(cfg.duckdb_memory)
+    con.execute(f"set temp_directory = '{work_dir / 'duckdb'}'")
+
+    # 1. images
+    t_img = time.perf_counter()
+    image_plan = M.plan_images(con, wh, spec.key, cfg.shard_size, work_dir)
+    known = M.known_content(con, wh, spec.key)
+    summary.images_planned, summary.image_shards = image_plan.total, len(image_plan.names)
+    text_plan = None
+    if cfg.backend == "ray":
+        text_plan = M.plan_texts(con, wh, spec.key, cfg.shard_size, work_dir)
+        args = ActorArgs(str(wh.root), cfg.model, cfg.pretrained, settings.device, cfg.allow_random_weights,
+                         cfg.jpeg_draft, batch_size, cfg.max_image_pixels, max(1, cfg.threads or 1))
+        totals = run_ray(args, image_plan, text_plan, known, cfg.ray_actors, cfg.progress)
+        summary.facts_written, summary.embeddings_written = totals["facts"], totals["embeddings"]
+        summary.texts_embedded = totals["texts"]
+        summary.image_seconds = time.perf_counter() - t_img
+    else:
+        results = run_images_local(wh, image_plan, encoder, known, batch_size, workers, cfg.max_image_pixels,
+                                   cfg.progress)
+        summary.image_seconds = time.perf_counter() - t_img
+        for r in results:
+            summary.facts_written += r.facts_written
+            summary.embeddings_written += r.embeddings_written
+            for k, v in (r.statuses or {}).items():
+                summary.statuses[k] = summary.statuses.get(k, 0) + v
+
+    # 2. dedup by content across shards of this run
+    summary.duplicates_removed = S.compact(con, wh, T.IMAGE_EMBEDDINGS, spec.key)
+    S.compact(con, wh, T.IMAGE_CONCEPTS, spec.key)
+
+    # 3. texts
+    if cfg.backend != "ray":
+        text_plan = M.plan_texts(con, wh, spec.key, cfg.shard_size, work_dir)
+        summary.texts_embedded = run_texts_local(wh, text_plan, encoder, batch_size, cfg.progress)
+
+    # 4. concepts
+    concept_emb = concepts.concept_matrix(encoder.texts_batched(concepts.all_prompts(), batch_size))
+    summary.concept_rows = S.run_concept_stage(wh, spec, concepts, concept_emb)
+
+    # 5. edits
+    from tqdm import tqdm
+
+    with tqdm(desc="edits", unit="edit", disable=not cfg.progress, dynamic_ncols=True) as bar:
+        summary.edits_scored = S.run_edit_stage(con, wh, spec, cfg.edit_shard_size, bar)
+    con.close()
+    for p in (image_plan.manifest, text_plan.manifest if text_plan else None):
+        if p is not None:
+            Path(p).unlink(missing_ok=True)
+    if summary.statuses == {} and cfg.backend == "ray":
+        summary.statuses = _status_counts(wh)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _status_counts(wh: Warehouse) -> dict:
+    import duckdb
+
+    if not wh.has_table(T.IMAGE_FACTS):
+        return {}
+    rows = duckdb.sql(f"select status, count(*) from read_parquet('{wh.table_glob(T.IMAGE_FACTS)}') group by 1").fetchall()
+    return {k: int(v) for k, v in rows}
