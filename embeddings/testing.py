@@ -1,4 +1,4 @@
-"""Tiny hand-built warehouses for the embed tests (edits/images Parquet written per ARCHITECTURE.md)."""
+"""Tiny hand-built warehouses for the embed tests and bench (edits/images Parquet written per ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
