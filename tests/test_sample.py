@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from editlens.sample import SampleError, generate, iter_pairs, world, wrong_instruction
+from editlens.sample import SampleConfig, SampleError, generate, iter_pairs, run, world, wrong_instruction
 from editlens.sample.defects import DEFECTS, DEMOGRAPHIC_TERMS, UNSAFE_TERMS, all_terms
 from editlens.sample.generate import ANN_DIR, REPO
 
 N = 300
+PER_FILE = 60  # small annotation files, so that records spread over several split_NNNN.jsonl
 PARTS = ("part1-openimages", "part1-unsplash", "part2", "part3")
 REAL_PART2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "seed-part2-dev.jsonl"
 
@@ -33,7 +34,7 @@ def _jsonl(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample") / "s0"
-    summary = generate(out, n_edits=N, seed=0)
+    summary = run(SampleConfig(out, n_edits=N, seed=0, records_per_file=PER_FILE))
     return out, summary
 
 
@@ -66,7 +67,7 @@ def _fully_decodes(path: Path) -> bool:
 def test_same_seed_gives_identical_bytes(sample, tmp_path):
     out, _ = sample
     again = tmp_path / "again"
-    generate(again, n_edits=N, seed=0)
+    run(SampleConfig(again, n_edits=N, seed=0, records_per_file=PER_FILE))
     a, b = _tree(out), _tree(again)
     assert a.keys() == b.keys()
     assert a == b
@@ -75,7 +76,7 @@ def test_same_seed_gives_identical_bytes(sample, tmp_path):
 def test_different_seed_differs(sample, tmp_path):
     out, _ = sample
     other = tmp_path / "other"
-    generate(other, n_edits=N, seed=1)
+    run(SampleConfig(other, n_edits=N, seed=1, records_per_file=PER_FILE))
     a, b = _tree(out), _tree(other)
     ann = [k for k in a if k.endswith(".jsonl") and "annotations" in k]
     assert ann and any(a[k] != b.get(k) for k in ann)
@@ -93,6 +94,10 @@ def test_layout_paths_exist(sample):
     assert (out / REPO["part2"] / "real_editing/annotations/split_0001.jsonl").is_file()
     assert (out / REPO["part3"] / "multi_turn_editing/annotations/split_0001.jsonl").is_file()
     assert (out / REPO["part1-openimages"] / "auto_editing/openimages/annotations/split_0000.jsonl").is_file()
+    assert (out / REPO["part1-openimages"] / "auto_editing/openimages/annotations/split_0001.jsonl").is_file()
+    assert (out / REPO["part1-unsplash"] / "auto_editing/unsplash/annotations/split_0001.jsonl").is_file()
+    for f in out.rglob("split_*.jsonl"):
+        assert 1 <= len(f.read_text(encoding="utf-8").splitlines()) <= PER_FILE
     assert (out / REPO["part1-openimages"] / "auto_editing/openimages/images/source_images").is_dir()
     assert (out / REPO["part2"] / "real_editing/images/images").is_dir()
     assert (out / REPO["part3"] / "multi_turn_editing/images/data").is_dir()
@@ -319,9 +324,13 @@ def test_clean_instructions_contain_no_listed_term(truth):
 def test_templates_never_produce_terms():
     pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in all_terms()) + r")\b", re.IGNORECASE)
     rng = np.random.default_rng(5)
-    for p in iter_pairs(1500, seed=3, size=128):
-        texts = [p.instruction, p.source_caption, p.target_caption, wrong_instruction(p, rng),
-                 world.rewrite_gpt4v(p.edit, rng)]
+    for _ in range(3000):  # texts only: no rendering needed
+        scene = world.random_scene(rng)
+        if rng.random() < 0.3:
+            scene = world.random_edit(scene, rng, ops=list(world.EFFECT_OPS)).result
+        e = world.random_edit(scene, rng)
+        texts = [world.instruction(e, rng), world.caption(e.scene), world.caption(e.result),
+                 wrong_instruction(e, rng), world.rewrite_gpt4v(e, rng)]
         for t in texts:
             assert not pattern.search(t), t
 
@@ -332,14 +341,19 @@ def test_templates_never_produce_terms():
 def test_multi_turn_sessions_chain(sample, truth):
     out, _ = sample
     rows, gt = truth
-    malformed = {g["source_record"] for g in gt if g["defect"] == "malformed_line" and g["part"] == "part3"}
-    lines = _lines(out, "part3", "multi_turn_editing/annotations/split_0001.jsonl")
+    malformed = {(g["source_file"], g["source_record"]) for g in gt
+                 if g["defect"] == "malformed_line" and g["part"] == "part3"}
+    lines = [(str(f.relative_to(out / REPO["part3"])), i, line)
+             for f in sorted((out / REPO["part3"] / ANN_DIR["part3"]).glob("split_*.jsonl"))
+             for i, line in enumerate(f.read_text(encoding="utf-8").split("\n")[:-1], start=1)]
     by_session = {}
     for r in rows:
         if r["part"] == "part3":
-            by_session.setdefault(r["source_record"], {})[r["turn_index"]] = r
+            by_session.setdefault((r["source_file"], r["source_record"]), {})[r["turn_index"]] = r
+            assert r["session_id"] == f"{r['source_file']}#{r['source_record']}"
     turn_counts, nulls = [], 0
-    for i, line in enumerate(lines, start=1):
+    for file, n, line in lines:
+        i = (file, n)
         if i in malformed:
             continue
         rec = json.loads(line)
@@ -463,7 +477,7 @@ def test_bad_arguments_and_folders(tmp_path):
 
 def test_regenerating_in_place_replaces_the_previous_sample(tmp_path):
     out = tmp_path / "s"
-    generate(out, n_edits=1200, seed=0)
+    generate(out, n_edits=150, seed=0)
     assert (out / REPO["part1-openimages"] / ANN_DIR["part1-openimages"] / "split_0000.jsonl").exists()
     generate(out, n_edits=40, seed=2)
     fresh = tmp_path / "fresh"

@@ -76,6 +76,7 @@ class SampleConfig:
     seed: int = 0
     rates: dict = field(default_factory=lambda: dict(DEFAULT_RATES))
     min_per_defect: int = 3  # floor per defect kind once n_edits >= 100
+    records_per_file: int = RECORDS_PER_FILE  # annotation lines per split_NNNN.jsonl
 
 
 @dataclass
@@ -273,8 +274,9 @@ def _unsplash_id(seed: int, i: int) -> str:
 class _Writer:
     """Collects annotation lines per file and writes images; keeps the ground-truth rows."""
 
-    def __init__(self, out: Path, seed: int, rng: np.random.Generator):
+    def __init__(self, out: Path, seed: int, rng: np.random.Generator, per_file: int = RECORDS_PER_FILE):
         self.out = out
+        self.per_file = per_file
         self.seed = seed
         self.rng = rng
         self.lines: dict[tuple[str, str], list[str]] = {}  # (part, file rel to repo) -> lines
@@ -283,7 +285,7 @@ class _Writer:
         self.images_written = 0
 
     def ann_file(self, part: str, index: int) -> str:
-        n = FIRST_SPLIT[part] + index // RECORDS_PER_FILE
+        n = FIRST_SPLIT[part] + index // self.per_file
         return f"{ANN_DIR[part]}/split_{n:04d}.jsonl"
 
     def write_image(self, part: str, rel: str, data: bytes, defect: str | None = None) -> None:
@@ -416,7 +418,7 @@ def _write_single(w: _Writer, part: str, slots: list[Slot], seed: int, rng: np.r
             if defect == "duplicate_pair":
                 osrc, otgt, osrc_rel, otgt_rel = _single_paths(part, slots[slot.dup_of], seed, p2_numbers)
                 extra = {"duplicate_of": {"source_file": w.ann_file(part, slot.dup_of), "source_record":
-                                          (slot.dup_of % RECORDS_PER_FILE) + 1, "source_image": osrc_rel,
+                                          (slot.dup_of % w.per_file) + 1, "source_image": osrc_rel,
                                           "target_image": otgt_rel}}
             w.defect_row(defect, part, file, line, 1, image, **extra)
         if defect != "malformed_line":
@@ -562,11 +564,13 @@ def run(cfg: SampleConfig) -> SampleSummary:
     unknown = set(cfg.rates) - set(DEFECTS)
     if unknown:
         raise SampleError(f"unknown defect kinds: {sorted(unknown)}")
+    if cfg.records_per_file < 1:
+        raise SampleError(f"records_per_file must be >= 1 (got {cfg.records_per_file})")
     out = Path(cfg.out_dir)
     _prepare_out(out)
     rng = np.random.default_rng([int(cfg.seed), 0xED17])
     slots = plan(cfg, rng)
-    w = _Writer(out, int(cfg.seed), rng)
+    w = _Writer(out, int(cfg.seed), rng, cfg.records_per_file)
     gpt4v: list = []
     for part in ("part1-openimages", "part1-unsplash", "part2"):
         _write_single(w, part, slots[part], int(cfg.seed), rng, gpt4v)
