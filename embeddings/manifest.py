@@ -138,7 +138,7 @@ def plan_images(con: duckdb.DuckDBPyConnection, wh: Warehouse, key: str, shard_s
         where f.image_id is null or (f.status = 'ok' and e.sha256 is null)
         order by i.image_id
     """
-    reader = con.execute(sql).fetch_record_batch(max(1024, shard_size))
+    reader = con.execute(sql).to_arrow_reader(max(1024, shard_size))
     return _write_manifest(reader, work_dir / f"images-{key}.parquet", shard_size, key[:8], "image_id", "images")
 
 
@@ -157,7 +157,7 @@ def plan_texts(con: duckdb.DuckDBPyConnection, wh: Warehouse, key: str, shard_si
         select t.text_hash, t.text from t anti join done using (text_hash)
         order by t.text_hash, t.text
     """
-    reader = con.execute(sql).fetch_record_batch(max(1024, shard_size))
+    reader = con.execute(sql).to_arrow_reader(max(1024, shard_size))
     return _write_manifest(reader, work_dir / f"texts-{key}.parquet", shard_size, key[:8], "text_hash", "texts")
 
 

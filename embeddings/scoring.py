@@ -198,7 +198,7 @@ def run_edit_stage(con: duckdb.DuckDBPyConnection, wh: Warehouse, spec: ModelSpe
                    progress=None) -> int:
     """Streams pending edits with their images' facts and embeddings, one atomic file per shard. Scores are
     row-wise, so shard boundaries do not change any value."""
-    reader = con.execute(edit_query(wh, spec.key)).fetch_record_batch(max(1024, shard_size))
+    reader = con.execute(edit_query(wh, spec.key)).to_arrow_reader(max(1024, shard_size))
     done = 0
     buf: list[pa.RecordBatch] = []
     nbuf = 0

@@ -1,0 +1,369 @@
+"""Embedding job: values, statuses, reruns, model loading. Runs on CPU with a random-weight tiny model."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from embeddings.concepts import ConceptSet
+from embeddings.errors import EmbedInputError
+from embeddings.imageio import Preprocess, hamming64, phash64, process_image
+from embeddings.main import EmbedConfig, run_embed
+from embeddings.mapper import device_settings
+from embeddings.testing import build_warehouse, draw
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cfg(wh, **kw) -> EmbedConfig:
+    base = dict(warehouse=wh, allow_random_weights=True, shard_size=4, workers=0, threads=1, progress=False,
+                batch_size=3)
+    base.update(kw)
+    return EmbedConfig(**base)
+
+
+def q(wh, sql: str):
+    con = duckdb.connect()
+    for t in ("image_facts", "image_embeddings", "text_embeddings", "image_concepts", "edit_scores",
+              "embed_models", "edits", "images"):
+        if wh.has_table(t):
+            con.execute(f"create view {t} as select * from read_parquet('{wh.table_glob(t)}')")
+    return con.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    info = build_warehouse(tmp_path_factory.mktemp("embed"))
+    info["summary"] = run_embed(cfg(info["warehouse"]))
+    return info
+
+
+# ---------------------------------------------------------------------------------------------------------
+# units
+
+
+def test_phash_is_stable_and_separates_images():
+    a = np.asarray(draw(1).convert("L").resize((32, 32)), dtype=np.float64)
+    b = np.asarray(draw(2, shape="square").convert("L").resize((32, 32)), dtype=np.float64)
+    assert phash64(a) == phash64(a.copy())
+    assert hamming64(phash64(a), phash64(a)) == 0
+    assert hamming64(phash64(a), phash64(np.clip(a + 3.0, 0, 255))) <= 4  # a slight brightness change
+    assert hamming64(phash64(a), phash64(b)) > 10
+    assert -(2**63) <= phash64(a) < 2**63
+
+
+def test_preprocess_matches_open_clip_transform():
+    import open_clip
+    import torch
+
+    img = draw(3, size=120)
+    pp = Preprocess(size=64, jpeg_draft=False)
+    ours = torch.from_numpy(pp.to_model_input(img)).float()
+    ours = (ours / 255.0 - torch.tensor(pp.mean).view(3, 1, 1)) / torch.tensor(pp.std).view(3, 1, 1)
+    ref = open_clip.image_transform(64, is_train=False)(img)
+    assert ours.shape == ref.shape
+    assert float((ours - ref).abs().mean()) < 0.02
+
+
+def test_process_image_statuses(tmp_path):
+    pp = Preprocess(size=32)
+    p = tmp_path / "x.png"
+    draw(5).save(p)
+    ok = process_image({"image_id": "a", "root": str(tmp_path), "path": "x.png"}, pp)
+    assert ok["status"] == "ok" and ok["sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
+    assert (ok["width"], ok["height"], ok["format"], ok["mode"]) == (96, 112, "PNG", "RGB")
+    assert ok["pixels"].shape == (3, 32, 32) and len(ok["thumb"]) == 32 * 32 * 3
+    assert 0 <= ok["brightness"] <= 1 and ok["contrast"] > 0 and 0 < ok["entropy"] <= 8 and ok["blur"] > 0
+    missing = process_image({"image_id": "b", "root": str(tmp_path), "path": "nope.png"}, pp)
+    assert missing["status"] == "missing" and missing["sha256"] is None
+    big = process_image({"image_id": "c", "root": str(tmp_path), "path": "x.png"}, pp, max_pixels=1000)
+    assert big["status"] == "too_large" and big["width"] == 96 and big["sha256"] == ok["sha256"]
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (50, 50), (128, 128, 128)).save(flat)
+    f = process_image({"image_id": "d", "root": str(tmp_path), "path": "flat.png"}, pp)
+    assert f["contrast"] == pytest.approx(0.0) and f["blur"] == pytest.approx(0.0) and f["entropy"] == 0.0
+
+
+def test_device_settings_cpu_and_cuda():
+    import torch
+
+    cpu = device_settings("cpu")
+    assert cpu.autocast_dtype is None and not cpu.pin_memory and not cpu.non_blocking
+    cuda = device_settings("cuda:0", cuda_available=True)
+    assert cuda.autocast_dtype == torch.bfloat16 and cuda.pin_memory and cuda.non_blocking
+    with pytest.raises(EmbedInputError) as e:
+        device_settings("cuda", cuda_available=False)
+    assert e.value.exit_code == 2
+    with pytest.raises(EmbedInputError):
+        device_settings("tpu")
+
+
+def test_concepts_file_scores():
+    cs = ConceptSet.load()
+    groups = set(cs.groups)
+    assert {"safety", "presentation", "age", "skin_tone"} <= groups
+    safety = {c for g, c in zip(cs.groups, cs.concepts) if g == "safety"}
+    assert {"sexual_content", "nudity", "violence_gore", "weapons", "drugs", "hate_symbols", "self_harm",
+            "minors"} <= safety
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(len(cs.all_prompts()), 16)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    cmat = cs.concept_matrix(emb)
+    img = rng.normal(size=(5, 16))
+    img /= np.linalg.norm(img, axis=1, keepdims=True)
+    scored = cs.score(img, cmat, 100.0)
+    assert all(c != "neutral" for _, c, _ in scored)
+    for g in ("presentation", "age", "skin_tone"):
+        total = sum(v for gg, _, v in scored if gg == g)
+        np.testing.assert_allclose(total, 1.0, atol=1e-9)
+    # a detector score is the two-way softmax against the neutral concept
+    j_n = [i for i, (g, c) in enumerate(zip(cs.groups, cs.concepts)) if (g, c) == ("safety", "neutral")][0]
+    j_w = [i for i, (g, c) in enumerate(zip(cs.groups, cs.concepts)) if (g, c) == ("safety", "weapons")][0]
+    s = img @ cmat.T * 100.0
+    want = np.exp(s[:, j_w]) / (np.exp(s[:, j_w]) + np.exp(s[:, j_n]))
+    got = [v for g, c, v in scored if (g, c) == ("safety", "weapons")][0]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_concepts_file_is_editable(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("group,concept,prompt\ncolour,red,a red thing\ncolour,blue,a blue thing\ncolour,blue,blue\n")
+    cs = ConceptSet.load(p)
+    assert cs.concepts == ("red", "blue") and cs.prompts[1] == ("a blue thing", "blue")
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(EmbedInputError):
+        ConceptSet.load(tmp_path / "bad.csv")
+
+
+def test_model_loading_errors_and_local_weights(tmp_path):
+    import open_clip
+    from safetensors.torch import save_file
+
+    from embeddings.models import file_sha256, load_model
+
+    with pytest.raises(EmbedInputError) as e:
+        load_model("no-such-model")
+    assert e.value.exit_code == 2
+    with pytest.raises(EmbedInputError):
+        load_model("ViT-B-32", pretrained=str(tmp_path / "absent.safetensors"))
+    with pytest.raises(EmbedInputError):
+        load_model("ViT-B-32")  # no tag, no file, no random weights: refused
+    from embeddings import tiny
+
+    if not Path(tiny.WEIGHTS_PATH).is_file():
+        with pytest.raises(EmbedInputError, match="weights not found"):
+            load_model("editlens-tiny")
+    rand = load_model("editlens-tiny", allow_random_weights=True)
+    assert rand.spec.pretrained == "random-init:seed0" and rand.spec.weights_sha256 is None
+    w = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in rand.model.state_dict().items()}, str(w))
+    loaded = load_model("editlens-tiny", pretrained=str(w))
+    assert loaded.spec.weights_sha256 == file_sha256(w) and loaded.spec.pretrained == "w.safetensors"
+    assert loaded.spec.key != rand.spec.key
+    for a, b in zip(loaded.model.state_dict().values(), rand.model.state_dict().values()):
+        assert (a == b).all()
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(EmbedInputError, match="cannot load"):
+        load_model("editlens-tiny", pretrained=str(bad))
+    assert "editlens-tiny" in open_clip.list_models()
+
+
+def test_offline_download_is_a_clear_error():
+    code = (
+        "from embeddings.models import load_model\n"
+        "try:\n    load_model('RN50', pretrained='openai')\n"
+        "except Exception as e:\n    print('EXIT', getattr(e, 'exit_code', None), str(e).splitlines()[0])\n"
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=os.environ.get("HF_HOME", "/nonexistent-hf-home"))
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=240)
+    assert "EXIT 2 cannot load RN50 pretrained=openai" in out.stdout, out.stdout + out.stderr
+
+
+def test_cli_without_ingest_tables_exits_2(tmp_path, capsys):
+    from editlens.cli import main
+
+    rc = main(["embed", "--warehouse", str(tmp_path / "empty")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "ingest" in err
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the job on a small warehouse
+
+
+def test_image_facts_statuses(embedded):
+    wh, ids = embedded["warehouse"], embedded["ids"]
+    rows = dict(q(wh, "select image_id, status from image_facts"))
+    assert len(rows) == len(ids) == q(wh, "select count(*) from images")[0][0]
+    assert rows[ids["missing.jpg"]] == "missing"
+    assert rows[ids["trunc.jpg"]] == "truncated"
+    assert rows[ids["notimage.jpg"]] == "unsupported"
+    assert rows[ids["embedded"]] == "ok" and rows[ids["b0.png"]] == "ok"
+    assert sum(v == "ok" for v in rows.values()) == 9
+    s = embedded["summary"]
+    assert s.statuses == {"ok": 9, "missing": 1, "truncated": 1, "unsupported": 1}
+    (sha_a, ph_a), (sha_c, ph_c) = q(wh, f"""select sha256, phash from image_facts where image_id in
+        ('{ids["a0.jpg"]}', '{ids["copy_of_a0.jpg"]}')""")
+    assert sha_a == sha_c and ph_a == ph_c
+    assert q(wh, f"select count(*) from image_facts where image_id = '{ids['missing.jpg']}' "
+                 "and sha256 is null and thumb is null")[0][0] == 1
+
+
+def test_embeddings_deduplicated_by_content(embedded):
+    wh = embedded["warehouse"]
+    n_rows, n_sha = q(wh, "select count(*), count(distinct sha256) from image_embeddings")[0]
+    n_ok = q(wh, "select count(distinct sha256) from image_facts where status = 'ok'")[0][0]
+    assert n_rows == n_sha == n_ok == 8
+    norms = q(wh, "select min(list_dot_product(embedding, embedding)), max(list_dot_product(embedding, embedding))"
+                  " from image_embeddings")[0]
+    assert norms[0] == pytest.approx(1.0, abs=1e-5) and norms[1] == pytest.approx(1.0, abs=1e-5)
+    texts = {t for e in embedded["edits"] for t in (e["instruction"], e["source_caption"], e["target_caption"]) if t}
+    assert q(wh, "select count(*), count(distinct text_hash) from text_embeddings")[0] == (len(texts), len(texts))
+    want = {hashlib.sha1(t.encode()).hexdigest()[:16] for t in texts}
+    assert {r[0] for r in q(wh, "select text_hash from text_embeddings")} == want
+
+
+def _score(wh, edit_id):
+    cols = ["clip_i", "clip_t_target_caption", "clip_t_instruction", "directional_caption",
+            "directional_instruction", "pixel_l1", "pixel_mse", "pixel_changed_frac", "phash_distance", "null_reason"]
+    row = q(wh, f"select {', '.join(cols)} from edit_scores where edit_id = '{edit_id}'")
+    assert len(row) == 1
+    return dict(zip(cols, row[0]))
+
+
+def test_edit_scores_values(embedded):
+    wh, edits = embedded["warehouse"], embedded["edits"]
+    assert q(wh, "select count(*), count(distinct edit_id) from edit_scores")[0] == (len(edits), len(edits))
+    noop = _score(wh, edits[1]["edit_id"])
+    assert noop["clip_i"] == pytest.approx(1.0, abs=1e-9)
+    assert noop["pixel_l1"] == 0 and noop["pixel_mse"] == 0 and noop["pixel_changed_frac"] == 0
+    assert noop["phash_distance"] == 0 and noop["directional_caption"] is None
+    assert "identical_image_embeddings" in noop["null_reason"]
+    dup = _score(wh, edits[6]["edit_id"])  # byte-identical copy: same content, same scores as a no-op
+    assert dup["clip_i"] == pytest.approx(1.0, abs=1e-9) and dup["phash_distance"] == 0
+
+    missing = _score(wh, edits[2]["edit_id"])
+    assert missing["clip_i"] is None and missing["pixel_l1"] is None and missing["phash_distance"] is None
+    assert missing["clip_t_target_caption"] is None and "target_image_missing" in missing["null_reason"]
+    trunc = _score(wh, edits[3]["edit_id"])
+    assert trunc["clip_i"] is None and "source_image_truncated" in trunc["null_reason"]
+    assert trunc["clip_t_target_caption"] is not None  # the target is fine: its own scores stay
+    nocap = _score(wh, edits[4]["edit_id"])
+    assert nocap["clip_t_target_caption"] is None and nocap["directional_caption"] is None
+    assert nocap["clip_i"] is not None and nocap["directional_instruction"] is not None
+    assert nocap["null_reason"] == "no_target_caption;no_source_caption"
+    assert _score(wh, edits[5]["edit_id"])["null_reason"] == "source_image_unsupported"
+
+    # recompute one edit's scores from the stored embeddings and thumbnails
+    e = edits[0]
+    got = _score(wh, e["edit_id"])
+    assert got["null_reason"] is None
+
+    def img(iid):
+        sha, thumb, ph = q(wh, f"select sha256, thumb, phash from image_facts where image_id = '{iid}'")[0]
+        v = np.array(q(wh, f"select embedding from image_embeddings where sha256 = '{sha}'")[0][0])
+        return v, np.frombuffer(thumb, dtype=np.uint8).astype(float) / 255, ph
+
+    def txt(t):
+        h = hashlib.sha1(t.encode()).hexdigest()[:16]
+        return np.array(q(wh, f"select embedding from text_embeddings where text_hash = '{h}'")[0][0])
+
+    (s, st, sp), (t, tt, tp) = img(e["source_image_id"]), img(e["target_image_id"])
+    cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
+    assert got["clip_i"] == pytest.approx(cos(s, t), abs=1e-6)
+    assert got["clip_t_target_caption"] == pytest.approx(cos(t, txt(e["target_caption"])), abs=1e-6)
+    assert got["clip_t_instruction"] == pytest.approx(cos(t, txt(e["instruction"])), abs=1e-6)
+    assert got["directional_caption"] == pytest.approx(
+        cos(t - s, txt(e["target_caption"]) - txt(e["source_caption"])), abs=1e-5)
+    assert got["directional_instruction"] == pytest.approx(cos(t - s, txt(e["instruction"])), abs=1e-5)
+    assert got["pixel_l1"] == pytest.approx(np.abs(tt - st).mean(), abs=1e-9)
+    assert got["pixel_mse"] == pytest.approx(((tt - st) ** 2).mean(), abs=1e-9)
+    assert got["phash_distance"] == bin((sp ^ tp) & (2**64 - 1)).count("1") > 0
+
+
+def test_rows_carry_model_identity(embedded):
+    wh, s = embedded["warehouse"], embedded["summary"]
+    models = q(wh, "select model_key, model_name, pretrained, preprocess, embed_dim from embed_models")
+    assert len(models) == 1
+    key, name, pretrained, preprocess, dim = models[0]
+    assert (key, name, pretrained) == (s.model_key, "editlens-tiny", "random-init:seed0")
+    assert "resize 64 bicubic center-crop" in preprocess and dim == 128
+    for t in ("image_embeddings", "text_embeddings", "image_concepts", "edit_scores"):
+        assert q(wh, f"select distinct model_key from {t}") == [(key,)]
+    for t in ("image_concepts", "edit_scores"):
+        assert q(wh, f"select distinct model_name, pretrained, preprocess from {t}") == [(name, pretrained, preprocess)]
+
+
+def test_image_concepts(embedded):
+    wh = embedded["warehouse"]
+    cs = ConceptSet.load()
+    n_concepts = sum(1 for c in cs.concepts if c != "neutral")
+    n_sha = q(wh, "select count(*) from image_embeddings")[0][0]
+    assert q(wh, "select count(*) from image_concepts")[0][0] == n_sha * n_concepts
+    sums = q(wh, "select concept_group, min(s), max(s) from (select sha256, concept_group, sum(score) s "
+                 "from image_concepts where concept_group in ('presentation', 'age', 'skin_tone') group by all) "
+                 "group by all")
+    assert len(sums) == 3
+    for _, lo, hi in sums:
+        assert lo == pytest.approx(1.0, abs=1e-5) and hi == pytest.approx(1.0, abs=1e-5)
+    assert q(wh, "select min(score) >= 0 and max(score) <= 1 from image_concepts") == [(True,)]
+
+
+def test_rerun_skips_finished_work(embedded, tmp_path):
+    wh = embedded["warehouse"]
+    files = {p: p.stat().st_mtime_ns for p in wh.parquet_dir.rglob("*.parquet")}
+    s = run_embed(cfg(wh))
+    assert (s.images_planned, s.texts_embedded, s.concept_rows, s.edits_scored) == (0, 0, 0, 0)
+    assert {p: p.stat().st_mtime_ns for p in wh.parquet_dir.rglob("*.parquet")} == files
+    assert "0 to do" in s.describe()
+
+
+def test_new_images_and_new_model_recompute_only_whats_missing(tmp_path):
+    import shutil
+
+    import pyarrow as pa
+
+    from editlens.warehouse import atomic_write_table
+    from embeddings.models import register_config
+
+    info = build_warehouse(tmp_path)
+    wh = info["warehouse"]
+    first = run_embed(cfg(wh))
+    assert first.images_planned == 12
+    # a new image and a new edit arrive
+    data = Path(pq.read_table(wh.table_glob("images").replace("*", "part-0"))["root"][0].as_py())
+    draw(999).save(data / "images" / "new.jpg", "JPEG")
+    img = pq.read_table(wh.shard_path("images", "part-0")).slice(0, 1).to_pylist()[0]
+    img.update(image_id="f" * 16, path="images/new.jpg")
+    atomic_write_table(pa.Table.from_pylist([img], schema=pq.read_schema(wh.shard_path("images", "part-0"))),
+                       wh.shard_path("images", "part-1"))
+    e = dict(info["edits"][0], edit_id="e" * 16, target_image_id="f" * 16, instruction="a brand new instruction")
+    atomic_write_table(pa.Table.from_pylist([e], schema=pq.read_schema(wh.shard_path("edits", "part-0"))),
+                       wh.shard_path("edits", "part-1"))
+    second = run_embed(cfg(wh))
+    assert (second.images_planned, second.facts_written, second.embeddings_written) == (1, 1, 1)
+    assert (second.texts_embedded, second.edits_scored) == (1, 1)
+    # a second model: facts are kept, embeddings and scores are made for it
+    facts_before = sorted(p.name for p in wh.table_dir("image_facts").glob("*.parquet"))
+    register_config("test-micro", {"embed_dim": 32,
+                                   "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
+                                   "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32,
+                                                "heads": 2, "layers": 1}})
+    third = run_embed(cfg(wh, model="test-micro"))
+    assert third.images_planned == 10 and third.facts_written == 0
+    assert q(wh, f"select count(*), count(distinct sha256) from image_embeddings where model_key = '{third.model_key}'") == [(9, 9)]
+    assert sorted(p.name for p in wh.table_dir("image_facts").glob("*.parquet")) == facts_before
+    assert q(wh, "select count(distinct model_key), count(*) from edit_scores") == [(2, 2 * len(info["edits"]) + 2)]
+    assert q(wh, "select count(*) from embed_models") == [(2,)]
+    shutil.rmtree(tmp_path)
