@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Union
 
 import numpy as np
@@ -289,16 +290,21 @@ def random_scene(rng: np.random.Generator, size: int | None = None, n_shapes: in
 # rendering
 
 
-def _bg_array(bg: Background, w: int, h: int) -> np.ndarray:
-    c1 = np.array(BG_COLORS[bg.c1], dtype=np.float32)
+@lru_cache(maxsize=256)
+def _bg_image(bg: Background, w: int, h: int) -> Image.Image:
+    """The background alone (cached: source and target of an edit mostly share it; callers copy it)."""
+    c1 = BG_COLORS[bg.c1]
     if bg.kind == "solid":
-        return np.broadcast_to(c1, (h, w, 3)).astype(np.uint8)
-    c2 = np.array(BG_COLORS[bg.c2], dtype=np.float32)
-    yy, xx = np.mgrid[0:h, 0:w]
+        return Image.new("RGB", (w, h), c1)
+    a1 = np.array(c1, dtype=np.float32)
+    a2 = np.array(BG_COLORS[bg.c2], dtype=np.float32)
     if bg.kind == "gradient":
-        t = (yy / max(h - 1, 1))[..., None]
-        return (c1 * (1 - t) + c2 * t).astype(np.uint8)
+        t = (np.arange(h, dtype=np.float32) / max(h - 1, 1))[:, None]
+        col = (a1 * (1 - t) + a2 * t).astype(np.uint8)  # (h, 3)
+        return Image.fromarray(np.ascontiguousarray(np.broadcast_to(col[:, None, :], (h, w, 3))), "RGB")
     cell = max(8, min(w, h) // 8)
+    yy = np.arange(h)[:, None]
+    xx = np.arange(w)[None, :]
     if bg.kind == "stripes":
         m = ((xx + yy) // cell) % 2 == 1
     elif bg.kind == "checker":
@@ -307,10 +313,8 @@ def _bg_array(bg: Background, w: int, h: int) -> np.ndarray:
         cx = (xx % cell) - cell / 2
         cy = (yy % cell) - cell / 2
         m = cx * cx + cy * cy < (cell * 0.22) ** 2
-    out = np.empty((h, w, 3), dtype=np.uint8)
-    out[:] = c1.astype(np.uint8)
-    out[m] = c2.astype(np.uint8)
-    return out
+    out = np.where(m[..., None], a2.astype(np.uint8), a1.astype(np.uint8))
+    return Image.fromarray(np.ascontiguousarray(out, dtype=np.uint8), "RGB")
 
 
 def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
@@ -378,7 +382,7 @@ def _apply_effect(img: Image.Image, op: str, param: str) -> Image.Image:
 
 def render(scene: Scene) -> Image.Image:
     w, h = scene.width, scene.height
-    img = Image.fromarray(_bg_array(scene.background, w, h), "RGB")
+    img = _bg_image(scene.background, w, h).copy()
     draw = ImageDraw.Draw(img)
     m = min(w, h)
     for s in scene.shapes:
