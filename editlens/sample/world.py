@@ -579,7 +579,10 @@ def _color_word(rng, color: str) -> str:
 
 
 def _ref(rng, s: Shape) -> str:
-    return f"the {_color_word(rng, s.color)} {_kind_word(rng, s.kind)}"
+    text = f"the {_color_word(rng, s.color)} {_kind_word(rng, s.kind)}"
+    if rng.random() < 0.2:  # sometimes also say where it is
+        text += " " + _region(s)
+    return text
 
 
 _DIR_WORDS = {
@@ -707,7 +710,7 @@ def finish(text: str, rng: np.random.Generator) -> str:
     """Sentence case, optional politeness, optional final period."""
     u = float(rng.random())
     if u < 0.12 and not text.startswith(("the ", "there ")):
-        text = _pick(rng, ("please ", "could you ", "can you ")) + text
+        text = _pick(rng, ("please ", "could you ", "can you ", "I want you to ", "let's ")) + text
         q = text.startswith(("could", "can"))
         text = text[0].upper() + text[1:]
         return text + ("?" if q else ".")
