@@ -60,6 +60,8 @@ KIND_SYNONYMS: dict[str, tuple[str, ...]] = {
     "arrow": ("arrow",),
 }
 COLOR_SYNONYMS: dict[str, tuple[str, ...]] = {"purple": ("purple", "purple", "violet")}
+_FAMILY = {"circle": "round", "oval": "round", "hexagon": "round", "pentagon": "round", "square": "angular",
+           "diamond": "angular", "triangle": "angular", "star": "spiky", "heart": "spiky", "arrow": "spiky"}
 SIZE_WORDS = {0: "small", 1: "", 2: "large"}
 SIZE_FRAC = {0: 0.10, 1: 0.15, 2: 0.21}
 
@@ -214,20 +216,25 @@ def _pick(rng: np.random.Generator, seq):
 # random scenes
 
 
+def _colour_distance(a: str, b: str) -> float:
+    return float(np.linalg.norm(np.subtract(BG_COLORS[a], BG_COLORS[b])))
+
+
 def random_background(rng: np.random.Generator, avoid: Background | None = None) -> Background:
+    """A random background; with `avoid`, one that looks clearly different from it (its main colour moves)."""
     names = list(BG_COLORS)
-    for _ in range(20):
+    for _ in range(50):
         kind = _pick(rng, ("solid", "solid", "solid", "gradient", "gradient", "stripes", "checker", "dots"))
         c1 = _pick(rng, names)
         c2 = ""
         if kind != "solid":
-            c2 = _pick(rng, [n for n in names if n != c1])
+            c2 = _pick(rng, [n for n in names if _colour_distance(n, c1) > 60])
         bg = Background(kind, c1, c2)
-        if avoid is None or (bg != avoid and bg.phrase() != avoid.phrase()):
-            if avoid is not None and avoid.kind == "solid" and kind == "solid" and c1 == avoid.c1:
-                continue
+        if avoid is None:
             return bg
-    return Background("solid", "mint" if (avoid and avoid.c1 != "mint") else "peach")
+        if _colour_distance(c1, avoid.c1) > 70 and (not avoid.c2 or _colour_distance(c1, avoid.c2) > 40):
+            return bg
+    return Background("solid", "navy" if avoid and _colour_distance("navy", avoid.c1) > 70 else "cream")
 
 
 def _radii(size: int, w: int, h: int) -> tuple[float, float]:
@@ -489,7 +496,8 @@ def make_edit(scene: Scene, op: str, rng: np.random.Generator) -> Edit:
             return Edit(op, scene, replace(scene, shapes=shapes[:idx] + shapes[idx + 1 :]), {"shape": s})
         if op == "replace":
             kinds = [k for k in SHAPE_KINDS if k != s.kind and f"{s.color} {k}" not in used]
-            kind = _pick(rng, kinds)
+            far = [k for k in kinds if _FAMILY[k] != _FAMILY[s.kind]]  # a hexagon into a pentagon is hard to see
+            kind = _pick(rng, far or kinds)
             ns = replace(s, kind=kind, angle=0.0 if kind == "circle" else s.angle)
         elif op == "recolor":
             colors = [c for c in SHAPE_COLORS if c != s.color and f"{c} {s.kind}" not in used]
