@@ -98,7 +98,7 @@ class SampleSummary:
 
     def describe(self) -> str:
         lines = [f"sample written to {self.out_dir} (seed {self.seed}): {self.n_edits} edits, "
-                 f"{self.images_written} images, {self.defective_edits} with an injected defect"]
+                 f"{self.images_written} images, {self.defective_edits} injected defects (one per edit or line)"]
         for part, n in self.edits_per_part.items():
             extra = f" in {self.sessions} sessions" if part == "part3" else ""
             lines.append(f"  {part:<18} {n:>6} edits, {self.records_per_part[part]:>6} records{extra}, "
@@ -581,6 +581,8 @@ def run(cfg: SampleConfig) -> SampleSummary:
     defects = {d: 0 for d in DEFECTS}
     for row in w.ground_truth:
         defects[row["defect"]] += 1
+    part_order = {p: i for i, p in enumerate(REPO)}
+    w.ground_truth.sort(key=lambda r: (part_order[r["part"]], r["source_file"], r["source_record"], r["turn_index"]))
     _write_jsonl(out / "ground_truth.jsonl", w.ground_truth)
     _write_jsonl(out / "truth_edits.jsonl", w.truth)
     edits = {p: sum(s.turns for s in slots[p]) for p in slots}
