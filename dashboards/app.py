@@ -17,7 +17,8 @@ import streamlit as st  # noqa: E402
 
 from dashboards import data  # noqa: E402
 
-_PAGES = Path(__file__).resolve().parent / "pages"
+# page scripts live in views/, not pages/: a pages/ folder switches `streamlit run` to folder-based navigation
+_PAGES = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="EditLens", layout="wide")
 

@@ -410,8 +410,8 @@ def safety_rates(m: Marts) -> pd.DataFrame:
     """Per dataset and category: edits, unsafe targets, introduced, with rates over the category's edits."""
     m.require("safety_slices")
     df = m.df(
-        """select dataset, category, sum(n_edits) as n_edits, sum(n_unsafe_target) as n_unsafe_target,
-                  sum(n_unsafe_source) as n_unsafe_source, sum(n_introduced) as n_introduced
+        """select dataset, category, sum(n_edits)::bigint as n_edits, sum(n_unsafe_target)::bigint as n_unsafe_target,
+                  sum(n_unsafe_source)::bigint as n_unsafe_source, sum(n_introduced)::bigint as n_introduced
            from safety_slices group by all order by dataset, category"""
     )
     df["unsafe_target_rate"] = df["n_unsafe_target"] / df["n_edits"].where(df["n_edits"] > 0)
@@ -480,7 +480,7 @@ def pass_counts(m: Marts, thresholds: dict[str, tuple[str, float]]) -> pd.DataFr
         conds.append(f'coalesce("{col}" {op} ?, false)')
         params.append(float(v))
     cond = " and ".join(conds) or "true"
-    df = m.df(f"select dataset, count(*) as n_edits, sum(({cond})::int) as n_pass from edits group by 1 order by 1",
+    df = m.df(f"select dataset, count(*) as n_edits, sum(({cond})::int)::bigint as n_pass from edits group by 1 order by 1",
               params)
     df["pass_rate"] = df["n_pass"] / df["n_edits"]
     return df
@@ -537,7 +537,7 @@ def sessions(m: Marts, only_breaks: bool = False, dataset: str | None = None, li
     params.append(int(limit))
     return m.df(
         f"""select e.session_id, any_value(e.dataset) as dataset, any_value(e.part) as part,
-                   count(*) as n_turns, sum(coalesce({brk}, 0)) as n_chain_breaks
+                   count(*) as n_turns, sum(coalesce({brk}, 0))::bigint as n_chain_breaks
             from edits e {join} {where} group by e.session_id {having}
             order by n_chain_breaks desc, e.session_id limit ?""",
         params,

@@ -38,7 +38,7 @@ def app(wh, monkeypatch):
         at = AppTest.from_file(APP, default_timeout=60)
         at.run()
         if page:
-            at.switch_page(f"pages/{page}.py").run()
+            at.switch_page(f"views/{page}.py").run()
         assert not at.exception, [e.value for e in at.exception]
         return at
 
@@ -252,7 +252,7 @@ def test_missing_marts_say_run_build(tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=60).run()
     for page in [None, "instruction_types", "bias", "safety", "quality", "multi_turn", "explorer", "sql"]:
         if page:
-            at.switch_page(f"pages/{page}.py").run()
+            at.switch_page(f"views/{page}.py").run()
         assert not at.exception, (page, [x.value for x in at.exception])
         assert any("editlens build" in w.value for w in at.warning), page
 
@@ -264,7 +264,7 @@ def test_partial_marts_pages_degrade(tmp_path, monkeypatch):
     assert not at.exception
     assert metric(at, "Edits") == "60"
     for page in ["quality", "multi_turn", "explorer"]:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
         assert not at.exception, (page, [x.value for x in at.exception])
     assert metric(at, "Matching edits") == "60"
 

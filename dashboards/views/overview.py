@@ -37,15 +37,14 @@ if choices:
         alt.Chart(plot)
         .mark_bar()
         .encode(
-            x=alt.X(f"{metric}:Q", title=metric.replace("_", " "), axis=alt.Axis(format=".0%" if is_rate else ".2f")),
-            y=alt.Y("slice:N", sort="-x", title=None),
+            x=alt.X(f"{metric}:Q", title=metric.replace("_", " "), axis=alt.Axis(format=".1%" if is_rate else ".2f", tickCount=6)),
+            y=alt.Y("slice:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
             color=alt.Color("dataset:N", legend=alt.Legend(orient="bottom")),
             tooltip=["dataset", "part", alt.Tooltip(f"{metric}:Q", format=".3f")]
             + (["n_edits"] if "n_edits" in plot.columns else []),
         )
-        .properties(height=max(160, 28 * len(plot)))
     )
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(chart, width="stretch", height=140 + 30 * len(plot))
     if "n_edits" in plot.columns:
         st.caption("Each bar's denominator is its part's edit count (hover a bar). "
                    f"Highest: {plot.sort_values(metric, ascending=False).iloc[0]['slice']}.")

@@ -19,15 +19,19 @@ c[1].metric("Flagged targets", ui.num(rates["n_unsafe_target"].sum()))
 c[2].metric("Introduced by the edit", ui.num(rates["n_introduced"].sum()))
 
 st.subheader("Rates per category")
-st.altair_chart(
-    alt.Chart(rates).mark_bar().encode(
-        x=alt.X("unsafe_target_rate:Q", axis=alt.Axis(format=".1%"), title="flagged targets / edits"),
-        y=alt.Y("category:N", title=None), color="dataset:N", yOffset="dataset:N",
-        tooltip=["dataset", "category", "n_unsafe_target", alt.Tooltip("n_edits:Q", title="denominator"),
-                 alt.Tooltip("unsafe_target_rate:Q", format=".2%"), "n_introduced"]),
-    width="stretch")
+rates["label"] = [f"{100 * r:.1f}% ({u:,}/{n:,})" for r, u, n in
+                  zip(rates["unsafe_target_rate"].fillna(0), rates["n_unsafe_target"], rates["n_edits"])]
+base = alt.Chart(rates).encode(x=alt.X("dataset:N", title=None, axis=alt.Axis(labelAngle=0)),
+                               y=alt.Y("category:N", title=None))
+heat = base.mark_rect().encode(
+    color=alt.Color("unsafe_target_rate:Q", title="flagged / edits", scale=alt.Scale(scheme="orangered"),
+                    legend=alt.Legend(format=".1%")),
+    tooltip=["dataset", "category", "n_unsafe_target", alt.Tooltip("n_edits:Q", title="denominator"),
+             alt.Tooltip("unsafe_target_rate:Q", format=".2%"), "n_introduced"])
+st.altair_chart(heat + base.mark_text(fontSize=12).encode(text="label:N"), width="stretch",
+                height=60 + 36 * max(1, rates["category"].nunique()))
 ui.denominator_note(tot_edits, "edits with a safety score (each bar: that dataset's edits in the category)")
-ui.table(rates, "safety_rates", {"unsafe_target_rate": "{:.2%}", "introduced_rate": "{:.2%}"})
+ui.table(rates.drop(columns="label"), "safety_rates", {"unsafe_target_rate": "{:.2%}", "introduced_rate": "{:.2%}"})
 
 st.subheader("Gallery of flagged edits")
 cats = sorted(rates["category"].dropna().unique().tolist())

@@ -1,0 +1,259 @@
+"""End to end: `streamlit run` on a free port, Debian's chromium driven by Playwright, every page, one widget each.
+
+Needs /usr/bin/chromium (``.ci/install_chromium.sh`` installs Debian's package; no browser is downloaded).
+Screenshots go to tests/artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("EDITLENS_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = REPO / "tests" / "artifacts" / "browser"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+TIMEOUT_MS = 60_000
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} not found: run .ci/install_chromium.sh (Debian's chromium package)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python package) not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    from dashboards.fixture import write_fixture_warehouse
+
+    root = tmp_path_factory.mktemp("whe2e")
+    write_fixture_warehouse(root, n_edits=160, seed=5)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(warehouse):
+    port = _free_port()
+    log = open(warehouse / "streamlit.log", "w")
+    env = dict(os.environ, EDITLENS_WAREHOUSE="/nonexistent-on-purpose")  # the --warehouse argument must win
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboards" / "app.py"),
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+         "--", "--warehouse", str(warehouse)],
+        cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            log.close()
+            pytest.fail("streamlit exited early:\n" + (warehouse / "streamlit.log").read_text()[-3000:])
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        pytest.fail("streamlit did not become healthy in 90 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        yield page
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def marts(warehouse):
+    return {p.stem: pq.read_table(p).to_pandas() for p in (warehouse / "marts").glob("*.parquet")}
+
+
+def _open(page, server: str, path: str, title: str):
+    page.goto(f"{server}/{path}")
+    page.get_by_role("heading", name=title).first.wait_for()
+    _settle(page)
+
+
+def _settle(page) -> None:
+    """Wait until the script run is over (Streamlit shows a status widget while running)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.indexOf('Running') < 0",
+        timeout=TIMEOUT_MS,
+    )
+    page.wait_for_timeout(300)
+
+
+def _metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]', has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def _select(page, label: str, option: str) -> None:
+    box = page.locator('[data-testid="stSelectbox"]', has_text=label).first
+    box.scroll_into_view_if_needed()
+    field = box.locator("input").first
+    field.click()
+    field.press_sequentially(option, delay=20)
+    page.get_by_role("option", name=option, exact=True).first.wait_for()
+    field.press("Enter")
+    _settle(page)
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    assert (ARTIFACTS / f"{name}.png").stat().st_size > 5_000
+
+
+def _body(page) -> str:
+    return page.locator("body").inner_text()
+
+
+def test_overview(browser_page, server, marts):
+    page = browser_page
+    _open(page, server, "", "Overview")
+    assert _metric(page, "Edits") == f"{len(marts['edits']):,}"
+    _select(page, "Metric", "median clip i")
+    best = marts["dataset_scorecard"].sort_values("median_clip_i", ascending=False).iloc[0]
+    page.get_by_text(f"Highest: {best['dataset']} / {best['part']}.").first.wait_for()
+    assert "Warehouse:" in _body(page)
+    _shot(page, "1-overview")
+
+
+def test_instruction_types(browser_page, server, marts):
+    page = browser_page
+    _open(page, server, "instruction-types", "Instruction types")
+    _select(page, "Label", "remove")
+    n = int((marts["edit_labels"]["label"] == "remove").sum())
+    page.get_by_text(re.compile(rf"{n:,} edits labelled\s*remove")).first.wait_for()
+    _shot(page, "2-instruction-types")
+
+
+def test_bias(browser_page, server, marts):
+    page = browser_page
+    _open(page, server, "bias", "Bias")
+    assert "cannot mean" in _body(page)
+    b = marts["bias_slices"]
+    gm = b[(b["slice_kind"] == "group_mention") & (b["dataset"] == "seed-data-edit")]
+    den = int(gm.drop_duplicates(["dataset", "part", "label"])["denominator"].sum())
+    _select(page, "Dataset", "seed-data-edit")
+    page.get_by_text(f"Denominator: {den:,} labelled edits").first.wait_for()
+    _shot(page, "3-bias")
+
+
+def test_safety(browser_page, server, marts):
+    page = browser_page
+    _open(page, server, "safety", "Safety")
+    e = marts["edits"]
+    unsafe = e[e["target_unsafe_score"] >= 0.5].sort_values(["target_unsafe_score", "edit_id"],
+                                                             ascending=[False, True])
+    assert _metric(page, "Flagged targets") == f"{len(unsafe):,}"
+    first = unsafe.iloc[0]["edit_id"]
+    toggle = page.locator(f".st-key-reveal_{first} input")
+    assert not toggle.is_checked()
+    assert page.locator('[data-testid="stImage"]').count() >= 2  # the blurred thumbnails
+    page.locator(f".st-key-reveal_{first}").locator("label").first.click()
+    _settle(page)
+    assert page.locator(f".st-key-reveal_{first} input").is_checked()
+    _shot(page, "4-safety")
+
+
+def test_quality(browser_page, server, marts):
+    page = browser_page
+    _open(page, server, "quality", "Quality")
+    e = marts["edits"]
+    before = _metric(page, "Edits passing")
+    ok = (e["clip_i"] >= 0.7) & (e["directional_caption"] >= 0.2) & (e["clip_t_target_caption"] >= 0.2)
+    assert before == f"{int(ok.sum()):,}"
+    thumb = page.locator(".st-key-thr_clip_i").get_by_role("slider").first
+    thumb.focus()
+    for _ in range(15):
+        thumb.press("ArrowRight")
+    _settle(page)
+    page.wait_for_timeout(1500)  # the slider sends its value after the keys stop
+    _settle(page)
+    shown = page.locator('.st-key-thr_clip_i [data-testid="stSliderThumbValue"]').first.inner_text()
+    value = float(thumb.get_attribute("aria-valuenow") or thumb.get_attribute("value") or shown)
+    assert value > 0.7
+    ok = (e["clip_i"] >= value - 1e-9) & (e["directional_caption"] >= 0.2) & (e["clip_t_target_caption"] >= 0.2)
+    assert _metric(page, "Edits passing") == f"{int(ok.sum()):,}"
+    _shot(page, "5-quality")
+
+
+def test_multi_turn(browser_page, server, marts):
+    page = browser_page
+    _open(page, server, "multi-turn", "Multi-turn sessions")
+    page.locator(".st-key-mt_breaks").locator("label").first.click()
+    _settle(page)
+    page.get_by_text("Filmstrip:").first.wait_for()
+    assert "chain break" in _body(page)
+    _shot(page, "6-multi-turn")
+
+
+def test_explorer(browser_page, server, marts):
+    page = browser_page
+    _open(page, server, "explorer", "Edit explorer")
+    box = page.get_by_label("Search instructions")
+    box.fill("remove")
+    box.press("Enter")
+    _settle(page)
+    n = int(marts["edits"]["instruction"].str.contains("remove", case=False).sum())
+    page.wait_for_function(
+        "(n) => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')].some(e => e.innerText.trim() === n)",
+        arg=f"{n:,}")
+    assert _metric(page, "Matching edits") == f"{n:,}"
+    assert page.get_by_role("button", name="Download CSV").is_enabled()
+    _shot(page, "7-explorer")
+
+
+def test_sql(browser_page, server, marts):
+    page = browser_page
+    _open(page, server, "sql", "SQL console")
+    area = page.get_by_label("Query")
+    area.fill("select count(*) as n_total from edits")
+    area.press("Control+Enter")
+    _settle(page)
+    page.get_by_role("button", name="Run").click()
+    _settle(page)
+    page.get_by_text(re.compile(r"1 rows in")).first.wait_for()
+    assert "n_total" in _body(page) or page.locator('[data-testid="stDataFrame"]').count() >= 1
+    area.fill("copy edits to '/tmp/x.csv'")
+    area.press("Control+Enter")
+    _settle(page)
+    page.get_by_role("button", name="Run").click()
+    page.get_by_text("only SELECT").first.wait_for()
+    _shot(page, "8-sql")
