@@ -68,7 +68,7 @@ def _cos_rows(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ok = (na > EPS) & (nb > EPS)
     out = np.zeros(len(a))
     out[ok] = (a[ok] * b[ok]).sum(axis=1) / (na[ok] * nb[ok])
-    return out, ok
+    return np.clip(out, -1.0, 1.0), ok
 
 
 def _masked(values: np.ndarray, mask: np.ndarray) -> pa.Array:
@@ -125,9 +125,9 @@ def score_edits(tbl: pa.Table, spec: ModelSpec) -> pa.Table:
     has_tcap = np.asarray(tbl["has_tcap"].to_pylist(), dtype=bool)
 
     both = s_ok & t_ok
-    clip_i = (s * t).sum(axis=1)
-    clip_t_cap = (t * tc).sum(axis=1)
-    clip_t_ins = (t * ins).sum(axis=1)
+    clip_i = np.clip((s * t).sum(axis=1), -1.0, 1.0)
+    clip_t_cap = np.clip((t * tc).sum(axis=1), -1.0, 1.0)
+    clip_t_ins = np.clip((t * ins).sum(axis=1), -1.0, 1.0)
     d_img = t - s
     dir_cap, dir_cap_ok = _cos_rows(d_img, tc - sc)
     dir_ins, dir_ins_ok = _cos_rows(d_img, ins)
