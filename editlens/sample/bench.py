@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         t_base = _baseline(base, sizes, JPEG_QUALITY)
     print(f"edits {args.edits}, images {summary.images_written}")
     print(f"baseline (bare JPEG encode+write of {len(sizes)} images): {t_base:.2f} s")
-    print(f"sample generate(): {t_sample:.2f} s = {args.edits / t_sample:.0f} edits/s, peak RSS {rss_mb:.0f} MB")
+    print(
+        f"sample generate(): {t_sample:.2f} s = {args.edits / t_sample:.0f} edits/s, peak RSS {rss_mb:.0f} MB"
+    )
     print(f"ratio sample/baseline: {t_sample / max(t_base, 1e-9):.1f}x")
     return 0
 

@@ -50,17 +50,45 @@ IMG_ROOT = {
 }
 FIRST_SPLIT = {"part1-openimages": 0, "part1-unsplash": 0, "part1-unsplash-gpt4v": 0, "part2": 1, "part3": 1}
 OP_WEIGHTS = {
-    "part1-openimages": {"add": 4.0, "remove": 4.0, "replace": 1.0, "recolor": 0.5, "move": 0.5, "resize": 0.5,
-                         "background": 0.5, "brightness": 0.3, "contrast": 0.3, "blur": 0.3, "stylize": 0.3},
-    "part1-unsplash": {"add": 0.5, "remove": 0.5, "replace": 2.0, "recolor": 2.0, "move": 0.5, "resize": 0.5,
-                       "background": 2.0, "brightness": 1.0, "contrast": 1.0, "blur": 1.0, "stylize": 2.0},
+    "part1-openimages": {
+        "add": 4.0,
+        "remove": 4.0,
+        "replace": 1.0,
+        "recolor": 0.5,
+        "move": 0.5,
+        "resize": 0.5,
+        "background": 0.5,
+        "brightness": 0.3,
+        "contrast": 0.3,
+        "blur": 0.3,
+        "stylize": 0.3,
+    },
+    "part1-unsplash": {
+        "add": 0.5,
+        "remove": 0.5,
+        "replace": 2.0,
+        "recolor": 2.0,
+        "move": 0.5,
+        "resize": 0.5,
+        "background": 2.0,
+        "brightness": 1.0,
+        "contrast": 1.0,
+        "blur": 1.0,
+        "stylize": 2.0,
+    },
     "part2": None,
     "part3": None,
 }
 TURN_WEIGHTS = {1: 0.08, 2: 0.25, 3: 0.27, 4: 0.22, 5: 0.18}
 IMAGE_DEFECTS = ("truncated_image", "missing_image")
-_OUTPUTS = ("SEED-Data-Edit-Part1-Openimages", "SEED-Data-Edit-Part1-Unsplash", "SEED-Data-Edit-Part2-3",
-            "ground_truth.jsonl", "truth_edits.jsonl", "sample_manifest.json")
+_OUTPUTS = (
+    "SEED-Data-Edit-Part1-Openimages",
+    "SEED-Data-Edit-Part1-Unsplash",
+    "SEED-Data-Edit-Part2-3",
+    "ground_truth.jsonl",
+    "truth_edits.jsonl",
+    "sample_manifest.json",
+)
 
 
 class SampleError(ValueError):
@@ -97,13 +125,19 @@ class SampleSummary:
         return sum(self.defects.values())
 
     def describe(self) -> str:
-        lines = [f"sample written to {self.out_dir} (seed {self.seed}): {self.n_edits} edits, "
-                 f"{self.images_written} images, {self.defective_edits} injected defects (one per edit or line)"]
+        lines = [
+            f"sample written to {self.out_dir} (seed {self.seed}): {self.n_edits} edits, "
+            f"{self.images_written} images, {self.defective_edits} injected defects (one per edit or line)"
+        ]
         for part, n in self.edits_per_part.items():
             extra = f" in {self.sessions} sessions" if part == "part3" else ""
-            lines.append(f"  {part:<18} {n:>6} edits, {self.records_per_part[part]:>6} records{extra}, "
-                         f"{self.files_per_part[part]} file(s)")
-        lines.append(f"  {'part1-unsplash-gpt4v':<18} {self.gpt4v_rewrites:>6} rewritten instructions (extra rows)")
+            lines.append(
+                f"  {part:<18} {n:>6} edits, {self.records_per_part[part]:>6} records{extra}, "
+                f"{self.files_per_part[part]} file(s)"
+            )
+        lines.append(
+            f"  {'part1-unsplash-gpt4v':<18} {self.gpt4v_rewrites:>6} rewritten instructions (extra rows)"
+        )
         lines.append("  defects: " + ", ".join(f"{k} {v}" for k, v in self.defects.items()))
         lines.append("  ground truth: ground_truth.jsonl, truth_edits.jsonl, sample_manifest.json")
         return "\n".join(lines)
@@ -126,7 +160,9 @@ class Slot:
     gpt4v: bool = False
 
     def free(self, turn: int = 1) -> bool:
-        return not self.reserved and "malformed_line" not in self.defects.values() and turn not in self.defects
+        return (
+            not self.reserved and "malformed_line" not in self.defects.values() and turn not in self.defects
+        )
 
 
 def _part_sizes(n: int) -> dict[str, int]:
@@ -171,8 +207,16 @@ def plan(cfg: SampleConfig, rng: np.random.Generator) -> dict[str, list[Slot]]:
     counts = _defect_counts(cfg)
     parts = ["part1-openimages", "part1-unsplash", "part2", "part3"]
     # assign in an order that keeps defects disjoint: whole-record ones first
-    order = ["malformed_line", "duplicate_pair", "truncated_image", "missing_image", "noop", "wrong_instruction",
-             "demographic_term", "unsafe_term"]
+    order = [
+        "malformed_line",
+        "duplicate_pair",
+        "truncated_image",
+        "missing_image",
+        "noop",
+        "wrong_instruction",
+        "demographic_term",
+        "unsafe_term",
+    ]
     for d in order:
         eligible_parts = [p for p in parts if slots[p] and not (d == "duplicate_pair" and p == "part3")]
         start = int(rng.integers(len(eligible_parts))) if eligible_parts else 0
@@ -308,10 +352,22 @@ class _Writer:
         lines.append(text)
         return len(lines)
 
-    def defect_row(self, defect: str, part: str, file: str, line: int, turn: int, image: str | None, **extra) -> None:
-        row = {"defect": defect, "dataset": DATASET, "part": part, "repo": REPO[part], "source_file": file,
-               "source_record": line, "turn_index": turn, "image": image, "term": None, "group": None,
-               "category": None}
+    def defect_row(
+        self, defect: str, part: str, file: str, line: int, turn: int, image: str | None, **extra
+    ) -> None:
+        row = {
+            "defect": defect,
+            "dataset": DATASET,
+            "part": part,
+            "repo": REPO[part],
+            "source_file": file,
+            "source_record": line,
+            "turn_index": turn,
+            "image": image,
+            "term": None,
+            "group": None,
+            "category": None,
+        }
         row.update(extra)
         self.ground_truth.append(row)
 
@@ -330,7 +386,7 @@ def _corrupt(text: str, rng: np.random.Generator) -> str:
     if mode == 0:
         out = text[: int(len(text) * float(rng.uniform(0.3, 0.9)))]
     elif mode == 1:
-        out = text + world._pick(rng, ('}', ' ,"', ']', ' garbage'))
+        out = text + world._pick(rng, ("}", ' ,"', "]", " garbage"))
     else:
         out = text.replace('", "', '" "', 1)
     try:
@@ -372,7 +428,9 @@ def _single_paths(part: str, slot: Slot, seed: int, p2_numbers: list[int]) -> tu
     return src, tgt, f"{root}/{src}", f"{root}/{tgt}"
 
 
-def _write_single(w: _Writer, part: str, slots: list[Slot], seed: int, rng: np.random.Generator, gpt4v: list) -> None:
+def _write_single(
+    w: _Writer, part: str, slots: list[Slot], seed: int, rng: np.random.Generator, gpt4v: list
+) -> None:
     p2_numbers = np.cumsum(rng.integers(1, 40, size=len(slots))).tolist() if part == "part2" else []
     made_by_index: dict[int, tuple] = {}
     for slot in slots:
@@ -396,8 +454,13 @@ def _write_single(w: _Writer, part: str, slots: list[Slot], seed: int, rng: np.r
             record["source_caption"] = src_cap
             record["target_caption"] = tgt_cap
         if part == "part2":
-            record = {"target_image": tgt, "source_image": src, "instruction": made.instruction,
-                      "task_type": [e.label for e in made.edits], "instruction_cn": made.instruction_cn}
+            record = {
+                "target_image": tgt,
+                "source_image": src,
+                "instruction": made.instruction,
+                "task_type": [e.label for e in made.edits],
+                "instruction_cn": made.instruction_cn,
+            }
         img_defect_on = None
         if defect in IMAGE_DEFECTS:
             img_defect_on = "source" if rng.random() < 0.5 else "target"
@@ -416,26 +479,47 @@ def _write_single(w: _Writer, part: str, slots: list[Slot], seed: int, rng: np.r
             elif made.term:
                 extra = {"term": made.term, "category": made.group}
             if defect == "duplicate_pair":
-                osrc, otgt, osrc_rel, otgt_rel = _single_paths(part, slots[slot.dup_of], seed, p2_numbers)
-                extra = {"duplicate_of": {"source_file": w.ann_file(part, slot.dup_of), "source_record":
-                                          (slot.dup_of % w.per_file) + 1, "source_image": osrc_rel,
-                                          "target_image": otgt_rel}}
+                _, _, osrc_rel, otgt_rel = _single_paths(part, slots[slot.dup_of], seed, p2_numbers)
+                extra = {
+                    "duplicate_of": {
+                        "source_file": w.ann_file(part, slot.dup_of),
+                        "source_record": (slot.dup_of % w.per_file) + 1,
+                        "source_image": osrc_rel,
+                        "target_image": otgt_rel,
+                    }
+                }
             w.defect_row(defect, part, file, line, 1, image, **extra)
         if defect != "malformed_line":
-            w.truth.append(_truth_row(part, file, line, 1, None, made, src_rel, tgt_rel, src_cap, tgt_cap, defect))
+            w.truth.append(
+                _truth_row(part, file, line, 1, None, made, src_rel, tgt_rel, src_cap, tgt_cap, defect)
+            )
         if slot.gpt4v:
             gpt4v.append((slot.index, record, made, src_rel, tgt_rel, src_cap, tgt_cap))
 
 
-def _truth_row(part, file, line, turn, session, made: Made, src_rel, tgt_rel, src_cap, tgt_cap, defect) -> dict:
+def _truth_row(
+    part, file, line, turn, session, made: Made, src_rel, tgt_rel, src_cap, tgt_cap, defect
+) -> dict:
     return {
-        "dataset": DATASET, "part": part, "repo": REPO[part], "source_file": file, "source_record": line,
-        "turn_index": turn, "session_id": session, "labels": [e.label for e in made.edits],
-        "ops": [e.op for e in made.edits], "op": made.edits[0].op,
+        "dataset": DATASET,
+        "part": part,
+        "repo": REPO[part],
+        "source_file": file,
+        "source_record": line,
+        "turn_index": turn,
+        "session_id": session,
+        "labels": [e.label for e in made.edits],
+        "ops": [e.op for e in made.edits],
+        "op": made.edits[0].op,
         "params": [_params(e) for e in made.edits],
-        "clean": defect is None, "defect": defect,
-        "source_image": src_rel, "target_image": tgt_rel, "instruction": made.instruction,
-        "true_instruction": made.true_instruction, "source_caption": src_cap, "target_caption": tgt_cap,
+        "clean": defect is None,
+        "defect": defect,
+        "source_image": src_rel,
+        "target_image": tgt_rel,
+        "instruction": made.instruction,
+        "true_instruction": made.true_instruction,
+        "source_caption": src_cap,
+        "target_caption": tgt_cap,
     }
 
 
@@ -466,7 +550,6 @@ def _write_gpt4v(w: _Writer, gpt4v: list, rng: np.random.Generator) -> int:
 
 
 def _write_part3(w: _Writer, slots: list[Slot], seed: int, rng: np.random.Generator) -> None:
-    part = "part3"
     # sessions are grouped in batch folders named like 20240407_586P_2211turns/Data/<k>/
     batches: list[list[Slot]] = []
     i = 0
@@ -506,8 +589,17 @@ def _write_session(w: _Writer, slot: Slot, sdir: str, seed: int, rng: np.random.
         w.write_image(part, f"{root}/{out_path}", out_bytes, defect)
         record[f"instruction_{t}"] = made.instruction
         record[f"edit_image_{t}"] = out_path
-        rows.append((t, defect, made, f"{root}/{prev_path}", f"{root}/{out_path}",
-                     world.caption(scene), world.caption(edit.result)))
+        rows.append(
+            (
+                t,
+                defect,
+                made,
+                f"{root}/{prev_path}",
+                f"{root}/{out_path}",
+                world.caption(scene),
+                world.caption(edit.result),
+            )
+        )
         if defect != "noop":  # a no-op turn changed nothing: the next turn edits the unchanged image
             scene = edit.result
         prev_bytes, prev_path = out_bytes, out_path
@@ -541,8 +633,10 @@ def _prepare_out(out: Path) -> None:
         raise SampleError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not (out / "sample_manifest.json").exists():
-            raise SampleError(f"{out} is not empty and holds no editlens sample (sample_manifest.json): "
-                              "choose an empty or new folder")
+            raise SampleError(
+                f"{out} is not empty and holds no editlens sample (sample_manifest.json): "
+                "choose an empty or new folder"
+            )
         for name in _OUTPUTS:  # replace a previous sample: only the paths this generator writes
             p = out / name
             if p.is_dir():
@@ -553,7 +647,9 @@ def _prepare_out(out: Path) -> None:
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows), encoding="utf-8"
+    )
 
 
 def run(cfg: SampleConfig) -> SampleSummary:
@@ -582,24 +678,43 @@ def run(cfg: SampleConfig) -> SampleSummary:
     for row in w.ground_truth:
         defects[row["defect"]] += 1
     part_order = {p: i for i, p in enumerate(REPO)}
-    w.ground_truth.sort(key=lambda r: (part_order[r["part"]], r["source_file"], r["source_record"], r["turn_index"]))
+    w.ground_truth.sort(
+        key=lambda r: (part_order[r["part"]], r["source_file"], r["source_record"], r["turn_index"])
+    )
     _write_jsonl(out / "ground_truth.jsonl", w.ground_truth)
     _write_jsonl(out / "truth_edits.jsonl", w.truth)
     edits = {p: sum(s.turns for s in slots[p]) for p in slots}
     records = {p: len(slots[p]) for p in slots}
     summary = SampleSummary(
-        out_dir=out, seed=int(cfg.seed), n_edits=cfg.n_edits, edits_per_part=edits, records_per_part=records,
-        files_per_part={p: files.get(p, 0) for p in slots}, gpt4v_rewrites=n_rw, sessions=len(slots["part3"]),
-        defects=defects, images_written=w.images_written,
+        out_dir=out,
+        seed=int(cfg.seed),
+        n_edits=cfg.n_edits,
+        edits_per_part=edits,
+        records_per_part=records,
+        files_per_part={p: files.get(p, 0) for p in slots},
+        gpt4v_rewrites=n_rw,
+        sessions=len(slots["part3"]),
+        defects=defects,
+        images_written=w.images_written,
     )
     manifest = {
-        "generator": "editlens.sample", "version": 1, "dataset": DATASET, "seed": int(cfg.seed),
-        "n_edits": cfg.n_edits, "edits_per_part": edits, "records_per_part": records,
-        "files_per_part": summary.files_per_part, "gpt4v_rewrites": n_rw, "sessions": len(slots["part3"]),
-        "defects": defects, "defect_rates": {d: cfg.rates.get(d, 0.0) for d in DEFECTS},
-        "images_written": w.images_written, "jpeg_quality": JPEG_QUALITY,
+        "generator": "editlens.sample",
+        "version": 1,
+        "dataset": DATASET,
+        "seed": int(cfg.seed),
+        "n_edits": cfg.n_edits,
+        "edits_per_part": edits,
+        "records_per_part": records,
+        "files_per_part": summary.files_per_part,
+        "gpt4v_rewrites": n_rw,
+        "sessions": len(slots["part3"]),
+        "defects": defects,
+        "defect_rates": {d: cfg.rates.get(d, 0.0) for d in DEFECTS},
+        "images_written": w.images_written,
+        "jpeg_quality": JPEG_QUALITY,
         "repos": sorted(set(REPO.values())),
-        "truth_rows": len(w.truth), "clean_edits": sum(1 for r in w.truth if r["clean"]),
+        "truth_rows": len(w.truth),
+        "clean_edits": sum(1 for r in w.truth if r["clean"]),
     }
     (out / "sample_manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return summary

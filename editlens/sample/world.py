@@ -16,7 +16,6 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
@@ -46,7 +45,18 @@ BG_COLORS: dict[str, tuple[int, int, int]] = {
     "charcoal": (55, 55, 60),
     "olive": (110, 115, 45),
 }
-SHAPE_KINDS = ("circle", "square", "triangle", "star", "heart", "diamond", "hexagon", "pentagon", "oval", "arrow")
+SHAPE_KINDS = (
+    "circle",
+    "square",
+    "triangle",
+    "star",
+    "heart",
+    "diamond",
+    "hexagon",
+    "pentagon",
+    "oval",
+    "arrow",
+)
 KIND_SYNONYMS: dict[str, tuple[str, ...]] = {
     "circle": ("circle", "circle", "disc", "round dot"),
     "square": ("square", "square", "box"),
@@ -60,21 +70,53 @@ KIND_SYNONYMS: dict[str, tuple[str, ...]] = {
     "arrow": ("arrow",),
 }
 COLOR_SYNONYMS: dict[str, tuple[str, ...]] = {"purple": ("purple", "purple", "violet")}
-_FAMILY = {"circle": "round", "oval": "round", "hexagon": "round", "pentagon": "round", "square": "angular",
-           "diamond": "angular", "triangle": "angular", "star": "spiky", "heart": "spiky", "arrow": "spiky"}
+_FAMILY = {
+    "circle": "round",
+    "oval": "round",
+    "hexagon": "round",
+    "pentagon": "round",
+    "square": "angular",
+    "diamond": "angular",
+    "triangle": "angular",
+    "star": "spiky",
+    "heart": "spiky",
+    "arrow": "spiky",
+}
 SIZE_WORDS = {0: "small", 1: "", 2: "large"}
 SIZE_FRAC = {0: 0.10, 1: 0.15, 2: 0.21}
 
 # Chinese renderings (for Part-2 `instruction_cn`)
 CN_COLOR = {
-    "red": "红色", "orange": "橙色", "yellow": "黄色", "green": "绿色", "blue": "蓝色", "purple": "紫色",
-    "pink": "粉色", "cyan": "青色", "mint": "薄荷绿", "lavender": "淡紫色", "peach": "桃色", "cream": "奶油色",
-    "sky blue": "天蓝色", "navy": "藏青色", "beige": "米色", "light gray": "浅灰色", "charcoal": "炭灰色",
+    "red": "红色",
+    "orange": "橙色",
+    "yellow": "黄色",
+    "green": "绿色",
+    "blue": "蓝色",
+    "purple": "紫色",
+    "pink": "粉色",
+    "cyan": "青色",
+    "mint": "薄荷绿",
+    "lavender": "淡紫色",
+    "peach": "桃色",
+    "cream": "奶油色",
+    "sky blue": "天蓝色",
+    "navy": "藏青色",
+    "beige": "米色",
+    "light gray": "浅灰色",
+    "charcoal": "炭灰色",
     "olive": "橄榄绿",
 }
 CN_KIND = {
-    "circle": "圆形", "square": "正方形", "triangle": "三角形", "star": "星形", "heart": "心形", "diamond": "菱形",
-    "hexagon": "六边形", "pentagon": "五边形", "oval": "椭圆", "arrow": "箭头",
+    "circle": "圆形",
+    "square": "正方形",
+    "triangle": "三角形",
+    "star": "星形",
+    "heart": "心形",
+    "diamond": "菱形",
+    "hexagon": "六边形",
+    "pentagon": "五边形",
+    "oval": "椭圆",
+    "arrow": "箭头",
 }
 CN_DIR = {"left": "左", "right": "右", "up": "上", "down": "下"}
 
@@ -146,14 +188,41 @@ class Background:
     def short(self, rng: np.random.Generator) -> str:
         """A varied phrase naming this background, used in instructions."""
         if self.kind == "solid":
-            return _pick(rng, (f"a plain {self.c1} background", f"{_article(self.c1)} {self.c1} background", f"solid {self.c1}"))
+            return _pick(
+                rng,
+                (
+                    f"a plain {self.c1} background",
+                    f"{_article(self.c1)} {self.c1} background",
+                    f"solid {self.c1}",
+                ),
+            )
         if self.kind == "gradient":
-            return _pick(rng, (f"{_article(self.c1)} {self.c1} to {self.c2} gradient", f"a gradient from {self.c1} to {self.c2}"))
+            return _pick(
+                rng,
+                (
+                    f"{_article(self.c1)} {self.c1} to {self.c2} gradient",
+                    f"a gradient from {self.c1} to {self.c2}",
+                ),
+            )
         if self.kind == "stripes":
-            return _pick(rng, (f"{self.c1} and {self.c2} stripes", f"a striped {self.c1} and {self.c2} pattern"))
+            return _pick(
+                rng, (f"{self.c1} and {self.c2} stripes", f"a striped {self.c1} and {self.c2} pattern")
+            )
         if self.kind == "checker":
-            return _pick(rng, (f"{_article(self.c1)} {self.c1} and {self.c2} checkerboard", f"a checkered {self.c1} and {self.c2} pattern"))
-        return _pick(rng, (f"{self.c2} polka dots on {self.c1}", f"{_article(self.c1)} {self.c1} background with {self.c2} dots"))
+            return _pick(
+                rng,
+                (
+                    f"{_article(self.c1)} {self.c1} and {self.c2} checkerboard",
+                    f"a checkered {self.c1} and {self.c2} pattern",
+                ),
+            )
+        return _pick(
+            rng,
+            (
+                f"{self.c2} polka dots on {self.c1}",
+                f"{_article(self.c1)} {self.c1} background with {self.c2} dots",
+            ),
+        )
 
     def cn(self) -> str:
         if self.kind == "solid":
@@ -496,7 +565,9 @@ def make_edit(scene: Scene, op: str, rng: np.random.Generator) -> Edit:
             return Edit(op, scene, replace(scene, shapes=shapes[:idx] + shapes[idx + 1 :]), {"shape": s})
         if op == "replace":
             kinds = [k for k in SHAPE_KINDS if k != s.kind and f"{s.color} {k}" not in used]
-            far = [k for k in kinds if _FAMILY[k] != _FAMILY[s.kind]]  # a hexagon into a pentagon is hard to see
+            far = [
+                k for k in kinds if _FAMILY[k] != _FAMILY[s.kind]
+            ]  # a hexagon into a pentagon is hard to see
             kind = _pick(rng, far or kinds)
             ns = replace(s, kind=kind, angle=0.0 if kind == "circle" else s.angle)
         elif op == "recolor":
@@ -513,10 +584,18 @@ def make_edit(scene: Scene, op: str, rng: np.random.Generator) -> Edit:
             if nsize == s.size:
                 nsize = s.size + (1 if d == "bigger" else -1)
             rx, ry = _radii(nsize, scene.width, scene.height)
-            ns = replace(s, size=nsize, x=round(min(max(s.x, rx + 0.01), 1 - rx - 0.01), 3),
-                         y=round(min(max(s.y, ry + 0.01), 1 - ry - 0.01), 3))
-            return Edit(op, scene, replace(scene, shapes=shapes[:idx] + (ns,) + shapes[idx + 1 :]),
-                        {"shape": s, "new": ns, "direction": d})
+            ns = replace(
+                s,
+                size=nsize,
+                x=round(min(max(s.x, rx + 0.01), 1 - rx - 0.01), 3),
+                y=round(min(max(s.y, ry + 0.01), 1 - ry - 0.01), 3),
+            )
+            return Edit(
+                op,
+                scene,
+                replace(scene, shapes=shapes[:idx] + (ns,) + shapes[idx + 1 :]),
+                {"shape": s, "new": ns, "direction": d},
+            )
         else:  # move
             rx, ry = _radii(s.size, scene.width, scene.height)
             step = 0.3
@@ -540,7 +619,9 @@ def make_edit(scene: Scene, op: str, rng: np.random.Generator) -> Edit:
                 return replace(s, x=round(nx, 3), y=round(ny, 3))
 
             w, h = scene.width, scene.height
-            clear = [d for d in dirs if not _overlaps(shapes, moved(d).x, moved(d).y, s.size, w, h, ignore=idx)]
+            clear = [
+                d for d in dirs if not _overlaps(shapes, moved(d).x, moved(d).y, s.size, w, h, ignore=idx)
+            ]
             d = _pick(rng, clear or dirs)
             ns = moved(d)
             if clear:
@@ -548,7 +629,12 @@ def make_edit(scene: Scene, op: str, rng: np.random.Generator) -> Edit:
             else:  # nowhere free: the moved shape is drawn on top so the move stays visible
                 new_shapes = shapes[:idx] + shapes[idx + 1 :] + (ns,)
             return Edit(op, scene, replace(scene, shapes=new_shapes), {"shape": s, "new": ns, "direction": d})
-        return Edit(op, scene, replace(scene, shapes=shapes[:idx] + (ns,) + shapes[idx + 1 :]), {"shape": s, "new": ns})
+        return Edit(
+            op,
+            scene,
+            replace(scene, shapes=shapes[:idx] + (ns,) + shapes[idx + 1 :]),
+            {"shape": s, "new": ns},
+        )
     if op == "background":
         bg = random_background(rng, avoid=scene.background)
         return Edit(op, scene, replace(scene, background=bg), {"background": bg})
@@ -559,7 +645,9 @@ def make_edit(scene: Scene, op: str, rng: np.random.Generator) -> Edit:
         return Edit(op, scene, replace(scene, effects=scene.effects + (("blur", ""),)), {})
     if op == "stylize":
         style = _pick(rng, STYLES)
-        return Edit(op, scene, replace(scene, effects=scene.effects + (("stylize", style),)), {"style": style})
+        return Edit(
+            op, scene, replace(scene, effects=scene.effects + (("stylize", style),)), {"style": style}
+        )
     raise ValueError(op)
 
 
@@ -608,107 +696,226 @@ def instruction(edit: Edit, rng: np.random.Generator) -> str:
         s = p["shape"]
         thing = shape_phrase(s, with_region=False)
         where = _region(s)
-        t = _pick(rng, (
-            f"add {thing} {where}",
-            f"add {thing}",
-            f"put {thing} {where}",
-            f"insert {thing} {where}",
-            f"place {thing} {where}",
-            f"there should be {thing} {where}",
-            f"draw {thing} {where}",
-            f"include {thing} in the picture",
-        ))
+        t = _pick(
+            rng,
+            (
+                f"add {thing} {where}",
+                f"add {thing}",
+                f"put {thing} {where}",
+                f"insert {thing} {where}",
+                f"place {thing} {where}",
+                f"there should be {thing} {where}",
+                f"draw {thing} {where}",
+                f"include {thing} in the picture",
+            ),
+        )
     elif op == "remove":
         r = _ref(rng, p["shape"])
-        t = _pick(rng, (
-            f"remove {r}", f"delete {r}", f"get rid of {r}", f"erase {r}", f"take out {r}",
-            f"remove {r} from the picture", f"the image should not contain {r}", f"make {r} disappear",
-        ))
+        t = _pick(
+            rng,
+            (
+                f"remove {r}",
+                f"delete {r}",
+                f"get rid of {r}",
+                f"erase {r}",
+                f"take out {r}",
+                f"remove {r} from the picture",
+                f"the image should not contain {r}",
+                f"make {r} disappear",
+            ),
+        )
     elif op == "replace":
         r = _ref(rng, p["shape"])
         nk = _kind_word(rng, p["new"].kind)
         a = _article(nk)
-        t = _pick(rng, (
-            f"replace {r} with {a} {nk}", f"turn {r} into {a} {nk}", f"swap {r} for {a} {nk}",
-            f"change {r} into {_article(p['new'].color)} {p['new'].color} {nk}", f"{r} should be {a} {nk} instead",
-            f"make {r} {a} {nk}",
-        ))
+        t = _pick(
+            rng,
+            (
+                f"replace {r} with {a} {nk}",
+                f"turn {r} into {a} {nk}",
+                f"swap {r} for {a} {nk}",
+                f"change {r} into {_article(p['new'].color)} {p['new'].color} {nk}",
+                f"{r} should be {a} {nk} instead",
+                f"make {r} {a} {nk}",
+            ),
+        )
     elif op == "recolor":
         r = _ref(rng, p["shape"])
         c = _color_word(rng, p["new"].color)
-        t = _pick(rng, (
-            f"make {r} {c}", f"change the color of {r} to {c}", f"paint {r} {c}", f"recolor {r} {c}",
-            f"{r} should be {c}", f"color {r} {c} instead", f"turn {r} {c}",
-        ))
+        t = _pick(
+            rng,
+            (
+                f"make {r} {c}",
+                f"change the color of {r} to {c}",
+                f"paint {r} {c}",
+                f"recolor {r} {c}",
+                f"{r} should be {c}",
+                f"color {r} {c} instead",
+                f"turn {r} {c}",
+            ),
+        )
     elif op == "move":
         r = _ref(rng, p["shape"])
         d = _pick(rng, _DIR_WORDS[p["direction"]])
-        t = _pick(rng, (
-            f"move {r} {d}", f"shift {r} {d}", f"slide {r} {d}", f"push {r} {d}", f"reposition {r} {d}",
-            f"{r} should sit {d}",
-        ))
+        t = _pick(
+            rng,
+            (
+                f"move {r} {d}",
+                f"shift {r} {d}",
+                f"slide {r} {d}",
+                f"push {r} {d}",
+                f"reposition {r} {d}",
+                f"{r} should sit {d}",
+            ),
+        )
     elif op == "resize":
         r = _ref(rng, p["shape"])
         if p["direction"] == "bigger":
-            t = _pick(rng, (
-                f"make {r} bigger", f"enlarge {r}", f"make {r} larger", f"scale up {r}", f"increase the size of {r}",
-                f"{r} should be much bigger", f"grow {r}",
-            ))
+            t = _pick(
+                rng,
+                (
+                    f"make {r} bigger",
+                    f"enlarge {r}",
+                    f"make {r} larger",
+                    f"scale up {r}",
+                    f"increase the size of {r}",
+                    f"{r} should be much bigger",
+                    f"grow {r}",
+                ),
+            )
         else:
-            t = _pick(rng, (
-                f"make {r} smaller", f"shrink {r}", f"scale down {r}", f"reduce the size of {r}",
-                f"{r} should be much smaller", f"make {r} tiny",
-            ))
+            t = _pick(
+                rng,
+                (
+                    f"make {r} smaller",
+                    f"shrink {r}",
+                    f"scale down {r}",
+                    f"reduce the size of {r}",
+                    f"{r} should be much smaller",
+                    f"make {r} tiny",
+                ),
+            )
     elif op == "background":
         b = p["background"].short(rng)
-        t = _pick(rng, (
-            f"change the background to {b}", f"replace the background with {b}", f"use {b} as the background",
-            f"set the background to {b}", f"swap the backdrop for {b}", f"the background should be {b}",
-            f"put the shapes on {b}",
-        ))
+        t = _pick(
+            rng,
+            (
+                f"change the background to {b}",
+                f"replace the background with {b}",
+                f"use {b} as the background",
+                f"set the background to {b}",
+                f"swap the backdrop for {b}",
+                f"the background should be {b}",
+                f"put the shapes on {b}",
+            ),
+        )
         if p["background"].kind == "solid" and rng.random() < 0.4:
-            t = _pick(rng, (f"make the background {p['background'].c1}", f"paint the background {p['background'].c1}"))
+            t = _pick(
+                rng,
+                (f"make the background {p['background'].c1}", f"paint the background {p['background'].c1}"),
+            )
     elif op == "brightness":
         if p["direction"] == "up":
-            t = _pick(rng, (
-                "make the image brighter", "brighten the picture", "increase the brightness", "raise the exposure",
-                "lighten the whole image", "the picture should be brighter", "turn up the brightness",
-            ))
+            t = _pick(
+                rng,
+                (
+                    "make the image brighter",
+                    "brighten the picture",
+                    "increase the brightness",
+                    "raise the exposure",
+                    "lighten the whole image",
+                    "the picture should be brighter",
+                    "turn up the brightness",
+                ),
+            )
         else:
-            t = _pick(rng, (
-                "make the image darker", "darken the picture", "decrease the brightness", "lower the exposure",
-                "dim the whole image", "the picture should be darker", "turn down the brightness",
-            ))
+            t = _pick(
+                rng,
+                (
+                    "make the image darker",
+                    "darken the picture",
+                    "decrease the brightness",
+                    "lower the exposure",
+                    "dim the whole image",
+                    "the picture should be darker",
+                    "turn down the brightness",
+                ),
+            )
     elif op == "contrast":
         if p["direction"] == "up":
-            t = _pick(rng, (
-                "increase the contrast", "boost the contrast", "make the colors pop with more contrast",
-                "add more contrast to the image", "the image should have stronger contrast", "raise the contrast",
-            ))
+            t = _pick(
+                rng,
+                (
+                    "increase the contrast",
+                    "boost the contrast",
+                    "make the colors pop with more contrast",
+                    "add more contrast to the image",
+                    "the image should have stronger contrast",
+                    "raise the contrast",
+                ),
+            )
         else:
-            t = _pick(rng, (
-                "reduce the contrast", "lower the contrast", "make the image look washed out",
-                "decrease the contrast", "the image should have less contrast", "flatten the contrast",
-            ))
+            t = _pick(
+                rng,
+                (
+                    "reduce the contrast",
+                    "lower the contrast",
+                    "make the image look washed out",
+                    "decrease the contrast",
+                    "the image should have less contrast",
+                    "flatten the contrast",
+                ),
+            )
     elif op == "blur":
-        t = _pick(rng, (
-            "blur the image", "make the whole picture blurry", "apply a gaussian blur", "soften the image with a blur",
-            "the picture should be out of focus", "add a strong blur to everything", "make it blurry",
-        ))
+        t = _pick(
+            rng,
+            (
+                "blur the image",
+                "make the whole picture blurry",
+                "apply a gaussian blur",
+                "soften the image with a blur",
+                "the picture should be out of focus",
+                "add a strong blur to everything",
+                "make it blurry",
+            ),
+        )
     elif op == "stylize":
         st = p["style"]
-        t = _pick(rng, {
-            "posterize": ("posterize the image", "apply a posterize effect", "reduce the image to a few flat colors",
-                          "make it look like a poster with flat colors"),
-            "edges": ("turn the image into an outline sketch", "keep only the edges as a line drawing",
-                      "make it look like a pencil outline", "convert the picture to an edge sketch"),
-            "cartoon": ("make it look like a cartoon", "apply a cartoon style with dark outlines",
-                        "turn the image into a cartoon", "cartoonify the picture"),
-            "pixelate": ("pixelate the image", "make it look like pixel art", "apply a mosaic pixel effect",
-                         "turn the picture into big pixels"),
-            "emboss": ("apply an emboss effect", "emboss the image", "make the picture look embossed",
-                       "give the image a raised emboss look"),
-        }[st])
+        t = _pick(
+            rng,
+            {
+                "posterize": (
+                    "posterize the image",
+                    "apply a posterize effect",
+                    "reduce the image to a few flat colors",
+                    "make it look like a poster with flat colors",
+                ),
+                "edges": (
+                    "turn the image into an outline sketch",
+                    "keep only the edges as a line drawing",
+                    "make it look like a pencil outline",
+                    "convert the picture to an edge sketch",
+                ),
+                "cartoon": (
+                    "make it look like a cartoon",
+                    "apply a cartoon style with dark outlines",
+                    "turn the image into a cartoon",
+                    "cartoonify the picture",
+                ),
+                "pixelate": (
+                    "pixelate the image",
+                    "make it look like pixel art",
+                    "apply a mosaic pixel effect",
+                    "turn the picture into big pixels",
+                ),
+                "emboss": (
+                    "apply an emboss effect",
+                    "emboss the image",
+                    "make the picture look embossed",
+                    "give the image a raised emboss look",
+                ),
+            }[st],
+        )
     else:
         raise ValueError(op)
     return finish(t, rng)
@@ -764,15 +971,17 @@ def rewrite_gpt4v(edit: Edit, rng: np.random.Generator) -> str:
     """A longer, more formal rewrite of an instruction (stands in for SEED's GPT-4V rewrites)."""
     base = instruction(edit, rng).rstrip(".?")
     base = base[0].lower() + base[1:]
-    for prefix in ("please ", "could you ", "can you "):
-        if base.startswith(prefix):
-            base = base[len(prefix):]
-    tail = _pick(rng, (
-        ", keeping every other element of the image unchanged.",
-        " while leaving the rest of the composition exactly as it is.",
-        ", and preserve the remaining shapes and their positions.",
-        ".",
-    ))
+    for prefix in ("please ", "could you ", "can you ", "i want you to ", "let's "):
+        base = base.removeprefix(prefix)
+    tail = _pick(
+        rng,
+        (
+            ", keeping every other element of the image unchanged.",
+            " while leaving the rest of the composition exactly as it is.",
+            ", and preserve the remaining shapes and their positions.",
+            ".",
+        ),
+    )
     lead = _pick(rng, ("", "In this image, ", "For this picture, ", "Edit the image as follows: "))
     text = base + tail
     return (lead + text) if lead else text[0].upper() + text[1:]
@@ -782,7 +991,7 @@ def rewrite_gpt4v(edit: Edit, rng: np.random.Generator) -> str:
 # wrong instructions and the pair stream
 
 
-def wrong_instruction(pair_or_edit: Union[Pair, Edit], rng: np.random.Generator) -> str:
+def wrong_instruction(pair_or_edit: Pair | Edit, rng: np.random.Generator) -> str:
     """An instruction for a DIFFERENT edit of the same source scene (another operation where possible)."""
     edit = pair_or_edit.edit if isinstance(pair_or_edit, Pair) else pair_or_edit
     if edit is None:
