@@ -979,7 +979,7 @@ def rewrite_gpt4v(edit: Edit, rng: np.random.Generator) -> str:
             ", keeping every other element of the image unchanged.",
             " while leaving the rest of the composition exactly as it is.",
             ", and preserve the remaining shapes and their positions.",
-            ".",
+            ", with no other changes.",
         ),
     )
     lead = _pick(rng, ("", "In this image, ", "For this picture, ", "Edit the image as follows: "))
