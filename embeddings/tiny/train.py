@@ -1,0 +1,385 @@
+"""Train `editlens-tiny` on the procedurally generated shapes world (CPU, deterministic given the seed).
+
+    python -m embeddings.tiny.train --seed 0 --steps N --out embeddings/tiny/editlens-tiny.safetensors
+
+The model is open_clip's own CLIP class built from `editlens-tiny.json`; images go through open_clip's eval
+transform for that config (the same one the embed job uses). Each step draws a batch of fresh clean edit pairs
+from `editlens.sample.world.iter_pairs(seed)` and minimises three contrastive (InfoNCE) losses:
+
+1. caption loss: CLIP's symmetric image <-> caption loss over the source and target images with their captions;
+2. instruction-directional loss: normalised E_I(target) - E_I(source) <-> E_T(instruction) over the batch, with
+   instructions that describe a different edit of the same pair (the world's `wrong_instruction`) added as hard
+   negatives, so that a wrong instruction scores low;
+3. caption-directional loss: the same image difference <-> normalised E_T(target caption) - E_T(source caption).
+
+Texts (or images) that are literally equal inside a batch count as positives for each other, never as
+negatives. Weights are saved as fp16 safetensors with the run's settings in the file metadata.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import itertools
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from embeddings import tiny
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    steps: int = 3000
+    batch_size: int = 32
+    lr: float = 1.5e-3
+    min_lr: float = 1e-5
+    warmup_steps: int = 100
+    weight_decay: float = 0.05
+    threads: int = 1
+    w_caption: float = 1.0
+    w_instruction: float = 2.0
+    w_caption_direction: float = 0.5
+    hard_negatives: int = 3  # wrong instructions per pair, used as extra negatives
+    p_two_ops: float = 0.1
+    p_jpeg: float = 0.5
+    world: str = "editlens.sample.world"
+    out: Path = field(default_factory=lambda: tiny.WEIGHTS_PATH)
+    log_every: int = 50
+
+
+# ---------------------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------------------
+
+def load_world(name: str):
+    """Import the shapes-world module (its `iter_pairs` and, when present, `wrong_instruction`)."""
+    return importlib.import_module(name)
+
+
+def call_iter_pairs(world, seed: int, n: int):
+    """`world.iter_pairs` seeded with `seed` (its signature is `iter_pairs(n, seed, size=None)`)."""
+    fn = world.iter_pairs
+    params = inspect.signature(fn).parameters
+    if "n" in params:
+        return iter(fn(n=n, seed=seed))
+    return iter(fn(seed=seed))
+
+
+def call_wrong_instruction(world, pair, rng: np.random.Generator) -> str | None:
+    """A wrong instruction (describing a different edit of the same source) from the world; None if absent."""
+    fn = getattr(world, "wrong_instruction", None)
+    if fn is None:
+        return None
+    out = fn(pair, rng)
+    return out if isinstance(out, str) else getattr(out, "instruction", None)
+
+
+class TokenCache:
+    """Tokenises each distinct text once."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.cache: dict[str, torch.Tensor] = {}
+
+    def __call__(self, texts: list[str]) -> torch.Tensor:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            for t, row in zip(missing, self.tokenizer(missing)):
+                self.cache[t] = row
+        return torch.stack([self.cache[t] for t in texts])
+
+
+def encode_text_trimmed(model, tokens: torch.Tensor) -> torch.Tensor:
+    """`model.encode_text(tokens)` computed only over the batch's longest real sequence instead of the full
+    context: with the causal mask and end-of-text pooling, the padding after the end token cannot change the
+    result, so this is the same function (to float rounding) at a fraction of the cost for short instructions."""
+    n = int((tokens != 0).sum(1).max())
+    t = tokens[:, :n]
+    x = model.token_embedding(t) + model.positional_embedding[:n]
+    mask = model.attn_mask[:n, :n] if model.attn_mask is not None else None
+    x = model.ln_final(model.transformer(x, attn_mask=mask))
+    x = x[torch.arange(x.shape[0]), t.argmax(dim=-1)]
+    return x @ model.text_projection
+
+
+def image_batch(preprocess, images) -> torch.Tensor:
+    return torch.stack([preprocess(im.convert("RGB")) for im in images])
+
+
+def jpeg_roundtrip(img, quality: int):
+    """The picture as a JPEG of `quality` would decode (datasets, the sample included, ship JPEGs)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def augment(pair, rng: np.random.Generator, p_jpeg: float):
+    """(source, target) images, both JPEG-compressed at one random quality with probability p_jpeg."""
+    if p_jpeg > 0 and rng.random() < p_jpeg:
+        q = int(rng.integers(70, 96))
+        return jpeg_roundtrip(pair.source, q), jpeg_roundtrip(pair.target, q)
+    return pair.source, pair.target
+
+
+# ---------------------------------------------------------------------------------------------------------
+# losses
+# ---------------------------------------------------------------------------------------------------------
+
+def equal_mask(a: list, b: list) -> torch.Tensor:
+    """mask[i, j] = a[i] == b[j]."""
+    return torch.tensor([[x == y for y in b] for x in a], dtype=torch.float32)
+
+
+def soft_ce(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against the uniform distribution over each row's positives (rows without one are skipped)."""
+    has = positives.sum(1) > 0
+    target = positives[has] / positives[has].sum(1, keepdim=True)
+    return -(target * logits[has].log_softmax(1)).sum(1).mean()
+
+
+def contrastive(a: torch.Tensor, b: torch.Tensor, positives: torch.Tensor, scale: torch.Tensor,
+                extra_b: torch.Tensor | None = None, extra_pos: torch.Tensor | None = None) -> torch.Tensor:
+    """Symmetric InfoNCE between rows of a and b (both L2-normalised).
+
+    extra_b are additional columns for the a -> b direction only (hard negatives; extra_pos marks the ones
+    that happen to equal a row's own positive)."""
+    logits = scale * a @ b.T
+    logits_ab, ab_pos = logits, positives
+    if extra_b is not None and len(extra_b):
+        logits_ab = torch.cat([logits, scale * a @ extra_b.T], 1)
+        ab_pos = torch.cat([positives, extra_pos], 1)
+    return 0.5 * (soft_ce(logits_ab, ab_pos) + soft_ce(logits.T, positives.T))
+
+
+def losses(model, dir_scale, batch, tokens: TokenCache, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    src, tgt, instr, scap, tcap, wrong = batch
+    n = len(instr)
+    img = F.normalize(model.encode_image(torch.cat([src, tgt])), dim=-1)
+    captions = scap + tcap
+    short = instr + list(wrong)
+    txt = F.normalize(torch.cat([encode_text_trimmed(model, tokens(captions)),
+                                 encode_text_trimmed(model, tokens(short))]), dim=-1)
+    e_src, e_tgt = img[:n], img[n:]
+    t_scap, t_tcap, t_instr, t_wrong = txt[:n], txt[n:2 * n], txt[2 * n:3 * n], txt[3 * n:]
+
+    caps = scap + tcap
+    clip_scale = model.logit_scale.exp().clamp(max=100)
+    l_cap = contrastive(img, torch.cat([t_scap, t_tcap]), equal_mask(caps, caps), clip_scale)
+
+    d_img = F.normalize(e_tgt - e_src, dim=-1)
+    s = dir_scale.exp().clamp(max=100)
+    wrong_texts = list(wrong)
+    hard = bool(wrong_texts)
+    # a "wrong" instruction that equals a row's own instruction is a positive for that row, not a negative
+    l_ins = contrastive(d_img, t_instr, equal_mask(instr, instr), s,
+                        extra_b=t_wrong if hard else None,
+                        extra_pos=equal_mask(instr, wrong_texts) if hard else None)
+
+    d_cap = F.normalize(t_tcap - t_scap, dim=-1)
+    cap_pairs = list(zip(scap, tcap))
+    l_cdir = contrastive(d_img, d_cap, equal_mask(cap_pairs, cap_pairs), s)
+    total = cfg.w_caption * l_cap + cfg.w_instruction * l_ins + cfg.w_caption_direction * l_cdir
+    return {"loss": total, "caption": l_cap, "instruction": l_ins, "caption_direction": l_cdir}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# training loop
+# ---------------------------------------------------------------------------------------------------------
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t))
+
+
+@dataclass
+class TrainPair:
+    source: object
+    target: object
+    instruction: str
+    source_caption: str
+    target_caption: str
+    op: str
+    wrong: list  # instructions describing edits of the same source that did not happen
+
+
+JOINERS = ("{a}, and {b}.", "{a}. Then {b}.", "{a} and also {b}", "{a}, then {b}")
+
+
+def _sentence_tail(text: str) -> str:
+    text = text.rstrip(".?")
+    return text[0].lower() + text[1:]
+
+
+def two_op_pair(world, pair, rng: np.random.Generator):
+    """A second operation on top of `pair`'s edit (datasets such as SEED Part 2 carry two-operation records):
+    target rendered after both, instruction the two phrases joined; None when the world cannot do it."""
+    e1 = getattr(pair, "edit", None)
+    if e1 is None or not all(hasattr(world, f) for f in ("applicable_ops", "make_edit", "instruction", "render",
+                                                         "caption")):
+        return None
+    ops = [o for o in world.applicable_ops(e1.result) if o != e1.op]
+    if not ops:
+        return None
+    e2 = world.make_edit(e1.result, ops[int(rng.integers(len(ops)))], rng)
+    a = pair.instruction.rstrip(".?")
+    b = _sentence_tail(world.instruction(e2, rng))
+    text = JOINERS[int(rng.integers(len(JOINERS)))].format(a=a, b=b)
+    return e1, e2, world.render(e2.result), text, world.caption(e2.result)
+
+
+def wrong_for_edits(world, edits, rng: np.random.Generator, k: int) -> list[str]:
+    """k instructions for other operations on the same source scene (none of the ops that happened)."""
+    scene = edits[0].scene
+    used = {e.op for e in edits}
+    ops = [o for o in world.applicable_ops(scene) if o not in used]
+    return [world.instruction(world.make_edit(scene, ops[int(rng.integers(len(ops)))], rng), rng)
+            for _ in range(k)] if ops else []
+
+
+def train_pairs(world, cfg: TrainConfig):
+    """Endless TrainPairs: the world's correct single edits, a share turned into two-operation edits, each with
+    `cfg.hard_negatives` wrong instructions (the world's own `wrong_instruction`, as the sample injects them)."""
+    rng = np.random.default_rng([cfg.seed, 1])
+    for p in call_iter_pairs(world, cfg.seed, cfg.steps * cfg.batch_size):
+        two = two_op_pair(world, p, rng) if cfg.p_two_ops > 0 and rng.random() < cfg.p_two_ops else None
+        if two is not None:
+            e1, e2, target, text, tcap = two
+            yield TrainPair(p.source, target, text, p.source_caption, tcap, f"{e1.op}+{e2.op}",
+                            wrong_for_edits(world, [e1, e2], rng, cfg.hard_negatives))
+            continue
+        wrong = [w for w in (call_wrong_instruction(world, p, rng) for _ in range(cfg.hard_negatives)) if w]
+        yield TrainPair(p.source, p.target, p.instruction, p.source_caption, p.target_caption, p.op, wrong)
+
+
+def make_batches(world, preprocess, cfg: TrainConfig):
+    """Batches of (source images, target images, instructions, source captions, target captions, wrong
+    instructions) from `train_pairs`."""
+    aug_rng = np.random.default_rng([cfg.seed, 2])
+    stream = train_pairs(world, cfg)
+    while True:
+        pairs = list(itertools.islice(stream, cfg.batch_size))
+        if len(pairs) < cfg.batch_size:
+            raise RuntimeError("the world generator ran dry")
+        images = [augment(p, aug_rng, cfg.p_jpeg) for p in pairs]
+        yield (image_batch(preprocess, [im[0] for im in images]),
+               image_batch(preprocess, [im[1] for im in images]),
+               [p.instruction for p in pairs], [p.source_caption for p in pairs],
+               [p.target_caption for p in pairs], [w for p in pairs for w in p.wrong])
+
+
+def save_weights(model, path: Path, metadata: dict) -> None:
+    from safetensors.torch import save_file
+
+    sd = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(sd, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+    tmp.replace(path)
+
+
+def train(cfg: TrainConfig):
+    import open_clip
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.use_deterministic_algorithms(True)
+
+    tiny.register()
+    model = open_clip.create_model(tiny.MODEL_NAME, device="cpu")
+    model.train()
+    preprocess = tiny.preprocess()
+    tokens = TokenCache(open_clip.get_tokenizer(tiny.MODEL_NAME))
+    dir_scale = torch.nn.Parameter(torch.tensor(math.log(10.0)))
+
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay + [dir_scale], "weight_decay": 0.0}],
+                            lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+
+    world = load_world(cfg.world)
+    batches = make_batches(world, preprocess, cfg)
+    t0 = time.time()
+    running: dict[str, float] = {}
+    for step in range(cfg.steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        out = losses(model, dir_scale, next(batches), tokens, cfg)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(list(model.parameters()) + [dir_scale], 1.0)
+        opt.step()
+        for k, v in out.items():
+            running[k] = running.get(k, 0.0) + float(v.detach())
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            msg = " ".join(f"{k}={v / cfg.log_every:.3f}" for k, v in running.items())
+            print(f"step {step + 1}/{cfg.steps} {msg} lr={lr_at(step, cfg):.2e} "
+                  f"t={time.time() - t0:.0f}s", flush=True)
+            running = {}
+    elapsed = time.time() - t0
+    model.eval()
+    meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
+    meta.update(torch=torch.__version__, open_clip=open_clip.__version__)  # no timings: byte-reproducible file
+    save_weights(model, Path(cfg.out), {"editlens_tiny_training": json.dumps(meta)})
+    print(f"saved {cfg.out} ({Path(cfg.out).stat().st_size / 1e6:.2f} MB) after {elapsed:.0f}s", flush=True)
+    return model, elapsed
+
+
+def parse_args(argv=None) -> TrainConfig:
+    d = TrainConfig()
+    ap = argparse.ArgumentParser(prog="python -m embeddings.tiny.train", description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--steps", type=int, default=d.steps)
+    ap.add_argument("--batch-size", type=int, default=d.batch_size)
+    ap.add_argument("--lr", type=float, default=d.lr)
+    ap.add_argument("--threads", type=int, default=d.threads)
+    ap.add_argument("--w-caption", type=float, default=d.w_caption)
+    ap.add_argument("--w-instruction", type=float, default=d.w_instruction)
+    ap.add_argument("--w-caption-direction", type=float, default=d.w_caption_direction)
+    ap.add_argument("--hard-negatives", type=int, default=d.hard_negatives,
+                    help="wrong instructions per pair used as extra negatives (0: in-batch negatives only)")
+    ap.add_argument("--p-two-ops", type=float, default=d.p_two_ops, help="share of two-operation edits")
+    ap.add_argument("--p-jpeg", type=float, default=d.p_jpeg, help="share of pairs seen as JPEGs")
+    ap.add_argument("--world", default=d.world, help="module providing iter_pairs (default: the shapes world)")
+    ap.add_argument("--out", type=Path, default=d.out)
+    ap.add_argument("--log-every", type=int, default=d.log_every)
+    a = ap.parse_args(argv)
+    return TrainConfig(seed=a.seed, steps=a.steps, batch_size=a.batch_size, lr=a.lr, threads=a.threads,
+                       w_caption=a.w_caption, w_instruction=a.w_instruction,
+                       w_caption_direction=a.w_caption_direction, hard_negatives=a.hard_negatives,
+                       p_two_ops=a.p_two_ops, p_jpeg=a.p_jpeg,
+                       world=a.world, out=a.out, log_every=a.log_every)
+
+
+def main(argv=None) -> int:
+    cfg = parse_args(argv)
+    try:
+        load_world(cfg.world)
+    except ImportError as e:
+        print(f"error: cannot import the shapes world {cfg.world!r}: {e}", file=sys.stderr)
+        return 2
+    train(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
