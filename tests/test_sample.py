@@ -547,3 +547,14 @@ def test_cli_sample(tmp_path, capsys):
     assert "40 edits" in capsys.readouterr().out
     assert main(["sample", str(tmp_path / "d"), "--edits", "3"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n", [10, 37, 101])
+def test_small_samples_add_up(tmp_path, n):
+    s = generate(tmp_path / "s", n_edits=n, seed=n)
+    assert sum(s.edits_per_part.values()) == n
+    rows = _jsonl(tmp_path / "s" / "truth_edits.jsonl")
+    gt = _jsonl(tmp_path / "s" / "ground_truth.jsonl")
+    lost = sum(g.get("turns", 1) for g in gt if g["defect"] == "malformed_line")
+    assert sum(r["part"] != "part1-unsplash-gpt4v" for r in rows) + lost == n
+    assert (min(s.defects.values()) >= 3) == (n >= 100)
