@@ -4,12 +4,14 @@ Everything per image happens in `process_image` so that DataLoader workers (or a
 work in parallel and hand the main process a small record: the facts, a 32x32 RGB thumbnail (for pixel-change
 scores later) and the model input as uint8 CHW (normalisation happens on the device).
 
-Facts are computed from fixed small sizes, so they do not depend on the original resolution:
+Facts are computed from one 64x64 box-filtered RGB copy, so they do not depend on the original resolution
+(the 32x32 thumbnail and the hash input are its 2x2 reductions; luma is Pillow's ITU-R 601 "L"):
   brightness  mean luma in [0, 1] (ITU-R 601 weights) at 64x64
   contrast    standard deviation of luma in [0, 1] at 64x64
   entropy     Shannon entropy (bits, 0..8) of the 256-bin luma histogram at 64x64
   blur        variance of the 4-neighbour Laplacian of 8-bit luma (0..255) at 64x64 (low = blurry / flat)
   phash       64-bit DCT perceptual hash of the 32x32 luma (see `phash64`)
+  thumb       32x32 RGB uint8, row-major, 3072 bytes (pixel-change scores between two images)
 JPEGs are decoded with libjpeg's DCT scaling (PIL ``draft``) to the smallest scale that is still at least the
 model's input size (and at least 64 px); the preprocessing string records this.
 """
@@ -105,11 +107,7 @@ def phash64(gray32: np.ndarray) -> int:
     x = np.asarray(gray32, dtype=np.float64)
     coeffs = (_DCT32 @ x @ _DCT32.T)[:8, :8].ravel()
     med = np.median(coeffs[1:])
-    bits = coeffs > med
-    value = 0
-    for b in bits:
-        value = (value << 1) | int(b)
-    return value - (1 << 64) if value >= (1 << 63) else value
+    return int(np.packbits(coeffs > med).view(">i8")[0])
 
 
 def hamming64(a: int, b: int) -> int:
@@ -183,16 +181,19 @@ def read_bytes(rec: dict, cache: _ParquetBytesCache | None = None) -> tuple[byte
 # the per-image mapper
 
 
-def _stats(img: Image.Image) -> tuple[float, float, float, float, int]:
-    gray = img.convert("L")
-    g64 = np.asarray(gray.resize((FACT_SIZE, FACT_SIZE), Image.Resampling.BOX), dtype=np.float64) / 255.0
-    g32 = np.asarray(gray.resize((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BOX), dtype=np.float64)
-    hist = np.bincount(np.clip((g64 * 255.0).round().astype(np.int64), 0, 255).ravel(), minlength=256)
-    p = hist[hist > 0] / hist.sum()
+def _facts(img: Image.Image) -> tuple[float, float, float, float, int, bytes]:
+    """One box resize to 64x64 RGB; luma, the 32x32 thumbnail and the hash input are derived from it."""
+    rgb64 = img.resize((FACT_SIZE, FACT_SIZE), Image.Resampling.BOX)
+    thumb = rgb64.reduce(2).tobytes()
+    gray64 = rgb64.convert("L")
+    g8 = np.asarray(gray64, dtype=np.float32)  # 0..255
+    hist = np.bincount(np.asarray(gray64).ravel(), minlength=256)
+    p = hist[hist > 0] / float(FACT_SIZE * FACT_SIZE)
     entropy = float(-(p * np.log2(p)).sum())
-    g8 = g64 * 255.0
     lap = -4.0 * g8[1:-1, 1:-1] + g8[:-2, 1:-1] + g8[2:, 1:-1] + g8[1:-1, :-2] + g8[1:-1, 2:]
-    return float(g64.mean()), float(g64.std()), entropy, float(lap.var()), phash64(g32)
+    mean = float(g8.mean())
+    return (mean / 255.0, float(g8.std()) / 255.0, entropy, float(lap.var()),
+            phash64(np.asarray(gray64.reduce(2), dtype=np.float64)), thumb)
 
 
 def empty_record(rec: dict) -> dict:
@@ -272,9 +273,8 @@ def process_image(rec: dict, pp: Preprocess, max_pixels: int = DEFAULT_MAX_IMAGE
         out["status_message"] = _message(exc)
         return out
     try:
-        b, c, e, bl, ph = _stats(rgb)
-        thumb = np.asarray(rgb.resize((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BOX), dtype=np.uint8)
-        out.update(brightness=b, contrast=c, entropy=e, blur=bl, phash=ph, thumb=thumb.tobytes())
+        b, c, e, bl, ph, thumb = _facts(rgb)
+        out.update(brightness=b, contrast=c, entropy=e, blur=bl, phash=ph, thumb=thumb)
         out["pixels"] = pp.to_model_input(rgb)
         out["status"] = "ok"
     except Exception as exc:  # noqa: BLE001
