@@ -203,6 +203,7 @@ def run_ingest(cfg: IngestConfig) -> IngestSummary:
         order = {u.shard: i for i, u in enumerate(units)}
         results.sort(key=lambda r: order[r.shard])
         final = recover(wh)
+        os.sync()  # one flush for the whole run instead of an fsync per shard
     for r in results:
         if r.status == "unchanged":
             row = final.get(r.shard) or committed.get(r.shard) or {}

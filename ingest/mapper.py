@@ -130,6 +130,27 @@ class ImageChecker:
             self._listing[folder] = info
         return info
 
+    def check_many(self, image_root_abs: str, rels: list[str]) -> list[bool | None]:
+        """``check`` for a column of paths: one listing lookup per distinct folder. Raises BadField when any path
+        is unsafe (callers then fall back to ``check`` path by path)."""
+        if not self.enabled:
+            return [None] * len(rels)
+        base_real = self._realpath(image_root_abs)
+        split = [r.rpartition("/") for r in rels]
+        folders = {d for d, _, _ in split}
+        infos = {}
+        for d in folders:
+            info = self._folder(image_root_abs + "/" + d if d else image_root_abs, base_real)
+            if info is not None and (not info[2] or info[1]):  # folder escapes, or holds symlinks: path by path
+                return [self.check(image_root_abs, r) for r in rels]
+            infos[d] = info[0] if info is not None else None
+        if len(infos) == 1:
+            (names,) = infos.values()
+            if names is None:
+                return [False] * len(rels)
+            return [name in names for _, _, name in split]
+        return [False if infos[d] is None else name in infos[d] for d, _, name in split]
+
     def check(self, image_root_abs: str, rel: str) -> bool | None:
         """Does ``image_root_abs/rel`` exist? Raises BadField(unsafe_path) when a symlink leads outside."""
         if not self.enabled:
@@ -326,3 +347,121 @@ class UnitMapper:
                                    ("rejects", self.r, T.REJECTS)):
             out[name] = pa.table({f.name: pa.array(cols[f.name], type=f.type) for f in schema}, schema=schema)
         return out
+
+
+def _is_clean_path(p) -> bool:
+    return (type(p) is str and p != "" and p[0] != "/" and ".." not in p and "\\" not in p and "//" not in p
+            and "./" not in p and ":" not in p[:3] and "\x00" not in p and not p.isspace())
+
+
+def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], instruction: list[str],
+                   source: list[str], target: list[str], instruction_ori: list | None = None,
+                   source_caption: list | None = None, target_caption: list | None = None,
+                   labels: list | None = None, extra: list[str] | None = None) -> None:
+    """Column-wise ``add_edit`` for single-turn edits with file images whose fields are already validated
+    (paths lexically clean, instruction a non-empty string within the limit). Same rows as calling
+    ``add_edit`` record by record, in order: duplicates after their first occurrence and images behind an
+    escaping symlink become rejects."""
+    n = len(records)
+    if n == 0:
+        return
+    prefix = m._img_prefix
+    s_loc = [prefix + p for p in source] if prefix else list(source)
+    t_loc = [prefix + p for p in target] if prefix else list(target)
+    head = f"{m.dataset}{SEP}{m.part}{SEP}{SEP}1{SEP}"
+    sha1 = hashlib.sha1
+    ids = [h.hexdigest()[:16] for h in map(sha1, [f"{head}{s}{SEP}{t}{SEP}{i}".encode("utf-8", "surrogatepass")
+                                                  for s, t, i in zip(s_loc, t_loc, instruction)])]
+    keep = None  # indices to keep when some rows are rejected here
+    drop: dict[int, tuple[str, str]] = {}
+    seen = m._seen
+    if len(set(ids)) != n or not seen.isdisjoint(ids):
+        local = set()
+        for k, eid in enumerate(ids):
+            if eid in seen or eid in local:
+                drop[k] = (T.DUPLICATE_RECORD, f"same edit as an earlier record of this file ({eid})")
+            else:
+                local.add(eid)
+    exists_s = exists_t = None
+    if m.checker.enabled:
+        chk, base = m.checker.check, m.image_root_abs
+        try:
+            exists_s = m.checker.check_many(base, source)
+            exists_t = m.checker.check_many(base, target)
+        except BadField:
+            exists_s, exists_t = [], []
+            for k, (ps, pt) in enumerate(zip(source, target)):
+                try:
+                    exists_s.append(chk(base, ps))
+                    exists_t.append(chk(base, pt))
+                except BadField as bad:
+                    exists_s.append(None)
+                    exists_t.append(None)
+                    if k not in drop:
+                        drop[k] = (bad.reason, bad.message)
+    if drop:
+        for k in sorted(drop):
+            reason, msg = drop[k]
+            m.reject(records[k], reason, msg, raws[k])
+        keep = [k for k in range(n) if k not in drop]
+
+        def sel(col):
+            return None if col is None else [col[k] for k in keep]
+
+        records, instruction, s_loc, t_loc, ids = sel(records), sel(instruction), sel(s_loc), sel(t_loc), sel(ids)
+        instruction_ori, source_caption, target_caption = sel(instruction_ori), sel(source_caption), \
+            sel(target_caption)
+        labels, extra, exists_s, exists_t = sel(labels), sel(extra), sel(exists_s), sel(exists_t)
+        n = len(records)
+    seen.update(ids)
+    # images: distinct locations, first seen first
+    images = m._images
+    new_locs, new_exists = [], []
+    if exists_s is None:
+        exists_s = exists_t = [None] * n
+    for locs, ex in ((s_loc, exists_s), (t_loc, exists_t)):
+        for loc, e in zip(locs, ex):
+            if loc not in images:
+                images[loc] = None
+                new_locs.append(loc)
+                new_exists.append(e)
+    dpre = m.dataset + SEP
+    new_ids = [h.hexdigest()[:16] for h in map(sha1, [(dpre + loc).encode("utf-8", "surrogatepass")
+                                                      for loc in new_locs])]
+    images.update(zip(new_locs, new_ids))
+    i = m.i
+    k_new = len(new_locs)
+    i["image_id"] += new_ids
+    i["dataset"] += [m.dataset] * k_new
+    i["part"] += [m.part] * k_new
+    i["location_kind"] += ["file"] * k_new
+    i["root"] += [m.root] * k_new
+    i["path"] += new_locs
+    i["row_group"] += [None] * k_new
+    i["row"] += [None] * k_new
+    i["column"] += [None] * k_new
+    i["exists"] += new_exists
+    m.images_missing += sum(1 for e in new_exists if e is False)
+    e = m.e
+    nones = [None] * n
+    e["edit_id"] += ids
+    e["dataset"] += [m.dataset] * n
+    e["part"] += [m.part] * n
+    e["split"] += [m.split] * n
+    e["session_id"] += nones
+    e["turn_index"] += [1] * n
+    e["source_image_id"] += [images[x] for x in s_loc]
+    e["target_image_id"] += [images[x] for x in t_loc]
+    e["mask_image_id"] += nones
+    e["instruction"] += instruction
+    e["instruction_ori"] += instruction_ori or nones
+    e["source_caption"] += source_caption or nones
+    e["target_caption"] += target_caption or nones
+    e["provided_labels"] += labels or nones
+    e["provided_scores"] += ["{}"] * n
+    e["extra"] += extra or ["{}"] * n
+    e["source_file"] += [m.source_file] * n
+    e["source_record"] += records
+    e["ingest_run_id"] += [m.run_id] * n
+    m.read += n
+    m.loaded += n

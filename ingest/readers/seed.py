@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 
+import orjson
+
 from ingest import tables as T
-from ingest.mapper import BadField, UnitMapper, check_instruction, check_labels, check_rel_path, optional_text, \
-    short_sha1
+from ingest.mapper import BadField, UnitMapper, add_file_batch, check_instruction, check_labels, check_rel_path, \
+    optional_text, short_sha1
 from ingest.readers.common import abspath, pack_extra, parse_lines, read_bytes
 
 SINGLE_KNOWN = frozenset(
@@ -26,32 +28,78 @@ def load(unit):
     return read_bytes(abspath(unit, unit.source_file))
 
 
-def map_single(unit, data: bytes, m: UnitMapper) -> None:
-    add = m.add_edit
-    reject = m.reject
+def _parse_all(data: bytes, m: UnitMapper) -> tuple[list[int], list[dict], list[bytes]]:
+    """All object lines of a JSON Lines file: (line numbers, dicts, raw lines). Bad lines become rejects."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    try:  # fast path: every line is a JSON object
+        recs = list(map(orjson.loads, lines))
+        if all(type(r) is dict for r in recs):
+            return list(range(1, len(lines) + 1)), recs, lines
+    except orjson.JSONDecodeError:
+        pass
+    nums, recs, raws = [], [], []
     for n, rec, line in parse_lines(data, m):
-        try:
-            get = rec.get
-            src = check_rel_path(get("source_image"), "source_image")
-            tgt = check_rel_path(get("target_image"), "target_image")
-            instr = check_instruction(get("instruction"))
-            ori = get("instruction_ori")
-            sc = get("source_caption")
-            tc = get("target_caption")
-            if ori is not None and type(ori) is not str:
-                optional_text(ori, "instruction_ori")
-            if sc is not None and type(sc) is not str:
-                optional_text(sc, "source_caption")
-            if tc is not None and type(tc) is not str:
-                optional_text(tc, "target_caption")
-            labels = get("task_type")
-            if labels is not None:
-                labels = check_labels(labels)
-        except BadField as bad:
-            reject(n, bad.reason, bad.message, line)
-            continue
-        add(record=n, raw=line, instruction=instr, source=src, target=tgt, instruction_ori=ori,
-            source_caption=sc, target_caption=tc, labels=labels, extra=pack_extra(rec, SINGLE_KNOWN))
+        nums.append(n)
+        recs.append(rec)
+        raws.append(line)
+    return nums, recs, raws
+
+
+def _validate_one(rec: dict) -> tuple:
+    """Full checks of one single-turn record: normalised fields, or BadField."""
+    get = rec.get
+    src = check_rel_path(get("source_image"), "source_image")
+    tgt = check_rel_path(get("target_image"), "target_image")
+    instr = check_instruction(get("instruction"))
+    ori = optional_text(get("instruction_ori"), "instruction_ori")
+    sc = optional_text(get("source_caption"), "source_caption")
+    tc = optional_text(get("target_caption"), "target_caption")
+    labels = check_labels(get("task_type"))
+    return src, tgt, instr, ori, sc, tc, labels
+
+
+def map_single(unit, data: bytes, m: UnitMapper) -> None:
+    """Part-1/Part-2, column-wise: clean rows go straight to columns; rows failing a quick check are checked one
+    by one (normalised or rejected)."""
+    nums, recs, raws = _parse_all(data, m)
+    src = [r.get("source_image") for r in recs]
+    tgt = [r.get("target_image") for r in recs]
+    ins = [r.get("instruction") for r in recs]
+    ori = [r.get("instruction_ori") for r in recs]
+    sc = [r.get("source_caption") for r in recs]
+    tc = [r.get("target_caption") for r in recs]
+    lab = [r.get("task_type") for r in recs]
+    mx = T.MAX_INSTRUCTION_CHARS
+    bad: set[int] = set()
+    for col in (src, tgt):
+        bad.update(k for k, p in enumerate(col)
+                   if type(p) is not str or not p or p[0] == "/" or ".." in p or "\\" in p or "//" in p
+                   or "./" in p or ":" in p[:3] or "\x00" in p or p.isspace())
+    bad.update(k for k, s in enumerate(ins) if type(s) is not str or not 0 < len(s) <= mx or s.isspace())
+    for col in (ori, sc, tc):
+        bad.update(k for k, v in enumerate(col) if v is not None and type(v) is not str)
+    bad.update(k for k, v in enumerate(lab)
+               if v is not None and (type(v) is not list or not all(type(x) is str for x in v)))
+    extra = ["{}" if r.keys() <= SINGLE_KNOWN else pack_extra(r, SINGLE_KNOWN) for r in recs]
+    if bad:
+        rejected = set()
+        for k in sorted(bad):
+            try:
+                src[k], tgt[k], ins[k], ori[k], sc[k], tc[k], lab[k] = _validate_one(recs[k])
+            except BadField as b:
+                m.reject(nums[k], b.reason, b.message, raws[k])
+                rejected.add(k)
+        if rejected:
+            keep = [k for k in range(len(recs)) if k not in rejected]
+            nums, raws, src, tgt, ins, ori, sc, tc, lab, extra = (
+                [col[k] for k in keep] for col in (nums, raws, src, tgt, ins, ori, sc, tc, lab, extra))
+    del recs
+    add_file_batch(m, records=nums, raws=raws, instruction=ins, source=src, target=tgt, instruction_ori=ori,
+                   source_caption=sc, target_caption=tc, labels=lab, extra=extra)
 
 
 def _turns(rec: dict) -> tuple[int, frozenset]:
