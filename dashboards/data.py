@@ -31,13 +31,17 @@ from editlens.warehouse import ENV_VAR, Warehouse
 # --- the contract with models/marts (edit here when the marts change) -------------------------------------------
 
 MARTS = (
-    "edits",
-    "edit_labels",
-    "edit_quality_flags",
-    "instruction_type_stats",
-    "bias_slices",
-    "safety_slices",
-    "dataset_scorecard",
+    "edits",  # one row per edit: coordinates, instruction, derived/provided labels, scores, image status
+    "edit_labels",  # edit_id, label, origin (derived | provided), scope, operation
+    "edit_quality_flags",  # one row per edit: boolean flags, reasons, n_quality_flags
+    "dataset_scorecard",  # dataset x part: counts, rejects, medians, n_<defect> and <defect>_share
+    "instruction_type_stats",  # dataset x part x origin x label: n_edits, n_edits_in_part, medians
+    "label_cooccurrence",  # dataset x part x origin x ordered label pair: n_edits
+    "score_histograms",  # dataset x part x metric x bin: bin_lower, bin_upper, n_edits
+    "bias_slices",  # demographic_group x subgroup x dataset x label: mentions, filter impact, each with denominator
+    "attribute_shifts",  # dataset x label x perceived-attribute concept: n_edits, mean shift
+    "safety_slices",  # category x dataset x part: flagged counts and their denominators
+    "safety_flagged_edits",  # one row per edit flagged for safety: categories, reasons, introduced
 )
 
 # score columns of `edits`, in display order, with a readable name and whether higher is better
@@ -52,17 +56,27 @@ SCORES: dict[str, tuple[str, bool]] = {
     "pixel_changed_frac": ("Changed pixel fraction", False),
     "phash_distance": ("pHash distance", False),
 }
+# the quality flags of edit_quality_flags (the ones counted in n_quality_flags), with the score that ranks the
+# worst examples first (and whether a high value is the bad end)
+QUALITY_FLAGS: dict[str, tuple[str | None, bool]] = {
+    "is_noop": ("clip_i", True),
+    "is_misaligned": ("directional_caption", False),
+    "is_full_regeneration": ("clip_i", False),
+    "has_broken_image": (None, False),
+    "is_duplicate_pair": (None, False),
+    "has_near_duplicate_source": (None, False),
+    "is_chain_break": (None, False),
+    "has_content_overlap": (None, False),
+}
+FLAG_COUNT_COLUMN = "n_quality_flags"
 # edits columns shown in example tables, when present
 EXAMPLE_COLUMNS = ("edit_id", "dataset", "part", "split", "session_id", "turn_index", "instruction")
-# per-edit safety columns (perceived, zero-shot)
-SAFETY_TARGET = "target_unsafe_score"
-SAFETY_SOURCE = "source_unsafe_score"
-SAFETY_CATEGORY = "target_safety_category"
-UNSAFE_THRESHOLD = 0.5
-# flag columns are the boolean `is_*` columns of edit_quality_flags; these are summaries, not flags
-FLAG_SUMMARY_COLUMNS = ("is_flagged",)
 # image location columns (ARCHITECTURE.md, `images` table)
 IMAGE_LOOKUP_COLUMNS = ("image_id", "location_kind", "root", "path", "row_group", "row", "column")
+# default filter thresholds: the dbt seed when the repo has it, else InstructPix2Pix's generation code
+THRESHOLDS_SEED = Path(__file__).resolve().parents[1] / "seeds" / "thresholds.csv"
+DEFAULT_THRESHOLDS = {"clip_i": ("ip2p_clip_i", 0.7), "directional_caption": ("ip2p_directional", 0.2),
+                      "clip_t_target_caption": ("ip2p_clip_t", 0.2)}
 
 BUILD_HINT = "Run `editlens build` (or `dbt build`) to create it, then reload this page."
 
@@ -140,6 +154,14 @@ class Marts:
         if miss:
             raise MissingMart(miss, self.marts_dir)
 
+    def console_views(self) -> dict[str, Path]:
+        """Every exported mart (any ``DIR/marts/<name>.parquet`` with a plain identifier name)."""
+        import re
+
+        d = self.marts_dir
+        files = sorted(d.glob("*.parquet")) if d.is_dir() else []
+        return {p.stem: p for p in files if re.fullmatch(r"[a-z_][a-z0-9_]*", p.stem)}
+
     def _image_sources(self) -> list[Path]:
         mart = self.marts_dir / "images.parquet"
         if mart.is_file():
@@ -150,7 +172,7 @@ class Marts:
     def version(self) -> tuple:
         """Changes whenever a mart (or the image lookup) is rebuilt: part of every cache key."""
         out = []
-        for p in [self.path(m) for m in MARTS] + self._image_sources():
+        for p in sorted({*(self.path(m) for m in MARTS), *self.console_views().values()}) + self._image_sources():
             try:
                 s = p.stat()
                 out.append((p.name, s.st_mtime_ns, s.st_size))
@@ -237,16 +259,30 @@ def score_label(col: str) -> str:
 
 
 def flag_columns(m: Marts) -> list[str]:
-    return [c for c in m.columns("edit_quality_flags") if c.startswith("is_") and c not in FLAG_SUMMARY_COLUMNS]
+    """The quality flags present in edit_quality_flags."""
+    cols = set(m.columns("edit_quality_flags"))
+    return [c for c in QUALITY_FLAGS if c in cols]
 
 
 def flag_label(col: str) -> str:
-    return col.removeprefix("is_").replace("_", " ")
+    return col.removeprefix("is_").removeprefix("has_").replace("_", " ")
 
 
 def example_columns(m: Marts, extra: Sequence[str] = ()) -> list[str]:
     cols = set(m.columns("edits"))
     return [c for c in (*EXAMPLE_COLUMNS, *extra) if c in cols]
+
+
+def default_thresholds(m: Marts) -> dict[str, float]:
+    """Filter thresholds for the Quality page's sliders, from seeds/thresholds.csv where present."""
+    seeded: dict[str, float] = {}
+    try:
+        seed = pd.read_csv(THRESHOLDS_SEED)
+        seeded = dict(zip(seed["name"], seed["value"].astype(float)))
+    except (OSError, KeyError, ValueError):
+        pass
+    present = set(score_columns(m))
+    return {col: float(seeded.get(name, dv)) for col, (name, dv) in DEFAULT_THRESHOLDS.items() if col in present}
 
 
 def _sel(cols: Sequence[str], alias: str = "e") -> str:
@@ -256,6 +292,10 @@ def _sel(cols: Sequence[str], alias: str = "e") -> str:
 def _in(col: str, values: Sequence[str], params: list) -> str:
     params.extend(values)
     return f"{col} in ({', '.join('?' for _ in values)})"
+
+
+def _has_flags(m: Marts) -> bool:
+    return m.has("edit_quality_flags") and FLAG_COUNT_COLUMN in m.columns("edit_quality_flags")
 
 
 # --- overview ----------------------------------------------------------------------------------------------------
@@ -277,19 +317,21 @@ def scorecard(m: Marts) -> pd.DataFrame:
         df = m.df("select * from dataset_scorecard order by dataset, part")
     else:
         m.require("edits")
-        meds = ", ".join(f'median("{c}") as "median_{c}"' for c in score_columns(m)[:3])
-        df = m.df(f"select dataset, part, count(*) as n_edits{', ' + meds if meds else ''} "
-                  "from edits group by all order by 1, 2")
+        meds = "".join(f', median("{c}") as "{c}_median"' for c in score_columns(m)[:3])
+        df = m.df(f"select dataset, part, count(*) as n_edits{meds} from edits group by all order by 1, 2")
     if "reject_rate" not in df.columns and {"n_rejects", "n_records_read"} <= set(df.columns):
-        df["reject_rate"] = df["n_rejects"] / df["n_records_read"].where(df["n_records_read"] > 0)
+        read = pd.to_numeric(df["n_records_read"], errors="coerce")
+        df.insert(df.columns.get_loc("n_rejects") + 1, "reject_rate",
+                  pd.to_numeric(df["n_rejects"], errors="coerce") / read.where(read > 0))
     return df
 
 
 def scorecard_metric_columns(df: pd.DataFrame) -> dict[str, list[str]]:
-    """Group a scorecard's columns by kind: counts, rates, medians."""
-    counts = [c for c in df.columns if c.startswith("n_")]
-    rates = [c for c in df.columns if c.endswith("_rate") or c.startswith("rate_")]
-    meds = [c for c in df.columns if c.startswith("median_")]
+    """Group a scorecard's columns by kind: counts, rates (shares), medians."""
+    num = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    counts = [c for c in num if c.startswith("n_")]
+    rates = [c for c in num if c.endswith(("_rate", "_share")) or c.startswith(("rate_", "share_"))]
+    meds = [c for c in num if c.endswith("_median") or c.startswith("median_")]
     return {"counts": counts, "rates": rates, "medians": meds}
 
 
@@ -298,81 +340,120 @@ def totals(m: Marts) -> dict[str, float]:
     row = m.df("select count(*) as n_edits, count(distinct dataset) as n_datasets, "
                "count(distinct session_id) as n_sessions from edits").iloc[0]
     out = {k: int(row[k]) for k in row.index}
-    if m.has("edit_quality_flags") and "is_flagged" in m.columns("edit_quality_flags"):
-        out["flagged_rate"] = float(m.df("select avg(is_flagged::int) as r from edit_quality_flags")["r"].iloc[0] or 0)
+    if _has_flags(m):
+        out["flagged_rate"] = float(
+            m.df(f"select avg(({FLAG_COUNT_COLUMN} > 0)::int) as r from edit_quality_flags")["r"].iloc[0] or 0)
     return out
 
 
 # --- instruction types -------------------------------------------------------------------------------------------
 
 
-def label_distribution(m: Marts, datasets_: Sequence[str] = ()) -> pd.DataFrame:
-    """Edits per label and dataset, with the dataset's edit count as denominator."""
-    m.require("edits", "edit_labels")
-    params: list = []
-    where = f"where {_in('e.dataset', datasets_, params)}" if datasets_ else ""
-    return m.df(
-        f"""
-        with d as (select dataset, count(*) as denominator from edits group by 1)
-        select e.dataset, l.label, count(*) as n_edits, any_value(d.denominator) as denominator,
-               count(*) / any_value(d.denominator) as share
-        from edit_labels l join edits e using (edit_id) join d using (dataset)
-        {where}
-        group by all order by n_edits desc
-        """,
-        params,
-    )
-
-
-def label_cooccurrence(m: Marts) -> pd.DataFrame:
-    """Pairs of labels given to the same edit (each unordered pair once), with counts."""
+def label_origins(m: Marts) -> list[str]:
+    if m.has("instruction_type_stats"):
+        return m.df("select distinct origin from instruction_type_stats order by 1")["origin"].tolist()
     m.require("edit_labels")
-    return m.df(
-        """
-        with multi as (select edit_id, list(distinct label order by label) as ls
-                       from edit_labels group by edit_id having count(distinct label) > 1),
-        pairs as (select ls[i] as label_a, ls[j] as label_b
-                  from multi, range(1, len(ls) + 1) a(i), range(1, len(ls) + 1) b(j) where i < j)
-        select label_a, label_b, count(*) as n_edits from pairs group by all order by n_edits desc
-        """
-    )
+    return m.df("select distinct origin from edit_labels order by 1")["origin"].tolist()
 
 
-def label_quality(m: Marts) -> pd.DataFrame:
-    """Per label: edits, flagged rate and score medians."""
+def label_distribution(m: Marts, datasets_: Sequence[str] = (), origin: str | None = None) -> pd.DataFrame:
+    """Edits per label and dataset (one origin), with the dataset's edit count as denominator."""
+    params: list = []
+    conds = []
+    if origin:
+        conds.append("origin = ?")
+        params.append(origin)
+    if datasets_:
+        conds.append(_in("dataset", datasets_, params))
+    where = ("where " + " and ".join(conds)) if conds else ""
+    if m.has("instruction_type_stats"):
+        sql = f"""
+            with d as (select dataset, sum(n) as denominator from
+                       (select distinct dataset, part, n_edits_in_part as n from instruction_type_stats) group by 1)
+            select s.dataset, s.label, sum(s.n_edits)::bigint as n_edits, any_value(d.denominator)::bigint as denominator,
+                   sum(s.n_edits) / any_value(d.denominator) as share
+            from instruction_type_stats s join d using (dataset) {where}
+            group by all order by n_edits desc, label"""
+    else:
+        m.require("edits", "edit_labels")
+        sql = f"""
+            with d as (select dataset, count(*) as denominator from edits group by 1),
+            l as (select e.dataset, l.label, l.origin from edit_labels l join edits e using (edit_id))
+            select l.dataset, l.label, count(*) as n_edits, any_value(d.denominator) as denominator,
+                   count(*) / any_value(d.denominator) as share
+            from l join d using (dataset) {where}
+            group by all order by n_edits desc, label"""
+    return m.df(sql, params)
+
+
+def label_cooccurrence(m: Marts, origin: str | None = None, datasets_: Sequence[str] = ()) -> pd.DataFrame:
+    """Unordered pairs of labels given to the same edit, with counts, most frequent first."""
+    params: list = []
+    conds = ["label_a < label_b"]
+    if origin:
+        conds.append("origin = ?")
+        params.append(origin)
+    if datasets_:
+        conds.append(_in("dataset", datasets_, params))
+    if m.has("label_cooccurrence"):
+        return m.df(f"""select label_a, label_b, sum(n_edits)::bigint as n_edits from label_cooccurrence
+                        where {' and '.join(conds)} group by all order by n_edits desc, label_a, label_b""", params)
     m.require("edits", "edit_labels")
-    sc = score_columns(m)[:3]
-    meds = "".join(f', median(e."{c}") as "median_{c}"' for c in sc)
-    flag = ""
-    join = ""
-    if m.has("edit_quality_flags") and "is_flagged" in m.columns("edit_quality_flags"):
-        flag = ", avg(f.is_flagged::int) as flagged_rate"
-        join = "join edit_quality_flags f using (edit_id)"
-    return m.df(
-        f"""select l.label, count(*) as n_edits{meds}{flag}
-            from edit_labels l join edits e using (edit_id) {join}
-            group by all order by n_edits desc"""
-    )
+    return m.df(f"""with p as (select e.dataset, a.origin, a.label as label_a, b.label as label_b
+                               from edit_labels a join edit_labels b
+                               on a.edit_id = b.edit_id and a.origin = b.origin and a.label <> b.label
+                               join edits e on e.edit_id = a.edit_id)
+                    select label_a, label_b, count(*) as n_edits from p where {' and '.join(conds)}
+                    group by all order by n_edits desc, label_a, label_b""", params)
+
+
+def label_quality(m: Marts, origin: str | None = None, datasets_: Sequence[str] = ()) -> pd.DataFrame:
+    """Per label: edits and score medians (per dataset and part, where the stats mart has them)."""
+    params: list = []
+    conds = []
+    if origin:
+        conds.append("origin = ?")
+        params.append(origin)
+    if datasets_:
+        conds.append(_in("dataset", datasets_, params))
+    where = ("where " + " and ".join(conds)) if conds else ""
+    if m.has("instruction_type_stats"):
+        cols = m.columns("instruction_type_stats")
+        keep = [c for c in ("dataset", "part", "label", "n_edits", "n_edits_in_part", "share_of_part", "n_scored",
+                            "clip_i_median", "directional_median", "clip_t_median") if c in cols]
+        return m.df(f"select {', '.join(keep)} from instruction_type_stats {where} "
+                    "order by label, dataset, part", params)
+    m.require("edits", "edit_labels")
+    meds = "".join(f', median(e."{c}") as "{c}_median"' for c in score_columns(m)[:3])
+    return m.df(f"""select e.dataset, l.label, count(*) as n_edits{meds}
+                    from edit_labels l join edits e using (edit_id) {where.replace('dataset', 'e.dataset')}
+                    group by all order by l.label, e.dataset""", params)
 
 
 def labels(m: Marts) -> list[str]:
+    if m.has("instruction_type_stats"):
+        return m.df("select distinct label from instruction_type_stats order by 1")["label"].tolist()
     if not m.has("edit_labels"):
         return []
     return m.df("select distinct label from edit_labels order by 1")["label"].tolist()
 
 
-def label_examples(m: Marts, label: str, dataset: str | None = None, limit: int = 8) -> pd.DataFrame:
+def label_examples(m: Marts, label: str, origin: str | None = None, datasets_: Sequence[str] = (),
+                   limit: int = 6) -> pd.DataFrame:
     m.require("edits", "edit_labels")
     params: list = [label]
+    lfilter = ""
+    if origin:
+        lfilter = " and origin = ?"
+        params.append(origin)
     dfilter = ""
-    if dataset:
-        dfilter = "and e.dataset = ?"
-        params.append(dataset)
+    if datasets_:
+        dfilter = "and " + _in("e.dataset", datasets_, params)
     cols = example_columns(m, ("source_image_id", "target_image_id", *score_columns(m)[:2]))
     params.append(int(limit))
     return m.df(
         f"""select {_sel(cols)} from edits e
-            where e.edit_id in (select edit_id from edit_labels where label = ?) {dfilter}
+            where e.edit_id in (select edit_id from edit_labels where label = ?{lfilter}) {dfilter}
             order by e.edit_id limit ?""",
         params,
     )
@@ -381,70 +462,136 @@ def label_examples(m: Marts, label: str, dataset: str | None = None, limit: int 
 # --- bias --------------------------------------------------------------------------------------------------------
 
 
-def bias_slices(m: Marts, slice_kind: str) -> pd.DataFrame:
+def bias_datasets(m: Marts) -> list[str]:
     m.require("bias_slices")
-    return m.df("select * from bias_slices where slice_kind = ? order by dataset, part, label, attribute, group_name",
-                [slice_kind])
+    return m.df("select distinct dataset from bias_slices order by 1")["dataset"].tolist()
 
 
-def bias_kinds(m: Marts) -> list[str]:
+def group_mentions(m: Marts, dataset: str | None = None, label: str = "all") -> pd.DataFrame:
+    """Per demographic group and subgroup: edits mentioning it, out of the slice's edits (the denominator)."""
     m.require("bias_slices")
-    return m.df("select distinct slice_kind from bias_slices order by 1")["slice_kind"].tolist()
+    params: list = [label]
+    where = "label = ? and subgroup <> 'all'"
+    if dataset:
+        where += " and dataset = ?"
+        params.append(dataset)
+    return m.df(
+        f"""with s as (select * from bias_slices where {where}),
+            d as (select sum(n) as denominator from (select distinct dataset, n_edits_in_slice as n from s))
+            select demographic_group, subgroup, sum(n_edits)::bigint as n_edits, any_value(d.denominator)::bigint as denominator,
+                   sum(n_edits) / any_value(d.denominator) as mention_rate
+            from s, d group by all order by demographic_group, n_edits desc""",
+        params,
+    )
 
 
-def bias_rollup(m: Marts, slice_kind: str, by: Sequence[str] = ("dataset", "attribute", "group_name")) -> pd.DataFrame:
-    """Sum numerators and denominators over the other keys (so every share keeps its denominator)."""
-    df = bias_slices(m, slice_kind)
-    if df.empty:
-        return df
-    g = df.groupby(list(by), dropna=False, as_index=False).agg(n_edits=("n_edits", "sum"),
-                                                             denominator=("denominator", "sum"))
-    g["share"] = g["n_edits"] / g["denominator"].where(g["denominator"] > 0)
-    return g
+def filter_impact(m: Marts, dataset: str | None = None, label: str = "all") -> pd.DataFrame:
+    """Per group (all its subgroups together): share of its scored edits passing the quality filter, vs overall."""
+    m.require("bias_slices")
+    params: list = [label]
+    where = "label = ? and subgroup = 'all'"
+    if dataset:
+        where += " and dataset = ?"
+        params.append(dataset)
+    df = m.df(
+        f"""with s as (select * from bias_slices where {where}),
+            o as (select sum(p) as overall_n_passing, sum(n) as overall_n_scored from
+                  (select distinct dataset, overall_n_passing as p, overall_n_scored as n from s))
+            select demographic_group, sum(n_passing)::bigint as n_passing, sum(n_scored)::bigint as n_scored,
+                   sum(n_passing) / nullif(sum(n_scored), 0) as filter_pass_rate,
+                   any_value(o.overall_n_passing)::bigint as overall_n_passing,
+                   any_value(o.overall_n_scored)::bigint as overall_n_scored
+            from s, o group by all order by demographic_group""",
+        params,
+    )
+    df["overall_filter_pass_rate"] = df["overall_n_passing"] / df["overall_n_scored"].where(df["overall_n_scored"] > 0)
+    return df
+
+
+def attribute_shift(m: Marts, dataset: str | None = None) -> pd.DataFrame:
+    """Per instruction label and perceived-attribute concept: edits and their mean score shift (target - source)."""
+    m.require("attribute_shifts")
+    params: list = []
+    where = "where label <> 'all'"
+    if dataset:
+        where += " and dataset = ?"
+        params.append(dataset)
+    return m.df(
+        f"""select label, concept_group, concept, sum(n_edits)::bigint as n_edits,
+                   sum(shift_mean * n_edits) / nullif(sum(n_edits), 0) as mean_shift
+            from attribute_shifts {where} group by all order by concept_group, concept, label""",
+        params,
+    )
 
 
 # --- safety ------------------------------------------------------------------------------------------------------
 
 
 def safety_rates(m: Marts) -> pd.DataFrame:
-    """Per dataset and category: edits, unsafe targets, introduced, with rates over the category's edits."""
+    """Per dataset and category: flagged counts with their denominators (edits, edits with images)."""
     m.require("safety_slices")
-    df = m.df(
-        """select dataset, category, sum(n_edits)::bigint as n_edits, sum(n_unsafe_target)::bigint as n_unsafe_target,
-                  sum(n_unsafe_source)::bigint as n_unsafe_source, sum(n_introduced)::bigint as n_introduced
-           from safety_slices group by all order by dataset, category"""
-    )
-    df["unsafe_target_rate"] = df["n_unsafe_target"] / df["n_edits"].where(df["n_edits"] > 0)
-    df["introduced_rate"] = df["n_introduced"] / df["n_edits"].where(df["n_edits"] > 0)
+    cols = set(m.columns("safety_slices"))
+    want = ["n_instruction_flagged", "n_source_image_flagged", "n_target_image_flagged", "n_introduced_by_edit"]
+    sums = "".join(f", sum({c})::bigint as {c}" for c in want if c in cols)
+    img = "n_edits_with_images" if "n_edits_with_images" in cols else "n_edits"
+    df = m.df(f"""select dataset, category, sum(n_edits)::bigint as n_edits, sum({img})::bigint as n_edits_with_images{sums}
+                  from safety_slices group by all order by dataset, category""")
+    den = df["n_edits_with_images"].where(df["n_edits_with_images"] > 0)
+    if "n_target_image_flagged" in df.columns:
+        df["target_image_flagged_rate"] = df["n_target_image_flagged"] / den
+    if "n_introduced_by_edit" in df.columns:
+        df["introduced_rate"] = df["n_introduced_by_edit"] / den
+    if "n_instruction_flagged" in df.columns:
+        df["instruction_flagged_rate"] = df["n_instruction_flagged"] / df["n_edits"].where(df["n_edits"] > 0)
     return df
 
 
+def safety_counts(m: Marts) -> dict[str, int]:
+    m.require("safety_flagged_edits")
+    r = m.df("""select count(*) as n_flagged, count(*) filter (where unsafe_image_introduced) as n_introduced,
+                       count(*) filter (where asks_watermark_removal) as n_watermark from safety_flagged_edits""").iloc[0]
+    return {k: int(r[k] or 0) for k in r.index}
+
+
 def safety_gallery(m: Marts, category: str | None = None, introduced_only: bool = False,
-                   threshold: float = UNSAFE_THRESHOLD, limit: int = 12) -> pd.DataFrame:
-    m.require("edits")
-    cols = set(m.columns("edits"))
-    if SAFETY_TARGET not in cols:
-        return pd.DataFrame()
-    params: list = [threshold]
-    where = [f"{SAFETY_TARGET} >= ?"]
-    if introduced_only and SAFETY_SOURCE in cols:
-        where.append(f"{SAFETY_SOURCE} < ?")
-        params.append(threshold)
-    if category and SAFETY_CATEGORY in cols:
-        where.append(f"{SAFETY_CATEGORY} = ?")
+                   limit: int = 8) -> pd.DataFrame:
+    """Edits flagged for safety (with their image ids and reasons), most reasons first."""
+    m.require("safety_flagged_edits", "edits")
+    params: list = []
+    conds = []
+    if category:
+        conds.append("list_contains(s.categories, ?)")
         params.append(category)
-    extra = [c for c in (SAFETY_SOURCE, SAFETY_TARGET, SAFETY_CATEGORY) if c in cols]
-    sel = example_columns(m, ("source_image_id", "target_image_id", *extra))
+    if introduced_only:
+        conds.append("s.unsafe_image_introduced")
+    where = ("where " + " and ".join(conds)) if conds else ""
     params.append(int(limit))
-    return m.df(f"select {_sel(sel)} from edits e where {' and '.join(where)} "
-                f"order by {SAFETY_TARGET} desc, edit_id limit ?", params)
+    pick = m.df(f"""select s.edit_id, s.categories, s.reasons, s.unsafe_image_introduced from safety_flagged_edits s
+                    {where} order by len(s.reasons) desc, s.edit_id limit ?""", params)
+    if pick.empty:
+        return pick
+    cols = example_columns(m, ("source_image_id", "target_image_id"))
+    ids: list = []
+    rows = m.df(f"select {_sel(cols)} from edits e where {_in('e.edit_id', pick['edit_id'].tolist(), ids)}", ids)
+    return pick.merge(rows, on="edit_id", how="left")
+
+
+def safety_categories(m: Marts) -> list[str]:
+    m.require("safety_slices")
+    return m.df("select distinct category from safety_slices where category is not null order by 1")["category"].tolist()
 
 
 # --- quality -----------------------------------------------------------------------------------------------------
 
 
 def score_histogram(m: Marts, col: str, bins: int = 40) -> pd.DataFrame:
-    """Binned counts of one score column (bins over its observed range), per dataset."""
+    """Binned counts of one score per dataset: ``dataset, bin_start, bin_end, n_edits``."""
+    if m.has("score_histograms"):
+        df = m.df("""select dataset, bin_lower as bin_start, bin_upper as bin_end, sum(n_edits)::bigint as n_edits
+                     from score_histograms where metric = ? and bin_lower is not null
+                     group by all order by dataset, bin_start""", [col])
+        if not df.empty:
+            return df
     m.require("edits")
     if col not in score_columns(m):
         raise ValueError(f"unknown score column {col}")
@@ -454,9 +601,9 @@ def score_histogram(m: Marts, col: str, bins: int = 40) -> pd.DataFrame:
                          coalesce(least(floor(("{col}" - lo) / nullif((hi - lo) / {bins}, 0)), {bins - 1}), 0)::int as bin
                   from edits, r where "{col}" is not null),
             c as (select dataset, bin, count(*) as n_edits from b group by all)
-            select c.dataset, c.bin, r.lo + c.bin * (r.hi - r.lo) / {bins} as bin_start,
+            select c.dataset, r.lo + c.bin * (r.hi - r.lo) / {bins} as bin_start,
                    r.lo + (c.bin + 1) * (r.hi - r.lo) / {bins} as bin_end, c.n_edits
-            from c, r order by c.dataset, c.bin"""
+            from c, r order by c.dataset, bin_start"""
     )
 
 
@@ -480,8 +627,8 @@ def pass_counts(m: Marts, thresholds: dict[str, tuple[str, float]]) -> pd.DataFr
         conds.append(f'coalesce("{col}" {op} ?, false)')
         params.append(float(v))
     cond = " and ".join(conds) or "true"
-    df = m.df(f"select dataset, count(*) as n_edits, sum(({cond})::int)::bigint as n_pass from edits group by 1 order by 1",
-              params)
+    df = m.df(f"select dataset, count(*) as n_edits, sum(({cond})::int)::bigint as n_pass from edits "
+              "group by 1 order by 1", params)
     df["pass_rate"] = df["n_pass"] / df["n_edits"]
     return df
 
@@ -491,27 +638,30 @@ def flag_counts(m: Marts) -> pd.DataFrame:
     flags = flag_columns(m)
     if not flags:
         return pd.DataFrame(columns=["flag", "n_edits", "denominator", "rate"])
-    sums = ", ".join(f'sum("{f}"::int) as "{f}"' for f in flags)
+    sums = ", ".join(f'count(*) filter (where "{f}") as "{f}"' for f in flags)
     row = m.df(f"select count(*) as denominator, {sums} from edit_quality_flags").iloc[0]
     den = int(row["denominator"])
     df = pd.DataFrame({"flag": flags, "n_edits": [int(row[f] or 0) for f in flags]})
     df["denominator"] = den
     df["rate"] = df["n_edits"] / den if den else 0.0
-    return df.sort_values("n_edits", ascending=False, ignore_index=True)
+    return df.sort_values(["n_edits", "flag"], ascending=[False, True], ignore_index=True)
 
 
-def worst_examples(m: Marts, flag: str, order_by: str | None = None, limit: int = 6) -> pd.DataFrame:
-    """Edits carrying ``flag``, worst first by ``order_by`` (a score; its bad end first)."""
+def worst_examples(m: Marts, flag: str, limit: int = 6) -> pd.DataFrame:
+    """Edits carrying ``flag``, worst first by the flag's ranking score (see QUALITY_FLAGS)."""
     m.require("edits", "edit_quality_flags")
     if flag not in flag_columns(m):
         raise ValueError(f"unknown flag {flag}")
     sc = score_columns(m)
-    order = order_by if order_by in sc else (sc[0] if sc else None)
-    direction = "asc" if order and SCORES[order][1] else "desc"
-    order_sql = f'e."{order}" {direction} nulls last, ' if order else ""
+    order, high_is_bad = QUALITY_FLAGS[flag]
+    order_sql = f'e."{order}" {"desc" if high_is_bad else "asc"} nulls last, ' if order in sc else ""
+    fcols = set(m.columns("edit_quality_flags"))
+    reasons = [c for c in ("broken_image_reason", "chain_break_reason", "overlap_kind", "duplicate_of_edit_id")
+               if c in fcols]
     cols = example_columns(m, ("source_image_id", "target_image_id", *sc))
+    extra = "".join(f', f."{c}"' for c in reasons)
     return m.df(
-        f"""select {_sel(cols)} from edits e join edit_quality_flags f using (edit_id)
+        f"""select {_sel(cols)}{extra} from edits e join edit_quality_flags f using (edit_id)
             where f."{flag}" order by {order_sql}e.edit_id limit ?""",
         [int(limit)],
     )
@@ -563,8 +713,11 @@ def session_turns(m: Marts, session_id: str) -> pd.DataFrame:
     cols = example_columns(m, extra)
     brk = ""
     join = ""
-    if m.has("edit_quality_flags") and "is_chain_break" in m.columns("edit_quality_flags"):
+    fcols = m.columns("edit_quality_flags")
+    if "is_chain_break" in fcols:
         brk = ", coalesce(f.is_chain_break, false) as is_chain_break"
+        if "chain_break_reason" in fcols:
+            brk += ", f.chain_break_reason"
         join = "left join edit_quality_flags f using (edit_id)"
     return m.df(f"select {_sel(cols)}{brk} from edits e {join} where e.session_id = ? order by e.turn_index",
                 [session_id])
@@ -637,16 +790,18 @@ def explore_export(m: Marts, f: Filters, fmt: str = "csv", cap: int = EXPORT_ROW
 
     m.require("edits")
     where, params = _where(m, f)
-    t = m.arrow(f"select e.* from edits e {where} order by e.edit_id limit ?", params + [int(cap)])
+    sel = "e.*"
+    if fmt == "csv":  # CSV has no nested types: lists and structs are written in their text form
+        types = m.df("select column_name, column_type from (describe edits)")
+        nested = [c for c, t in zip(types["column_name"], types["column_type"]) if "[]" in t or t.upper().startswith(("STRUCT", "MAP"))]
+        if nested:
+            sel = "e.* replace (" + ", ".join(f'cast(e."{c}" as varchar) as "{c}"' for c in nested) + ")"
+    t = m.arrow(f"select {sel} from edits e {where} order by e.edit_id limit ?", params + [int(cap)])
     buf = io.BytesIO()
     if fmt == "parquet":
         pq.write_table(t, buf, compression="zstd")
     elif fmt == "csv":
-        # nested columns (lists) are written as their JSON-ish string form
-        import pyarrow as pa
-
-        cols = [c.cast(pa.string()) if pa.types.is_nested(c.type) else c for c in t.columns]
-        pacsv.write_csv(pa.table(cols, names=t.column_names), buf)
+        pacsv.write_csv(t, buf)
     else:
         raise ValueError(f"unknown export format {fmt}")
     return buf.getvalue()
@@ -683,4 +838,4 @@ def _console(root: str, version: tuple):
     from dashboards.sql_console import SqlConsole
 
     mm = Marts(Path(root))
-    return SqlConsole.over({name: mm.path(name) for name in mm.available()})
+    return SqlConsole.over(mm.console_views())

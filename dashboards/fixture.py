@@ -2,12 +2,13 @@
 
 ``write_fixture_warehouse(root, n_edits, seed)`` writes a warehouse folder the app can open:
 
-    root/marts/<mart>.parquet         edits, edit_labels, edit_quality_flags, instruction_type_stats,
-                                      bias_slices, safety_slices, dataset_scorecard
+    root/marts/<mart>.parquet         edits, edit_labels, edit_quality_flags, dataset_scorecard,
+                                      instruction_type_stats, label_cooccurrence, score_histograms, bias_slices,
+                                      attribute_shifts, safety_slices, safety_flagged_edits
     root/parquet/images/part-0.parquet  the image lookup (files and Parquet-embedded bytes)
     root/media/...                    a small pool of PNG files and one Parquet file with embedded images
 
-The columns follow the marts' contract as described in models/marts/*.yml. Everything is vectorised with
+The columns follow the dbt marts (models/marts/*.sql), the subset the dashboards read. Everything is vectorised with
 numpy so the same code writes the full-scale (3.77M edits) benchmark marts. Aggregate marts are derived from the
 per-edit marts with DuckDB so they are always consistent with them (tests compare rendered numbers against
 values recomputed from the per-edit marts).
@@ -38,33 +39,26 @@ PARTS: list[tuple[str, str, str, float, bool, str]] = [
     ("hq-edit", "hq-edit", "train", 0.03, False, "parquet"),
 ]
 
-LABELS = ["add", "remove", "replace", "color", "style", "background", "action", "count"]
+LABELS = ["object-add", "object-remove", "object-replace", "object-recolor", "overall-stylize",
+          "background-replace", "object-adjustment", "text-add"]
 OBJECTS = ["cat", "dog", "tree", "car", "house", "boat", "hat", "cup", "bicycle", "lamp"]
 COLORS = ["red", "blue", "green", "yellow", "purple"]
 STYLES = ["watercolor", "pixel-art", "oil painting", "sketch"]
-PEOPLE = ["woman", "man", "old man", "young girl", "boy", "person"]
-FLAGS = [
+# (word, demographic group, subgroup)
+PEOPLE = [("woman", "gender", "female"), ("man", "gender", "male"), ("old man", "age", "older"),
+          ("young girl", "gender", "female"), ("boy", "gender", "male"), ("child", "age", "child")]
+QUALITY_FLAGS = [
     "is_noop",
     "is_misaligned",
     "is_full_regeneration",
-    "is_broken_image",
-    "is_missing_image",
+    "has_broken_image",
     "is_duplicate_pair",
-    "is_near_duplicate_source",
+    "has_near_duplicate_source",
     "is_chain_break",
-    "is_cross_overlap",
+    "has_content_overlap",
 ]
-SAFETY_CATEGORIES = ["nudity", "violence", "weapons", "drugs", "self_harm", "hate_symbols"]
-SCORE_COLUMNS = [
-    "clip_i",
-    "clip_t_target_caption",
-    "clip_t_instruction",
-    "directional_caption",
-    "directional_instruction",
-    "pixel_l1",
-    "pixel_changed_frac",
-    "phash_distance",
-]
+SAFETY_CATEGORIES = ["sexual", "violence", "weapons", "drugs", "self_harm", "hate"]
+CONCEPTS = [("age", "older"), ("age", "younger"), ("presentation", "feminine"), ("presentation", "masculine")]
 POOL = 24  # distinct pictures drawn; image ids cycle through them
 
 
@@ -134,34 +128,51 @@ def _write_images(root: Path) -> pa.Table:
     return t
 
 
-def _instructions(rng: np.random.Generator, lab: np.ndarray) -> np.ndarray:
+def _instructions(rng: np.random.Generator, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Instruction text per edit for its primary label; also the index into PEOPLE mentioned (-1: none)."""
     n = len(lab)
     obj = np.array(OBJECTS)[rng.integers(0, len(OBJECTS), n)]
     col = np.array(COLORS)[rng.integers(0, len(COLORS), n)]
     sty = np.array(STYLES)[rng.integers(0, len(STYLES), n)]
-    ppl = np.array(PEOPLE)[rng.integers(0, len(PEOPLE), n)]
+    who = rng.integers(0, len(PEOPLE), n)
+    ppl = np.array([p[0] for p in PEOPLE])[who]
     person = rng.random(n) < 0.25
     thing = np.where(person, np.char.add("the ", ppl), np.char.add("the ", obj))
     out = np.empty(n, dtype=object)
     templates = {
-        "add": lambda m: np.char.add(np.char.add("add a ", obj[m]), " next to it"),
-        "remove": lambda m: np.char.add("remove ", thing[m]),
-        "replace": lambda m: np.char.add(np.char.add(np.char.add("replace ", thing[m]), " with a "), obj[m]),
-        "color": lambda m: np.char.add(np.char.add(np.char.add("make ", thing[m]), " "), col[m]),
-        "style": lambda m: np.char.add(np.char.add("turn it into a ", sty[m]), " picture"),
-        "background": lambda m: np.char.add("change the background to a ", np.char.add(col[m], " wall")),
-        "action": lambda m: np.char.add(thing[m], " is running"),
-        "count": lambda m: np.char.add("add two more ", np.char.add(obj[m], "s")),
+        "object-add": lambda m: np.char.add(np.char.add("add a ", obj[m]), " next to it"),
+        "object-remove": lambda m: np.char.add("remove ", thing[m]),
+        "object-replace": lambda m: np.char.add(np.char.add(np.char.add("replace ", thing[m]), " with a "), obj[m]),
+        "object-recolor": lambda m: np.char.add(np.char.add(np.char.add("make ", thing[m]), " "), col[m]),
+        "overall-stylize": lambda m: np.char.add(np.char.add("turn it into a ", sty[m]), " picture"),
+        "background-replace": lambda m: np.char.add("change the background to a ", np.char.add(col[m], " wall")),
+        "object-adjustment": lambda m: np.char.add("make ", np.char.add(thing[m], " bigger")),
+        "text-add": lambda m: np.char.add("write 'hello' on the ", obj[m]),
     }
     for name, fn in templates.items():
         m = lab == name
         if m.any():
             out[m] = fn(m)
-    return out
+    uses_thing = np.isin(lab, ["object-remove", "object-replace", "object-recolor", "object-adjustment"])
+    mention = np.where(person & uses_thing, who, -1)
+    return out, mention
+
+
+def _ids(prefix: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    if len(idx) == 0:
+        return np.array([], dtype=object)
+    return np.char.add(prefix.astype(str), np.char.zfill(np.char.mod("%x", idx), 15)).astype(object)
+
+
+def _lists(values: np.ndarray, mask: np.ndarray) -> pa.Array:
+    """list<string> per row: [value] where mask, [] elsewhere."""
+    offsets = np.r_[0, np.cumsum(mask.astype(np.int32))].astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values[mask].astype(object), pa.string()))
 
 
 def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table]:
-    """Per-edit marts as Arrow tables (edits, edit_labels, edit_quality_flags)."""
+    """Per-edit marts as Arrow tables (edits, edit_labels, edit_quality_flags) plus private `_facts`
+    (per-edit safety categories of the images, demographic mentions, attribute shifts) for the aggregates."""
     rng = np.random.default_rng(seed)
     n = int(n_edits)
     shares = np.array([p[3] for p in PARTS])
@@ -174,7 +185,7 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
     multi = np.array([p[4] for p in PARTS])[part_idx]
     kind = np.array([p[5] for p in PARTS], dtype=object)[part_idx]
     idx = np.arange(n)
-    edit_id = _hex16("e", idx)
+    edit_id = _hex16("e", idx).astype(object)
 
     # sessions of 4 turns for multi-turn parts
     turn = np.ones(n, dtype=np.int32)
@@ -184,10 +195,10 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
         start = np.r_[0, np.flatnonzero(np.diff(part_idx[mi]) != 0) + 1]
         local = np.arange(len(mi)) - np.repeat(start, np.diff(np.r_[start, len(mi)]))
         turn[mi] = (local % 4 + 1).astype(np.int32)
-        session[mi] = np.char.add(np.char.add(part[mi].astype(str), "-s"), (local // 4).astype(str))
+        session[mi] = np.char.add(np.char.add(part[mi].astype(str), "-s"), (local // 4).astype(str)).astype(object)
 
     primary = np.array(LABELS)[rng.integers(0, len(LABELS), n)]
-    instruction = _instructions(rng, primary)
+    instruction, mention = _instructions(rng, primary)
 
     # scores
     clip_i = np.clip(rng.beta(8, 2, n), 0, 1)
@@ -198,42 +209,43 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
     pixel_l1 = np.clip(rng.gamma(2.0, 0.04, n), 0, 1)
     changed = np.clip(1 - clip_i + rng.normal(0, 0.05, n), 0, 1)
     phash = rng.integers(0, 40, n).astype(np.int32)
+    passes = (clip_i >= 0.7) & (directional >= 0.2) & (clip_t >= 0.2)
 
-    # images: pool ids per storage kind; targets differ from sources
+    # images: pool ids per storage kind; targets differ from sources; turn k's source is turn k-1's target
     src_i = rng.integers(0, POOL, n)
     tgt_i = (src_i + 1 + rng.integers(0, POOL - 1, n)) % POOL
     prefix = np.where(kind == "file", "f", "p")
-    src_id = np.char.add(prefix.astype(str), np.char.zfill(np.char.mod("%x", src_i), 15))
-    tgt_id = np.char.add(prefix.astype(str), np.char.zfill(np.char.mod("%x", tgt_i), 15))
-    # multi-turn chains: turn k's source is turn k-1's target
-    chain_ok = turn > 1
-    src_id = src_id.astype(object)
-    tgt_id = tgt_id.astype(object)
-    src_id[chain_ok] = tgt_id[np.flatnonzero(chain_ok) - 1]
-
-    # safety (perceived, zero-shot): source and target unsafe scores + top category of the target
-    src_unsafe = np.clip(rng.beta(1, 12, n), 0, 1)
-    tgt_unsafe = np.clip(rng.beta(1, 9, n), 0, 1)
-    hot = rng.random(n) < 0.04
-    tgt_unsafe[hot] = rng.uniform(0.55, 0.99, hot.sum())
-    category = np.array(SAFETY_CATEGORIES, dtype=object)[rng.integers(0, len(SAFETY_CATEGORIES), n)]
+    src_id = _ids(prefix, src_i)
+    tgt_id = _ids(prefix, tgt_i)
+    chain = np.flatnonzero(turn > 1)
+    src_id[chain] = tgt_id[chain - 1]
+    chain_break = multi & (turn > 1) & (rng.random(n) < 0.1)
+    cb = np.flatnonzero(chain_break)
+    src_id[cb] = _ids(prefix[cb], (src_i[cb] + 3) % POOL)
+    status_src = np.where(rng.random(n) < 0.01, "missing", "ok").astype(object)
+    status_tgt = np.where(rng.random(n) < 0.01, "truncated", "ok").astype(object)
 
     caption = np.char.add("a photo of a ", np.array(OBJECTS)[src_i % len(OBJECTS)]).astype(object)
     tcaption = np.char.add("a picture of a ", np.array(OBJECTS)[tgt_i % len(OBJECTS)]).astype(object)
+    provided = part == "part2"
 
     edits = pa.table({
-        "edit_id": pa.array(edit_id.astype(object), pa.string()),
+        "edit_id": pa.array(edit_id, pa.string()),
         "dataset": pa.array(dataset, pa.string()),
         "part": pa.array(part, pa.string()),
         "split": pa.array(split, pa.string()),
         "session_id": pa.array(session, pa.string()),
         "turn_index": pa.array(turn, pa.int32()),
+        "source_image_id": pa.array(src_id, pa.string()),
+        "target_image_id": pa.array(tgt_id, pa.string()),
+        "mask_image_id": pa.nulls(n, pa.string()),
         "instruction": pa.array(instruction, pa.string()),
         "source_caption": pa.array(caption, pa.string()),
         "target_caption": pa.array(tcaption, pa.string()),
-        "source_image_id": pa.array(src_id, pa.string()),
-        "target_image_id": pa.array(tgt_id, pa.string()),
-        "primary_label": pa.array(primary.astype(object), pa.string()),
+        "n_words": pa.array(np.char.count(instruction.astype(str), " ").astype(np.int32) + 1),
+        "derived_labels": _lists(primary, np.ones(n, bool)),
+        "provided_labels": _lists(primary, provided),
+        "score_model_key": pa.array(np.full(n, "0123456789abcdef", dtype=object), pa.string()),
         "clip_i": pa.array(clip_i.astype(np.float32)),
         "clip_t_target_caption": pa.array(clip_t.astype(np.float32)),
         "clip_t_instruction": pa.array(clip_t_instr.astype(np.float32)),
@@ -242,130 +254,198 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
         "pixel_l1": pa.array(pixel_l1.astype(np.float32)),
         "pixel_changed_frac": pa.array(changed.astype(np.float32)),
         "phash_distance": pa.array(phash),
-        "source_unsafe_score": pa.array(src_unsafe.astype(np.float32)),
-        "target_unsafe_score": pa.array(tgt_unsafe.astype(np.float32)),
-        "target_safety_category": pa.array(category, pa.string()),
+        "passes_ip2p_filter": pa.array(passes),
+        "source_status": pa.array(status_src, pa.string()),
+        "target_status": pa.array(status_tgt, pa.string()),
     })
 
-    # labels: the primary label plus, for a third of edits, a second one
+    # labels: derived (the primary label, a second one for a third of the edits) + provided for part2
     second = rng.random(n) < 0.33
-    lab2 = np.array(LABELS)[(np.searchsorted(LABELS, primary) * 0 + rng.integers(0, len(LABELS), n))]
-    lab2_mask = second & (lab2 != primary)
-    lab_edit = np.r_[edit_id, edit_id[lab2_mask]].astype(object)
-    lab_val = np.r_[primary, lab2[lab2_mask]].astype(object)
-    origin = np.where(np.r_[np.zeros(n, bool), np.ones(lab2_mask.sum(), bool)], "lexicon", "lexicon")
-    provided = np.r_[part == "part2", (part == "part2")[lab2_mask]]
-    origin = np.where(provided, "provided", origin).astype(object)
+    lab2 = np.array(LABELS)[rng.integers(0, len(LABELS), n)]
+    m2 = second & (lab2 != primary)
+    lab_edit = np.r_[edit_id, edit_id[m2], edit_id[provided]].astype(object)
+    lab_val = np.r_[primary, lab2[m2], primary[provided]].astype(object)
+    origin = np.r_[np.full(n + m2.sum(), "derived", dtype=object), np.full(provided.sum(), "provided", dtype=object)]
+    scope = np.array([v.split("-", 1)[0] for v in lab_val], dtype=object)
+    operation = np.array([v.split("-", 1)[1] if "-" in v else None for v in lab_val], dtype=object)
     edit_labels = pa.table({
         "edit_id": pa.array(lab_edit, pa.string()),
         "label": pa.array(lab_val, pa.string()),
         "origin": pa.array(origin, pa.string()),
+        "scope": pa.array(scope, pa.string()),
+        "operation": pa.array(operation, pa.string()),
     })
 
+    # image safety (zero-shot, per image): a few targets flagged, fewer sources
+    cat = np.array(SAFETY_CATEGORIES, dtype=object)[rng.integers(0, len(SAFETY_CATEGORIES), n)]
+    tgt_flag = rng.random(n) < 0.05
+    src_flag = tgt_flag & (rng.random(n) < 0.3)
+    introduced = tgt_flag & ~src_flag
+    broken = (status_src != "ok") | (status_tgt != "ok")
+    is_noop = (clip_i > 0.97) & ~broken
+    misaligned = (directional < 0.1) & ~is_noop & ~broken
     flags = {
-        "is_noop": clip_i > 0.97,
-        "is_misaligned": directional < 0.02,
-        "is_full_regeneration": clip_i < 0.5,
-        "is_broken_image": rng.random(n) < 0.01,
-        "is_missing_image": rng.random(n) < 0.01,
+        "is_noop": is_noop,
+        "has_broken_image": broken,
         "is_duplicate_pair": rng.random(n) < 0.005,
-        "is_near_duplicate_source": rng.random(n) < 0.02,
-        "is_chain_break": multi & (turn > 1) & (rng.random(n) < 0.1),
-        "is_cross_overlap": rng.random(n) < 0.003,
+        "has_near_duplicate_source": rng.random(n) < 0.02,
+        "is_chain_break": chain_break,
+        "has_content_overlap": rng.random(n) < 0.003,
+        "is_full_regeneration": clip_i < 0.5,
+        "is_misaligned": misaligned,
     }
-    # a chain break really breaks the chain: that turn's source is not the previous target
-    cb = flags["is_chain_break"]
-    src_arr = np.array(edits.column("source_image_id").to_pylist(), dtype=object)
-    if cb.any():
-        src_arr[cb] = np.where(kind[cb] == "file", "f", "p").astype(object) + np.char.zfill(
-            np.char.mod("%x", (src_i[cb] + 3) % POOL), 15).astype(object)
-    edits = edits.set_column(edits.schema.get_field_index("source_image_id"), "source_image_id",
-                             pa.array(src_arr, pa.string()))
-    any_flag = np.zeros(n, bool)
-    for v in flags.values():
-        any_flag |= v
-    qf = {"edit_id": pa.array(edit_id.astype(object), pa.string()),
-          "dataset": pa.array(dataset, pa.string()),
-          "part": pa.array(part, pa.string())}
+    n_flags = np.sum(np.stack([flags[f] for f in QUALITY_FLAGS]), axis=0).astype(np.int32)
+    qf_list = [[f.removeprefix("is_").removeprefix("has_") for f in QUALITY_FLAGS if flags[f][i]] for i in range(n)]
+    demo = mention >= 0
+    demo_group = np.array([p[1] for p in PEOPLE], dtype=object)[np.maximum(mention, 0)]
+    demo_sub = np.array([p[2] for p in PEOPLE], dtype=object)[np.maximum(mention, 0)]
+    qf = {
+        "edit_id": pa.array(edit_id, pa.string()),
+        "dataset": pa.array(dataset, pa.string()),
+        "part": pa.array(part, pa.string()),
+        "split": pa.array(split, pa.string()),
+    }
     qf.update({k: pa.array(v) for k, v in flags.items()})
-    qf["n_flags"] = pa.array(np.sum(np.stack(list(flags.values())), axis=0).astype(np.int32))
-    qf["is_flagged"] = pa.array(any_flag)
-    return {"edits": edits, "edit_labels": edit_labels, "edit_quality_flags": pa.table(qf)}
+    qf["broken_image_reason"] = pa.array(np.where(status_src != "ok", "source_" + status_src.astype(str),
+                                                  np.where(status_tgt != "ok", "target_" + status_tgt.astype(str),
+                                                           None)).astype(object), pa.string())
+    qf["chain_break_reason"] = pa.array(np.where(chain_break, "source_differs_from_previous_target", None), pa.string())
+    qf["mentions_demographic_term"] = pa.array(demo)
+    qf["mentions_unsafe_term"] = pa.array(np.zeros(n, bool))
+    qf["asks_watermark_removal"] = pa.array(np.zeros(n, bool))
+    qf["unsafe_image_introduced"] = pa.array(introduced)
+    qf["target_unsafe_categories"] = _lists(cat, tgt_flag)
+    qf["quality_flags"] = pa.array(qf_list, pa.list_(pa.string()))
+    qf["n_quality_flags"] = pa.array(n_flags)
+
+    # private facts for the aggregates: image safety, mentions, perceived-attribute shifts
+    ci = rng.integers(0, len(CONCEPTS), n)
+    facts = pa.table({
+        "edit_id": pa.array(edit_id, pa.string()),
+        "category": pa.array(cat, pa.string()),
+        "src_flag": pa.array(src_flag), "tgt_flag": pa.array(tgt_flag),
+        "demographic_group": pa.array(np.where(demo, demo_group, None), pa.string()),
+        "subgroup": pa.array(np.where(demo, demo_sub, None), pa.string()),
+        "concept_group": pa.array(np.array([c[0] for c in CONCEPTS], dtype=object)[ci], pa.string()),
+        "concept": pa.array(np.array([c[1] for c in CONCEPTS], dtype=object)[ci], pa.string()),
+        "source_score": pa.array(rng.uniform(0, 1, n).astype(np.float32)),
+        "target_score": pa.array(rng.uniform(0, 1, n).astype(np.float32)),
+    })
+    return {"edits": edits, "edit_labels": edit_labels, "edit_quality_flags": pa.table(qf), "_facts": facts}
 
 
 _AGGREGATES = {
     "dataset_scorecard": """
-        select e.dataset, e.part,
-               count(*)::bigint as n_edits,
-               count(distinct e.session_id)::bigint as n_sessions,
-               (count(*) + sum(case when hash(e.edit_id) % 50 = 0 then 1 else 0 end))::bigint as n_records_read,
-               sum(case when hash(e.edit_id) % 50 = 0 then 1 else 0 end)::bigint as n_rejects,
-               {flag_rates},
-               avg(f.is_flagged::int) as flagged_rate,
-               median(e.clip_i) as median_clip_i,
-               median(e.clip_t_target_caption) as median_clip_t,
-               median(e.directional_caption) as median_directional
-        from edits e join edit_quality_flags f using (edit_id)
+        with f as (select * from edit_quality_flags)
+        select e.dataset, e.part, count(*) as n_edits,
+               sum((hash(e.edit_id) % 50 = 0)::int)::bigint as n_rejects,
+               (count(*) + sum((hash(e.edit_id) % 50 = 0)::int))::bigint as n_records_read,
+               count(distinct e.session_id) as n_sessions,
+               count(e.clip_i) as n_scored,
+               median(e.clip_i) as clip_i_median,
+               median(e.directional_caption) as directional_median,
+               median(e.clip_t_target_caption) as clip_t_median,
+               count(*) filter (where e.passes_ip2p_filter) as n_passing_ip2p_filter,
+               count(*) filter (where e.passes_ip2p_filter) / count(e.clip_i) as ip2p_filter_pass_rate,
+               count(*) filter (where f.is_noop) as n_noop,
+               count(*) filter (where f.is_noop) / count(*) as noop_share,
+               count(*) filter (where f.is_misaligned) as n_misaligned,
+               count(*) filter (where f.is_misaligned) / count(e.clip_i) as misaligned_share,
+               count(*) filter (where f.is_full_regeneration) as n_full_regeneration,
+               count(*) filter (where f.has_broken_image) as n_broken_image,
+               count(*) filter (where f.has_broken_image) / count(*) as broken_image_share,
+               count(*) filter (where f.is_chain_break) as n_chain_break,
+               count(*) filter (where f.n_quality_flags > 0) as n_with_any_quality_flag,
+               count(*) filter (where f.n_quality_flags > 0) / count(*) as share_with_any_quality_flag
+        from edits e join f using (edit_id)
         group by all
     """,
     "instruction_type_stats": """
-        with lab as (select l.label, e.dataset, e.part, e.clip_i, e.directional_caption, f.is_flagged
-                     from edit_labels l join edits e using (edit_id) join edit_quality_flags f using (edit_id)),
-        tot as (select dataset, part, count(*) as n_part from edits group by all)
-        select lab.dataset, lab.part, lab.label, count(*)::bigint as n_edits, any_value(n_part)::bigint as n_part_edits,
-               count(*) / any_value(n_part) as share,
-               median(clip_i) as median_clip_i, median(directional_caption) as median_directional,
-               avg(is_flagged::int) as flagged_rate
-        from lab join tot using (dataset, part)
-        group by all
+        with totals as (select dataset, part, count(*) as n_edits_in_part from edits group by all)
+        select e.dataset, e.part, l.origin, l.label, any_value(l.scope) as scope, any_value(l.operation) as operation,
+               count(*) as n_edits, any_value(t.n_edits_in_part) as n_edits_in_part,
+               count(*) / any_value(t.n_edits_in_part) as share_of_part,
+               count(e.clip_i) as n_scored,
+               median(e.clip_i) as clip_i_median, median(e.directional_caption) as directional_median,
+               median(e.clip_t_target_caption) as clip_t_median
+        from edit_labels l join edits e using (edit_id) join totals t using (dataset, part)
+        group by e.dataset, e.part, l.origin, l.label
+    """,
+    "label_cooccurrence": """
+        with pairs as (
+            select e.dataset, e.part, a.origin, a.label as label_a, b.label as label_b, count(*) as n_edits
+            from edit_labels a join edit_labels b on a.edit_id = b.edit_id and a.origin = b.origin and a.label <> b.label
+            join edits e on e.edit_id = a.edit_id group by all),
+        counts as (select e.dataset, e.part, l.origin, l.label, count(*) as n from edit_labels l join edits e using (edit_id)
+                   group by all)
+        select pairs.*, counts.n as n_edits_with_label_a, pairs.n_edits / counts.n as share_of_label_a
+        from pairs join counts on counts.dataset = pairs.dataset and counts.part = pairs.part
+             and counts.origin = pairs.origin and counts.label = pairs.label_a
+    """,
+    "score_histograms": """
+        with s as (unpivot (select dataset, part, clip_i, clip_t_target_caption, clip_t_instruction, directional_caption,
+                                   directional_instruction, pixel_changed_frac, phash_distance::double as phash_distance
+                            from edits)
+                   on clip_i, clip_t_target_caption, clip_t_instruction, directional_caption, directional_instruction,
+                      pixel_changed_frac, phash_distance into name metric value score),
+        b as (select dataset, part, metric, case when metric = 'phash_distance' then 1.0 else 0.05 end as w,
+                     floor(score / w) * w as lo from s)
+        select dataset, part, metric, round(lo, 4) as bin_lower, round(lo + any_value(w), 4) as bin_upper,
+               count(*) as n_edits
+        from b group by dataset, part, metric, lo
     """,
     "safety_slices": """
-        select dataset, part, target_safety_category as category,
-               count(*)::bigint as n_edits,
-               sum((target_unsafe_score >= 0.5)::int)::bigint as n_unsafe_target,
-               sum((source_unsafe_score >= 0.5)::int)::bigint as n_unsafe_source,
-               sum((target_unsafe_score >= 0.5 and source_unsafe_score < 0.5)::int)::bigint as n_introduced
-        from edits group by all
+        with t as (select dataset, part, count(*) as n_edits, count(*) as n_edits_with_images from edits group by all)
+        select x.category, e.dataset, e.part, any_value(t.n_edits) as n_edits,
+               0::bigint as n_instruction_flagged, 0.0 as instruction_flagged_rate,
+               any_value(t.n_edits_with_images) as n_edits_with_images,
+               count(*) filter (where x.src_flag) as n_source_image_flagged,
+               count(*) filter (where x.tgt_flag) as n_target_image_flagged,
+               count(*) filter (where x.tgt_flag) / any_value(t.n_edits_with_images) as target_image_flagged_rate,
+               count(*) filter (where x.tgt_flag and not x.src_flag) as n_introduced_by_edit,
+               count(*) filter (where x.tgt_flag and not x.src_flag) / any_value(t.n_edits_with_images) as introduced_rate
+        from _facts x join edits e using (edit_id) join t using (dataset, part)
+        where x.src_flag or x.tgt_flag
+        group by x.category, e.dataset, e.part
+    """,
+    "safety_flagged_edits": """
+        select e.edit_id, e.dataset, e.part, e.split, e.instruction, [x.category] as categories,
+               list_filter([case when x.src_flag then 'source image ' || x.category || ' score 0.8 (' || x.category || ')' end,
+                            case when x.tgt_flag then 'target image ' || x.category || ' score 0.8 (' || x.category || ')' end,
+                            case when x.tgt_flag and not x.src_flag
+                                 then 'the edit introduced unsafe content (target flagged, source not)' end],
+                           r -> r is not null) as reasons,
+               x.tgt_flag and not x.src_flag as unsafe_image_introduced, false as asks_watermark_removal
+        from _facts x join edits e using (edit_id) where x.src_flag or x.tgt_flag
+    """,
+    "attribute_shifts": """
+        with el as (select edit_id, dataset, 'all' as label from edits
+                    union all select edit_id, dataset, unnest(derived_labels) from edits)
+        select el.dataset, el.label, x.concept_group, x.concept, count(*) as n_edits,
+               avg(x.source_score) as source_score_mean, avg(x.target_score) as target_score_mean,
+               avg(x.target_score - x.source_score) as shift_mean
+        from el join _facts x using (edit_id) group by all
     """,
     "bias_slices": """
-        with m as (
-            select e.*, l.label,
-                   case when regexp_matches(instruction, '\\b(woman|girl)\\b') then 'female'
-                        when regexp_matches(instruction, '\\b(man|boy)\\b') then 'male'
-                        when regexp_matches(instruction, '\\bperson\\b') then 'neutral' end as gender_group,
-                   case when regexp_matches(instruction, '\\b(old)\\b') then 'older'
-                        when regexp_matches(instruction, '\\b(young|girl|boy)\\b') then 'younger' end as age_group,
-                   f.is_flagged
-            from edits e join edit_labels l using (edit_id) join edit_quality_flags f using (edit_id)
-        ),
-        mentions as (
-            select 'group_mention' as slice_kind, dataset, part, label, 'gender' as attribute, gender_group as group_name,
-                   count(*)::bigint as n_edits, null::double as value from m where gender_group is not null group by all
-            union all
-            select 'group_mention', dataset, part, label, 'age', age_group, count(*)::bigint, null from m
-            where age_group is not null group by all
-        ),
-        denom as (select dataset, part, label, count(*)::bigint as denominator from m group by all),
-        shift as (
-            select 'attribute_shift' as slice_kind, dataset, part, label, 'age' as attribute, 'perceived_older' as group_name,
-                   count(*)::bigint as n_edits,
-                   avg(target_unsafe_score - source_unsafe_score) as value
-            from m where gender_group is not null group by all
-        ),
-        impact as (
-            select 'filter_impact' as slice_kind, dataset, part, label, 'gender' as attribute, gender_group as group_name,
-                   sum((not is_flagged)::int)::bigint as n_edits, count(*)::bigint as denominator,
-                   avg((not is_flagged)::int) as value
-            from m where gender_group is not null group by all
-        )
-        select x.slice_kind, x.dataset, x.part, x.label, x.attribute, x.group_name, x.n_edits, d.denominator,
-               x.n_edits / d.denominator as value
-        from mentions x join denom d using (dataset, part, label)
-        union all
-        select s.slice_kind, s.dataset, s.part, s.label, s.attribute, s.group_name, s.n_edits, d.denominator, s.value
-        from shift s join denom d using (dataset, part, label)
-        union all
-        select slice_kind, dataset, part, label, attribute, group_name, n_edits, denominator, value from impact
+        with el as (select edit_id, dataset, 'all' as label from edits
+                    union all select edit_id, dataset, unnest(derived_labels) from edits),
+        men as (select edit_id, demographic_group, subgroup from _facts where demographic_group is not null
+                union all select edit_id, demographic_group, 'all' from _facts where demographic_group is not null),
+        tot as (select el.dataset, el.label, count(*) as n_edits_in_slice, count(e.passes_ip2p_filter) as n_scored_in_slice,
+                       count(*) filter (where e.passes_ip2p_filter) as n_passing_in_slice
+                from el join edits e using (edit_id) group by all),
+        g as (select men.demographic_group, men.subgroup, el.dataset, el.label, count(*) as n_edits,
+                     avg(e.clip_i) as clip_i_mean, count(e.passes_ip2p_filter) as n_scored,
+                     count(*) filter (where e.passes_ip2p_filter) as n_passing
+              from men join el using (edit_id) join edits e using (edit_id) group by all)
+        select g.demographic_group, g.subgroup, g.dataset, g.label, g.n_edits, tot.n_edits_in_slice,
+               g.n_edits / tot.n_edits_in_slice as mention_rate, g.clip_i_mean,
+               g.n_passing, g.n_scored, g.n_passing / nullif(g.n_scored, 0) as filter_pass_rate,
+               tot.n_passing_in_slice as overall_n_passing, tot.n_scored_in_slice as overall_n_scored,
+               tot.n_passing_in_slice / nullif(tot.n_scored_in_slice, 0) as overall_filter_pass_rate,
+               (g.n_passing / nullif(g.n_scored, 0)) / nullif(tot.n_passing_in_slice / nullif(tot.n_scored_in_slice, 0), 0)
+                   as filter_pass_rate_ratio
+        from g join tot using (dataset, label)
     """,
 }
 
@@ -374,12 +454,10 @@ def derive_aggregates(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     con = duckdb.connect()
     for name, t in tables.items():
         con.register(name, t)
-    flag_rates = ",\n".join(f"avg(f.{f}::int) as rate_{f.removeprefix('is_')}" for f in FLAGS)
     out = {}
     for name, sql in _AGGREGATES.items():
-        out[name] = con.sql(sql.replace("{flag_rates}", flag_rates)).arrow()
-        if hasattr(out[name], "read_all"):
-            out[name] = out[name].read_all()
+        res = con.sql(sql).arrow()
+        out[name] = res.read_all() if hasattr(res, "read_all") else res
     con.close()
     return out
 
@@ -391,7 +469,7 @@ def write_fixture_warehouse(root: str | Path, n_edits: int = 240, seed: int = 0,
     tables = make_fixture_tables(n_edits, seed)
     tables.update(derive_aggregates(tables))
     for name, t in tables.items():
-        if name in omit:
+        if name in omit or name.startswith("_"):
             continue
         atomic_write_table(t, root / "marts" / f"{name}.parquet")
     images = _write_images(root)

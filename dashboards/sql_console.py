@@ -53,9 +53,14 @@ ALLOWED_TABLE_FUNCTIONS = ("range", "generate_series", "unnest")
 EXAMPLE_QUERIES: dict[str, str] = {
     "Edits per dataset and part": "select dataset, part, count(*) as n_edits\nfrom edits\ngroup by all\norder by n_edits desc",
     "Most common instruction labels": "select label, count(*) as n_edits\nfrom edit_labels\ngroup by label\norder by n_edits desc\nlimit 20",
-    "Flag rates per dataset": (
-        "select dataset, count(*) as n_edits,\n       avg(is_flagged::int) as flagged_rate\n"
-        "from edit_quality_flags\ngroup by dataset\norder by flagged_rate desc"
+    "Share of edits with a quality flag, per dataset": (
+        "select dataset, count(*) as n_edits,\n       avg((n_quality_flags > 0)::int) as flagged_share\n"
+        "from edit_quality_flags\ngroup by dataset\norder by flagged_share desc"
+    ),
+    "Chain breaks in multi-turn sessions": (
+        "select e.session_id, e.turn_index, e.instruction, f.chain_break_reason\n"
+        "from edits e join edit_quality_flags f using (edit_id)\nwhere f.is_chain_break\n"
+        "order by e.session_id, e.turn_index\nlimit 50"
     ),
     "Lowest CLIP-I edits": "select edit_id, dataset, instruction, clip_i\nfrom edits\norder by clip_i asc nulls last\nlimit 20",
     "Scorecard": "select * from dataset_scorecard order by dataset, part",

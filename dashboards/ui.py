@@ -59,9 +59,10 @@ def edit_card(m: data.Marts, row: dict, *, blur: bool = False, show_scores: Sequ
             if c in row:
                 lines.append(f"{data.score_label(c)}: **{score(row[c])}**")
         for c in extra:
-            if c in row and row[c] is not None:
-                v = row[c]
-                lines.append(f"{c.replace('_', ' ')}: **{score(v) if isinstance(v, float) else v}**")
+            v = row.get(c)
+            if v is None or (isinstance(v, float) and pd.isna(v)):
+                continue
+            lines.append(f"{c.replace('_', ' ')}: **{score(v) if isinstance(v, float) else v}**")
         if lines:
             st.markdown("  \n".join(lines))
 

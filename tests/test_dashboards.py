@@ -76,38 +76,41 @@ def test_overview_scorecard_matches_marts(app, marts):
     assert metric(at, "Edits") == f"{len(e):,}"
     assert metric(at, "Datasets") == str(e["dataset"].nunique())
     assert metric(at, "Multi-turn sessions") == str(e["session_id"].nunique())
-    flagged = marts["edit_quality_flags"]["is_flagged"].mean()
+    flagged = (marts["edit_quality_flags"]["n_quality_flags"] > 0).mean()
     assert metric(at, "Edits with any quality flag") == f"{100 * flagged:.1f}%"
     sc = frame(at, "scorecard_table")
     expected = e.groupby(["dataset", "part"]).size()
     assert len(sc) == len(expected)
     got = sc.set_index(["dataset", "part"])["n_edits"].astype(int)
     assert got.sort_index().tolist() == expected.sort_index().tolist()
-    assert "reject_rate" in sc.columns
+    card = marts["dataset_scorecard"].set_index(["dataset", "part"])
+    rr = sc.set_index(["dataset", "part"])["reject_rate"]
+    assert rr.round(6).to_dict() == (card["n_rejects"] / card["n_records_read"]).round(6).to_dict()
     # the metric selector changes the comparison
-    at.selectbox(key="overview_metric").set_value("median_clip_i").run()
+    at.selectbox(key="overview_metric").set_value("clip_i_median").run()
     assert not at.exception
-    best = marts["dataset_scorecard"].sort_values("median_clip_i", ascending=False).iloc[0]
+    best = marts["dataset_scorecard"].sort_values("clip_i_median", ascending=False).iloc[0]
     assert f"Highest: {best['dataset']} / {best['part']}." in text_of(at)
 
 
 def test_instruction_types_distribution_and_examples(app, marts):
     at = app("instruction_types")
     lab = marts["edit_labels"]
-    q = frame(at, "label_quality").set_index("label")["n_edits"].astype(int)
-    assert q.to_dict() == lab.groupby("label").size().to_dict()
-    at.selectbox(key="types_label").set_value("remove").run()
+    derived = lab[lab["origin"] == "derived"]
+    q = frame(at, "label_quality").groupby("label")["n_edits"].sum().astype(int)
+    assert q.to_dict() == derived.groupby("label").size().to_dict()
+    at.selectbox(key="types_label").set_value("object-remove").run()
     assert not at.exception
-    n_remove = int((lab["label"] == "remove").sum())
-    assert f"{n_remove:,} edits labelled `remove`" in text_of(at)
+    n_remove = int((derived["label"] == "object-remove").sum())
+    assert f"{n_remove:,} edits labelled `object-remove`" in text_of(at)
     # the example cards show instructions of edits carrying the label
-    ids = set(lab.loc[lab["label"] == "remove", "edit_id"])
+    ids = set(derived.loc[derived["label"] == "object-remove", "edit_id"])
     e = marts["edits"].set_index("edit_id")
     shown = [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]
-    expected_instr = set(e.loc[sorted(ids)[:6], "instruction"])
-    assert expected_instr and expected_instr <= set(shown)
+    expected_instr = list(e.loc[sorted(ids)[:6], "instruction"])
+    assert expected_instr and shown[: len(expected_instr)] == expected_instr
     # co-occurrence: most frequent pair named in the caption
-    multi = lab.groupby("edit_id")["label"].apply(lambda s: sorted(set(s)))
+    multi = derived.groupby("edit_id")["label"].apply(lambda s: sorted(set(s)))
     pairs = pd.Series([(a, b) for ls in multi if len(ls) > 1 for i, a in enumerate(ls) for b in ls[i + 1:]])
     top_n = pairs.value_counts().iloc[0]
     assert f"({top_n:,} edits)" in text_of(at)
@@ -116,50 +119,65 @@ def test_instruction_types_distribution_and_examples(app, marts):
     n_mb = int((marts["edits"]["dataset"] == "magicbrush").sum())
     assert f"magicbrush {n_mb:,}" in text_of(at)
     assert "seed-data-edit" not in text_of(at).split("Denominators")[1].split("\n")[0]
+    # provided labels (SEED part 2 only)
+    at.radio(key="types_origin").set_value("provided").run()
+    assert "No labels of this origin" in text_of(at)
+    at.multiselect(key="types_datasets").set_value(sorted(marts["edits"]["dataset"].unique())).run()
+    q = frame(at, "label_quality")
+    prov = lab[lab["origin"] == "provided"]
+    assert set(q["part"]) == {"part2"} and int(q["n_edits"].sum()) == len(prov)
 
 
 def test_bias_page_shows_denominators_and_caveat(app, marts):
     at = app("bias")
     assert "cannot mean" in text_of(at)
     b = marts["bias_slices"]
-    gm = b[b["slice_kind"] == "group_mention"]
+    sub = b[(b["label"] == "all") & (b["subgroup"] != "all")]
     tab = frame(at, "bias_mentions")
-    assert int(tab["n_edits"].sum()) == int(gm["n_edits"].sum())
-    den = int(gm.drop_duplicates(["dataset", "part", "label"])["denominator"].sum())
+    assert int(tab["n_edits"].sum()) == int(sub["n_edits"].sum())
+    den = int(sub.drop_duplicates("dataset")["n_edits_in_slice"].sum())
+    assert den == len(marts["edits"][marts["edits"]["dataset"].isin(sub["dataset"])])
     assert set(tab["denominator"].astype(int)) == {den}
     assert f"Denominator: {den:,}" in text_of(at)
     impact = frame(at, "bias_impact")
-    fi = b[b["slice_kind"] == "filter_impact"]
-    assert int(impact["denominator"].sum()) == int(fi["denominator"].sum())
+    grp = b[(b["label"] == "all") & (b["subgroup"] == "all")]
+    assert impact.set_index("demographic_group")["n_scored"].astype(int).to_dict() == \
+        grp.groupby("demographic_group")["n_scored"].sum().astype(int).to_dict()
+    shift = frame(at, "bias_shift")
+    a = marts["attribute_shifts"]
+    assert int(shift["n_edits"].sum()) == int(a.loc[a["label"] != "all", "n_edits"].sum())
     # one dataset only
-    ds = sorted(gm["dataset"].unique())[0]
+    ds = sorted(sub["dataset"].unique())[-1]
     at.selectbox(key="bias_dataset").set_value(ds).run()
     tab = frame(at, "bias_mentions")
-    assert int(tab["n_edits"].sum()) == int(gm.loc[gm["dataset"] == ds, "n_edits"].sum())
+    assert int(tab["n_edits"].sum()) == int(sub.loc[sub["dataset"] == ds, "n_edits"].sum())
 
 
 def test_safety_rates_and_blurred_gallery(app, marts):
     at = app("safety")
-    e = marts["edits"]
-    unsafe = e["target_unsafe_score"] >= data.UNSAFE_THRESHOLD
-    introduced = unsafe & (e["source_unsafe_score"] < data.UNSAFE_THRESHOLD)
-    assert metric(at, "Edits scored") == f"{len(e):,}"
-    assert metric(at, "Flagged targets") == f"{int(unsafe.sum()):,}"
-    assert metric(at, "Introduced by the edit") == f"{int(introduced.sum()):,}"
+    s = marts["safety_flagged_edits"]
+    assert metric(at, "Edits") == f"{len(marts['edits']):,}"
+    assert metric(at, "Edits flagged") == f"{len(s):,}"
+    assert metric(at, "Unsafe content introduced by the edit") == f"{int(s['unsafe_image_introduced'].sum()):,}"
     rates = frame(at, "safety_rates")
-    assert int(rates["n_unsafe_target"].sum()) == int(unsafe.sum())
+    sl = marts["safety_slices"]
+    assert int(rates["n_target_image_flagged"].sum()) == int(sl["n_target_image_flagged"].sum())
     reveal = [t for t in at.toggle if t.key and t.key.startswith("reveal_")]
-    assert len(reveal) == min(8, int(unsafe.sum())) > 0
+    assert len(reveal) == min(8, len(s)) > 0
     assert all(t.value is False for t in reveal)
-    top = e[unsafe].sort_values(["target_unsafe_score", "edit_id"], ascending=[False, True]).iloc[0]
-    assert reveal[0].key == f"reveal_{top['edit_id']}"
+    order = s.assign(k=s["reasons"].map(len)).sort_values(["k", "edit_id"], ascending=[False, True])
+    assert [t.key for t in reveal] == [f"reveal_{i}" for i in order["edit_id"].head(8)]
     reveal[0].set_value(True).run()
     assert not at.exception
+    assert "Why: " in text_of(at)
     # category filter
-    cat = e.loc[unsafe, "target_safety_category"].value_counts().index[0]
+    cat = s["categories"].map(lambda c: c[0]).value_counts().index[0]
     at.selectbox(key="safety_category").set_value(cat).run()
     n = [t for t in at.toggle if t.key and t.key.startswith("reveal_")]
-    assert len(n) == min(8, int((unsafe & (e["target_safety_category"] == cat)).sum()))
+    assert len(n) == min(8, int(s["categories"].map(lambda c: cat in list(c)).sum()))
+    at.toggle(key="safety_introduced").set_value(True).run()
+    n = [t for t in at.toggle if t.key and t.key.startswith("reveal_")]
+    assert len(n) == min(8, int((s["categories"].map(lambda c: cat in list(c)) & s["unsafe_image_introduced"]).sum()))
 
 
 def test_quality_thresholds_count_live(app, marts):
@@ -174,15 +192,19 @@ def test_quality_thresholds_count_live(app, marts):
     assert metric(at, "Edits passing") == f"{int(passing.sum()):,}"
     per_ds = frame(at, "pass_table").set_index("dataset")["n_pass"].astype(int).to_dict()
     assert per_ds == passing.groupby(e["dataset"]).sum().astype(int).to_dict()
-    # worst examples of a flag: count in caption, cards show flagged edits
+    # worst examples of a flag: count in caption, cards show flagged edits, worst first
     f = marts["edit_quality_flags"]
     at.selectbox(key="worst_flag").set_value("is_full_regeneration").run()
     n = int(f["is_full_regeneration"].sum())
     assert f"{n:,} edits flagged full regeneration" in text_of(at)
     flagged = set(f.loc[f["is_full_regeneration"], "edit_id"])
     worst = e[e["edit_id"].isin(flagged)].sort_values("clip_i").head(6)
-    shown = [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]
+    shown = [m.value.strip("*") for m in at.markdown if m.value.startswith("**") and not m.value.startswith("**Turn")]
     assert list(worst["instruction"]) == shown[: len(worst)]
+    at.selectbox(key="worst_flag").set_value("is_noop").run()
+    noop = e[e["edit_id"].isin(set(f.loc[f["is_noop"], "edit_id"]))].sort_values("clip_i", ascending=False).head(6)
+    shown = [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]
+    assert list(noop["instruction"]) == shown[: len(noop)]
 
 
 def test_multi_turn_filmstrip_and_chain_breaks(app, marts):
@@ -220,12 +242,12 @@ def test_explorer_search_filters_pages_and_downloads(app, marts, wh):
     assert list(tab["edit_id"]) == sorted(e.loc[hit, "edit_id"])[20:40]
     # label and score filters
     lab = marts["edit_labels"]
-    at.multiselect(key="ex_labels").set_value(["remove"]).run()
-    hit &= e["edit_id"].isin(lab.loc[lab["label"] == "remove", "edit_id"])
+    at.multiselect(key="ex_labels").set_value(["object-remove"]).run()
+    hit &= e["edit_id"].isin(lab.loc[lab["label"] == "object-remove", "edit_id"])
     assert metric(at, "Matching edits") == f"{int(hit.sum()):,}"
     # the export holds exactly the filtered set
     m = data.Marts.open(wh)
-    f = data.Filters(text="remove", datasets=("seed-data-edit",), labels=("remove",))
+    f = data.Filters(text="remove", datasets=("seed-data-edit",), labels=("object-remove",))
     got = pq.read_table(io.BytesIO(data.explore_export(m, f, "parquet"))).to_pandas()
     assert sorted(got["edit_id"]) == sorted(e.loc[hit, "edit_id"])
     csv = pd.read_csv(io.BytesIO(data.explore_export(m, f, "csv")))
@@ -244,6 +266,7 @@ def test_sql_console_page_runs_and_rejects(app, marts):
     assert at.error and "only SELECT" in at.error[0].value
     # example queries fill the editor
     at.selectbox(key="sql_example").set_value("Most common instruction labels").run()
+    assert not at.exception
     assert "edit_labels" in at.text_area(key="sql_text").value
 
 
@@ -258,12 +281,13 @@ def test_missing_marts_say_run_build(tmp_path, monkeypatch):
 
 
 def test_partial_marts_pages_degrade(tmp_path, monkeypatch):
-    write_fixture_warehouse(tmp_path, n_edits=60, seed=1, omit=("edit_quality_flags", "dataset_scorecard"))
+    write_fixture_warehouse(tmp_path, n_edits=60, seed=1, omit=("edit_quality_flags", "dataset_scorecard", "instruction_type_stats", "label_cooccurrence",
+                                  "score_histograms"))
     monkeypatch.setenv("EDITLENS_WAREHOUSE", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert metric(at, "Edits") == "60"
-    for page in ["quality", "multi_turn", "explorer"]:
+    for page in ["instruction_types", "quality", "multi_turn", "explorer"]:
         at.switch_page(f"views/{page}.py").run()
         assert not at.exception, (page, [x.value for x in at.exception])
     assert metric(at, "Matching edits") == "60"

@@ -10,67 +10,74 @@ st.title("Bias")
 ui.guard(m, "bias_slices")
 
 st.info(
-    "**What these numbers can and cannot mean.** Group mentions count words in the instructions (a lexicon in "
-    "`seeds/`), not people in the pictures. Attribute shifts come from zero-shot CLIP scores for *perceived* "
-    "attributes (apparent age, skin tone, presentation): they say how an image model describes a picture, never "
-    "who a person is, and they inherit that model's own biases. Use them to find slices worth a human look, "
-    "compare slices of the same model only, and never to label individuals."
+    "**What these numbers can and cannot mean.** Group mentions count words of a lexicon "
+    "(`seeds/demographic_lexicon.csv`) in the instructions and captions: they describe the text, not the people in "
+    "the pictures. Attribute shifts come from zero-shot CLIP scores for *perceived* attributes (apparent age, "
+    "skin tone, presentation): they say how one image model describes a picture, never who a person is, and they "
+    "carry that model's own biases. Use them to find slices worth a human look and to compare slices scored by the "
+    "same model; never to label individuals or to claim a dataset's demographics."
 )
 
-kinds = data.bias_kinds(m)
-dsets = sorted(data.bias_slices(m, kinds[0])["dataset"].unique()) if kinds else []
-ds = st.selectbox("Dataset", ["all datasets"] + list(dsets), key="bias_dataset")
+ds_opts = data.bias_datasets(m)
+ds = st.selectbox("Dataset", ["all datasets"] + ds_opts, key="bias_dataset")
+scope = None if ds == "all datasets" else ds
 
-
-def _scope(df):
-    return df if ds == "all datasets" else df[df["dataset"] == ds]
-
-
-if "group_mention" in kinds:
-    st.subheader("Group mentions in instructions")
-    g = _scope(data.bias_slices(m, "group_mention"))
-    roll = g.groupby(["attribute", "group_name"], as_index=False)["n_edits"].sum()
-    den = _scope(data.bias_slices(m, "group_mention")).drop_duplicates(["dataset", "part", "label"])["denominator"].sum()
-    roll["denominator"] = den
-    roll["share"] = roll["n_edits"] / den if den else 0.0
+st.subheader("Group mentions")
+gm = data.group_mentions(m, scope)
+if gm.empty:
+    st.info("No demographic term is mentioned in this scope.")
+else:
+    den = int(gm["denominator"].iloc[0])
+    gm["group"] = gm["demographic_group"] + ": " + gm["subgroup"]
     st.altair_chart(
-        alt.Chart(roll).mark_bar().encode(
-            x=alt.X("share:Q", axis=alt.Axis(format=".1%"), title="share of labelled edits mentioning the group"),
-            y=alt.Y("group_name:N", title=None, sort="-x"), color="attribute:N",
-            tooltip=["attribute", "group_name", "n_edits", "denominator", alt.Tooltip("share:Q", format=".2%")]),
-        width="stretch")
-    ui.denominator_note(den, "labelled edits (edit × label pairs) in scope")
-    ui.table(roll, "bias_mentions")
+        alt.Chart(gm).mark_bar().encode(
+            x=alt.X("mention_rate:Q", axis=alt.Axis(format=".2%"), title=f"share of {den:,} edits mentioning it"),
+            y=alt.Y("group:N", title=None, sort="-x", axis=alt.Axis(labelLimit=260)),
+            color=alt.Color("demographic_group:N", legend=None),
+            tooltip=["demographic_group", "subgroup", "n_edits", "denominator",
+                     alt.Tooltip("mention_rate:Q", format=".3%")]),
+        width="stretch", height=60 + 24 * len(gm))
+    ui.denominator_note(den, "edits in scope (every bar is n_edits out of these)")
+    ui.table(gm.drop(columns="group"), "bias_mentions", {"mention_rate": "{:.3%}"})
 
-if "attribute_shift" in kinds:
+if m.has("attribute_shifts"):
     st.subheader("Perceived-attribute shift per instruction label")
-    s = _scope(data.bias_slices(m, "attribute_shift"))
-    w = s.assign(wv=s["value"] * s["n_edits"]).groupby(["label", "attribute", "group_name"], as_index=False).agg(
-        n_edits=("n_edits", "sum"), wv=("wv", "sum"))
-    w["mean_shift"] = w["wv"] / w["n_edits"].where(w["n_edits"] > 0)
-    w = w.drop(columns="wv")
-    st.altair_chart(
-        alt.Chart(w).mark_bar().encode(
-            x=alt.X("mean_shift:Q", title="mean change of the perceived-attribute score (target − source)"),
-            y=alt.Y("label:N", title=None), color="group_name:N", yOffset="group_name:N",
-            tooltip=["label", "attribute", "group_name", "n_edits", alt.Tooltip("mean_shift:Q", format=".3f")]),
-        width="stretch")
-    st.caption(f"Each bar averages over its n_edits (hover); in scope: {ui.num(w['n_edits'].sum())} edits "
-               "mentioning a person.")
-    ui.table(w, "bias_shift")
+    sh = data.attribute_shift(m, scope)
+    if sh.empty:
+        st.info("No perceived-attribute scores in this scope (run `editlens embed` with concepts).")
+    else:
+        groups = sorted(sh["concept_group"].unique())
+        sh["concept"] = sh["concept_group"] + ": " + sh["concept"]
+        st.altair_chart(
+            alt.Chart(sh).mark_bar().encode(
+                x=alt.X("mean_shift:Q", title="mean shift of the perceived-attribute score (target − source)"),
+                y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=260)),
+                color=alt.Color("concept:N", legend=alt.Legend(orient="top")), yOffset="concept:N",
+                tooltip=["label", "concept", "n_edits", alt.Tooltip("mean_shift:Q", format=".4f")]),
+            width="stretch", height=80 + 10 * len(sh) + 12 * sh["label"].nunique())
+        st.caption(f"Each bar averages n_edits edits (hover); concept groups: {', '.join(groups)}. "
+                   f"In scope: {ui.num(sh.groupby('label')['n_edits'].max().sum())} labelled edits with scores.")
+        ui.table(sh, "bias_shift", {"mean_shift": "{:.4f}"})
+else:
+    st.info(f"Attribute shifts need the `attribute_shifts` mart. {data.BUILD_HINT}")
 
-if "filter_impact" in kinds:
-    st.subheader("Filter impact: which groups does the quality filter remove?")
-    f = _scope(data.bias_slices(m, "filter_impact"))
-    fi = f.groupby(["attribute", "group_name"], as_index=False).agg(n_kept=("n_edits", "sum"),
-                                                                   denominator=("denominator", "sum"))
-    fi["kept_rate"] = fi["n_kept"] / fi["denominator"].where(fi["denominator"] > 0)
-    st.altair_chart(
-        alt.Chart(fi).mark_bar().encode(
-            x=alt.X("kept_rate:Q", axis=alt.Axis(format=".0%"), title="share kept by the quality filter"),
-            y=alt.Y("group_name:N", title=None), color="attribute:N",
-            tooltip=["attribute", "group_name", "n_kept", "denominator", alt.Tooltip("kept_rate:Q", format=".1%")]),
-        width="stretch")
-    st.caption("Denominator per bar: edits mentioning the group before filtering (hover); a group kept much "
-               "less often than others is a filter that skews the data.")
-    ui.table(fi, "bias_impact")
+st.subheader("Filter impact")
+fi = data.filter_impact(m, scope)
+if not fi.empty:
+    overall = float(fi["overall_filter_pass_rate"].iloc[0]) if fi["overall_filter_pass_rate"].notna().any() else None
+    layers = [alt.Chart(fi).mark_bar().encode(
+        x=alt.X("filter_pass_rate:Q", axis=alt.Axis(format=".0%"), title="share of the group's scored edits kept"),
+        y=alt.Y("demographic_group:N", title=None),
+        tooltip=["demographic_group", "n_passing", alt.Tooltip("n_scored:Q", title="denominator"),
+                 alt.Tooltip("filter_pass_rate:Q", format=".1%")])]
+    if overall is not None:
+        import pandas as pd
+
+        layers.append(alt.Chart(pd.DataFrame({"x": [overall]})).mark_rule(color="red", strokeDash=[4, 3])
+                      .encode(x="x:Q"))
+    st.altair_chart(alt.layer(*layers), width="stretch", height=80 + 30 * len(fi))
+    st.caption(f"Bars: edits of each group passing the InstructPix2Pix filter out of its scored edits (hover). "
+               f"Red line: all edits in scope, {ui.pct(overall)} "
+               f"({ui.num(fi['overall_n_passing'].iloc[0])} of {ui.num(fi['overall_n_scored'].iloc[0])}). "
+               "A group kept much less often than the line is a filter that skews the data.")
+    ui.table(fi, "bias_impact", {"filter_pass_rate": "{:.1%}", "overall_filter_pass_rate": "{:.1%}"})

@@ -7,12 +7,21 @@ from dashboards import data, ui
 
 m = data.marts()
 st.title("Instruction types")
-st.caption("Labels per edit (provided by the dataset or assigned by the lexicon rules). Click a bar to see its examples.")
+st.caption("Labels per edit: derived by the taxonomy rules (seeds/taxonomy_rules.csv) or provided by the dataset. "
+           "Click a bar to see its examples.")
 ui.guard(m, "edits", "edit_labels")
 
 all_ds = data.datasets(m)
-chosen = st.multiselect("Datasets", all_ds, default=all_ds, key="types_datasets")
-dist = data.label_distribution(m, tuple(chosen))
+c = st.columns([3, 1])
+chosen = c[0].multiselect("Datasets", all_ds, default=all_ds, key="types_datasets")
+origins = data.label_origins(m)
+origin = c[1].radio("Label origin", origins, index=origins.index("derived") if "derived" in origins else 0,
+                    key="types_origin", horizontal=True) if origins else None
+dist = data.label_distribution(m, tuple(chosen), origin)
+if dist.empty:
+    st.info("No labels of this origin in the chosen datasets.")
+    st.stop()
+
 st.subheader("Distribution")
 pick = alt.selection_point(fields=["label"], name="pick")
 chart = (
@@ -20,21 +29,23 @@ chart = (
     .mark_bar()
     .encode(
         x=alt.X("share:Q", title="share of the dataset's edits", axis=alt.Axis(format=".0%")),
-        y=alt.Y("label:N", sort="-x", title=None),
-        color="dataset:N",
+        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+        color=alt.Color("dataset:N", legend=alt.Legend(orient="top")),
         yOffset="dataset:N",
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.4)),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
         tooltip=["dataset", "label", "n_edits", alt.Tooltip("denominator:Q", title="edits in dataset"),
                  alt.Tooltip("share:Q", format=".1%")],
     )
     .add_params(pick)
 )
-event = st.altair_chart(chart, width="stretch", on_select="rerun", key="types_chart")
+n_bars = max(1, len(dist))
+event = st.altair_chart(chart, width="stretch", on_select="rerun", key="types_chart",
+                        height=min(1400, 80 + 14 * n_bars + 10 * dist["label"].nunique()))
 denoms = dist.groupby("dataset")["denominator"].first()
 st.caption("Denominators (edits per dataset): " + ", ".join(f"{d} {ui.num(n)}" for d, n in denoms.items())
            + ". An edit may carry several labels, so shares can add up to more than 100%.")
 
-labels = sorted(dist["label"].unique().tolist()) or data.labels(m)
+label_list = sorted(dist["label"].unique().tolist())
 picked = None
 try:
     sel = event.selection.get("pick") if event is not None else None
@@ -42,37 +53,38 @@ try:
         picked = sel[0].get("label")
 except AttributeError:
     picked = None
-if picked in labels:
+if picked in label_list:
     st.session_state["types_label"] = picked
 
 st.subheader("Examples")
-label = st.selectbox("Label", labels, key="types_label") if labels else None
+label = st.selectbox("Label", label_list, key="types_label") if label_list else None
 if label:
-    ex = data.label_examples(m, label, limit=6)
-    st.caption(f"{ui.num(int(dist.loc[dist['label'] == label, 'n_edits'].sum()))} edits labelled `{label}` "
-               "in the chosen datasets; the first six:")
+    n_label = int(dist.loc[dist["label"] == label, "n_edits"].sum())
+    ex = data.label_examples(m, label, origin, tuple(chosen), limit=6)
+    st.caption(f"{ui.num(n_label)} edits labelled `{label}` in the chosen datasets; the first {len(ex)}:")
     for row in ex.to_dict("records"):
         ui.edit_card(m, row, show_scores=data.score_columns(m)[:2])
 
 st.subheader("Co-occurrence")
-co = data.label_cooccurrence(m)
+co = data.label_cooccurrence(m, origin, tuple(chosen))
 if co.empty:
-    st.info("No edit carries more than one label.")
+    st.info("No edit carries more than one label of this origin.")
 else:
+    top = co.head(60)
     heat = (
-        alt.Chart(co)
+        alt.Chart(top)
         .mark_rect()
         .encode(x=alt.X("label_a:N", title=None), y=alt.Y("label_b:N", title=None),
-                color=alt.Color("n_edits:Q", scale=alt.Scale(scheme="blues")),
+                color=alt.Color("n_edits:Q", scale=alt.Scale(scheme="blues"), title="edits"),
                 tooltip=["label_a", "label_b", "n_edits"])
     )
-    st.altair_chart(heat, width="stretch")
-    st.caption(f"Edits with two or more labels; the most frequent pair is {co.iloc[0]['label_a']} + "
-               f"{co.iloc[0]['label_b']} ({ui.num(co.iloc[0]['n_edits'])} edits).")
+    st.altair_chart(heat, width="stretch", height=120 + 22 * top["label_b"].nunique())
+    st.caption(f"Edits with both labels (the {len(top)} most frequent pairs); the most frequent pair is "
+               f"{co.iloc[0]['label_a']} + {co.iloc[0]['label_b']} ({ui.num(co.iloc[0]['n_edits'])} edits).")
 
 st.subheader("Quality per label")
-q = data.label_quality(m)
-fmt = {c: "{:.3f}" for c in q.columns if c.startswith("median_")}
-if "flagged_rate" in q.columns:
-    fmt["flagged_rate"] = "{:.1%}"
+q = data.label_quality(m, origin, tuple(chosen))
+fmt = {c: "{:.3f}" for c in q.columns if c.endswith("_median")}
+fmt.update({c: "{:.1%}" for c in q.columns if c.startswith("share")})
+st.caption("Score medians per label, dataset and part (n_scored edits have scores).")
 ui.table(q, "label_quality", fmt)

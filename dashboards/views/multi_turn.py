@@ -34,6 +34,8 @@ cols[0].image(pics[0], caption="turn 1 source", width="stretch")
 scs = data.score_columns(m)[:2]
 for i, (r, box) in enumerate(zip(recs, cols[1:])):
     box.image(pics[i + 1], width="stretch")
-    brk = " ⛓️‍💥 chain break" if r.get("is_chain_break") else ""
+    brk = " — **chain break**" if r.get("is_chain_break") else ""
     box.markdown(f"**Turn {r['turn_index']}**{brk}  \n{r['instruction']}")
+    if r.get("is_chain_break") and r.get("chain_break_reason"):
+        box.caption(str(r["chain_break_reason"]).replace("_", " "))
     box.caption(" · ".join(f"{data.score_label(c).split(' (')[0]} {ui.score(r.get(c))}" for c in scs))

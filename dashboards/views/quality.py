@@ -17,8 +17,8 @@ if not scores:
 
 st.subheader("Thresholds")
 st.caption("Move a slider: the pass counts below update live (an edit passes when it meets every threshold).")
-defaults = {"clip_i": 0.7, "directional_caption": 0.2, "clip_t_target_caption": 0.2}
-slider_cols = [c for c in defaults if c in scores] or scores[:2]
+defaults = data.default_thresholds(m)
+slider_cols = list(defaults) or scores[:2]
 thresholds = {}
 cols = st.columns(len(slider_cols))
 for col, box in zip(slider_cols, cols):
@@ -64,9 +64,13 @@ if m.has("edit_quality_flags"):
     flag = st.selectbox("Flag", flags, key="worst_flag", format_func=data.flag_label)
     if flag:
         ex = data.worst_examples(m, flag, limit=6)
+        rank = data.QUALITY_FLAGS[flag][0]
+        how = f"worst {len(ex)} by {data.score_label(rank)}" if rank in scores else f"first {len(ex)}"
         st.caption(f"{ui.num(int(fc.loc[fc['flag'] == flag, 'n_edits'].iloc[0]))} edits flagged "
-                   f"{data.flag_label(flag)}; worst {len(ex)} by {data.score_label(scores[0])}:")
+                   f"{data.flag_label(flag)}; {how}:")
+        reasons = [c for c in ex.columns if c.endswith(("_reason", "_kind")) or c == "duplicate_of_edit_id"]
         for row in ex.to_dict("records"):
-            ui.edit_card(m, row, show_scores=scores[:4])
+            with st.container(border=True):
+                ui.edit_card(m, row, show_scores=scores[:4], extra=reasons)
 else:
     st.info(f"Quality flags need the `edit_quality_flags` mart. {data.BUILD_HINT}")

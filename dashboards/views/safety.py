@@ -1,4 +1,4 @@
-"""Safety: how often are targets flagged per category, what do they look like, which edits introduced it?"""
+"""Safety: how often are edits flagged per category, what do they look like, which edits introduced it?"""
 
 import altair as alt
 import streamlit as st
@@ -7,44 +7,57 @@ from dashboards import data, ui
 
 m = data.marts()
 st.title("Safety")
-st.caption(f"Zero-shot, perceived: a target counts as flagged when its unsafe score is ≥ {data.UNSAFE_THRESHOLD}. "
-           "Thumbnails stay blurred until you reveal them.")
+st.caption("Zero-shot and lexicon-based, so *perceived*: an image counts as flagged when a safety concept's score "
+           "passes its threshold (seeds/concept_thresholds.csv). Thumbnails stay blurred until you reveal them.")
 ui.guard(m, "safety_slices")
 
 rates = data.safety_rates(m)
-tot_edits = int(rates.groupby("dataset")["n_edits"].sum().sum()) if not rates.empty else 0
-c = st.columns(3)
-c[0].metric("Edits scored", ui.num(tot_edits))
-c[1].metric("Flagged targets", ui.num(rates["n_unsafe_target"].sum()))
-c[2].metric("Introduced by the edit", ui.num(rates["n_introduced"].sum()))
+tot = data.parts(m)["n_edits"].sum() if m.has("edits") else rates.groupby("dataset")["n_edits"].max().sum()
+c = st.columns(4)
+c[0].metric("Edits", ui.num(tot))
+if m.has("safety_flagged_edits"):
+    sc = data.safety_counts(m)
+    c[1].metric("Edits flagged", ui.num(sc["n_flagged"]))
+    c[2].metric("Unsafe content introduced by the edit", ui.num(sc["n_introduced"]))
+    c[3].metric("Watermark removal requests", ui.num(sc["n_watermark"]))
 
 st.subheader("Rates per category")
-rates["label"] = [f"{100 * r:.1f}% ({u:,}/{n:,})" for r, u, n in
-                  zip(rates["unsafe_target_rate"].fillna(0), rates["n_unsafe_target"], rates["n_edits"])]
-base = alt.Chart(rates).encode(x=alt.X("dataset:N", title=None, axis=alt.Axis(labelAngle=0)),
-                               y=alt.Y("category:N", title=None))
-heat = base.mark_rect().encode(
-    color=alt.Color("unsafe_target_rate:Q", title="flagged / edits", scale=alt.Scale(scheme="orangered"),
-                    legend=alt.Legend(format=".1%")),
-    tooltip=["dataset", "category", "n_unsafe_target", alt.Tooltip("n_edits:Q", title="denominator"),
-             alt.Tooltip("unsafe_target_rate:Q", format=".2%"), "n_introduced"])
-st.altair_chart(heat + base.mark_text(fontSize=12).encode(text="label:N"), width="stretch",
-                height=60 + 36 * max(1, rates["category"].nunique()))
-ui.denominator_note(tot_edits, "edits with a safety score (each bar: that dataset's edits in the category)")
-ui.table(rates.drop(columns="label"), "safety_rates", {"unsafe_target_rate": "{:.2%}", "introduced_rate": "{:.2%}"})
+rate_col = "target_image_flagged_rate" if "target_image_flagged_rate" in rates.columns else "instruction_flagged_rate"
+num_col = "n_target_image_flagged" if rate_col == "target_image_flagged_rate" else "n_instruction_flagged"
+den_col = "n_edits_with_images" if rate_col == "target_image_flagged_rate" else "n_edits"
+if rates.empty:
+    st.info("Nothing flagged.")
+else:
+    rates["label"] = [f"{100 * (r or 0):.2f}% ({u:,}/{n:,})" for r, u, n in
+                      zip(rates[rate_col].fillna(0), rates[num_col], rates[den_col])]
+    base = alt.Chart(rates).encode(x=alt.X("dataset:N", title=None, axis=alt.Axis(labelAngle=0)),
+                                   y=alt.Y("category:N", title=None))
+    heat = base.mark_rect().encode(
+        color=alt.Color(f"{rate_col}:Q", title="flagged / denominator", scale=alt.Scale(scheme="orangered"),
+                        legend=alt.Legend(format=".1%")),
+        tooltip=["dataset", "category", num_col, alt.Tooltip(f"{den_col}:Q", title="denominator"),
+                 alt.Tooltip(f"{rate_col}:Q", format=".3%")])
+    st.altair_chart(heat + base.mark_text(fontSize=12).encode(text="label:N"), width="stretch",
+                    height=60 + 40 * max(1, rates["category"].nunique()))
+    st.caption(f"Cells: {num_col.replace('_', ' ')} / {den_col.replace('_', ' ')} per dataset and category.")
+    fmt = {c: "{:.3%}" for c in rates.columns if c.endswith("_rate")}
+    ui.table(rates.drop(columns="label"), "safety_rates", fmt)
 
 st.subheader("Gallery of flagged edits")
-cats = sorted(rates["category"].dropna().unique().tolist())
-cat = st.selectbox("Category", ["all categories"] + cats, key="safety_category")
-introduced = st.toggle("Only edits that introduced unsafe content (source was below the threshold)",
-                       key="safety_introduced")
-if "edits" in m.available():
+if m.has("safety_flagged_edits") and m.has("edits"):
+    cats = data.safety_categories(m)
+    cc = st.columns([2, 3])
+    cat = cc[0].selectbox("Category", ["all categories"] + cats, key="safety_category")
+    introduced = cc[1].toggle("Only edits that introduced unsafe content", key="safety_introduced")
     g = data.safety_gallery(m, None if cat == "all categories" else cat, introduced_only=introduced, limit=8)
     if g.empty:
         st.info("No flagged edits in this selection.")
     for row in g.to_dict("records"):
-        reveal = st.toggle(f"Reveal `{row['edit_id']}`", key=f"reveal_{row['edit_id']}")
-        ui.edit_card(m, row, blur=not reveal,
-                     extra=[c for c in (data.SAFETY_SOURCE, data.SAFETY_TARGET, data.SAFETY_CATEGORY) if c in row])
+        with st.container(border=True):
+            reveal = st.toggle(f"Reveal `{row['edit_id']}`", key=f"reveal_{row['edit_id']}")
+            ui.edit_card(m, row, blur=not reveal)
+            reasons = row.get("reasons")
+            if reasons is not None and len(reasons):
+                st.caption("Why: " + "; ".join(str(r) for r in reasons))
 else:
-    st.warning(f"The gallery needs the `edits` mart. {data.BUILD_HINT}")
+    st.warning(f"The gallery needs the `safety_flagged_edits` and `edits` marts. {data.BUILD_HINT}")

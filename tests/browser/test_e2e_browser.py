@@ -147,8 +147,8 @@ def test_overview(browser_page, server, marts):
     page = browser_page
     _open(page, server, "", "Overview")
     assert _metric(page, "Edits") == f"{len(marts['edits']):,}"
-    _select(page, "Metric", "median clip i")
-    best = marts["dataset_scorecard"].sort_values("median_clip_i", ascending=False).iloc[0]
+    _select(page, "Metric", "clip i median")
+    best = marts["dataset_scorecard"].sort_values("clip_i_median", ascending=False).iloc[0]
     page.get_by_text(f"Highest: {best['dataset']} / {best['part']}.").first.wait_for()
     assert "Warehouse:" in _body(page)
     _shot(page, "1-overview")
@@ -157,9 +157,10 @@ def test_overview(browser_page, server, marts):
 def test_instruction_types(browser_page, server, marts):
     page = browser_page
     _open(page, server, "instruction-types", "Instruction types")
-    _select(page, "Label", "remove")
-    n = int((marts["edit_labels"]["label"] == "remove").sum())
-    page.get_by_text(re.compile(rf"{n:,} edits labelled\s*remove")).first.wait_for()
+    _select(page, "Label", "object-remove")
+    lab = marts["edit_labels"]
+    n = int(((lab["label"] == "object-remove") & (lab["origin"] == "derived")).sum())
+    page.get_by_text(re.compile(rf"{n:,} edits labelled\s*object-remove")).first.wait_for()
     _shot(page, "2-instruction-types")
 
 
@@ -167,22 +168,19 @@ def test_bias(browser_page, server, marts):
     page = browser_page
     _open(page, server, "bias", "Bias")
     assert "cannot mean" in _body(page)
-    b = marts["bias_slices"]
-    gm = b[(b["slice_kind"] == "group_mention") & (b["dataset"] == "seed-data-edit")]
-    den = int(gm.drop_duplicates(["dataset", "part", "label"])["denominator"].sum())
+    den = int((marts["edits"]["dataset"] == "seed-data-edit").sum())
     _select(page, "Dataset", "seed-data-edit")
-    page.get_by_text(f"Denominator: {den:,} labelled edits").first.wait_for()
+    page.get_by_text(f"Denominator: {den:,} edits in scope").first.wait_for()
     _shot(page, "3-bias")
 
 
 def test_safety(browser_page, server, marts):
     page = browser_page
     _open(page, server, "safety", "Safety")
-    e = marts["edits"]
-    unsafe = e[e["target_unsafe_score"] >= 0.5].sort_values(["target_unsafe_score", "edit_id"],
-                                                             ascending=[False, True])
-    assert _metric(page, "Flagged targets") == f"{len(unsafe):,}"
-    first = unsafe.iloc[0]["edit_id"]
+    s = marts["safety_flagged_edits"]
+    assert _metric(page, "Edits flagged") == f"{len(s):,}"
+    order = s.assign(k=s["reasons"].map(len)).sort_values(["k", "edit_id"], ascending=[False, True])
+    first = order.iloc[0]["edit_id"]
     toggle = page.locator(f".st-key-reveal_{first} input")
     assert not toggle.is_checked()
     assert page.locator('[data-testid="stImage"]').count() >= 2  # the blurred thumbnails
