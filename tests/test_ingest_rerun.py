@@ -1,0 +1,131 @@
+"""Reruns and interruptions: a rerun changes nothing, a changed or new file is ingested alone, and a run killed
+with SIGKILL at any write step and then rerun leaves exactly the tables of an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures_ingest import ingest, seed_repo, snapshot, table, write_lines
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+
+
+def parquet_files(wh: Path) -> dict[str, float]:
+    return {str(p.relative_to(wh)): p.stat().st_mtime_ns for p in (wh / "parquet").rglob("*.parquet")}
+
+
+def test_rerun_changes_nothing(tmp_path):
+    seed_repo(tmp_path / "seed")
+    s1 = ingest(tmp_path / "seed", tmp_path / "wh", workers=1)
+    before_files, before = parquet_files(tmp_path / "wh"), {t: table(tmp_path / "wh", t) for t in
+                                                          ("edits", "images", "rejects", "ingest_runs")}
+    s2 = ingest(tmp_path / "seed", tmp_path / "wh", workers=1)
+    assert len(s2.ingested) == 0 and len(s2.unchanged) == len(s1.ingested) == 5
+    assert parquet_files(tmp_path / "wh") == before_files
+    assert {t: table(tmp_path / "wh", t) for t in before} == before
+    assert "5 unchanged" in s2.describe() and s2.warehouse_edits == s1.records_loaded
+
+
+def test_changed_or_new_file_is_ingested_alone(tmp_path):
+    facts = seed_repo(tmp_path / "seed")
+    s1 = ingest(tmp_path / "seed", tmp_path / "wh", workers=1)
+    run1 = s1.run_id
+    p2 = facts["p23"] / "real_editing/annotations/split_0001.jsonl"
+    write_lines(p2, [{"source_image": "images/7_0.jpg", "target_image": "images/7_1.jpg", "instruction": "new one",
+                      "task_type": ["object-add"]},
+                     {"source_image": "images/8_0.jpg", "target_image": "images/8_1.jpg", "instruction": "two"}])
+    write_lines(facts["p23"] / "real_editing/annotations/split_0002.jsonl",
+                [{"source_image": "images/9_0.jpg", "target_image": "images/9_1.jpg", "instruction": "third"}])
+    s2 = ingest(tmp_path / "seed", tmp_path / "wh", workers=1)
+    assert sorted(f.source_file for f in s2.ingested) == ["real_editing/annotations/split_0001.jsonl",
+                                                          "real_editing/annotations/split_0002.jsonl"]
+    assert len(s2.unchanged) == 5 - 1
+    edits = table(tmp_path / "wh", "edits")
+    part2 = sorted(e["instruction"] for e in edits if e["part"] == "part2")
+    assert part2 == ["new one", "third", "two"]  # the old record of the changed file is gone, nothing doubled
+    assert {e["ingest_run_id"] for e in edits if e["part"] != "part2"} == {run1}
+    assert {e["ingest_run_id"] for e in edits if e["part"] == "part2"} == {s2.run_id}
+    assert len(edits) == len({e["edit_id"] for e in edits})
+    assert len(table(tmp_path / "wh", "ingest_runs")) == 6
+
+
+def _killed_run(src: Path, wh: Path, steps: int) -> int:
+    code = ("import sys; sys.path[:0] = [%r, %r]\n"
+            "from fixtures_ingest import ingest\n"
+            "ingest(%r, %r, workers=1, kill_after_steps=%d)\n") % (str(TESTS), str(REPO), str(src), str(wh), steps)
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=120).returncode
+
+
+def _small_repo(base: Path) -> Path:
+    write_lines(base / "real_editing/annotations/split_0001.jsonl",
+                [{"source_image": f"images/{i}_0.jpg", "target_image": f"images/{i}_1.jpg", "instruction": f"e{i}",
+                  "task_type": ["object-add"]} for i in range(5)] + ["{bad"])
+    write_lines(base / "multi_turn_editing/annotations/split_0001.jsonl",
+                [{"source_image": "d/a.jpg", "instruction_1": "x", "edit_image_1": "d/a1.jpg",
+                  "instruction_2": "y", "edit_image_2": "d/a2.jpg"}])
+    return base
+
+
+def test_sigkill_at_every_write_step_then_rerun_equals_uninterrupted(tmp_path):
+    src = _small_repo(tmp_path / "seed")
+    ingest(src, tmp_path / "ref", workers=1)
+    want = snapshot(tmp_path / "ref")
+    steps_per_run = 2 * 8  # 2 units x (3 data shards + marker) x (tmp written, renamed)
+    for k in range(1, steps_per_run + 1):
+        wh = tmp_path / f"wh{k}"
+        rc = _killed_run(src, wh, k)
+        assert rc == -signal.SIGKILL, (k, rc)
+        s = ingest(src, wh, workers=1)
+        assert snapshot(wh) == want, k
+        assert not list((wh / "parquet").rglob(".tmp-*"))
+        assert s.warehouse_edits == 7
+    assert _killed_run(src, tmp_path / "whall", steps_per_run + 1) == 0  # the run really has that many steps
+
+
+def test_sigkill_while_replacing_a_changed_file(tmp_path):
+    src = _small_repo(tmp_path / "seed")
+    ref, f = tmp_path / "ref", src / "real_editing/annotations/split_0001.jsonl"
+    for k in range(1, 10):  # removing the old marker + 8 write steps of the changed unit
+        wh = tmp_path / f"wh{k}"
+        write_lines(f, [{"source_image": "images/1_0.jpg", "target_image": "images/1_1.jpg", "instruction": "a"}])
+        ingest(src, wh, workers=1)
+        write_lines(f, [{"source_image": "images/2_0.jpg", "target_image": "images/2_1.jpg", "instruction": "b"},
+                        {"source_image": "images/3_0.jpg", "target_image": "images/3_1.jpg", "instruction": "c"}])
+        if k == 1:
+            ingest(src, ref, workers=1)
+        assert _killed_run(src, wh, k) == -signal.SIGKILL
+        ingest(src, wh, workers=1)
+        assert snapshot(wh) == snapshot(ref), k
+        assert sorted(e["instruction"] for e in table(wh, "edits") if e["part"] == "part2") == ["b", "c"]
+
+
+@pytest.mark.slow
+def test_cli_killed_at_random_times_with_worker_processes(tmp_path):
+    src = tmp_path / "seed"
+    for n in range(12):
+        write_lines(src / f"auto_editing/openimages/annotations/split_{n:04d}.jsonl",
+                    [{"source_image": f"source_images/{n}_{i}.jpg", "target_image": f"target_images/{n}_{i}.jpg",
+                      "instruction": f"edit {n} {i}"} for i in range(3000)] + ["not json"])
+    ingest(src, tmp_path / "ref", workers=2)
+    want = snapshot(tmp_path / "ref")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    rng = random.Random(7)
+    for trial in range(2):
+        wh = tmp_path / f"wh{trial}"
+        proc = subprocess.Popen([sys.executable, "-m", "editlens.cli", "ingest", str(src), "--warehouse", str(wh),
+                                 "--workers", "2"], cwd=REPO, env=env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 4.0))
+        os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its worker processes, all at once
+        proc.wait()
+        ingest(src, wh, workers=2)
+        assert snapshot(wh) == want, trial
