@@ -301,12 +301,19 @@ def _has_flags(m: Marts) -> bool:
 # --- overview ----------------------------------------------------------------------------------------------------
 
 
+def _card_has(m: Marts, *cols: str) -> bool:
+    return m.has("dataset_scorecard") and set(cols) <= set(m.columns("dataset_scorecard"))
+
+
 def datasets(m: Marts) -> list[str]:
-    m.require("edits")
-    return m.df("select distinct dataset from edits order by 1")["dataset"].tolist()
+    return parts(m)["dataset"].drop_duplicates().tolist()
 
 
 def parts(m: Marts) -> pd.DataFrame:
+    """Dataset, part and edit count (from the scorecard when present: no scan of `edits`)."""
+    if _card_has(m, "dataset", "part", "n_edits"):
+        return m.df("select dataset, part, sum(n_edits)::bigint as n_edits from dataset_scorecard "
+                    "group by all order by 1, 2")
     m.require("edits")
     return m.df("select dataset, part, count(*) as n_edits from edits group by all order by 1, 2")
 
@@ -336,6 +343,14 @@ def scorecard_metric_columns(df: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def totals(m: Marts) -> dict[str, float]:
+    if _card_has(m, "n_edits", "n_sessions", "n_with_any_quality_flag"):
+        row = m.df("""select sum(n_edits)::bigint as n_edits, count(distinct dataset) as n_datasets,
+                             sum(n_sessions)::bigint as n_sessions,
+                             sum(n_with_any_quality_flag) / sum(n_edits) as flagged_rate
+                      from dataset_scorecard""").iloc[0]
+        out = {k: int(row[k] or 0) for k in ("n_edits", "n_datasets", "n_sessions")}
+        out["flagged_rate"] = float(row["flagged_rate"] or 0)
+        return out
     m.require("edits")
     row = m.df("select count(*) as n_edits, count(distinct dataset) as n_datasets, "
                "count(distinct session_id) as n_sessions from edits").iloc[0]
@@ -446,17 +461,30 @@ def label_examples(m: Marts, label: str, origin: str | None = None, datasets_: S
     if origin:
         lfilter = " and origin = ?"
         params.append(origin)
-    dfilter = ""
-    if datasets_:
-        dfilter = "and " + _in("e.dataset", datasets_, params)
     cols = example_columns(m, ("source_image_id", "target_image_id", *score_columns(m)[:2]))
+    every = not datasets_ or set(datasets_) >= set(datasets(m))
+    if every:  # the first few labelled edits, in mart order: a LIMIT that stops reading early
+        params.append(int(limit))
+        ids = m.df(f"select edit_id from edit_labels where label = ?{lfilter} limit ?", params)["edit_id"].tolist()
+        return rows_by_id(m, ids, cols)
+    dfilter = "and " + _in("e.dataset", datasets_, params)
     params.append(int(limit))
     return m.df(
         f"""select {_sel(cols)} from edits e
             where e.edit_id in (select edit_id from edit_labels where label = ?{lfilter}) {dfilter}
-            order by e.edit_id limit ?""",
+            limit ?""",
         params,
     )
+
+
+def rows_by_id(m: Marts, ids: Sequence[str], cols: Sequence[str]) -> pd.DataFrame:
+    """Rows of `edits` for a few edit ids, in the order given."""
+    if not ids:
+        return pd.DataFrame(columns=list(cols))
+    params: list = []
+    df = m.df(f"select {_sel(cols)} from edits e where {_in('e.edit_id', list(ids), params)}", params)
+    order = {k: i for i, k in enumerate(ids)}
+    return df.sort_values("edit_id", key=lambda s: s.map(order)).reset_index(drop=True)
 
 
 # --- bias --------------------------------------------------------------------------------------------------------
@@ -660,6 +688,14 @@ def worst_examples(m: Marts, flag: str, limit: int = 6) -> pd.DataFrame:
                if c in fcols]
     cols = example_columns(m, ("source_image_id", "target_image_id", *sc))
     extra = "".join(f', f."{c}"' for c in reasons)
+    if order in fcols or not order_sql:
+        # rank inside the flags mart (it carries the main scores): no scan of the wide `edits` mart
+        forder = f'"{order}" {"desc" if high_is_bad else "asc"} nulls last, ' if order in fcols else ""
+        rsel = "".join(f', "{c}"' for c in reasons)
+        ordering = f"order by {forder}edit_id" if forder else ""  # unranked flags: first ones, mart order
+        pick = m.df(f'select edit_id{rsel} from edit_quality_flags where "{flag}" {ordering} limit ?', [int(limit)])
+        rows = rows_by_id(m, pick["edit_id"].tolist(), cols)
+        return rows.merge(pick, on="edit_id", how="left") if reasons else rows
     return m.df(
         f"""select {_sel(cols)}{extra} from edits e join edit_quality_flags f using (edit_id)
             where f."{flag}" order by {order_sql}e.edit_id limit ?""",
@@ -676,8 +712,8 @@ def sessions(m: Marts, only_breaks: bool = False, dataset: str | None = None, li
     brk = "0"
     join = ""
     if m.has("edit_quality_flags") and "is_chain_break" in m.columns("edit_quality_flags"):
-        brk = "f.is_chain_break::int"
-        join = "left join edit_quality_flags f using (edit_id)"
+        brk = "(f.edit_id is not null)::int"
+        join = "left join (select edit_id from edit_quality_flags where is_chain_break) f using (edit_id)"
     params: list = []
     where = "where e.session_id is not null"
     if dataset:
@@ -699,8 +735,8 @@ def session_counts(m: Marts) -> dict[str, int]:
     brk = "0"
     join = ""
     if m.has("edit_quality_flags") and "is_chain_break" in m.columns("edit_quality_flags"):
-        brk = "f.is_chain_break::int"
-        join = "left join edit_quality_flags f using (edit_id)"
+        brk = "(f.edit_id is not null)::int"
+        join = "left join (select edit_id from edit_quality_flags where is_chain_break) f using (edit_id)"
     r = m.df(f"""select count(*) as n_sessions, sum((b > 0)::int) as n_with_breaks from
                  (select e.session_id, sum(coalesce({brk}, 0)) as b from edits e {join}
                   where e.session_id is not null group by 1)""").iloc[0]
@@ -716,9 +752,10 @@ def session_turns(m: Marts, session_id: str) -> pd.DataFrame:
     fcols = m.columns("edit_quality_flags")
     if "is_chain_break" in fcols:
         brk = ", coalesce(f.is_chain_break, false) as is_chain_break"
-        if "chain_break_reason" in fcols:
+        reason = ", chain_break_reason" if "chain_break_reason" in fcols else ""
+        if reason:
             brk += ", f.chain_break_reason"
-        join = "left join edit_quality_flags f using (edit_id)"
+        join = f"left join (select edit_id, is_chain_break{reason} from edit_quality_flags where is_chain_break) f using (edit_id)"
     return m.df(f"select {_sel(cols)}{brk} from edits e {join} where e.session_id = ? order by e.turn_index",
                 [session_id])
 
@@ -766,10 +803,19 @@ def _where(m: Marts, f: Filters) -> tuple[str, list]:
     return ("where " + " and ".join(conds)) if conds else "", params
 
 
-def explore_count(m: Marts, f: Filters) -> int:
+COUNT_CAP = 100_000
+
+
+def explore_count(m: Marts, f: Filters, cap: int | None = COUNT_CAP) -> tuple[int, bool]:
+    """(matching edits, capped): counting stops after ``cap`` matches, so a broad filter answers quickly."""
     m.require("edits")
     where, params = _where(m, f)
-    return int(m.df(f"select count(*) as n from edits e {where}", params)["n"].iloc[0])
+    if not where:
+        return int(parts(m)["n_edits"].sum()), False
+    if cap is None:
+        return int(m.df(f"select count(*) as n from edits e {where}", params)["n"].iloc[0]), False
+    n = int(m.df(f"select count(*) as n from (select 1 from edits e {where} limit ?)", params + [int(cap) + 1])["n"].iloc[0])
+    return min(n, int(cap)), n > cap
 
 
 def explore_page(m: Marts, f: Filters, page: int = 1, page_size: int = 20) -> pd.DataFrame:
@@ -777,7 +823,8 @@ def explore_page(m: Marts, f: Filters, page: int = 1, page_size: int = 20) -> pd
     where, params = _where(m, f)
     cols = example_columns(m, ("source_image_id", "target_image_id", *score_columns(m)[:4]))
     params += [int(page_size), (max(int(page), 1) - 1) * int(page_size)]
-    return m.df(f"select {_sel(cols)} from edits e {where} order by e.edit_id limit ? offset ?", params)
+    # mart order (no ORDER BY): the scan stops once the page is filled
+    return m.df(f"select {_sel(cols)} from edits e {where} limit ? offset ?", params)
 
 
 EXPORT_ROW_CAP = 1_000_000
@@ -796,7 +843,7 @@ def explore_export(m: Marts, f: Filters, fmt: str = "csv", cap: int = EXPORT_ROW
         nested = [c for c, t in zip(types["column_name"], types["column_type"]) if "[]" in t or t.upper().startswith(("STRUCT", "MAP"))]
         if nested:
             sel = "e.* replace (" + ", ".join(f'cast(e."{c}" as varchar) as "{c}"' for c in nested) + ")"
-    t = m.arrow(f"select {sel} from edits e {where} order by e.edit_id limit ?", params + [int(cap)])
+    t = m.arrow(f"select {sel} from edits e {where} limit ?", params + [int(cap)])
     buf = io.BytesIO()
     if fmt == "parquet":
         pq.write_table(t, buf, compression="zstd")

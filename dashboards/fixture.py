@@ -306,6 +306,9 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
         "split": pa.array(split, pa.string()),
     }
     qf.update({k: pa.array(v) for k, v in flags.items()})
+    qf["clip_i"] = edits.column("clip_i")
+    qf["directional_instruction"] = edits.column("directional_instruction")
+    qf["directional_caption"] = edits.column("directional_caption")
     qf["broken_image_reason"] = pa.array(np.where(status_src != "ok", "source_" + status_src.astype(str),
                                                   np.where(status_tgt != "ok", "target_" + status_tgt.astype(str),
                                                            None)).astype(object), pa.string())

@@ -34,24 +34,26 @@ with st.container(border=True):
 
 f = data.Filters(text=text or "", datasets=tuple(dss), parts=tuple(prt), labels=tuple(labs), flags=tuple(flg),
                  score=score, score_min=smin, score_max=smax)
-total = data.explore_count(m, f)
+total, capped = data.explore_count(m, f)
 n_pages = max(1, -(-total // PAGE_SIZE))
 c = st.columns([2, 1, 1, 1])
-c[0].metric("Matching edits", ui.num(total))
-page = c[1].number_input("Page", min_value=1, max_value=n_pages, value=1, step=1, key="ex_page")
+c[0].metric("Matching edits", ui.num(total) + ("+" if capped else ""))
+page = c[1].number_input("Page", min_value=1, max_value=n_pages if not capped else None, value=1, step=1,
+                         key="ex_page")
 c[2].download_button("Download CSV", data=lambda: data.explore_export(m, f, "csv"), file_name="edits.csv",
                      mime="text/csv", key="ex_csv", disabled=total == 0)
 c[3].download_button("Download Parquet", data=lambda: data.explore_export(m, f, "parquet"),
                      file_name="edits.parquet", mime="application/octet-stream", key="ex_parquet",
                      disabled=total == 0)
-if total > data.EXPORT_ROW_CAP:
-    st.caption(f"Downloads hold the first {ui.num(data.EXPORT_ROW_CAP)} matching edits.")
+if capped:
+    st.caption(f"Counting stopped at {ui.num(total)} matches (narrow the filters for an exact count); pages and "
+               f"downloads go on past it. Downloads hold at most {ui.num(data.EXPORT_ROW_CAP)} edits.")
 
 res = data.explore_page(m, f, page=int(page), page_size=PAGE_SIZE)
-st.caption(f"Page {int(page)} of {n_pages}")
+st.caption(f"Page {int(page)} of {n_pages}{'+' if capped else ''} (edits in mart order)")
 ui.table(res.drop(columns=[c for c in ("source_image_id", "target_image_id") if c in res.columns]), "ex_table")
 if not res.empty:
     show = st.toggle("Show images for this page", value=True, key="ex_images")
     if show:
-        for row in res.head(8).to_dict("records"):
+        for row in res.head(6).to_dict("records"):
             ui.edit_card(m, row, show_scores=scores[:2])
