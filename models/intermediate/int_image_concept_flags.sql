@@ -1,0 +1,40 @@
+-- One row per image content and safety category whose zero-shot concept score is over the seeded threshold
+-- (concept_thresholds); one embedding model only (the one that scored the most images).
+with
+
+concepts as (
+
+    select * from {{ ref('stg_editlens__image_concepts') }}
+
+),
+
+chosen_model as (
+
+    select model_key from concepts group by model_key order by count(*) desc, model_key limit 1
+
+),
+
+thresholds as (
+
+    select * from {{ ref('concept_thresholds') }}
+
+),
+
+flagged as (
+
+    select
+        concepts.sha256,
+        thresholds.category,
+        max(concepts.score) as score,
+        arg_max(concepts.concept, concepts.score) as concept
+    from concepts
+    semi join chosen_model using (model_key)
+    join thresholds
+        on thresholds.concept_group = concepts.concept_group
+        and thresholds.concept = concepts.concept
+        and concepts.score >= thresholds.threshold
+    group by all
+
+)
+
+select * from flagged

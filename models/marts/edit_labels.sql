@@ -1,0 +1,47 @@
+-- One row per edit and label: labels derived by the taxonomy rules and labels the dataset provides.
+with
+
+edits as (
+
+    select edit_id, instruction_norm, provided_labels from {{ ref('stg_editlens__edits') }}
+
+),
+
+derived as (
+
+    select edits.edit_id, labels.label, 'derived' as origin
+    from edits
+    join {{ ref('int_instruction_labels_derived') }} as labels
+        on labels.instruction_key = hash(edits.instruction_norm)
+
+),
+
+provided as (
+
+    select distinct edit_id, unnest(provided_labels) as label, 'provided' as origin
+    from edits
+    where len(provided_labels) > 0
+
+),
+
+unioned as (
+
+    select * from derived
+    union all
+    select * from provided where label is not null
+
+),
+
+final as (
+
+    select
+        edit_id,
+        label,
+        origin,
+        split_part(label, '-', 1) as scope,
+        nullif(substr(label, length(split_part(label, '-', 1)) + 2), '') as operation
+    from unioned
+
+)
+
+select * from final

@@ -1,0 +1,163 @@
+-- One row per edit: every quality flag, with a list of the flags raised.
+with
+
+edits as (
+
+    select * from {{ ref('edits') }}
+
+),
+
+duplicates as (
+
+    select * from {{ ref('int_exact_duplicate_pairs') }}
+
+),
+
+near_dup_contents as (
+
+    select sha256_a as sha256, min(hamming) as hamming from {{ ref('int_near_duplicate_sources') }} group by 1
+    union all
+    select sha256_b, min(hamming) from {{ ref('int_near_duplicate_sources') }} group by 1
+
+),
+
+near_dup as (
+
+    select sha256, min(hamming) as hamming from near_dup_contents group by sha256
+
+),
+
+chain_breaks as (
+
+    select * from {{ ref('int_session_chain_breaks') }}
+
+),
+
+content_overlaps as (
+
+    select * from {{ ref('int_content_overlaps') }}
+
+),
+
+demographic as (
+
+    select edit_id, list(distinct demographic_group order by demographic_group) as demographic_groups
+    from {{ ref('int_demographic_mentions') }}
+    group by edit_id
+
+),
+
+safety_text as (
+
+    select
+        edit_id,
+        list(distinct category order by category) filter (where category <> 'watermark') as unsafe_categories,
+        bool_or(category = 'watermark') as mentions_watermark
+    from {{ ref('int_safety_mentions') }}
+    group by edit_id
+
+),
+
+image_flags as (
+
+    select sha256, list(category order by category) as categories from {{ ref('int_image_concept_flags') }} group by sha256
+
+),
+
+removal_labels as (
+
+    select distinct edit_id from {{ ref('edit_labels') }}
+    where origin = 'derived' and operation = 'remove'
+
+),
+
+flags as (
+
+    select
+        edits.edit_id,
+        edits.dataset,
+        edits.part,
+        edits.split,
+
+        ---------- pair integrity
+        coalesce(
+            edits.phash_distance = 0
+            or edits.source_sha256 = edits.target_sha256
+            or (edits.clip_i >= {{ threshold('noop_clip_i') }}
+                and edits.pixel_changed_frac <= {{ threshold('noop_pixel_changed_frac') }}),
+            false) as is_noop,
+        edits.source_status not in ('ok', 'unknown') or edits.target_status not in ('ok', 'unknown')
+            as has_broken_image,
+        case
+            when edits.source_status not in ('ok', 'unknown') then 'source_' || edits.source_status
+            when edits.target_status not in ('ok', 'unknown') then 'target_' || edits.target_status
+        end as broken_image_reason,
+        coalesce(duplicates.duplicate_rank > 1, false) as is_duplicate_pair,
+        coalesce(duplicates.duplicate_group_size, 1) as duplicate_group_size,
+        duplicates.original_edit_id as duplicate_of_edit_id,
+        near_dup.sha256 is not null as has_near_duplicate_source,
+        near_dup.hamming as near_duplicate_hamming,
+        chain_breaks.edit_id is not null as is_chain_break,
+        chain_breaks.break_reason as chain_break_reason,
+        src_overlap.sha256 is not null or tgt_overlap.sha256 is not null as has_content_overlap,
+        coalesce(src_overlap.overlap_kind, tgt_overlap.overlap_kind) as overlap_kind,
+
+        ---------- alignment
+        edits.clip_i,
+        edits.directional_instruction,
+        edits.directional_caption,
+        coalesce(edits.directional_instruction < {{ threshold('misaligned_directional_instruction') }}
+            or edits.directional_caption < {{ threshold('misaligned_directional_caption') }}, false)
+            as below_directional_threshold,
+        coalesce(edits.clip_i < {{ threshold('full_regeneration_clip_i') }}, false) as is_full_regeneration,
+
+        ---------- content mentions
+        demographic.edit_id is not null as mentions_demographic_term,
+        demographic.demographic_groups,
+        coalesce(len(safety_text.unsafe_categories) > 0, false) as mentions_unsafe_term,
+        safety_text.unsafe_categories,
+        coalesce(safety_text.mentions_watermark, false) and removal_labels.edit_id is not null
+            as asks_watermark_removal,
+        tgt_flags.sha256 is not null and src_flags.sha256 is null as unsafe_image_introduced,
+        tgt_flags.categories as target_unsafe_categories
+
+    from edits
+    left join duplicates on duplicates.edit_id = edits.edit_id
+    left join near_dup on near_dup.sha256 = edits.source_sha256
+    left join chain_breaks on chain_breaks.edit_id = edits.edit_id
+    left join content_overlaps as src_overlap on src_overlap.sha256 = edits.source_sha256
+    left join content_overlaps as tgt_overlap on tgt_overlap.sha256 = edits.target_sha256
+    left join demographic on demographic.edit_id = edits.edit_id
+    left join safety_text on safety_text.edit_id = edits.edit_id
+    left join removal_labels on removal_labels.edit_id = edits.edit_id
+    left join image_flags as src_flags on src_flags.sha256 = edits.source_sha256
+    left join image_flags as tgt_flags on tgt_flags.sha256 = edits.target_sha256
+
+),
+
+final as (
+
+    select
+        * exclude (below_directional_threshold),
+        -- a no-op or an unreadable pair is reported as such, not as misaligned
+        below_directional_threshold and not is_noop and not has_broken_image as is_misaligned
+    from flags
+
+)
+
+select
+    *,
+    list_filter([
+        case when is_noop then 'noop' end,
+        case when is_misaligned then 'misaligned' end,
+        case when is_full_regeneration then 'full_regeneration' end,
+        case when has_broken_image then 'broken_image' end,
+        case when is_duplicate_pair then 'duplicate_pair' end,
+        case when has_near_duplicate_source then 'near_duplicate_source' end,
+        case when is_chain_break then 'chain_break' end,
+        case when has_content_overlap then 'content_overlap' end
+    ], x -> x is not null) as quality_flags,
+    (is_noop::int + is_misaligned::int + is_full_regeneration::int + has_broken_image::int
+        + is_duplicate_pair::int + has_near_duplicate_source::int + is_chain_break::int
+        + has_content_overlap::int) as n_quality_flags
+from final

@@ -1,0 +1,110 @@
+-- One row per edit: coordinates, instruction and its features, labels, the chosen model's scores, image status.
+with
+
+edits as (
+
+    select * from {{ ref('stg_editlens__edits') }}
+
+),
+
+features as (
+
+    select * from {{ ref('int_instruction_features') }}
+
+),
+
+derived as (
+
+    select instruction_key, list(label order by label) as derived_labels
+    from {{ ref('int_instruction_labels_derived') }}
+    group by instruction_key
+
+),
+
+scores as (
+
+    select * from {{ ref('int_edit_scores') }}
+
+),
+
+images as (
+
+    select * from {{ ref('int_edit_images') }}
+
+),
+
+final as (
+
+    select
+        ---------- ids and coordinates
+        edits.edit_id,
+        edits.dataset,
+        edits.part,
+        edits.split,
+        edits.session_id,
+        edits.turn_index,
+        edits.source_image_id,
+        edits.target_image_id,
+        edits.mask_image_id,
+
+        ---------- instruction
+        edits.instruction,
+        edits.source_caption,
+        edits.target_caption,
+        hash(edits.instruction_norm) as instruction_key,
+        features.n_words,
+        features.n_clauses,
+        features.language_guess,
+        features.leading_verb,
+        features.object_nouns,
+
+        ---------- labels
+        coalesce(derived.derived_labels, []::varchar[]) as derived_labels,
+        coalesce(edits.provided_labels, []::varchar[]) as provided_labels,
+
+        ---------- scores (one model)
+        scores.model_key as score_model_key,
+        scores.model_name as score_model_name,
+        scores.clip_i,
+        scores.clip_t_target_caption,
+        scores.clip_t_instruction,
+        scores.directional_caption,
+        scores.directional_instruction,
+        scores.pixel_l1,
+        scores.pixel_mse,
+        scores.pixel_changed_frac,
+        scores.phash_distance,
+        scores.null_reason as score_null_reason,
+        case
+            when scores.clip_i is null
+                or coalesce(scores.directional_caption, scores.directional_instruction) is null
+                or coalesce(scores.clip_t_target_caption, scores.clip_t_instruction) is null then null
+            else scores.clip_i >= {{ threshold('ip2p_clip_i') }}
+                and coalesce(scores.directional_caption, scores.directional_instruction) >= {{ threshold('ip2p_directional') }}
+                and coalesce(scores.clip_t_target_caption, scores.clip_t_instruction) >= {{ threshold('ip2p_clip_t') }}
+        end as passes_ip2p_filter,
+
+        ---------- images
+        images.source_status,
+        images.target_status,
+        images.source_sha256,
+        images.target_sha256,
+        images.source_width,
+        images.source_height,
+        images.target_width,
+        images.target_height,
+
+        ---------- provenance
+        edits.source_file,
+        edits.source_record,
+        edits.ingest_run_id
+
+    from edits
+    left join features on features.instruction_key = hash(edits.instruction_norm)
+    left join derived on derived.instruction_key = hash(edits.instruction_norm)
+    left join scores on scores.edit_id = edits.edit_id
+    left join images on images.edit_id = edits.edit_id
+
+)
+
+select * from final

@@ -1,0 +1,41 @@
+-- One row per dataset x part x score metric: how many edits have it, mean and quantiles.
+with
+
+scores as (
+
+    unpivot (
+        select dataset, part, clip_i, clip_t_target_caption, clip_t_instruction, directional_caption,
+            directional_instruction, pixel_changed_frac, cast(phash_distance as double) as phash_distance
+        from {{ ref('edits') }}
+    )
+    on clip_i, clip_t_target_caption, clip_t_instruction, directional_caption, directional_instruction,
+        pixel_changed_frac, phash_distance
+    into name metric value score
+
+),
+
+totals as (
+
+    select dataset, part, count(*) as n_edits from {{ ref('edits') }} group by all
+
+)
+
+select
+    scores.dataset,
+    scores.part,
+    scores.metric,
+    totals.n_edits,
+    count(scores.score) as n_scored,
+    count(scores.score) / totals.n_edits as share_scored,
+    avg(scores.score) as mean,
+    stddev_samp(scores.score) as stddev,
+    min(scores.score) as min,
+    quantile_cont(scores.score, 0.1) as p10,
+    quantile_cont(scores.score, 0.25) as p25,
+    median(scores.score) as median,
+    quantile_cont(scores.score, 0.75) as p75,
+    quantile_cont(scores.score, 0.9) as p90,
+    max(scores.score) as max
+from scores
+join totals using (dataset, part)
+group by scores.dataset, scores.part, scores.metric, totals.n_edits
