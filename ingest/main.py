@@ -167,6 +167,21 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev_checksum: str | Non
                       mapper.loaded, mapper.rejected, mapper.images_missing, duration, error)
 
 
+SMALL_INPUT_BYTES = 16 << 20
+
+
+def _input_bytes(units: list[Unit]) -> int:
+    total = 0
+    for u in units:
+        try:
+            total += os.path.getsize(os.path.join(u.root, u.source_file))
+        except OSError:
+            pass
+        if u.reader == "ip2p-original":
+            total += 1000 * len(u.params or ())  # prompt dirs are read too
+    return total
+
+
 def _pool_task(args) -> FileResult:
     return process_unit(*args)
 
@@ -190,6 +205,8 @@ def run_ingest(cfg: IngestConfig) -> IngestSummary:
                 remove_unit(wh, shard)
         tasks = [(u, run_id, str(wh.root), (committed.get(u.shard) or {}).get("checksum")) for u in units]
         n_workers = max(1, min(cfg.workers or os.cpu_count() or 1, len(tasks)))
+        if cfg.workers is None and _input_bytes(units) < SMALL_INPUT_BYTES:
+            n_workers = 1  # starting worker processes costs more than reading a small dataset
         results: list[FileResult] = []
         if n_workers == 1:
             state = _WorkerState(ImageChecker(cfg.check_images), KillSwitch(cfg.kill_after_steps))

@@ -84,7 +84,10 @@ def map_single(unit, data: bytes, m: UnitMapper) -> None:
         bad.update(k for k, v in enumerate(col) if v is not None and type(v) is not str)
     bad.update(k for k, v in enumerate(lab)
                if v is not None and (type(v) is not list or not all(type(x) is str for x in v)))
-    extra = ["{}" if r.keys() <= SINGLE_KNOWN else pack_extra(r, SINGLE_KNOWN) for r in recs]
+    if set().union(*recs) <= SINGLE_KNOWN:  # the usual case: no key beyond the known ones in the whole file
+        extra = ["{}"] * len(recs)
+    else:
+        extra = ["{}" if r.keys() <= SINGLE_KNOWN else pack_extra(r, SINGLE_KNOWN) for r in recs]
     if bad:
         rejected = set()
         for k in sorted(bad):
