@@ -127,7 +127,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def process_unit(unit: Unit, run_id: str, wh_root: str, prev_checksum: str | None,
+def _skippable(prev: dict | None, unit: Unit, checksum: str | None, check_images: bool) -> bool:
+    """Unchanged: same bytes, same dataset location, and images checked at least as thoroughly as now."""
+    return (prev is not None and checksum is not None and prev.get("checksum") == checksum
+            and prev.get("root") == unit.root and (bool(prev.get("images_checked")) or not check_images))
+
+
+def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
                  state: _WorkerState | None = None) -> FileResult:
     state = state or _STATE
     assert state is not None
@@ -144,7 +150,7 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev_checksum: str | Non
     except OSError as exc:
         mapper.reject(None, T.UNREADABLE_FILE, f"cannot read {unit.source_file}: {exc}")
     else:
-        if checksum == prev_checksum:
+        if _skippable(prev, unit, checksum, state.checker.enabled):
             return FileResult(unit.dataset, unit.part, unit.source_file, unit.name, unit.shard, "unchanged")
         try:
             map_(unit, payload, mapper)
@@ -158,7 +164,8 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev_checksum: str | Non
     tables = mapper.tables()
     duration = time.perf_counter() - t0
     row = dict(ingest_run_id=run_id, dataset=unit.dataset, part=unit.part, source_file=unit.source_file,
-               unit=unit.name, shard=unit.shard, reader=unit.reader, checksum=checksum,
+               unit=unit.name, shard=unit.shard, reader=unit.reader, root=unit.root,
+               images_checked=state.checker.enabled, checksum=checksum,
                records_read=mapper.read, records_loaded=mapper.loaded, records_rejected=mapper.rejected,
                images_referenced=tables["images"].num_rows, images_missing=mapper.images_missing,
                started_at=started, duration_s=duration)
@@ -203,7 +210,7 @@ def run_ingest(cfg: IngestConfig) -> IngestSummary:
             if shard not in current and (row["dataset"], row["source_file"]) in chunked and row["unit"] != \
                     row["source_file"]:
                 remove_unit(wh, shard)
-        tasks = [(u, run_id, str(wh.root), (committed.get(u.shard) or {}).get("checksum")) for u in units]
+        tasks = [(u, run_id, str(wh.root), committed.get(u.shard)) for u in units]
         n_workers = max(1, min(cfg.workers or os.cpu_count() or 1, len(tasks)))
         if cfg.workers is None and _input_bytes(units) < SMALL_INPUT_BYTES:
             n_workers = 1  # starting worker processes costs more than reading a small dataset

@@ -69,6 +69,8 @@ INGEST_RUNS = pa.schema(
         ("unit", pa.string()),
         ("shard", pa.string()),
         ("reader", pa.string()),
+        ("root", pa.string()),
+        ("images_checked", pa.bool_()),
         ("checksum", pa.string()),
         ("records_read", pa.int64()),
         ("records_loaded", pa.int64()),

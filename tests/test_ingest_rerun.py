@@ -129,3 +129,21 @@ def test_cli_killed_at_random_times_with_worker_processes(tmp_path):
         proc.wait()
         ingest(src, wh, workers=2)
         assert snapshot(wh) == want, trial
+
+
+def test_moved_dataset_or_first_check_of_images_reingests(tmp_path):
+    src = _small_repo(tmp_path / "seed")
+    s1 = ingest(src, tmp_path / "wh", workers=1, check_images=False)
+    assert {i["exists"] for i in table(tmp_path / "wh", "images")} == {None}
+    s2 = ingest(src, tmp_path / "wh", workers=1, check_images=False)
+    assert len(s2.ingested) == 0
+    s3 = ingest(src, tmp_path / "wh", workers=1)  # now the images are checked: re-ingested, not skipped
+    assert len(s3.ingested) == len(s1.ingested) == 2
+    assert {i["exists"] for i in table(tmp_path / "wh", "images")} == {False}
+    assert len(ingest(src, tmp_path / "wh", workers=1, check_images=False).ingested) == 0
+    moved = tmp_path / "moved"
+    src.rename(moved)
+    s5 = ingest(moved, tmp_path / "wh", workers=1)
+    assert len(s5.ingested) == 2  # same bytes, new root: image locations must follow
+    assert {i["root"] for i in table(tmp_path / "wh", "images")} == {str(moved)}
+    assert len(table(tmp_path / "wh", "edits")) == s1.records_loaded  # replaced, not doubled

@@ -15,7 +15,7 @@ import orjson
 from ingest import tables as T
 from ingest.mapper import BadField, UnitMapper, add_file_batch, check_instruction, check_labels, check_rel_path, \
     optional_text, short_sha1
-from ingest.readers.common import abspath, pack_extra, parse_lines, read_bytes
+from ingest.readers.common import abspath, pack_extra, parse_error, parse_lines, read_bytes
 
 SINGLE_KNOWN = frozenset(
     ("source_image", "target_image", "instruction", "instruction_ori", "source_caption", "target_caption",
@@ -28,21 +28,41 @@ def load(unit):
     return read_bytes(abspath(unit, unit.source_file))
 
 
-def _parse_all(data: bytes, m: UnitMapper) -> tuple[list[int], list[dict], list[bytes]]:
-    """All object lines of a JSON Lines file: (line numbers, dicts, raw lines). Bad lines become rejects."""
+CHUNK_LINES = 100_000  # bounds the parsed dicts held at once for very large files
+
+
+def _split(data: bytes) -> list[bytes]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     lines = data.split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
+    return lines
+
+
+def _parse_chunk(lines: list[bytes], first: int, m: UnitMapper) -> tuple[list[int], list[dict], list[bytes]]:
+    """Object lines of a chunk starting at line number ``first``: (line numbers, dicts, raw lines). Bad lines
+    become rejects; blank lines are not records."""
+    loads = orjson.loads
     try:  # fast path: every line is a JSON object
-        recs = list(map(orjson.loads, lines))
+        recs = list(map(loads, lines))
         if all(type(r) is dict for r in recs):
-            return list(range(1, len(lines) + 1)), recs, lines
+            return list(range(first, first + len(lines))), recs, lines
     except orjson.JSONDecodeError:
         pass
     nums, recs, raws = [], [], []
-    for n, rec, line in parse_lines(data, m):
+    for n, line in enumerate(lines, first):
+        if not line or line.isspace():
+            continue
+        try:
+            rec = loads(line)
+        except orjson.JSONDecodeError as exc:
+            reason, msg = parse_error(line, exc)
+            m.reject(n, reason, msg, line)
+            continue
+        if type(rec) is not dict:
+            m.reject(n, T.WRONG_TYPE, f"line is a JSON {type(rec).__name__}, expected an object", line)
+            continue
         nums.append(n)
         recs.append(rec)
         raws.append(line)
@@ -65,7 +85,13 @@ def _validate_one(rec: dict) -> tuple:
 def map_single(unit, data: bytes, m: UnitMapper) -> None:
     """Part-1/Part-2, column-wise: clean rows go straight to columns; rows failing a quick check are checked one
     by one (normalised or rejected)."""
-    nums, recs, raws = _parse_all(data, m)
+    lines = _split(data)
+    del data
+    for start in range(0, len(lines), CHUNK_LINES):
+        _map_chunk(*_parse_chunk(lines[start:start + CHUNK_LINES], start + 1, m), m)
+
+
+def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapper) -> None:
     src = [r.get("source_image") for r in recs]
     tgt = [r.get("target_image") for r in recs]
     ins = [r.get("instruction") for r in recs]
