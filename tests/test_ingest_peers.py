@@ -210,3 +210,13 @@ def test_truncated_parquet_with_forced_format(tmp_path):
     s = ingest(good, tmp_path / "wh", workers=1, format="ip2p-parquet")
     assert [r["reason"] for r in table(tmp_path / "wh", "rejects")] == ["unreadable_parquet"]
     assert s.records_read == 1 and s.records_loaded == 0
+
+
+@pytest.mark.parametrize("content,reason", [('[["0001", [1]', "malformed_json"), ('{"a": 1}', "wrong_type")])
+def test_ip2p_unusable_seeds_json_is_one_reject(tmp_path, content, reason):
+    root = tmp_path / "ip2p"
+    root.mkdir()
+    (root / "seeds.json").write_text(content)
+    s = ingest(root, tmp_path / "wh", workers=1)
+    assert [(r["source_file"], r["reason"]) for r in table(tmp_path / "wh", "rejects")] == [("seeds.json", reason)]
+    assert (s.records_read, s.records_rejected) == (1, 1)

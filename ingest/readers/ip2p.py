@@ -69,6 +69,10 @@ def _read(path: str) -> bytes | None:
 def load_original(unit):
     """Read the prompt.json and metadata.jsonl of every prompt dir in the chunk; checksum covers them all."""
     entries = unit.params
+    if entries is None:  # seeds.json itself is unusable: its bytes are the payload (one reject)
+        with open(os.path.join(unit.root, unit.source_file), "rb") as fh:
+            data = fh.read()
+        return hashlib.sha256(data).hexdigest(), data
     h = hashlib.sha256()
     h.update(orjson.dumps(entries, default=str))
     files = {}
@@ -108,7 +112,15 @@ def _metadata(md: bytes | None) -> dict:
     return out
 
 
-def map_original(unit, files: dict, m: UnitMapper) -> None:
+def map_original(unit, files, m: UnitMapper) -> None:
+    if unit.params is None:
+        try:
+            orjson.loads(files)
+            reason, msg = T.WRONG_TYPE, "seeds.json must be a list of [dir, [seed, ...]]"
+        except orjson.JSONDecodeError as exc:
+            reason, msg = parse_error(files, exc)
+        m.reject(None, reason, f"seeds.json: {msg}", files)
+        return
     seen_pairs = set()
     for index, entry in unit.params:
         raw = dumps(entry)

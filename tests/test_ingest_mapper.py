@@ -1,0 +1,70 @@
+"""The mapping layer: ids follow the contract, and the column-wise path equals the record-by-record one."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from ingest import tables as T
+from ingest.mapper import BadField, ImageChecker, UnitMapper, add_file_batch, check_instruction, check_rel_path
+
+
+def mapper(tmp_path, **kw):
+    return UnitMapper(dataset="seed-data-edit", part="part2", split="train", root=str(tmp_path),
+                      image_root="real_editing/images", source_file="a.jsonl", run_id="run",
+                      checker=ImageChecker(kw.get("check", True)))
+
+
+def test_ids_are_the_documented_sha1s(tmp_path):
+    m = mapper(tmp_path)
+    m.add_edit(record=1, raw=b"", instruction="Remove it", source="images/1_0.jpg", target="images/1_1.jpg")
+    e = m.tables()["edits"].to_pylist()[0]
+    loc_s, loc_t = "real_editing/images/images/1_0.jpg", "real_editing/images/images/1_1.jpg"
+    want = hashlib.sha1("\x1f".join(["seed-data-edit", "part2", "", "1", loc_s, loc_t, "Remove it"]).encode())
+    assert e["edit_id"] == want.hexdigest()[:16]
+    assert e["source_image_id"] == hashlib.sha1(f"seed-data-edit\x1f{loc_s}".encode()).hexdigest()[:16]
+
+
+def test_batch_path_equals_record_path(tmp_path):
+    (tmp_path / "real_editing/images/images").mkdir(parents=True)
+    (tmp_path / "real_editing/images/images/1_0.jpg").write_bytes(b"x")
+    rows = [("images/1_0.jpg", "images/1_1.jpg", "a", ["object-add"]), ("images/2_0.jpg", "images/2_1.jpg", "b", None),
+            ("images/1_0.jpg", "images/1_1.jpg", "a", ["object-add"]),  # duplicate
+            ("images/1_0.jpg", "images/3_1.jpg", "c", None)]
+    one, many = mapper(tmp_path), mapper(tmp_path)
+    for n, (s, t, i, lab) in enumerate(rows, 1):
+        one.add_edit(record=n, raw=b"raw", instruction=i, source=s, target=t, labels=lab)
+    add_file_batch(many, records=[1, 2, 3, 4], raws=[b"raw"] * 4, instruction=[r[2] for r in rows],
+                   source=[r[0] for r in rows], target=[r[1] for r in rows], labels=[r[3] for r in rows])
+    a, b = one.tables(), many.tables()
+    for name in ("edits", "rejects"):
+        assert a[name].to_pylist() == b[name].to_pylist(), name
+    key = lambda r: r["image_id"]  # noqa: E731 - row order of images is not part of the contract
+    assert sorted(a["images"].to_pylist(), key=key) == sorted(b["images"].to_pylist(), key=key)
+    assert (many.read, many.loaded, many.rejected, many.images_missing) == (4, 3, 1, 4)
+    assert b["rejects"].to_pylist()[0]["reason"] == T.DUPLICATE_RECORD
+
+
+@pytest.mark.parametrize("path,reason", [("/abs.jpg", "unsafe_path"), ("a/../../b.jpg", "unsafe_path"),
+                                         ("..", "unsafe_path"), ("C:\\x.jpg", "unsafe_path"), ("", "missing_key"),
+                                         (None, "missing_key"), (3, "wrong_type"), ("a\x00b", "unsafe_path")])
+def test_path_checks(path, reason):
+    with pytest.raises(BadField) as ei:
+        check_rel_path(path, "source_image")
+    assert ei.value.reason == reason
+
+
+def test_paths_are_normalised():
+    assert check_rel_path("./images//a.jpg", "k") == "images/a.jpg"
+    assert check_rel_path("images\\b.jpg", "k") == "images/b.jpg"
+    assert check_rel_path("a/b.c..jpg", "k") == "a/b.c..jpg"  # dots inside a name are fine
+
+
+def test_instruction_limits():
+    assert check_instruction("x" * 10_000) == "x" * 10_000
+    for bad, reason in (("x" * 10_001, "instruction_too_long"), (" \n", "empty_instruction"), (None, "missing_key"),
+                        (["a"], "wrong_type")):
+        with pytest.raises(BadField) as ei:
+            check_instruction(bad)
+        assert ei.value.reason == reason
