@@ -6,8 +6,9 @@
                                                                     # (e.g. bench/synthetic_warehouse.py + editlens build)
 
 Every page is rendered with Streamlit's AppTest (the same script run a browser session gets, minus the network):
-"cold" is the first render with every cache emptied (a fresh server), "warm" a second render (a user coming back).
-Then one widget per page is changed and the rerun timed (a new value, so not served from cache).
+"cold" is the first render with every cache emptied (a fresh server: its warm-up thread starts with that render and
+competes with it), "warm" a render once the warm-up is done. Then one widget per page is changed and the rerun
+timed (a new value, so not served from cache).
 Targets (issue 6): a page renders in at most 2 s, a filter change in at most 0.5 s. The bare baseline measured in
 the same run is an AppTest render of a one-line page and a DuckDB ``count(*)`` over the edits mart; every time is
 also printed as a ratio to the baseline render, so numbers from different machines compare.
@@ -32,10 +33,16 @@ APP = str(REPO / "dashboards" / "app.py")
 
 
 def _clear_caches() -> None:
+    """A fresh server: no cached query, no connection, no accelerator, no warm-up done."""
     import streamlit as st
+
+    from dashboards import data
 
     st.cache_data.clear()
     st.cache_resource.clear()
+    data._WARM.clear()
+    data._INDEX_STATE.clear()
+    data._ARRAYS_READY.clear()
 
 
 def _timed(fn) -> float:
@@ -156,7 +163,24 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("page", name, cold, warm, ok))
         print(f"{name:<22}{cold:>9.3f}{warm:>9.3f}{cold / base:>11.1f}  {'PASS' if ok else 'FAIL'}")
 
-    print(f"\n{'filter change':<38}{'s':>8}{'/base':>8}  target {FILTER_TARGET_S:g} s")
+    # the app starts a warm-up thread on its first run (row index, score arrays, default views); time it alone
+    from dashboards import data
+
+    _clear_caches()
+    warm_t = _timed(lambda: data.warm_up(data.Marts.open(root), wait=True))
+    print(f"\nbackground warm-up after a (re)build, once per mart version: {warm_t:.2f} s")
+    print("  (pages render meanwhile; until it is done they scan the Parquet marts instead)")
+    print("warm renders after it:")
+    for page in PAGES:
+        at = _app(page)
+        at.run()
+        _check(at, page or "overview")
+        t = statistics.median(_timed(at.run) for _ in range(args.warm_repeats))
+        ok = t <= PAGE_TARGET_S
+        rows.append(("page-warm", page or "overview", t, None, ok))
+        print(f"  {page or 'overview':<20}{t:>9.3f}  {'PASS' if ok else 'FAIL'}")
+
+    print(f"\n{'filter change (after warm-up)':<38}{'s':>8}{'/base':>8}  target {FILTER_TARGET_S:g} s")
     current = "unset"
     at = None
     for page, what, act in _filters(root / "marts"):

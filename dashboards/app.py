@@ -35,6 +35,7 @@ PAGES = [
 
 page = st.navigation(PAGES)
 m = data.marts()
+data.warm_up(m)  # once per mart version: background thread, returns at once
 with st.sidebar:
     st.caption(f"Warehouse: `{m.root}`")
     avail = m.available()

@@ -110,6 +110,9 @@ class _Conn:
     views_for: tuple = ()
 
 
+_LOCAL = threading.local()
+
+
 @st.cache_resource(show_spinner=False)
 def _connection(root: str) -> _Conn:
     con = duckdb.connect(":memory:")
@@ -201,9 +204,13 @@ class Marts:
                 c.con.execute("drop view if exists images")
             c.views_for = version
 
+    def _conn(self) -> _Conn:
+        own = getattr(_LOCAL, "conn", None)  # the warm-up thread brings its own connection
+        return own if own is not None else _connection(str(self.root))
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         """Run ``sql`` uncached (a fresh cursor per call: safe across Streamlit's session threads)."""
-        c = _connection(str(self.root))
+        c = self._conn()
         self._ensure_views(c, self.version())
         cur = c.con.cursor()
         try:
@@ -216,7 +223,7 @@ class Marts:
         return _cached_df(str(self.root), self.version(), sql, tuple(params or ()))
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None):
-        c = _connection(str(self.root))
+        c = self._conn()
         self._ensure_views(c, self.version())
         cur = c.con.cursor()
         try:
@@ -464,25 +471,30 @@ def label_examples(m: Marts, label: str, origin: str | None = None, datasets_: S
     cols = example_columns(m, ("source_image_id", "target_image_id", *score_columns(m)[:2]))
     every = not datasets_ or set(datasets_) >= set(datasets(m))
     if every:  # the first few labelled edits, in mart order: a LIMIT that stops reading early
-        params.append(int(limit))
-        ids = m.df(f"select edit_id from edit_labels where label = ?{lfilter} limit ?", params)["edit_id"].tolist()
+        ids = m.df(f"select edit_id from edit_labels where label = ?{lfilter} limit {int(limit)}", params)["edit_id"].tolist()
         return rows_by_id(m, ids, cols)
     dfilter = "and " + _in("e.dataset", datasets_, params)
-    params.append(int(limit))
     return m.df(
         f"""select {_sel(cols)} from edits e
             where e.edit_id in (select edit_id from edit_labels where label = ?{lfilter}) {dfilter}
-            limit ?""",
+            limit {int(limit)}""",
         params,
     )
 
 
 def rows_by_id(m: Marts, ids: Sequence[str], cols: Sequence[str]) -> pd.DataFrame:
-    """Rows of `edits` for a few edit ids, in the order given."""
+    """Rows of `edits` for a few edit ids, in the order given (through the row index once it is built)."""
     if not ids:
         return pd.DataFrame(columns=list(cols))
     params: list = []
-    df = m.df(f"select {_sel(cols)} from edits e where {_in('e.edit_id', list(ids), params)}", params)
+    idx = _row_index(m, build=False)
+    rows = idx.lookup(ids) if idx is not None else None
+    if rows is not None:
+        params = [int(r) for r in rows]
+        df = m.df(f"""select {_sel(cols)} from read_parquet({_sql_str(str(m.path('edits')))}, file_row_number=true) e
+                      where file_row_number in ({', '.join('?' for _ in params)})""", params)
+    else:
+        df = m.df(f"select {_sel(cols)} from edits e where {_in('e.edit_id', list(ids), params)}", params)
     order = {k: i for i, k in enumerate(ids)}
     return df.sort_values("edit_id", key=lambda s: s.map(order)).reset_index(drop=True)
 
@@ -593,9 +605,8 @@ def safety_gallery(m: Marts, category: str | None = None, introduced_only: bool 
     if introduced_only:
         conds.append("s.unsafe_image_introduced")
     where = ("where " + " and ".join(conds)) if conds else ""
-    params.append(int(limit))
     pick = m.df(f"""select s.edit_id, s.categories, s.reasons, s.unsafe_image_introduced from safety_flagged_edits s
-                    {where} order by len(s.reasons) desc, s.edit_id limit ?""", params)
+                    {where} order by len(s.reasons) desc, s.edit_id limit {int(limit)}""", params)
     if pick.empty:
         return pick
     cols = example_columns(m, ("source_image_id", "target_image_id"))
@@ -648,10 +659,14 @@ def pass_counts(m: Marts, thresholds: dict[str, tuple[str, float]]) -> pd.DataFr
     """Per dataset: edits, edits passing every threshold (``col >= v`` or ``col <= v``), pass rate."""
     m.require("edits")
     valid = set(score_columns(m))
-    conds, params = [], []
-    for col, (op, v) in sorted(thresholds.items()):
+    for col, (op, v) in thresholds.items():
         if col not in valid or op not in (">=", "<="):
             raise ValueError(f"bad threshold {col} {op}")
+    arrays = _score_arrays(m, tuple(sorted(thresholds)), build=False)
+    if arrays is not None:  # in memory: a slider move is a few vectorised comparisons, not a scan
+        return arrays.pass_counts(thresholds)
+    conds, params = [], []
+    for col, (op, v) in sorted(thresholds.items()):
         conds.append(f'coalesce("{col}" {op} ?, false)')
         params.append(float(v))
     cond = " and ".join(conds) or "true"
@@ -693,54 +708,48 @@ def worst_examples(m: Marts, flag: str, limit: int = 6) -> pd.DataFrame:
         forder = f'"{order}" {"desc" if high_is_bad else "asc"} nulls last, ' if order in fcols else ""
         rsel = "".join(f', "{c}"' for c in reasons)
         ordering = f"order by {forder}edit_id" if forder else ""  # unranked flags: first ones, mart order
-        pick = m.df(f'select edit_id{rsel} from edit_quality_flags where "{flag}" {ordering} limit ?', [int(limit)])
+        pick = m.df(f'select edit_id{rsel} from edit_quality_flags where "{flag}" {ordering} limit {int(limit)}')
         rows = rows_by_id(m, pick["edit_id"].tolist(), cols)
         return rows.merge(pick, on="edit_id", how="left") if reasons else rows
     return m.df(
         f"""select {_sel(cols)}{extra} from edits e join edit_quality_flags f using (edit_id)
-            where f."{flag}" order by {order_sql}e.edit_id limit ?""",
-        [int(limit)],
+            where f."{flag}" order by {order_sql}e.edit_id limit {int(limit)}"""
     )
 
 
 # --- multi-turn --------------------------------------------------------------------------------------------------
 
 
-def sessions(m: Marts, only_breaks: bool = False, dataset: str | None = None, limit: int = 200) -> pd.DataFrame:
-    """Multi-turn sessions with their turn count and chain breaks."""
+def session_summary(m: Marts) -> pd.DataFrame:
+    """Every multi-turn session: dataset, part, turns, chain breaks, its edit ids in turn order (one scan)."""
     m.require("edits")
     brk = "0"
     join = ""
     if m.has("edit_quality_flags") and "is_chain_break" in m.columns("edit_quality_flags"):
         brk = "(f.edit_id is not null)::int"
         join = "left join (select edit_id from edit_quality_flags where is_chain_break) f using (edit_id)"
-    params: list = []
-    where = "where e.session_id is not null"
-    if dataset:
-        where += " and e.dataset = ?"
-        params.append(dataset)
-    having = "having sum(coalesce(" + brk + ", 0)) > 0" if only_breaks else ""
-    params.append(int(limit))
     return m.df(
         f"""select e.session_id, any_value(e.dataset) as dataset, any_value(e.part) as part,
-                   count(*) as n_turns, sum(coalesce({brk}, 0))::bigint as n_chain_breaks
-            from edits e {join} {where} group by e.session_id {having}
-            order by n_chain_breaks desc, e.session_id limit ?""",
-        params,
+                   count(*) as n_turns, sum({brk})::bigint as n_chain_breaks,
+                   list(e.edit_id order by e.turn_index) as edit_ids
+            from edits e {join} where e.session_id is not null group by e.session_id
+            order by n_chain_breaks desc, e.session_id"""
     )
 
 
+def sessions(m: Marts, only_breaks: bool = False, dataset: str | None = None, limit: int = 200) -> pd.DataFrame:
+    """Multi-turn sessions with their turn count and chain breaks (those with breaks first)."""
+    df = session_summary(m)
+    if only_breaks:
+        df = df[df["n_chain_breaks"] > 0]
+    if dataset:
+        df = df[df["dataset"] == dataset]
+    return df.drop(columns="edit_ids").head(int(limit)).reset_index(drop=True)
+
+
 def session_counts(m: Marts) -> dict[str, int]:
-    m.require("edits")
-    brk = "0"
-    join = ""
-    if m.has("edit_quality_flags") and "is_chain_break" in m.columns("edit_quality_flags"):
-        brk = "(f.edit_id is not null)::int"
-        join = "left join (select edit_id from edit_quality_flags where is_chain_break) f using (edit_id)"
-    r = m.df(f"""select count(*) as n_sessions, sum((b > 0)::int) as n_with_breaks from
-                 (select e.session_id, sum(coalesce({brk}, 0)) as b from edits e {join}
-                  where e.session_id is not null group by 1)""").iloc[0]
-    return {"n_sessions": int(r["n_sessions"] or 0), "n_with_breaks": int(r["n_with_breaks"] or 0)}
+    df = session_summary(m)
+    return {"n_sessions": int(len(df)), "n_with_breaks": int((df["n_chain_breaks"] > 0).sum())}
 
 
 def session_turns(m: Marts, session_id: str) -> pd.DataFrame:
@@ -749,6 +758,7 @@ def session_turns(m: Marts, session_id: str) -> pd.DataFrame:
     cols = example_columns(m, extra)
     brk = ""
     join = ""
+    reason = ""
     fcols = m.columns("edit_quality_flags")
     if "is_chain_break" in fcols:
         brk = ", coalesce(f.is_chain_break, false) as is_chain_break"
@@ -756,6 +766,19 @@ def session_turns(m: Marts, session_id: str) -> pd.DataFrame:
         if reason:
             brk += ", f.chain_break_reason"
         join = f"left join (select edit_id, is_chain_break{reason} from edit_quality_flags where is_chain_break) f using (edit_id)"
+    if _row_index(m, build=False) is not None:  # the session's edit ids are known: fetch them by row number
+        sm = session_summary(m)
+        hit = sm.loc[sm["session_id"] == session_id, "edit_ids"]
+        if len(hit):
+            ids = [str(x) for x in hit.iloc[0]]
+            rows = rows_by_id(m, ids, cols)
+            if "is_chain_break" in fcols:
+                params: list = []
+                fl = m.df(f"select edit_id, is_chain_break{reason} from edit_quality_flags "
+                          f"where {_in('edit_id', ids, params)}", params)
+                rows = rows.merge(fl, on="edit_id", how="left")
+                rows["is_chain_break"] = rows["is_chain_break"].fillna(False).astype(bool)
+            return rows.sort_values("turn_index", ignore_index=True)
     return m.df(f"select {_sel(cols)}{brk} from edits e {join} where e.session_id = ? order by e.turn_index",
                 [session_id])
 
@@ -814,7 +837,7 @@ def explore_count(m: Marts, f: Filters, cap: int | None = COUNT_CAP) -> tuple[in
         return int(parts(m)["n_edits"].sum()), False
     if cap is None:
         return int(m.df(f"select count(*) as n from edits e {where}", params)["n"].iloc[0]), False
-    n = int(m.df(f"select count(*) as n from (select 1 from edits e {where} limit ?)", params + [int(cap) + 1])["n"].iloc[0])
+    n = int(m.df(f"select count(*) as n from (select 1 from edits e {where} limit {int(cap) + 1})", params)["n"].iloc[0])
     return min(n, int(cap)), n > cap
 
 
@@ -822,9 +845,10 @@ def explore_page(m: Marts, f: Filters, page: int = 1, page_size: int = 20) -> pd
     m.require("edits")
     where, params = _where(m, f)
     cols = example_columns(m, ("source_image_id", "target_image_id", *score_columns(m)[:4]))
-    params += [int(page_size), (max(int(page), 1) - 1) * int(page_size)]
-    # mart order (no ORDER BY): the scan stops once the page is filled
-    return m.df(f"select {_sel(cols)} from edits e {where} limit ? offset ?", params)
+    offset = (max(int(page), 1) - 1) * int(page_size)
+    # mart order (no ORDER BY): the scan stops once the page is filled (limits inlined: a bound parameter
+    # would keep DuckDB from planning a streaming limit or a top-N)
+    return m.df(f"select {_sel(cols)} from edits e {where} limit {int(page_size)} offset {offset}", params)
 
 
 EXPORT_ROW_CAP = 1_000_000
@@ -843,7 +867,7 @@ def explore_export(m: Marts, f: Filters, fmt: str = "csv", cap: int = EXPORT_ROW
         nested = [c for c, t in zip(types["column_name"], types["column_type"]) if "[]" in t or t.upper().startswith(("STRUCT", "MAP"))]
         if nested:
             sel = "e.* replace (" + ", ".join(f'cast(e."{c}" as varchar) as "{c}"' for c in nested) + ")"
-    t = m.arrow(f"select {sel} from edits e {where} limit ?", params + [int(cap)])
+    t = m.arrow(f"select {sel} from edits e {where} limit {int(cap)}", params)
     buf = io.BytesIO()
     if fmt == "parquet":
         pq.write_table(t, buf, compression="zstd")
@@ -886,3 +910,175 @@ def _console(root: str, version: tuple):
 
     mm = Marts(Path(root))
     return SqlConsole.over(mm.console_views())
+
+
+# --- in-memory accelerators (built once per mart version) ----------------------------------------------------------
+
+
+class _ScoreArrays:
+    """Score columns and dataset codes of `edits` as numpy arrays, for live threshold counts."""
+
+    def __init__(self, datasets_: list[str], codes, columns: dict):
+        self.datasets, self.codes, self.columns = datasets_, codes, columns
+
+    def pass_counts(self, thresholds: dict[str, tuple[str, float]]) -> pd.DataFrame:
+        import numpy as np
+
+        ok = np.ones(len(self.codes), dtype=bool)
+        for col, (op, v) in thresholds.items():
+            x = self.columns[col]
+            with np.errstate(invalid="ignore"):
+                ok &= (x >= v) if op == ">=" else (x <= v)  # NaN (no score) never passes
+        k = len(self.datasets)
+        n = np.bincount(self.codes, minlength=k)
+        p = np.bincount(self.codes[ok], minlength=k)
+        df = pd.DataFrame({"dataset": self.datasets, "n_edits": n.astype("int64"), "n_pass": p.astype("int64")})
+        df = df[df["n_edits"] > 0].sort_values("dataset", ignore_index=True)
+        df["pass_rate"] = df["n_pass"] / df["n_edits"]
+        return df
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _score_arrays_cached(root: str, version: tuple, cols: tuple[str, ...]) -> _ScoreArrays:
+    import numpy as np
+    import pyarrow.compute as pc
+
+    mm = Marts(Path(root))
+    t = mm.arrow(f"select dataset, {', '.join(chr(34) + c + chr(34) for c in cols)} from edits")
+    enc = pc.dictionary_encode(t.column("dataset")).combine_chunks()
+    names = enc.dictionary.to_pylist()
+    order = sorted(range(len(names)), key=lambda i: str(names[i]))
+    remap = np.empty(len(names), dtype=np.int32)
+    remap[order] = np.arange(len(names), dtype=np.int32)
+    codes = remap[enc.indices.to_numpy(zero_copy_only=False)]
+    columns = {c: t.column(c).to_numpy().astype(np.float32, copy=False) for c in cols}
+    return _ScoreArrays([str(names[i]) for i in order], codes, columns)
+
+
+_ARRAYS_READY: set[tuple] = set()
+
+
+def _score_arrays(m: Marts, cols: tuple[str, ...], build: bool = True) -> _ScoreArrays | None:
+    """The score arrays when built (``build``: build them now if not; a page never waits for this)."""
+    key = (str(m.root), m.version(), cols)
+    if not build and key not in _ARRAYS_READY:
+        return None
+    try:
+        arrays = _score_arrays_cached(*key)
+    except (duckdb.Error, ValueError, TypeError):
+        return None
+    _ARRAYS_READY.add(key)
+    return arrays
+
+
+class _RowIndex:
+    """edit_id (16 hex digits) -> row number in edits.parquet, as sorted uint64 keys: point lookups in microseconds."""
+
+    def __init__(self, keys, rows):
+        self.keys, self.rows = keys, rows
+
+    def lookup(self, ids: Sequence[str]):
+        import numpy as np
+
+        try:
+            q = np.array([int(i, 16) for i in ids], dtype=np.uint64)
+        except (TypeError, ValueError):
+            return None
+        pos = np.searchsorted(self.keys, q)
+        pos = np.minimum(pos, len(self.keys) - 1)
+        found = self.keys[pos] == q
+        if not found.all():
+            return None
+        return self.rows[pos].tolist()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _row_index_cached(root: str, version: tuple) -> _RowIndex | None:
+    import numpy as np
+
+    mm = Marts(Path(root))
+    path = _sql_str(str(mm.path("edits")))
+    try:
+        t = mm.arrow(f"""select try_cast(('0x' || edit_id) as ubigint) as k, file_row_number as r
+                         from read_parquet({path}, file_row_number=true)""")
+    except duckdb.Error:
+        return None
+    k = t.column("k")
+    if k.null_count:  # ids are not 16-hex: no index, lookups scan
+        return None
+    keys = k.to_numpy().astype(np.uint64)
+    rows = t.column("r").to_numpy()
+    order = np.argsort(keys, kind="stable")
+    return _RowIndex(keys[order], rows[order])
+
+
+_INDEX_STATE: dict[tuple, threading.Event] = {}
+_INDEX_LOCK = threading.Lock()
+
+
+def _row_index(m: Marts, build: bool = True) -> _RowIndex | None:
+    """The row index when it is ready (``build``: build it now if it is not)."""
+    key = (str(m.root), m.version())
+    ev = _INDEX_STATE.get(key)
+    if ev is not None and ev.is_set():
+        return _row_index_cached(*key)
+    if build:
+        idx = _row_index_cached(*key)
+        with _INDEX_LOCK:
+            _INDEX_STATE.setdefault(key, threading.Event()).set()
+        return idx
+    return None
+
+
+_WARM: set[tuple] = set()
+
+
+def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
+    """Build the in-memory accelerators and prefill the caches of every page's default view, in a background
+    thread started once per mart version (so the first visit of each page does not pay for it)."""
+    if not m.has("edits"):
+        return None
+    key = (str(m.root), m.version())
+    with _INDEX_LOCK:
+        if key in _WARM:
+            return None
+        _WARM.add(key)
+
+    def _run() -> None:
+        import logging
+
+        logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+        logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
+        try:  # yield the CPU to page renders: lowest priority, one DuckDB thread, its own connection
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):
+            pass
+        con = duckdb.connect(":memory:")
+        con.execute("set threads to 1")
+        _LOCAL.conn = _Conn(con)
+        thresholds = {c: (">=" if SCORES[c][1] else "<=", v) for c, v in default_thresholds(m).items()}
+        steps = [
+            lambda: _row_index(m, build=True),
+            lambda: _score_arrays(m, tuple(sorted(thresholds)), build=True),
+            lambda: pass_counts(m, thresholds),
+            lambda: session_summary(m),
+            lambda: flag_counts(m),
+            lambda: [score_range(m, c) for c in score_columns(m)],
+            lambda: [worst_examples(m, flag_counts(m)["flag"].iloc[0])],
+            lambda: safety_gallery(m, None, False) if m.has("safety_flagged_edits") else None,
+        ]
+        try:
+            for step in steps:
+                try:
+                    step()
+                except Exception:  # a warm-up never breaks the app; the page computes it on demand instead
+                    pass
+        finally:
+            _LOCAL.conn = None
+            con.close()
+
+    th = threading.Thread(target=_run, name="editlens-warm-up", daemon=True)
+    th.start()
+    if wait:
+        th.join()
+    return th

@@ -353,3 +353,34 @@ def test_serve_binds_localhost_by_default_and_rejects_missing_dir(tmp_path):
     with pytest.raises(serve.DashboardError) as ei:
         serve.serve(tmp_path / "absent")
     assert ei.value.exit_code == 2
+
+
+def test_warm_up_accelerators_give_the_same_answers(tmp_path):
+    """Row index, score arrays and session summary (built by the background warm-up) match the plain scans."""
+    write_fixture_warehouse(tmp_path, n_edits=300, seed=7)
+    m = data.Marts.open(tmp_path)
+    thr = {"clip_i": (">=", 0.75), "directional_caption": (">=", 0.15), "pixel_changed_frac": ("<=", 0.4)}
+    sid = data.sessions(m, only_breaks=True)["session_id"].iloc[0]
+
+    def answers():
+        return (
+            data.pass_counts(m, thr),
+            data.label_examples(m, "object-add", "derived", ()),
+            data.worst_examples(m, "is_noop"),
+            data.worst_examples(m, "has_broken_image"),
+            data.safety_gallery(m, None, False),
+            data.session_turns(m, sid),
+        )
+
+    before = answers()
+    assert data._row_index(m, build=False) is None  # nothing built yet: these were plain scans
+    data.warm_up(m, wait=True)
+    assert data._row_index(m, build=False) is not None
+    after = answers()
+    for b, a in zip(before, after):
+        b = b.reset_index(drop=True)
+        a = a[list(b.columns)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(b, a, check_dtype=False)
+    e = pq.read_table(tmp_path / "marts" / "edits.parquet").to_pandas()
+    ok = (e["clip_i"] >= 0.75) & (e["directional_caption"] >= 0.15) & (e["pixel_changed_frac"] <= 0.4)
+    assert after[0]["n_pass"].sum() == int(ok.sum())
