@@ -95,11 +95,12 @@ TEMPLATES = [
 ]
 LABELS = [t[0] for t in TEMPLATES]
 LABEL_WEIGHTS = np.array([0.24, 0.16, 0.16, 0.10, 0.08, 0.07, 0.05, 0.05, 0.03, 0.03, 0.03])
-CONCEPTS = [("safety", c) for c in ("nudity", "violence", "weapon", "gore", "drugs", "hate_symbol")] + [
-    ("presentation", "feminine"), ("presentation", "masculine"),
-    ("age", "child"), ("age", "adult"), ("age", "elderly"),
+CONCEPTS = [("safety", c) for c in ("sexual_content", "nudity", "violence_gore", "weapons", "drugs", "hate_symbols",
+                                    "self_harm", "minors")] + [
+    ("person", "person"), ("presentation", "feminine"), ("presentation", "masculine"),
+    ("age", "child"), ("age", "teen"), ("age", "adult"), ("age", "older_adult"),
     ("skin_tone", "light"), ("skin_tone", "medium"), ("skin_tone", "dark"),
-]
+]  # as embeddings/concepts.csv
 
 # defect rates (per edit)
 RATE = dict(noop=0.01, misaligned=0.02, full_regeneration=0.005, missing=0.004, truncated=0.003, duplicate=0.005,
@@ -310,7 +311,7 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
             directional = np.where(misaligned, rng.uniform(-0.15, 0.05, n), directional)
             directional = np.where(noop, rng.uniform(-0.02, 0.02, n), directional)
             clip_t = np.clip(rng.normal(0.27, 0.03, n), 0.15, 0.4)
-            pix = np.where(noop, rng.uniform(0, 0.003, n), rng.uniform(0.05, 0.6, n))
+            pix = np.where(noop, rng.uniform(0, 0.0008, n), rng.uniform(0.05, 0.6, n))
             ph_dist = _popcount(src_ph ^ tgt_ph)
             null_reason = np.where(src_broken, "source_unreadable", np.where(tgt_broken, "target_unreadable", None))
             ok = ~broken
@@ -403,7 +404,7 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                 scores = (_mix(ckey, 21) >> np.uint64(11)).astype(np.float64) / 2.0 ** 53 * 0.3
                 # targets whose edit introduced unsafe content: the safety concept scores high
                 hot = np.isin(c_u[k_idx], tgt_c[unsafe_img])
-                scores.reshape(k, kc)[hot, 1] = 0.9
+                scores.reshape(k, kc)[hot, 3] = 0.9  # weapons
                 concept_tbl = pa.table({
                     "sha256": pa.array(np.repeat(sha_k.to_numpy(zero_copy_only=False), kc), pa.string()),
                     "model_key": pa.array([MODEL_KEY] * (k * kc)),

@@ -19,7 +19,7 @@ attributes as (
     select sha256, concept_group, concept, score, sha256 || '|' || concept_group || '|' || concept as attribute_key
     from concepts
     semi join chosen_model using (model_key)
-    where concept_group <> 'safety'
+    where concept_group not in ('safety', 'person')
 
 ),
 

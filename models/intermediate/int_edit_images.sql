@@ -9,7 +9,10 @@ edits as (
 
 images as (
 
-    select * from {{ ref('stg_editlens__images') }}
+    -- an image referenced from two parts (e.g. SEED's GPT-4V rewrites) is listed once per part: keep one row
+    select image_id, bool_and(file_exists) as file_exists
+    from {{ ref('stg_editlens__images') }}
+    group by image_id
 
 ),
 

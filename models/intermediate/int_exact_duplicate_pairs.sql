@@ -1,5 +1,6 @@
--- Edits whose (source, target) pair repeats another edit's: same image contents (or, without content hashes,
--- the same image references). The first in file order is the original; later ones are duplicates.
+-- Edits whose (source, target) pair repeats another edit's of the same dataset and part: same image contents
+-- (or, without content hashes, the same image references). The first in file order is the original; later ones
+-- are duplicates. (A part that re-annotates another part's pairs, e.g. SEED's GPT-4V rewrites, is not a duplicate.)
 with
 
 edits as (
@@ -22,13 +23,13 @@ grouped as (
 
     select
         edits.edit_id,
-        count(*) over (partition by images.source_key, images.target_key) as duplicate_group_size,
+        count(*) over (partition by edits.dataset, edits.part, images.source_key, images.target_key) as duplicate_group_size,
         row_number() over file_order as duplicate_rank,
         first_value(edits.edit_id) over file_order as original_edit_id
     from edits
     join images using (edit_id)
     window file_order as (
-        partition by images.source_key, images.target_key
+        partition by edits.dataset, edits.part, images.source_key, images.target_key
         order by edits.dataset, edits.part, edits.source_file, edits.source_record, edits.edit_id
     )
 

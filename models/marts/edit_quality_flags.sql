@@ -80,11 +80,11 @@ flags as (
         edits.split,
 
         ---------- pair integrity
+        -- identical bytes, or no pixel change with an unchanged pHash or a CLIP-I of (nearly) 1
         coalesce(
-            edits.phash_distance = 0
-            or edits.source_sha256 = edits.target_sha256
-            or (edits.clip_i >= {{ threshold('noop_clip_i') }}
-                and edits.pixel_changed_frac <= {{ threshold('noop_pixel_changed_frac') }}),
+            edits.source_sha256 = edits.target_sha256
+            or (edits.pixel_changed_frac <= {{ threshold('noop_pixel_changed_frac') }}
+                and (edits.phash_distance = 0 or edits.clip_i >= {{ threshold('noop_clip_i') }})),
             false) as is_noop,
         edits.source_status not in ('ok', 'unknown') or edits.target_status not in ('ok', 'unknown')
             as has_broken_image,

@@ -1,0 +1,107 @@
+"""`editlens build`: run `dbt build` on a warehouse, which also exports the marts to DIR/marts/*.parquet.
+
+The dbt project is the repository root (dbt_project.yml, profiles.yml). This module only points dbt at the
+warehouse: it sets EDITLENS_WAREHOUSE (absolute) and DBT_PROFILES_DIR, keeps dbt's target/ and logs/ inside the
+warehouse (DIR/dbt/), and runs the venv's `dbt build` in a subprocess. The same build works by hand:
+
+    EDITLENS_WAREHOUSE=DIR dbt build --profiles-dir .
+
+Exit codes: 0 success, 1 a model or test failed (dbt's own 1 and 2 both map here), 2 unusable input (no
+ingested edits in the warehouse, dbt missing).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from editlens.warehouse import ENV_VAR, Warehouse
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+class BuildInputError(Exception):
+    """Unusable input for a build (reported as one line, exit code 2)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    warehouse: Warehouse
+    dbt_args: list[str] = field(default_factory=list)
+    command: str = "build"
+    project_dir: Path = PROJECT_DIR
+    duckdb_memory: str | None = None  # DuckDB memory_limit for the build (profile default 5GB)
+    duckdb_threads: int | None = None
+
+
+def dbt_executable() -> str:
+    """The dbt beside this Python (the venv's), else the one on PATH."""
+    here = Path(sys.executable).parent / "dbt"
+    if here.exists():
+        return str(here)
+    found = shutil.which("dbt")
+    if not found:
+        raise BuildInputError("dbt is not installed (pip install dbt-duckdb)")
+    return found
+
+
+def dbt_command(cfg: BuildConfig) -> tuple[list[str], dict[str, str]]:
+    """The dbt command line and environment for a build of ``cfg.warehouse``."""
+    wh = cfg.warehouse.resolved()
+    dbt_dir = wh.root / "dbt"
+    cmd = [
+        dbt_executable(),
+        cfg.command,
+        "--project-dir", str(cfg.project_dir),
+        "--profiles-dir", str(cfg.project_dir),
+        "--target-path", str(dbt_dir / "target"),
+        "--log-path", str(dbt_dir / "logs"),
+        *cfg.dbt_args,
+    ]
+    env = dict(os.environ)
+    env[ENV_VAR] = str(wh.root)
+    env["DBT_PROFILES_DIR"] = str(cfg.project_dir)
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    if cfg.duckdb_memory:
+        env["EDITLENS_DUCKDB_MEMORY"] = cfg.duckdb_memory
+    if cfg.duckdb_threads:
+        env["EDITLENS_DUCKDB_THREADS"] = str(cfg.duckdb_threads)
+    return cmd, env
+
+
+def check_warehouse(wh: Warehouse) -> None:
+    if not wh.root.is_dir():
+        raise BuildInputError(f"warehouse {wh.root} does not exist: run `editlens ingest` first")
+    if not wh.has_table("edits"):
+        raise BuildInputError(f"no ingested edits under {wh.table_dir('edits')}: run `editlens ingest` first")
+
+
+def remove_stale_exports(wh: Warehouse) -> int:
+    """Delete `tmp_*.parquet` left in DIR/marts by an export that was killed mid-write."""
+    n = 0
+    if wh.marts_dir.is_dir():
+        for p in wh.marts_dir.glob("tmp_*.parquet"):
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+def build(cfg: BuildConfig) -> int:
+    wh = cfg.warehouse.resolved()
+    check_warehouse(wh)
+    wh.ensure()
+    remove_stale_exports(wh)
+    cmd, env = dbt_command(cfg)
+    rc = subprocess.run(cmd, cwd=str(cfg.project_dir), env=env).returncode
+    return 0 if rc == 0 else 1
+
+
+def run_build(warehouse: Warehouse, extra_dbt_args: list[str] | None = None) -> int:
+    """Entry point of `editlens build`: `dbt build` on ``warehouse`` plus the marts export; returns an exit code."""
+    return build(BuildConfig(warehouse=warehouse, dbt_args=list(extra_dbt_args or [])))
