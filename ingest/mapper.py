@@ -136,6 +136,8 @@ class ImageChecker:
         if not self.enabled:
             return [None] * len(rels)
         base_real = self._realpath(image_root_abs)
+        if not os.path.isdir(image_root_abs):  # no images extracted at all (annotations-only download)
+            return [False] * len(rels)
         split = [r.rpartition("/") for r in rels]
         folders = {d for d, _, _ in split}
         infos = {}
@@ -370,8 +372,8 @@ def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], inst
     t_loc = [prefix + p for p in target] if prefix else list(target)
     head = f"{m.dataset}{SEP}{m.part}{SEP}{SEP}1{SEP}"
     sha1 = hashlib.sha1
-    ids = [h.hexdigest()[:16] for h in map(sha1, [f"{head}{s}{SEP}{t}{SEP}{i}".encode("utf-8", "surrogatepass")
-                                                  for s, t, i in zip(s_loc, t_loc, instruction)])]
+    ids = [h.digest()[:8].hex() for h in map(sha1, [f"{head}{s}{SEP}{t}{SEP}{i}".encode("utf-8", "surrogatepass")
+                                                     for s, t, i in zip(s_loc, t_loc, instruction)])]
     keep = None  # indices to keep when some rows are rejected here
     drop: dict[int, tuple[str, str]] = {}
     seen = m._seen
@@ -416,18 +418,16 @@ def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], inst
     seen.update(ids)
     # images: distinct locations, first seen first
     images = m._images
-    new_locs, new_exists = [], []
     if exists_s is None:
         exists_s = exists_t = [None] * n
-    for locs, ex in ((s_loc, exists_s), (t_loc, exists_t)):
-        for loc, e in zip(locs, ex):
-            if loc not in images:
-                images[loc] = None
-                new_locs.append(loc)
-                new_exists.append(e)
+    first = dict(zip(s_loc, exists_s))  # location -> exists, distinct, first seen first (sources, then targets)
+    first.update(zip(t_loc, exists_t))
+    if images:
+        first = {k: v for k, v in first.items() if k not in images}
+    new_locs, new_exists = list(first), list(first.values())
     dpre = m.dataset + SEP
-    new_ids = [h.hexdigest()[:16] for h in map(sha1, [(dpre + loc).encode("utf-8", "surrogatepass")
-                                                      for loc in new_locs])]
+    new_ids = [h.digest()[:8].hex() for h in map(sha1, [(dpre + loc).encode("utf-8", "surrogatepass")
+                                                         for loc in new_locs])]
     images.update(zip(new_locs, new_ids))
     i = m.i
     k_new = len(new_locs)
@@ -450,8 +450,8 @@ def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], inst
     e["split"] += [m.split] * n
     e["session_id"] += nones
     e["turn_index"] += [1] * n
-    e["source_image_id"] += [images[x] for x in s_loc]
-    e["target_image_id"] += [images[x] for x in t_loc]
+    e["source_image_id"] += map(images.__getitem__, s_loc)
+    e["target_image_id"] += map(images.__getitem__, t_loc)
     e["mask_image_id"] += nones
     e["instruction"] += instruction
     e["instruction_ori"] += instruction_ori or nones

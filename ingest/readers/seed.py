@@ -69,6 +69,21 @@ def _parse_chunk(lines: list[bytes], first: int, m: UnitMapper) -> tuple[list[in
     return nums, recs, raws
 
 
+_STR = {str}
+_STR_OR_NONE = {str, type(None)}
+_NONE = {type(None)}
+_BLANK_ITEM = re.compile(r"(?:^|\n)[ \t\r\f\v]*(?:\n|$)")
+
+
+def _paths_clean(col: list) -> bool:
+    """Whole-column version of the quick path test: True when no path can need a closer look."""
+    if not set(map(type, col)) <= _STR:
+        return False
+    big = "\n".join(col)
+    return not (".." in big or "\\" in big or "//" in big or "./" in big or ":" in big or "\x00" in big
+                or big.startswith("/") or "\n/" in big or _BLANK_ITEM.search(big))
+
+
 def _validate_one(rec: dict) -> tuple:
     """Full checks of one single-turn record: normalised fields, or BadField."""
     get = rec.get
@@ -102,14 +117,19 @@ def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapp
     mx = T.MAX_INSTRUCTION_CHARS
     bad: set[int] = set()
     for col in (src, tgt):
-        bad.update(k for k, p in enumerate(col)
-                   if type(p) is not str or not p or p[0] == "/" or ".." in p or "\\" in p or "//" in p
-                   or "./" in p or ":" in p[:3] or "\x00" in p or p.isspace())
-    bad.update(k for k, s in enumerate(ins) if type(s) is not str or not 0 < len(s) <= mx or s.isspace())
+        if not _paths_clean(col):
+            bad.update(k for k, p in enumerate(col)
+                       if type(p) is not str or not p or p[0] == "/" or ".." in p or "\\" in p or "//" in p
+                       or "./" in p or ":" in p[:3] or "\x00" in p or p.isspace())
+    if not (set(map(type, ins)) <= _STR and 0 < min(map(len, ins), default=1) and max(map(len, ins), default=1) <= mx
+            and not any(map(str.isspace, ins))):
+        bad.update(k for k, s in enumerate(ins) if type(s) is not str or not 0 < len(s) <= mx or s.isspace())
     for col in (ori, sc, tc):
-        bad.update(k for k, v in enumerate(col) if v is not None and type(v) is not str)
-    bad.update(k for k, v in enumerate(lab)
-               if v is not None and (type(v) is not list or not all(type(x) is str for x in v)))
+        if not set(map(type, col)) <= _STR_OR_NONE:
+            bad.update(k for k, v in enumerate(col) if v is not None and type(v) is not str)
+    if not set(map(type, lab)) <= _NONE:
+        bad.update(k for k, v in enumerate(lab)
+                   if v is not None and (type(v) is not list or not all(type(x) is str for x in v)))
     if set().union(*recs) <= SINGLE_KNOWN:  # the usual case: no key beyond the known ones in the whole file
         extra = ["{}"] * len(recs)
     else:
