@@ -605,13 +605,16 @@ def safety_gallery(m: Marts, category: str | None = None, introduced_only: bool 
     if introduced_only:
         conds.append("s.unsafe_image_introduced")
     where = ("where " + " and ".join(conds)) if conds else ""
-    pick = m.df(f"""select s.edit_id, s.categories, s.reasons, s.unsafe_image_introduced from safety_flagged_edits s
-                    {where} order by len(s.reasons) desc, s.edit_id limit {int(limit)}""", params)
-    if pick.empty:
-        return pick
-    cols = example_columns(m, ("source_image_id", "target_image_id"))
-    ids: list = []
-    rows = m.df(f"select {_sel(cols)} from edits e where {_in('e.edit_id', pick['edit_id'].tolist(), ids)}", ids)
+    # pick the ids first (a top-N over two small columns), then the lists of those few
+    ids = m.df(f"""select s.edit_id from safety_flagged_edits s {where}
+                   order by len(s.reasons) desc, s.edit_id limit {int(limit)}""", params)["edit_id"].tolist()
+    if not ids:
+        return pd.DataFrame(columns=["edit_id", "categories", "reasons", "unsafe_image_introduced"])
+    ip: list = []
+    pick = m.df(f"""select edit_id, categories, reasons, unsafe_image_introduced from safety_flagged_edits
+                    where {_in('edit_id', ids, ip)}""", ip)
+    pick = pick.set_index("edit_id").loc[ids].reset_index()
+    rows = rows_by_id(m, ids, example_columns(m, ("source_image_id", "target_image_id")))
     return pick.merge(rows, on="edit_id", how="left")
 
 
@@ -730,8 +733,7 @@ def session_summary(m: Marts) -> pd.DataFrame:
         join = "left join (select edit_id from edit_quality_flags where is_chain_break) f using (edit_id)"
     return m.df(
         f"""select e.session_id, any_value(e.dataset) as dataset, any_value(e.part) as part,
-                   count(*) as n_turns, sum({brk})::bigint as n_chain_breaks,
-                   list(e.edit_id order by e.turn_index) as edit_ids
+                   count(*) as n_turns, sum({brk})::bigint as n_chain_breaks
             from edits e {join} where e.session_id is not null group by e.session_id
             order by n_chain_breaks desc, e.session_id"""
     )
@@ -744,7 +746,7 @@ def sessions(m: Marts, only_breaks: bool = False, dataset: str | None = None, li
         df = df[df["n_chain_breaks"] > 0]
     if dataset:
         df = df[df["dataset"] == dataset]
-    return df.drop(columns="edit_ids").head(int(limit)).reset_index(drop=True)
+    return df.head(int(limit)).reset_index(drop=True)
 
 
 def session_counts(m: Marts) -> dict[str, int]:
@@ -767,16 +769,13 @@ def session_turns(m: Marts, session_id: str) -> pd.DataFrame:
             brk += ", f.chain_break_reason"
         join = f"left join (select edit_id, is_chain_break{reason} from edit_quality_flags where is_chain_break) f using (edit_id)"
     if _row_index(m, build=False) is not None:  # the session's edit ids are known: fetch them by row number
-        sm = session_summary(m)
-        hit = sm.loc[sm["session_id"] == session_id, "edit_ids"]
+        hit = m.df("select edit_id from edits where session_id = ? order by turn_index", [session_id])
         if len(hit):
-            ids = [str(x) for x in hit.iloc[0]]
+            ids = hit["edit_id"].tolist()
             rows = rows_by_id(m, ids, cols)
-            if "is_chain_break" in fcols:
-                params: list = []
-                fl = m.df(f"select edit_id, is_chain_break{reason} from edit_quality_flags "
-                          f"where {_in('edit_id', ids, params)}", params)
-                rows = rows.merge(fl, on="edit_id", how="left")
+            if "is_chain_break" in fcols:  # the chain breaks are few: one cached list, merged here
+                fl = m.df(f"select edit_id, is_chain_break{reason} from edit_quality_flags where is_chain_break")
+                rows = rows.merge(fl[fl["edit_id"].isin(ids)], on="edit_id", how="left")
                 rows["is_chain_break"] = rows["is_chain_break"].fillna(False).astype(bool)
             return rows.sort_values("turn_index", ignore_index=True)
     return m.df(f"select {_sel(cols)}{brk} from edits e {join} where e.session_id = ? order by e.turn_index",
@@ -1062,6 +1061,8 @@ def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
             lambda: _score_arrays(m, tuple(sorted(thresholds)), build=True),
             lambda: pass_counts(m, thresholds),
             lambda: session_summary(m),
+            lambda: m.df("select edit_id, is_chain_break, chain_break_reason from edit_quality_flags "
+                         "where is_chain_break") if "chain_break_reason" in m.columns("edit_quality_flags") else None,
             lambda: flag_counts(m),
             lambda: [score_range(m, c) for c in score_columns(m)],
             lambda: [worst_examples(m, flag_counts(m)["flag"].iloc[0])],
