@@ -1,6 +1,7 @@
 -- Derived scope-operation labels per distinct instruction, from the taxonomy_rules seed: within each clause
 -- the matching rules of the highest priority give labels; priority-0 rules label instructions left unlabelled.
--- The seed's rules are read when the model compiles ({{ ref('taxonomy_rules') }}).
+-- The seed's rules are read when the model compiles.
+-- depends_on: {{ ref('taxonomy_rules') }}
 with
 
 instructions as (
