@@ -43,7 +43,7 @@ class EmbedConfig:
     concepts_file: Path | None = None
     allow_random_weights: bool = False  # tests and the speed bench only: never the default
     jpeg_draft: bool = True
-    threads: int | None = None      # torch threads in the main process (default: torch's own)
+    threads: int | None = None      # torch threads in the main process (CPU default: cores - decode workers)
     ray_actors: int | None = None
     progress: bool = True
     duckdb_memory: str = "2GB"
@@ -68,6 +68,9 @@ class EmbedSummary:
     edits_scored: int = 0
     image_seconds: float = 0.0
     seconds: float = 0.0
+    workers: int = 0
+    torch_threads: int = 0
+    batch_size: int = 0
 
     @property
     def images_per_second(self) -> float:
@@ -76,7 +79,8 @@ class EmbedSummary:
     def describe(self) -> str:
         st = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "none"
         lines = [
-            f"model {self.model_name} ({self.pretrained}) key {self.model_key} on {self.device}, backend {self.backend}",
+            f"model {self.model_name} ({self.pretrained}) key {self.model_key} on {self.device}, backend "
+            f"{self.backend} (batch {self.batch_size}, {self.workers} decode workers, {self.torch_threads} torch threads)",
             f"images: {self.images_planned} to do in {self.image_shards} shards ({st}); "
             f"{self.facts_written} facts, {self.embeddings_written} new embeddings"
             + (f", {self.duplicates_removed} duplicate rows compacted" if self.duplicates_removed else "")
@@ -115,17 +119,29 @@ def run_embed(cfg: EmbedConfig) -> EmbedSummary:
         raise EmbedInputError(f"unknown backend {cfg.backend!r} (local or ray)")
     settings = device_settings(cfg.device)
     concepts = ConceptSet.load(cfg.concepts_file)
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
+    cpus = os.cpu_count() or 1
+    workers = cfg.workers if cfg.workers is not None else (min(16, cpus) if settings.device.startswith("cuda")
+                                                           else max(1, cpus // 2))
+    threads = cfg.threads or (max(1, cpus - workers) if settings.device == "cpu" else None)
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        return _run(cfg, wh, settings, concepts, workers, t0)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, workers: int, t0: float) -> EmbedSummary:
+    import torch
+
     loaded = load_model(cfg.model, cfg.pretrained, device=settings.device,
                         allow_random_weights=cfg.allow_random_weights, jpeg_draft=cfg.jpeg_draft)
     spec = loaded.spec
     encoder = Encoder(loaded, settings)
     batch_size = cfg.batch_size or default_batch_size(settings.device)
-    cpus = os.cpu_count() or 1
-    workers = cfg.workers if cfg.workers is not None else (min(16, cpus) if settings.device.startswith("cuda")
-                                                           else max(1, cpus // 2))
-    summary = EmbedSummary(wh.root, spec.key, spec.name, spec.pretrained, settings.device, cfg.backend)
+    summary = EmbedSummary(wh.root, spec.key, spec.name, spec.pretrained, settings.device, cfg.backend,
+                           workers=workers, torch_threads=torch.get_num_threads(), batch_size=batch_size)
 
     for table in T.SCHEMAS:
         remove_stale_temporaries(wh.table_dir(table))

@@ -297,7 +297,11 @@ def test_rows_carry_model_identity(embedded):
     models = q(wh, "select model_key, model_name, pretrained, preprocess, embed_dim from embed_models")
     assert len(models) == 1
     key, name, pretrained, preprocess, dim = models[0]
-    assert (key, name, pretrained) == (s.model_key, "editlens-tiny", "random-init:seed0")
+    from embeddings import tiny
+
+    trained = Path(tiny.WEIGHTS_PATH).is_file()  # the bundled weights once committed, else seeded random init
+    assert (key, name) == (s.model_key, "editlens-tiny")
+    assert pretrained == ("editlens-tiny.safetensors" if trained else "random-init:seed0")
     assert "resize 64 bicubic center-crop" in preprocess and dim == 128
     for t in ("image_embeddings", "text_embeddings", "image_concepts", "edit_scores"):
         assert q(wh, f"select distinct model_key from {t}") == [(key,)]
