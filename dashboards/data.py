@@ -653,9 +653,37 @@ def score_range(m: Marts, col: str) -> tuple[float, float]:
     m.require("edits")
     if col not in score_columns(m):
         raise ValueError(f"unknown score column {col}")
-    r = m.df(f'select min("{col}")::double as lo, max("{col}")::double as hi from edits').iloc[0]
-    lo, hi = float(r["lo"] if pd.notna(r["lo"]) else 0.0), float(r["hi"] if pd.notna(r["hi"]) else 1.0)
+    stats = _parquet_min_max(str(m.path("edits")), m.version(), col)
+    if stats is not None:  # from the Parquet footer's row-group statistics: no scan
+        lo, hi = stats
+    else:
+        r = m.df(f'select min("{col}")::double as lo, max("{col}")::double as hi from edits').iloc[0]
+        lo, hi = float(r["lo"] if pd.notna(r["lo"]) else 0.0), float(r["hi"] if pd.notna(r["hi"]) else 1.0)
     return lo, hi if hi > lo else lo + 1.0
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _parquet_min_max(path: str, version: tuple, col: str) -> tuple[float, float] | None:
+    import math
+
+    import pyarrow.parquet as pq
+
+    try:
+        md = pq.ParquetFile(path).metadata
+        i = md.schema.to_arrow_schema().get_field_index(col)
+        if i < 0:
+            return None
+        lo, hi = math.inf, -math.inf
+        for g in range(md.num_row_groups):
+            st_ = md.row_group(g).column(i).statistics
+            if st_ is None or not st_.has_min_max:
+                if md.row_group(g).num_rows and (st_ is None or st_.null_count != md.row_group(g).num_rows):
+                    return None  # a row group without statistics: scan instead
+                continue
+            lo, hi = min(lo, float(st_.min)), max(hi, float(st_.max))
+        return (lo, hi) if lo <= hi else (0.0, 1.0)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def pass_counts(m: Marts, thresholds: dict[str, tuple[str, float]]) -> pd.DataFrame:
@@ -684,8 +712,14 @@ def flag_counts(m: Marts) -> pd.DataFrame:
     flags = flag_columns(m)
     if not flags:
         return pd.DataFrame(columns=["flag", "n_edits", "denominator", "rate"])
-    sums = ", ".join(f'count(*) filter (where "{f}") as "{f}"' for f in flags)
-    row = m.df(f"select count(*) as denominator, {sums} from edit_quality_flags").iloc[0]
+    card = {f: "n_" + f.removeprefix("is_").removeprefix("has_") for f in flags}
+    if _card_has(m, "n_edits", *card.values()):
+        # the scorecard already counts every flag: no scan of the flags mart
+        sums = ", ".join(f'sum("{c}")::bigint as "{f}"' for f, c in card.items())
+        row = m.df(f"select sum(n_edits)::bigint as denominator, {sums} from dataset_scorecard").iloc[0]
+    else:
+        sums = ", ".join(f'count(*) filter (where "{f}") as "{f}"' for f in flags)
+        row = m.df(f"select count(*) as denominator, {sums} from edit_quality_flags").iloc[0]
     den = int(row["denominator"])
     df = pd.DataFrame({"flag": flags, "n_edits": [int(row[f] or 0) for f in flags]})
     df["denominator"] = den
@@ -834,6 +868,13 @@ def explore_count(m: Marts, f: Filters, cap: int | None = COUNT_CAP) -> tuple[in
     where, params = _where(m, f)
     if not where:
         return int(parts(m)["n_edits"].sum()), False
+    if not (f.text.strip() or f.labels or f.flags or (f.score and (f.score_min is not None or f.score_max is not None))):
+        p = parts(m)  # only dataset / part filters: the counts are known
+        if f.datasets:
+            p = p[p["dataset"].isin(f.datasets)]
+        if f.parts:
+            p = p[p["part"].isin(f.parts)]
+        return int(p["n_edits"].sum()), False
     if cap is None:
         return int(m.df(f"select count(*) as n from edits e {where}", params)["n"].iloc[0]), False
     n = int(m.df(f"select count(*) as n from (select 1 from edits e {where} limit {int(cap) + 1})", params)["n"].iloc[0])

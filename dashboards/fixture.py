@@ -357,7 +357,10 @@ _AGGREGATES = {
                count(*) filter (where f.is_full_regeneration) as n_full_regeneration,
                count(*) filter (where f.has_broken_image) as n_broken_image,
                count(*) filter (where f.has_broken_image) / count(*) as broken_image_share,
+               count(*) filter (where f.is_duplicate_pair) as n_duplicate_pair,
+               count(*) filter (where f.has_near_duplicate_source) as n_near_duplicate_source,
                count(*) filter (where f.is_chain_break) as n_chain_break,
+               count(*) filter (where f.has_content_overlap) as n_content_overlap,
                count(*) filter (where f.n_quality_flags > 0) as n_with_any_quality_flag,
                count(*) filter (where f.n_quality_flags > 0) / count(*) as share_with_any_quality_flag
         from edits e join f using (edit_id)

@@ -384,3 +384,19 @@ def test_warm_up_accelerators_give_the_same_answers(tmp_path):
     e = pq.read_table(tmp_path / "marts" / "edits.parquet").to_pandas()
     ok = (e["clip_i"] >= 0.75) & (e["directional_caption"] >= 0.15) & (e["pixel_changed_frac"] <= 0.4)
     assert after[0]["n_pass"].sum() == int(ok.sum())
+
+
+def test_shortcuts_agree_with_scans(wh, marts):
+    """Counts taken from the scorecard or Parquet statistics equal counts over the per-edit marts."""
+    m = data.Marts.open(wh)
+    f = marts["edit_quality_flags"]
+    fc = data.flag_counts(m).set_index("flag")["n_edits"].to_dict()
+    assert fc == {k: int(f[k].sum()) for k in data.QUALITY_FLAGS}
+    e = marts["edits"]
+    for col in ("clip_i", "directional_caption", "pixel_changed_frac"):
+        lo, hi = data.score_range(m, col)
+        assert lo == pytest.approx(float(e[col].min())) and hi == pytest.approx(float(e[col].max()))
+    n, capped = data.explore_count(m, data.Filters(datasets=("magicbrush",), parts=("magicbrush",)))
+    assert (n, capped) == (int((e["dataset"] == "magicbrush").sum()), False)
+    n, capped = data.explore_count(m, data.Filters(text="the"), cap=10)
+    assert (n, capped) == (10, True)
