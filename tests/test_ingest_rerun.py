@@ -147,3 +147,23 @@ def test_moved_dataset_or_first_check_of_images_reingests(tmp_path):
     assert len(s5.ingested) == 2  # same bytes, new root: image locations must follow
     assert {i["root"] for i in table(tmp_path / "wh", "images")} == {str(moved)}
     assert len(table(tmp_path / "wh", "edits")) == s1.records_loaded  # replaced, not doubled
+
+
+def test_second_ingest_on_the_same_warehouse_is_refused(tmp_path):
+    from editlens.warehouse import Warehouse
+    from ingest.errors import IngestBusy
+    from ingest.writer import warehouse_lock
+
+    src = _small_repo(tmp_path / "seed")
+    with warehouse_lock(Warehouse.at(tmp_path / "wh")):
+        with pytest.raises(IngestBusy) as ei:
+            ingest(src, tmp_path / "wh", workers=1)
+    assert ei.value.exit_code == 2
+    assert ingest(src, tmp_path / "wh", workers=1).records_loaded == 7  # lock released: works again
+
+
+def test_formats_listed_for_the_cli():
+    import ingest as pkg
+    from ingest.readers import READERS
+
+    assert set(pkg.formats) == set(READERS) | {"seed"}
