@@ -46,10 +46,10 @@ def thumbs(m: data.Marts, image_ids: Sequence[str | None], blur: bool = False, s
 def edit_card(m: data.Marts, row: dict, *, blur: bool = False, show_scores: Sequence[str] = (),
               extra: Sequence[str] = ()) -> None:
     """One edit side by side: source | target | instruction | scores."""
-    c1, c2, c3 = st.columns([1, 1, 2])
+    c1, c2, c3 = st.columns([1, 1, 3])
     src, tgt = thumbs(m, [row.get("source_image_id"), row.get("target_image_id")], blur=blur)
-    c1.image(src, caption="source", width="stretch")
-    c2.image(tgt, caption="target", width="stretch")
+    c1.image(src, caption="source", width=200)
+    c2.image(tgt, caption="target", width=200)
     with c3:
         st.markdown(f"**{row.get('instruction', '')}**")
         meta = " · ".join(str(row[k]) for k in ("dataset", "part", "split") if row.get(k) is not None)

@@ -36,7 +36,7 @@ else:
             color=alt.Color("demographic_group:N", legend=None),
             tooltip=["demographic_group", "subgroup", "n_edits", "denominator",
                      alt.Tooltip("mention_rate:Q", format=".3%")]),
-        width="stretch", height=60 + 24 * len(gm))
+        width="stretch", height=90 + 32 * len(gm))
     ui.denominator_note(den, "edits in scope (every bar is n_edits out of these)")
     ui.table(gm.drop(columns="group"), "bias_mentions", {"mention_rate": "{:.3%}"})
 
@@ -54,7 +54,7 @@ if m.has("attribute_shifts"):
                 y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=260)),
                 color=alt.Color("concept:N", legend=alt.Legend(orient="top")), yOffset="concept:N",
                 tooltip=["label", "concept", "n_edits", alt.Tooltip("mean_shift:Q", format=".4f")]),
-            width="stretch", height=80 + 10 * len(sh) + 12 * sh["label"].nunique())
+            width="stretch", height=120 + 12 * len(sh) + 16 * sh["label"].nunique())
         st.caption(f"Each bar averages n_edits edits (hover); concept groups: {', '.join(groups)}. "
                    f"In scope: {ui.num(sh.groupby('label')['n_edits'].max().sum())} labelled edits with scores.")
         ui.table(sh, "bias_shift", {"mean_shift": "{:.4f}"})
@@ -75,7 +75,7 @@ if not fi.empty:
 
         layers.append(alt.Chart(pd.DataFrame({"x": [overall]})).mark_rule(color="red", strokeDash=[4, 3])
                       .encode(x="x:Q"))
-    st.altair_chart(alt.layer(*layers), width="stretch", height=80 + 30 * len(fi))
+    st.altair_chart(alt.layer(*layers), width="stretch", height=90 + 36 * len(fi))
     st.caption(f"Bars: edits of each group passing the InstructPix2Pix filter out of its scored edits (hover). "
                f"Red line: all edits in scope, {ui.pct(overall)} "
                f"({ui.num(fi['overall_n_passing'].iloc[0])} of {ui.num(fi['overall_n_scored'].iloc[0])}). "
