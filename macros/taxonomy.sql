@@ -1,8 +1,12 @@
-{#- Clause splitting for instructions: sentence punctuation, commas, and "and/then/also" before an imperative
-    verb ("remove the cat and add a dog" -> two clauses; "the size and position" stays one). -#}
+{#- Clause splitting for instructions: sentence punctuation, commas, "and/then/also" before an imperative verb
+    ("remove the cat and add a dog" -> two clauses; "the size and position" stays one), and purpose phrases. -#}
 {% macro split_clauses(expr) -%}
     string_split_regex(
-        regexp_replace({{ expr }},
+        regexp_replace(
+            -- purpose phrases ("..., making it look like", "to create a ...") become clauses of their own
+            regexp_replace({{ expr }},
+                '\s+(to make|so that|so as to|in order to|making|as if|as though|to create|creating|to give|giving|to achieve|to highlight|to emphasize)\b',
+                ', \1', 'g'),
             '\s+(?:and|then|also|while)\s+(?:then\s+|also\s+)?(add|adjust|apply|blur|brighten|change|convert|copy|crop|darken|delete|enhance|enlarge|erase|fill|fix|flip|increase|insert|keep|lower|make|mirror|modify|move|paint|place|put|raise|reduce|remove|repair|replace|reposition|resize|restore|retain|rotate|scale|shrink|swap|tilt|transform|turn|use|write)\b',
             ', \1', 'g'),
         '[.;!?:\n]+\s*|,\s*|\s+(?:then|while)\s+')

@@ -1,0 +1,112 @@
+"""Accuracy of the derived instruction taxonomy against human labels (SEED-Data-Edit Part-2 `task_type`).
+
+Runs the real dbt models (seeds -> stg_editlens__edits -> int_instructions -> int_instruction_labels_derived ->
+edit_labels) on a throw-away warehouse holding the records of ../shared/data/seed-part2-dev.jsonl as `edits`,
+then compares `edit_labels` rows of origin 'derived' with those of origin 'provided' per edit.
+Prints per-label precision and recall, micro P/R/F1, and a bare baseline (every edit gets the most frequent
+label). Exits 0 when micro-F1 >= --target (0.85), 1 below it; skips (exit 0) when the file is absent.
+
+    .venv/bin/python bench/bench_taxonomy.py [--data PATH] [--target 0.85]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from editlens.build import BuildConfig, dbt_command  # noqa: E402
+from editlens.warehouse import Warehouse, atomic_write_table  # noqa: E402
+
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "seed-part2-dev.jsonl"
+
+
+def edits_table(records: list[dict]) -> pa.Table:
+    n = len(records)
+    s = pa.string()
+    return pa.table({
+        "edit_id": pa.array([f"{i:016x}" for i in range(n)], s),
+        "dataset": pa.array(["seed-data-edit"] * n, s), "part": pa.array(["part2"] * n, s),
+        "split": pa.array(["dev"] * n, s), "session_id": pa.nulls(n, s),
+        "turn_index": pa.array([1] * n, pa.int32()),
+        "source_image_id": pa.array([f"s{i}" for i in range(n)], s),
+        "target_image_id": pa.array([f"t{i}" for i in range(n)], s), "mask_image_id": pa.nulls(n, s),
+        "instruction": pa.array([r.get("instruction") or "" for r in records], s),
+        "instruction_ori": pa.nulls(n, s), "source_caption": pa.nulls(n, s), "target_caption": pa.nulls(n, s),
+        "provided_labels": pa.array([list(r.get("task_type") or []) for r in records], pa.list_(s)),
+        "provided_scores": pa.nulls(n, s), "extra": pa.array(["{}"] * n, s),
+        "source_file": pa.array(["seed-part2-dev.jsonl"] * n, s),
+        "source_record": pa.array(range(1, n + 1), pa.int64()), "ingest_run_id": pa.array(["bench"] * n, s),
+    })
+
+
+def score(gold: dict[str, set], pred: dict[str, set]):
+    per = collections.defaultdict(lambda: [0, 0, 0])
+    for k, g in gold.items():
+        p = pred.get(k, set())
+        for lab in p & g:
+            per[lab][0] += 1
+        for lab in p - g:
+            per[lab][1] += 1
+        for lab in g - p:
+            per[lab][2] += 1
+    tp, fp, fn = (sum(v[i] for v in per.values()) for i in range(3))
+    p = tp / max(1, tp + fp)
+    r = tp / max(1, tp + fn)
+    f1 = 2 * p * r / max(1e-12, p + r)
+    return per, (tp, fp, fn, p, r, f1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--target", type=float, default=0.85)
+    a = ap.parse_args(argv)
+    if not a.data.is_file():
+        print(f"skipped: {a.data} not found")
+        return 0
+    records = [json.loads(line) for line in a.data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with tempfile.TemporaryDirectory(prefix="bench-taxonomy-") as tmp:
+        wh = Warehouse.at(tmp).ensure()
+        atomic_write_table(edits_table(records), wh.shard_path("edits", "part2-dev"))
+        cmd, env = dbt_command(BuildConfig(
+            warehouse=wh, command="build",
+            dbt_args=["--select", "+edit_labels", "--exclude", "test_type:data", "--quiet",
+                      "--vars", "{export_marts: false}"]))
+        t0 = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, cwd=str(REPO))
+        seconds = time.perf_counter() - t0
+        con = duckdb.connect(str(wh.duckdb_path), read_only=True)
+        gold: dict[str, set] = collections.defaultdict(set)
+        pred: dict[str, set] = collections.defaultdict(set)
+        for edit_id, label, origin in con.sql("select edit_id, label, origin from edit_labels").fetchall():
+            (gold if origin == "provided" else pred)[edit_id].add(label)
+        con.close()
+    gold = {k: gold.get(k, set()) for k in (f"{i:016x}" for i in range(len(records)))}
+    per, (tp, fp, fn, p, r, f1) = score(gold, pred)
+    top = collections.Counter(lab for g in gold.values() for lab in g).most_common(1)[0][0]
+    _, (*_, bp, br, bf1) = score(gold, {k: {top} for k in gold})
+    print(f"data: {a.data} ({len(records)} instructions, {sum(len(g) for g in gold.values())} human labels)")
+    print(f"dbt build of the taxonomy models: {seconds:.1f}s")
+    print(f"{'label':34s} {'n':>5s} {'tp':>5s} {'fp':>5s} {'fn':>5s} {'P':>6s} {'R':>6s}")
+    for lab, (t, f_p, f_n) in sorted(per.items(), key=lambda kv: -(kv[1][0] + kv[1][2])):
+        print(f"{lab:34s} {t + f_n:5d} {t:5d} {f_p:5d} {f_n:5d} {t / max(1, t + f_p):6.3f} {t / max(1, t + f_n):6.3f}")
+    print(f"baseline (every edit -> {top}): P={bp:.3f} R={br:.3f} micro-F1={bf1:.3f}")
+    print(f"derived rules: tp={tp} fp={fp} fn={fn} P={p:.4f} R={r:.4f} micro-F1={f1:.4f} (target {a.target})")
+    return 0 if f1 >= a.target else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

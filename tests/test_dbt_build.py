@@ -1,0 +1,167 @@
+"""dbt project on a small synthetic warehouse (bench/synthetic_warehouse.py): the fast CI path, no images.
+
+Checks values: every mart built and exported, flags agree with the generator's injected truth, totals add up,
+docs describe every mart column, a build with only the ingest tables works, unusable input exits with 2.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from bench.synthetic_warehouse import make_synthetic_warehouse
+from editlens.build import BuildConfig, BuildInputError, build, dbt_command, run_build
+from editlens.warehouse import Warehouse
+
+MARTS = [
+    "edits", "edit_labels", "edit_quality_flags", "instruction_type_stats", "label_cooccurrence",
+    "score_distributions", "score_histograms", "bias_slices", "attribute_shifts", "safety_slices",
+    "safety_flagged_edits", "near_duplicate_pairs", "dataset_scorecard",
+]
+# generator truth -> flag column
+FLAG_OF = {
+    "noop": "is_noop", "misaligned": "is_misaligned", "full_regeneration": "is_full_regeneration",
+    "broken_image": "has_broken_image", "duplicate_pair": "is_duplicate_pair",
+    "near_duplicate_source": "has_near_duplicate_source", "chain_break": "is_chain_break",
+    "demographic_term": "mentions_demographic_term", "unsafe_term": "mentions_unsafe_term",
+    "watermark_removal": "asks_watermark_removal", "unsafe_image_introduced": "unsafe_image_introduced",
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dbt") / "wh"
+    summary = make_synthetic_warehouse(root, n_edits=6000, seed=5)
+    rc = run_build(Warehouse.at(root), ["--quiet"])
+    assert rc == 0
+    con = duckdb.connect(str(root / "editlens.duckdb"), read_only=True)
+    yield {"root": root, "con": con, "summary": summary}
+    con.close()
+
+
+def _pr(con, root, defect, flag):
+    truth = f"(select distinct edit_id from '{root}/synthetic/truth.parquet' where defect = '{defect}')"
+    tp, fp, fn = con.sql(f"""
+        with t as {truth}, f as (select edit_id from edit_quality_flags where {flag})
+        select (select count(*) from f semi join t using (edit_id)),
+               (select count(*) from f anti join t using (edit_id)),
+               (select count(*) from t anti join f using (edit_id))""").fetchone()
+    return tp, fp, fn
+
+
+@pytest.mark.parametrize("defect", sorted(FLAG_OF))
+def test_flags_agree_with_injected_truth(built, defect):
+    tp, fp, fn = _pr(built["con"], built["root"], defect, FLAG_OF[defect])
+    assert tp >= 3, (defect, tp)
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert precision >= 0.95 and recall >= 0.95, (defect, tp, fp, fn)
+
+
+def test_every_mart_is_exported_whole(built):
+    marts = built["root"] / "marts"
+    assert sorted(p.stem for p in marts.glob("*.parquet")) == sorted(MARTS)
+    con = built["con"]
+    for m in MARTS:
+        assert pq.read_metadata(marts / f"{m}.parquet").num_rows == con.sql(f"select count(*) from {m}").fetchone()[0]
+
+
+def test_edits_mart_has_one_row_per_ingested_edit_and_totals_add_up(built):
+    con, root = built["con"], built["root"]
+    n_source = con.sql(f"select count(*) from read_parquet('{root}/parquet/edits/*.parquet')").fetchone()[0]
+    assert n_source == built["summary"].n_edits
+    assert con.sql("select count(*), count(distinct edit_id) from edits").fetchone() == (n_source, n_source)
+    assert con.sql("select count(*) from edit_quality_flags").fetchone()[0] == n_source
+    assert con.sql("select sum(n_edits) from dataset_scorecard").fetchone()[0] == n_source
+    # scorecard counts equal the flags they summarise
+    assert con.sql("select sum(n_noop) from dataset_scorecard").fetchone() == \
+        con.sql("select count(*) from edit_quality_flags where is_noop").fetchone()
+    # shares of part: the 'all labels' shares of one part never exceed the part
+    assert con.sql("select count(*) from instruction_type_stats where n_edits > n_edits_in_part").fetchone() == (0,)
+
+
+def test_labels_keep_provided_beside_derived(built):
+    con = built["con"]
+    origins = dict(con.sql("select origin, count(*) from edit_labels group by 1").fetchall())
+    assert origins["derived"] > 0 and origins["provided"] > 0
+    # every edit gets at least one derived label
+    assert con.sql("select count(*) from edits where len(derived_labels) = 0").fetchone() == (0,)
+    # on the synthetic Part-2 rows, the derived labels contain the provided one almost always
+    hit = con.sql("""
+        select avg(case when list_has_all(derived_labels, provided_labels) then 1 else 0 end)
+        from edits where part = 'part2' and instruction not ilike '%watermark%' and instruction not ilike '%logo%'
+          and instruction not ilike '%signature%'""").fetchone()[0]
+    assert hit >= 0.9
+
+
+def test_bias_slices_rates_carry_denominators(built):
+    con = built["con"]
+    rows = con.sql("""select n_edits, n_edits_in_slice, mention_rate, n_passing, n_scored, filter_pass_rate
+                      from bias_slices where label = 'all' and subgroup = 'all'""").fetchall()
+    assert len(rows) >= 6  # gender, age, race_ethnicity, religion, disability, body_type
+    for n, d, rate, p, s, pr in rows:
+        assert rate == pytest.approx(n / d)
+        assert pr is None or pr == pytest.approx(p / s)
+
+
+def test_safety_introduced_and_reasons(built):
+    con = built["con"]
+    n = con.sql("select count(*) from safety_flagged_edits where unsafe_image_introduced").fetchone()[0]
+    assert n > 0
+    reasons = con.sql("select reasons from safety_flagged_edits where unsafe_image_introduced limit 1").fetchone()[0]
+    assert any("introduced" in r for r in reasons)
+    assert con.sql("select sum(n_introduced_by_edit) from safety_slices").fetchone()[0] >= n
+
+
+def test_audit_failures_are_stored(built):
+    con = built["con"]
+    tables = {r[0] for r in con.sql("select table_name from information_schema.tables "
+                                    "where table_schema like '%audit%'").fetchall()}
+    assert {"audit_noop_share", "audit_broken_image_share", "audit_misaligned_share"} <= tables
+
+
+def test_docs_describe_every_mart_column(built):
+    cmd, env = dbt_command(BuildConfig(warehouse=Warehouse.at(built["root"]), command="docs",
+                                       dbt_args=["generate", "--quiet"]))
+    # `dbt docs generate` opens the database: close the test's read-only handle first
+    built["con"].close()
+    try:
+        subprocess.run(cmd, env=env, check=True)
+    finally:
+        built["con"] = duckdb.connect(str(built["root"] / "editlens.duckdb"), read_only=True)
+    target = built["root"] / "dbt" / "target"
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
+    for m in MARTS:
+        node = manifest["nodes"][f"model.editlens.{m}"]
+        built_cols = {c.lower() for c in catalog["nodes"][f"model.editlens.{m}"]["columns"]}
+        described = {c for c, v in node["columns"].items() if v.get("description")}
+        assert built_cols == described, (m, built_cols ^ described)
+        assert node["description"]
+
+
+def test_build_with_only_ingest_tables(tmp_path):
+    root = tmp_path / "wh"
+    make_synthetic_warehouse(root, n_edits=800, seed=2, concepts=False)
+    for t in ("image_facts", "edit_scores", "image_concepts", "embed_models"):
+        shutil.rmtree(root / "parquet" / t)
+    assert run_build(Warehouse.at(root), ["--quiet"]) == 0
+    con = duckdb.connect(str(root / "editlens.duckdb"), read_only=True)
+    assert con.sql("select count(*), count(clip_i) from edits").fetchone() == (800, 0)
+    # labels and term mentions need no embeddings; image flags stay off
+    assert con.sql("select count(*) from edit_quality_flags where mentions_demographic_term").fetchone()[0] > 0
+    assert con.sql("select count(*) from edit_quality_flags where is_noop or is_misaligned").fetchone() == (0,)
+    assert (root / "marts" / "dataset_scorecard.parquet").exists()
+
+
+def test_unusable_warehouse_is_a_clear_error(tmp_path, editlens_bin):
+    with pytest.raises(BuildInputError):
+        build(BuildConfig(warehouse=Warehouse.at(tmp_path / "nothing")))
+    r = subprocess.run([*editlens_bin, "build", "--warehouse", str(tmp_path / "nothing")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "ingest" in r.stderr
