@@ -163,7 +163,9 @@ class Marts:
 
         d = self.marts_dir
         files = sorted(d.glob("*.parquet")) if d.is_dir() else []
-        return {p.stem: p for p in files if re.fullmatch(r"[a-z_][a-z0-9_]*", p.stem)}
+        # `tmp_<mart>.parquet` is an export being written (renamed into place when whole): never read it
+        return {p.stem: p for p in files
+                if re.fullmatch(r"[a-z_][a-z0-9_]*", p.stem) and not p.stem.startswith("tmp_")}
 
     def _image_sources(self) -> list[Path]:
         mart = self.marts_dir / "images.parquet"

@@ -458,6 +458,7 @@ _AGGREGATES = {
 
 def derive_aggregates(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
     for name, t in tables.items():
         con.register(name, t)
     out = {}

@@ -400,3 +400,14 @@ def test_shortcuts_agree_with_scans(wh, marts):
     assert (n, capped) == (int((e["dataset"] == "magicbrush").sum()), False)
     n, capped = data.explore_count(m, data.Filters(text="the"), cap=10)
     assert (n, capped) == (10, True)
+
+
+def test_export_in_progress_is_ignored(tmp_path):
+    """dbt's export writes tmp_<mart>.parquet, then renames it: the app never reads the temporary file."""
+    write_fixture_warehouse(tmp_path, n_edits=40, seed=0)
+    (tmp_path / "marts" / "tmp_edits.parquet").write_bytes(b"PAR1 half written")
+    m = data.Marts.open(tmp_path)
+    assert "tmp_edits" not in m.console_views()
+    con = data.sql_console(m)
+    assert "tmp_edits" not in con.tables()
+    assert con.run("select count(*) as n from edits").frame["n"].iloc[0] == 40
