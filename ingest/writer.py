@@ -1,11 +1,19 @@
-"""The canonical Parquet writer: one shard per work unit per table, each written atomically, the unit's
-``ingest_runs`` shard last as its commit marker.
+"""The canonical Parquet writer: one shard per work unit per table, published together.
 
-Crash safety (SIGKILL at any point): a shard is written to ``.tmp-*`` then renamed, so no reader ever sees a
-half-written file; a unit whose marker is absent is not committed, and the next run deletes its data shards
-before doing anything else (``recover``). Shards are not fsynced one by one (that cost more than the parsing
-at full scale); the run ends with one ``os.sync()``. Re-ingesting a changed unit deletes its marker first, so a crash
-mid-way leaves it uncommitted rather than half old, half new.
+Protocol for one unit (crash-safe under SIGKILL at any point):
+
+1. each table's shard is written to a hidden temporary file, then renamed to a hidden pending name
+   ``<table>/.pending-<shard>.parq`` (neither name matches ``*.parquet``, and DuckDB globs do match dotfiles,
+   so no temporary or pending name ends in ``.parquet``);
+2. the commit point: a journal file ``parquet/.commit-<shard>`` appears (atomic rename);
+3. publish: each pending file is renamed over ``<table>/<shard>.parquet``, the ``ingest_runs`` shard (the
+   unit's commit marker) last; then the journal is removed.
+
+On startup (``recover``) a journal left by a killed run is rolled forward (its remaining pending files are
+published), pending files without a journal and ``.tmp-*`` files are deleted, and a data shard without a marker
+is deleted. So a killed run never exposes a half-written file, never exposes a unit before its commit point,
+and the next run ends in exactly the state an uninterrupted run would have produced. Shards are not fsynced one
+by one (that cost more than the parsing at full scale); the run ends with one ``os.sync()``.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ class KillSwitch:
 
 
 def _write_atomic(table: pa.Table, path: Path, kill: KillSwitch) -> None:
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
+    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}.partial"
     try:
         pq.write_table(table, tmp, compression="zstd", compression_level=1)
         kill.step()
@@ -50,6 +58,24 @@ def _write_atomic(table: pa.Table, path: Path, kill: KillSwitch) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+    kill.step()
+
+
+def _pending(wh: Warehouse, table: str, shard: str) -> Path:
+    return wh.table_dir(table) / f".pending-{shard}.parq"
+
+
+def _journal(wh: Warehouse, shard: str) -> Path:
+    return wh.parquet_dir / f".commit-{shard}"
+
+
+def _publish(wh: Warehouse, shard: str, kill: KillSwitch) -> None:
+    for t in T.TABLES:  # data tables first, the ingest_runs marker last
+        p = _pending(wh, t, shard)
+        if p.exists():
+            os.replace(p, wh.shard_path(t, shard))
+            kill.step()
+    _unlink(_journal(wh, shard))
     kill.step()
 
 
@@ -75,11 +101,15 @@ def warehouse_lock(wh: Warehouse):
 
 
 def recover(wh: Warehouse) -> dict[str, dict]:
-    """Remove what a killed run left behind; return the committed units as {shard: ingest_runs row}."""
+    """Finish or undo what a killed run left behind; return the committed units as {shard: ingest_runs row}."""
     for t in T.TABLES:
-        d = wh.table_dir(t)
-        d.mkdir(parents=True, exist_ok=True)
-        for p in d.glob(".tmp-*"):
+        wh.table_dir(t).mkdir(parents=True, exist_ok=True)
+    for p in wh.parquet_dir.glob(".tmp-*"):
+        _unlink(p)
+    for j in sorted(wh.parquet_dir.glob(".commit-*")):  # past the commit point: roll forward
+        _publish(wh, j.name[len(".commit-"):], KillSwitch())
+    for t in T.TABLES:
+        for p in list(wh.table_dir(t).glob(".tmp-*")) + list(wh.table_dir(t).glob(".pending-*")):
             _unlink(p)
     committed: dict[str, dict] = {}
     markers = sorted(wh.table_dir("ingest_runs").glob("*.parquet"))
@@ -116,11 +146,14 @@ def remove_unit(wh: Warehouse, shard: str, kill: KillSwitch | None = None) -> No
 
 def write_unit(wh: Warehouse, shard: str, tables: dict[str, pa.Table], run_row: dict,
                kill: KillSwitch | None = None) -> None:
+    """Write the unit's four shards as pending files, commit (journal), publish."""
     kill = kill or KillSwitch()
-    marker = wh.shard_path("ingest_runs", shard)
-    if marker.exists():  # replacing a committed unit: uncommit it first
-        _unlink(marker)
-        kill.step()
-    for t in T.DATA_TABLES:
-        _write_atomic(tables[t], wh.shard_path(t, shard), kill)
-    _write_atomic(pa.Table.from_pylist([run_row], schema=T.INGEST_RUNS), marker, kill)
+    tables = dict(tables, ingest_runs=pa.Table.from_pylist([run_row], schema=T.INGEST_RUNS))
+    for t in T.TABLES:
+        _write_atomic(tables[t], _pending(wh, t, shard), kill)
+    j = _journal(wh, shard)
+    tmp = j.with_name(f".tmp-{uuid.uuid4().hex}-{j.name}")
+    tmp.write_text(shard)
+    os.replace(tmp, j)
+    kill.step()
+    _publish(wh, shard, kill)

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from fixtures_ingest import ingest, seed_repo, snapshot, table, write_lines
@@ -75,18 +76,26 @@ def _small_repo(base: Path) -> Path:
     return base
 
 
+STEPS_PER_UNIT = 4 * 2 + 1 + 4 + 1  # 4 shards x (tmp written, renamed to pending), journal, 4 publishes, journal gone
+
+
 def test_sigkill_at_every_write_step_then_rerun_equals_uninterrupted(tmp_path):
     src = _small_repo(tmp_path / "seed")
     ingest(src, tmp_path / "ref", workers=1)
     want = snapshot(tmp_path / "ref")
-    steps_per_run = 2 * 8  # 2 units x (3 data shards + marker) x (tmp written, renamed)
-    for k in range(1, steps_per_run + 1):
+    steps_per_run = 2 * STEPS_PER_UNIT
+    for k in list(range(1, STEPS_PER_UNIT + 2)) + [steps_per_run - 5, steps_per_run]:
         wh = tmp_path / f"wh{k}"
         rc = _killed_run(src, wh, k)
         assert rc == -signal.SIGKILL, (k, rc)
+        visible = list((wh / "parquet").rglob("*.parquet"))
+        if k <= 9:  # before the first unit is published nothing is visible to `*.parquet` readers
+            assert visible == [], k
+        for p in visible:
+            pq.read_table(p)  # never a half-written file
         s = ingest(src, wh, workers=1)
         assert snapshot(wh) == want, k
-        assert not list((wh / "parquet").rglob(".tmp-*"))
+        assert not [p for p in (wh / "parquet").rglob("*") if p.name.startswith((".tmp-", ".pending-", ".commit-"))]
         assert s.warehouse_edits == 7
     assert _killed_run(src, tmp_path / "whall", steps_per_run + 1) == 0  # the run really has that many steps
 
@@ -94,7 +103,7 @@ def test_sigkill_at_every_write_step_then_rerun_equals_uninterrupted(tmp_path):
 def test_sigkill_while_replacing_a_changed_file(tmp_path):
     src = _small_repo(tmp_path / "seed")
     ref, f = tmp_path / "ref", src / "real_editing/annotations/split_0001.jsonl"
-    for k in range(1, 10):  # removing the old marker + 8 write steps of the changed unit
+    for k in (1, 2, 7, 8, 9, 10, 12, 13, 14):  # before the commit point, at it, while publishing, after
         wh = tmp_path / f"wh{k}"
         write_lines(f, [{"source_image": "images/1_0.jpg", "target_image": "images/1_1.jpg", "instruction": "a"}])
         ingest(src, wh, workers=1)
@@ -110,6 +119,7 @@ def test_sigkill_while_replacing_a_changed_file(tmp_path):
 
 @pytest.mark.slow
 def test_cli_killed_at_random_times_with_worker_processes(tmp_path):
+    """Killed CLI runs never leave a half-written file or an uncommitted unit visible to `*.parquet` readers."""
     src = tmp_path / "seed"
     for n in range(12):
         write_lines(src / f"auto_editing/openimages/annotations/split_{n:04d}.jsonl",
@@ -127,6 +137,8 @@ def test_cli_killed_at_random_times_with_worker_processes(tmp_path):
         time.sleep(rng.uniform(1.0, 4.0))
         os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its worker processes, all at once
         proc.wait()
+        for p in (wh / "parquet").rglob("*.parquet"):
+            pq.read_table(p)  # whatever is visible is whole
         ingest(src, wh, workers=2)
         assert snapshot(wh) == want, trial
 
