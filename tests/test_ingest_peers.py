@@ -220,3 +220,22 @@ def test_ip2p_unusable_seeds_json_is_one_reject(tmp_path, content, reason):
     s = ingest(root, tmp_path / "wh", workers=1)
     assert [(r["source_file"], r["reason"]) for r in table(tmp_path / "wh", "rejects")] == [("seeds.json", reason)]
     assert (s.records_read, s.records_rejected) == (1, 1)
+
+
+def test_ip2p_chunks_follow_seeds_json(tmp_path, monkeypatch):
+    import ingest.detect as detect_mod
+
+    monkeypatch.setattr(detect_mod, "IP2P_CHUNK", 2)
+    root = tmp_path / "ip2p"
+    for d in ("a", "b", "c"):
+        (root / d).mkdir(parents=True)
+        (root / d / "prompt.json").write_text(json.dumps({"input": d, "edit": f"edit {d}", "output": d + "!"}))
+    (root / "seeds.json").write_text(json.dumps([["a", [1]], ["b", [2]], ["c", [3]]]))
+    s = ingest(root, tmp_path / "wh", workers=1)
+    assert [f.unit for f in s.ingested] == ["seeds.json[1-2]", "seeds.json[3-3]"]
+    assert sorted(e["source_record"] for e in table(tmp_path / "wh", "edits")) == [1, 2, 3]
+    (root / "seeds.json").write_text(json.dumps([["a", [1]], ["b", [2]]]))  # shrank: the second chunk goes
+    s = ingest(root, tmp_path / "wh", workers=1)
+    assert [f.status for f in s.files] == ["unchanged"]
+    assert sorted(e["instruction"] for e in table(tmp_path / "wh", "edits")) == ["edit a", "edit b"]
+    assert [r["unit"] for r in table(tmp_path / "wh", "ingest_runs")] == ["seeds.json[1-2]"]
