@@ -68,3 +68,14 @@ def test_instruction_limits():
         with pytest.raises(BadField) as ei:
             check_instruction(bad)
         assert ei.value.reason == reason
+
+
+@pytest.mark.parametrize("col,clean", [
+    (["a/b.jpg", "c.jpg"], True), (["a/b.jpg", " "], False), (["", "c.jpg"], False), (["a.jpg", ""], False),
+    (["/a.jpg"], False), (["a.jpg", "/b.jpg"], False), (["a/../b.jpg"], False), (["a\\b.jpg"], False),
+    (["a.jpg", "\t"], False), (["a.jpg", 3], False), (["C:x.jpg"], False), ([], False),
+])
+def test_whole_column_path_check(col, clean):
+    from ingest.readers.seed import _paths_clean
+
+    assert _paths_clean(col) is clean

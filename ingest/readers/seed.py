@@ -72,7 +72,6 @@ def _parse_chunk(lines: list[bytes], first: int, m: UnitMapper) -> tuple[list[in
 _STR = {str}
 _STR_OR_NONE = {str, type(None)}
 _NONE = {type(None)}
-_BLANK_ITEM = re.compile(r"(?:^|\n)[ \t\r\f\v]*(?:\n|$)")
 
 
 def _paths_clean(col: list) -> bool:
@@ -80,8 +79,12 @@ def _paths_clean(col: list) -> bool:
     if not set(map(type, col)) <= _STR:
         return False
     big = "\n".join(col)
-    return not (".." in big or "\\" in big or "//" in big or "./" in big or ":" in big or "\x00" in big
-                or big.startswith("/") or "\n/" in big or _BLANK_ITEM.search(big))
+    if (".." in big or "\\" in big or "//" in big or "./" in big or ":" in big or "\x00" in big
+            or big.startswith("/") or "\n/" in big or "\n\n" in big or not big or big[0].isspace()
+            or big[-1].isspace()):
+        return False
+    # an item that is empty or all whitespace touches a separator with whitespace
+    return not any(f"\n{c}" in big or f"{c}\n" in big for c in " \t\r\f\v")
 
 
 def _validate_one(rec: dict) -> tuple:
