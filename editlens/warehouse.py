@@ -5,8 +5,8 @@
     DIR/marts/<mart>.parquet              marts exported for lock-free readers (dashboards)
 
 Writers never leave a half-written file under a name a reader would take: every Parquet file is written to a
-hidden temporary name in the same folder, fsynced, then renamed into place (rename is atomic on POSIX).
-Readers glob ``*.parquet`` and so never see ``.tmp-*`` files.
+hidden temporary name in the same folder (``.<name>.<random>.tmp``: it must not end in ``.parquet``, since
+DuckDB's ``*.parquet`` glob also matches dotfiles), fsynced, then renamed into place (rename is atomic on POSIX).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def atomic_write_table(table: pa.Table, path: Path, compression: str = "zstd") -
     """Write ``table`` to ``path`` so that readers see either the old file, or the whole new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
         pq.write_table(table, tmp, compression=compression)
         with open(tmp, "rb") as fh:
@@ -86,10 +86,10 @@ def atomic_write_table(table: pa.Table, path: Path, compression: str = "zstd") -
 
 
 def remove_stale_temporaries(folder: Path) -> int:
-    """Delete ``.tmp-*`` leftovers of a killed writer; returns how many were removed."""
+    """Delete ``.*.tmp`` leftovers of a killed writer; returns how many were removed."""
     n = 0
     if folder.is_dir():
-        for p in folder.rglob(".tmp-*"):
+        for p in folder.rglob(".*.tmp"):
             try:
                 p.unlink()
                 n += 1

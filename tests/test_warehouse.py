@@ -26,8 +26,26 @@ def test_atomic_write_replaces_whole_file_and_leaves_no_temporaries(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["shard.parquet"]
 
 
+def test_temporary_names_never_match_the_readers_glob(tmp_path, monkeypatch):
+    import duckdb
+
+    seen = []
+    real_replace = __import__("os").replace
+
+    def spy(src, dst):
+        seen.append(str(src))
+        # while the temporary file exists, a reader's glob must not pick it up
+        n = duckdb.sql(f"select count(*) from glob('{tmp_path}/t/*.parquet')").fetchone()[0]
+        assert n == 0
+        return real_replace(src, dst)
+
+    monkeypatch.setattr("editlens.warehouse.os.replace", spy)
+    atomic_write_table(pa.table({"x": [1]}), tmp_path / "t" / "a.parquet")
+    assert seen and not seen[0].endswith(".parquet")
+
+
 def test_stale_temporaries_are_removed(tmp_path):
-    (tmp_path / ".tmp-abc-shard.parquet").write_bytes(b"half")
+    (tmp_path / ".shard.parquet.abc.tmp").write_bytes(b"half")
     (tmp_path / "keep.parquet").write_bytes(b"x")
     assert remove_stale_temporaries(tmp_path) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.parquet"]
