@@ -930,8 +930,19 @@ def image_refs(m: Marts, image_ids: Sequence[str]) -> dict[str, dict]:
         return {}
     cols = set(m.columns("images"))
     sel = ", ".join(f'"{c}"' if c in cols else f'null as "{c}"' for c in IMAGE_LOOKUP_COLUMNS)
-    params: list = []
-    df = m.df(f"select {sel} from images where {_in('image_id', ids, params)}", params)
+    idx = _row_index(m, build=False, table="images")
+    loc = idx.locate(ids) if idx is not None else None
+    if loc is not None:  # by (file, row): no scan of a lookup that can hold millions of images
+        by_file: dict[str, list[int]] = {}
+        for f, r in loc:
+            by_file.setdefault(f, []).append(r)
+        parts_ = [m.df(f"""select {sel} from read_parquet({_sql_str(f)}, file_row_number=true)
+                          where file_row_number in ({', '.join(str(int(r)) for r in sorted(rows))})""")
+                  for f, rows in sorted(by_file.items())]
+        df = pd.concat(parts_, ignore_index=True) if parts_ else pd.DataFrame(columns=list(IMAGE_LOOKUP_COLUMNS))
+    else:
+        params: list = []
+        df = m.df(f"select {sel} from images where {_in('image_id', ids, params)}", params)
     out: dict[str, dict] = {}
     for rec in df.to_dict("records"):
         out.setdefault(rec["image_id"], {k: (None if pd.isna(v) else v) for k, v in rec.items()})
@@ -1014,53 +1025,65 @@ def _score_arrays(m: Marts, cols: tuple[str, ...], build: bool = True) -> _Score
 
 
 class _RowIndex:
-    """edit_id (16 hex digits) -> row number in edits.parquet, as sorted uint64 keys: point lookups in microseconds."""
+    """id (16 hex digits) -> (Parquet file, row number), as sorted uint64 keys: point lookups in microseconds."""
 
-    def __init__(self, keys, rows):
-        self.keys, self.rows = keys, rows
+    def __init__(self, keys, files: list[str], file_idx, rows):
+        self.keys, self.files, self.file_idx, self.rows = keys, files, file_idx, rows
 
-    def lookup(self, ids: Sequence[str]):
+    def locate(self, ids: Sequence[str]) -> list[tuple[str, int]] | None:
+        """(file, row) per id, or None when an id is not 16-hex or not in the index (then scan instead)."""
         import numpy as np
 
         try:
             q = np.array([int(i, 16) for i in ids], dtype=np.uint64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
-        pos = np.searchsorted(self.keys, q)
-        pos = np.minimum(pos, len(self.keys) - 1)
-        found = self.keys[pos] == q
-        if not found.all():
+        pos = np.minimum(np.searchsorted(self.keys, q), len(self.keys) - 1)
+        if not (self.keys[pos] == q).all():
             return None
-        return self.rows[pos].tolist()
+        return [(self.files[int(f)], int(r)) for f, r in zip(self.file_idx[pos], self.rows[pos])]
+
+    def lookup(self, ids: Sequence[str]) -> list[int] | None:
+        loc = self.locate(ids)
+        return None if loc is None else [r for _, r in loc]
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _row_index_cached(root: str, version: tuple) -> _RowIndex | None:
+_INDEXED = {"edits": "edit_id", "images": "image_id"}
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _row_index_cached(root: str, version: tuple, table: str = "edits") -> _RowIndex | None:
     import numpy as np
 
     mm = Marts(Path(root))
-    path = _sql_str(str(mm.path("edits")))
+    files = [str(mm.path("edits"))] if table == "edits" else [str(p) for p in mm._image_sources()]
+    if not files:
+        return None
+    key = _INDEXED[table]
+    lst = "[" + ", ".join(_sql_str(f) for f in files) + "]"
     try:
-        t = mm.arrow(f"""select try_cast(('0x' || edit_id) as ubigint) as k, file_row_number as r
-                         from read_parquet({path}, file_row_number=true)""")
+        t = mm.arrow(f"""select try_cast(('0x' || {key}) as ubigint) as k, filename as f, file_row_number as r
+                         from read_parquet({lst}, filename=true, file_row_number=true, union_by_name=true)""")
     except duckdb.Error:
         return None
     k = t.column("k")
-    if k.null_count:  # ids are not 16-hex: no index, lookups scan
+    if k.null_count or t.num_rows == 0:  # ids are not 16-hex: no index, lookups scan
         return None
+    names = t.column("f").to_pylist()
+    fmap = {f: i for i, f in enumerate(dict.fromkeys(names))}
     keys = k.to_numpy().astype(np.uint64)
-    rows = t.column("r").to_numpy()
     order = np.argsort(keys, kind="stable")
-    return _RowIndex(keys[order], rows[order])
+    fidx = np.array([fmap[f] for f in names], dtype=np.int32)
+    return _RowIndex(keys[order], list(fmap), fidx[order], t.column("r").to_numpy()[order])
 
 
 _INDEX_STATE: dict[tuple, threading.Event] = {}
 _INDEX_LOCK = threading.Lock()
 
 
-def _row_index(m: Marts, build: bool = True) -> _RowIndex | None:
-    """The row index when it is ready (``build``: build it now if it is not)."""
-    key = (str(m.root), m.version())
+def _row_index(m: Marts, build: bool = True, table: str = "edits") -> _RowIndex | None:
+    """The row index of ``table`` when it is ready (``build``: build it now if it is not)."""
+    key = (str(m.root), m.version(), table)
     ev = _INDEX_STATE.get(key)
     if ev is not None and ev.is_set():
         return _row_index_cached(*key)
@@ -1101,6 +1124,7 @@ def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
         thresholds = {c: (">=" if SCORES[c][1] else "<=", v) for c, v in default_thresholds(m).items()}
         steps = [
             lambda: _row_index(m, build=True),
+            lambda: _row_index(m, build=True, table="images"),
             lambda: _score_arrays(m, tuple(sorted(thresholds)), build=True),
             lambda: pass_counts(m, thresholds),
             lambda: session_summary(m),

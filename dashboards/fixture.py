@@ -118,7 +118,7 @@ def _write_images(root: Path) -> pa.Table:
     pq.write_table(emb, media / "embedded.parquet", row_group_size=8)
     for i in range(POOL):
         rows.append(
-            dict(image_id=f"p{i:015x}", location_kind="parquet", root=str(media), path="embedded.parquet",
+            dict(image_id=f"a{i:015x}", location_kind="parquet", root=str(media), path="embedded.parquet",
                  row_group=i // 8, row=i % 8, column="image.bytes", exists=True)
         )
     t = pa.Table.from_pylist(rows, schema=pa.schema([
@@ -214,7 +214,7 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
     # images: pool ids per storage kind; targets differ from sources; turn k's source is turn k-1's target
     src_i = rng.integers(0, POOL, n)
     tgt_i = (src_i + 1 + rng.integers(0, POOL - 1, n)) % POOL
-    prefix = np.where(kind == "file", "f", "p")
+    prefix = np.where(kind == "file", "f", "a")  # 16 hex digits, like real ids
     src_id = _ids(prefix, src_i)
     tgt_id = _ids(prefix, tgt_i)
     chain = np.flatnonzero(turn > 1)

@@ -34,8 +34,19 @@ def score(x) -> str:
     return "n/a" if x is None or pd.isna(x) else f"{float(x):.3f}"
 
 
-def thumbs(m: data.Marts, image_ids: Sequence[str | None], blur: bool = False, size: int = 256) -> list[bytes]:
-    refs = data.image_refs(m, [i for i in image_ids if i])
+def image_refs_for(m: data.Marts, df: pd.DataFrame) -> dict[str, dict]:
+    """The image locations of every source and target in ``df``, in one lookup (pass to edit_card)."""
+    ids = []
+    for c in ("source_image_id", "target_image_id"):
+        if c in df.columns:
+            ids += [i for i in df[c].tolist() if isinstance(i, str)]
+    return data.image_refs(m, ids)
+
+
+def thumbs(m: data.Marts, image_ids: Sequence[str | None], blur: bool = False, size: int = 256,
+           refs: dict | None = None) -> list[bytes]:
+    if refs is None:
+        refs = data.image_refs(m, [i for i in image_ids if i])
     out = []
     for i in image_ids:
         row = refs.get(i) if i else None
@@ -44,10 +55,10 @@ def thumbs(m: data.Marts, image_ids: Sequence[str | None], blur: bool = False, s
 
 
 def edit_card(m: data.Marts, row: dict, *, blur: bool = False, show_scores: Sequence[str] = (),
-              extra: Sequence[str] = ()) -> None:
+              extra: Sequence[str] = (), refs: dict | None = None) -> None:
     """One edit side by side: source | target | instruction | scores."""
     c1, c2, c3 = st.columns([1, 1, 3])
-    src, tgt = thumbs(m, [row.get("source_image_id"), row.get("target_image_id")], blur=blur)
+    src, tgt = thumbs(m, [row.get("source_image_id"), row.get("target_image_id")], blur=blur, refs=refs)
     c1.image(src, caption="source", width=200)
     c2.image(tgt, caption="target", width=200)
     with c3:

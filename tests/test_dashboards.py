@@ -331,10 +331,10 @@ def test_warehouse_root_from_args_and_env(tmp_path, monkeypatch):
 
 def test_image_refs_cover_files_and_parquet(wh):
     m = data.Marts.open(wh)
-    refs = data.image_refs(m, ["f000000000000001", "p000000000000002", "nope"])
+    refs = data.image_refs(m, ["f000000000000001", "a000000000000002", "nope"])
     assert refs["f000000000000001"]["location_kind"] == "file"
-    assert refs["p000000000000002"]["location_kind"] == "parquet"
-    assert refs["p000000000000002"]["row_group"] == 0 and refs["p000000000000002"]["row"] == 2
+    assert refs["a000000000000002"]["location_kind"] == "parquet"
+    assert refs["a000000000000002"]["row_group"] == 0 and refs["a000000000000002"]["row"] == 2
     assert "nope" not in refs
 
 
@@ -370,12 +370,14 @@ def test_warm_up_accelerators_give_the_same_answers(tmp_path):
             data.worst_examples(m, "has_broken_image"),
             data.safety_gallery(m, None, False),
             data.session_turns(m, sid),
+            pd.DataFrame(data.image_refs(m, ["f000000000000003", "a000000000000005", "f000000000000018"])).T,
         )
 
     before = answers()
     assert data._row_index(m, build=False) is None  # nothing built yet: these were plain scans
     data.warm_up(m, wait=True)
     assert data._row_index(m, build=False) is not None
+    assert data._row_index(m, build=False, table="images") is not None
     after = answers()
     for b, a in zip(before, after):
         b = b.reset_index(drop=True)

@@ -55,5 +55,6 @@ ui.table(res.drop(columns=[c for c in ("source_image_id", "target_image_id") if 
 if not res.empty:
     show = st.toggle("Show images for this page", value=True, key="ex_images")
     if show:
+        refs = ui.image_refs_for(m, res.head(6))
         for row in res.head(6).to_dict("records"):
-            ui.edit_card(m, row, show_scores=scores[:2])
+            ui.edit_card(m, row, show_scores=scores[:2], refs=refs)

@@ -62,8 +62,9 @@ if label:
     n_label = int(dist.loc[dist["label"] == label, "n_edits"].sum())
     ex = data.label_examples(m, label, origin, tuple(chosen), limit=6)
     st.caption(f"{ui.num(n_label)} edits labelled `{label}` in the chosen datasets; the first {len(ex)}:")
+    refs = ui.image_refs_for(m, ex)
     for row in ex.to_dict("records"):
-        ui.edit_card(m, row, show_scores=data.score_columns(m)[:2])
+        ui.edit_card(m, row, show_scores=data.score_columns(m)[:2], refs=refs)
 
 st.subheader("Co-occurrence")
 co = data.label_cooccurrence(m, origin, tuple(chosen))

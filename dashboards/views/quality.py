@@ -69,8 +69,9 @@ if m.has("edit_quality_flags"):
         st.caption(f"{ui.num(int(fc.loc[fc['flag'] == flag, 'n_edits'].iloc[0]))} edits flagged "
                    f"{data.flag_label(flag)}; {how}:")
         reasons = [c for c in ex.columns if c.endswith(("_reason", "_kind")) or c == "duplicate_of_edit_id"]
+        refs = ui.image_refs_for(m, ex)
         for row in ex.to_dict("records"):
             with st.container(border=True):
-                ui.edit_card(m, row, show_scores=scores[:4], extra=reasons)
+                ui.edit_card(m, row, show_scores=scores[:4], extra=reasons, refs=refs)
 else:
     st.info(f"Quality flags need the `edit_quality_flags` mart. {data.BUILD_HINT}")

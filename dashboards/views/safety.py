@@ -52,10 +52,11 @@ if m.has("safety_flagged_edits") and m.has("edits"):
     g = data.safety_gallery(m, None if cat == "all categories" else cat, introduced_only=introduced, limit=8)
     if g.empty:
         st.info("No flagged edits in this selection.")
+    refs = ui.image_refs_for(m, g)
     for row in g.to_dict("records"):
         with st.container(border=True):
             reveal = st.toggle(f"Reveal `{row['edit_id']}`", key=f"reveal_{row['edit_id']}")
-            ui.edit_card(m, row, blur=not reveal)
+            ui.edit_card(m, row, blur=not reveal, refs=refs)
             reasons = row.get("reasons")
             if reasons is not None and len(reasons):
                 st.caption("Why: " + "; ".join(str(r) for r in reasons))
