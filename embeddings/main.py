@@ -47,6 +47,7 @@ class EmbedConfig:
     ray_actors: int | None = None
     progress: bool = True
     duckdb_memory: str = "2GB"
+    images_only: bool = False       # stop after image facts + embeddings (speed bench, or a facts-only pass)
 
 
 @dataclass
@@ -159,7 +160,8 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, worker
     if cfg.backend == "ray":
         text_plan = M.plan_texts(con, wh, spec.key, cfg.shard_size, work_dir)
         args = ActorArgs(str(wh.root), cfg.model, cfg.pretrained, settings.device, cfg.allow_random_weights,
-                         cfg.jpeg_draft, batch_size, cfg.max_image_pixels, max(1, cfg.threads or 1))
+                         cfg.jpeg_draft, batch_size, cfg.max_image_pixels, max(1, cfg.threads or 1),
+                         decode_threads=max(1, workers))
         totals = run_ray(args, image_plan, text_plan, known, cfg.ray_actors, cfg.progress)
         summary.facts_written, summary.embeddings_written = totals["facts"], totals["embeddings"]
         summary.texts_embedded = totals["texts"]
@@ -179,19 +181,22 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, worker
     S.compact(con, wh, T.IMAGE_CONCEPTS, spec.key)
 
     # 3. texts
-    if cfg.backend != "ray":
+    if cfg.images_only:
+        pass
+    elif cfg.backend != "ray":
         text_plan = M.plan_texts(con, wh, spec.key, cfg.shard_size, work_dir)
         summary.texts_embedded = run_texts_local(wh, text_plan, encoder, batch_size, cfg.progress)
 
-    # 4. concepts
-    concept_emb = concepts.concept_matrix(encoder.texts_batched(concepts.all_prompts(), batch_size))
-    summary.concept_rows = S.run_concept_stage(wh, spec, concepts, concept_emb)
+    if not cfg.images_only:
+        # 4. concepts
+        concept_emb = concepts.concept_matrix(encoder.texts_batched(concepts.all_prompts(), batch_size))
+        summary.concept_rows = S.run_concept_stage(wh, spec, concepts, concept_emb)
 
-    # 5. edits
-    from tqdm import tqdm
+        # 5. edits
+        from tqdm import tqdm
 
-    with tqdm(desc="edits", unit="edit", disable=not cfg.progress, dynamic_ncols=True) as bar:
-        summary.edits_scored = S.run_edit_stage(con, wh, spec, cfg.edit_shard_size, bar)
+        with tqdm(desc="edits", unit="edit", disable=not cfg.progress, dynamic_ncols=True) as bar:
+            summary.edits_scored = S.run_edit_stage(con, wh, spec, cfg.edit_shard_size, bar)
     con.close()
     for p in (image_plan.manifest, text_plan.manifest if text_plan else None):
         if p is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -141,13 +142,24 @@ class ImageDataset:
         return out
 
 
-def batch_indices(plan: M.Plan, batch_size: int) -> list[list[int]]:
-    """Batches that never cross a shard boundary (so a shard's batches are the same in every run)."""
-    out = []
-    for off, size in zip(plan.offsets, plan.sizes):
-        for s in range(0, size, batch_size):
-            out.append(list(range(off + s, off + min(size, s + batch_size))))
-    return out
+class BatchIndices:
+    """Batches that never cross a shard boundary (so a shard's batches are the same in every run); generated
+    lazily, so a run over millions of images does not hold millions of indices."""
+
+    def __init__(self, plan: M.Plan, batch_size: int):
+        self.offsets, self.sizes, self.batch_size = plan.offsets, list(plan.sizes), batch_size
+
+    def __iter__(self):
+        for off, size in zip(self.offsets, self.sizes):
+            for s in range(0, size, self.batch_size):
+                yield list(range(off + s, off + min(size, s + self.batch_size)))
+
+    def __len__(self) -> int:
+        return sum(-(-size // self.batch_size) for size in self.sizes)
+
+
+def batch_indices(plan: M.Plan, batch_size: int) -> BatchIndices:
+    return BatchIndices(plan, batch_size)
 
 
 def collate(items: list[dict]) -> dict:
@@ -230,10 +242,12 @@ def process_shard_inline(wh: Warehouse, plan: M.Plan, shard: int, encoder: Encod
     rows = manifest_rows(plan.read_shard(shard))
     pp = encoder.loaded.spec.preprocess
     acc = ImageShard(wh, encoder.loaded.spec, name, known)
-    cache = _ParquetBytesCache()
+    local = threading.local()
 
     def one(rec: dict) -> dict:
-        out = process_image(rec, pp, max_pixels, cache if threads <= 1 else _ParquetBytesCache())
+        if not hasattr(local, "cache"):
+            local.cache = _ParquetBytesCache()  # one per thread: consecutive rows share a row group
+        out = process_image(rec, pp, max_pixels, local.cache)
         out["has_facts"] = bool(rec.get("has_facts"))
         out["shard"] = shard
         return out

@@ -22,6 +22,8 @@ from embeddings.mapper import device_settings
 from embeddings.testing import build_warehouse, draw
 
 REPO = Path(__file__).resolve().parents[1]
+MICRO = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
+         "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
 
 
 def cfg(wh, **kw) -> EmbedConfig:
@@ -158,15 +160,24 @@ def test_model_loading_errors_and_local_weights(tmp_path):
     with pytest.raises(EmbedInputError):
         load_model("ViT-B-32")  # no tag, no file, no random weights: refused
     from embeddings import tiny
+    from embeddings.models import register_config
 
-    if not Path(tiny.WEIGHTS_PATH).is_file():
+    if Path(tiny.WEIGHTS_PATH).is_file():
+        bundled = load_model("editlens-tiny")
+        assert bundled.spec.weights_sha256 == file_sha256(tiny.WEIGHTS_PATH)
+    else:
         with pytest.raises(EmbedInputError, match="weights not found"):
             load_model("editlens-tiny")
-    rand = load_model("editlens-tiny", allow_random_weights=True)
+    register_config("test-micro", MICRO)
+    with pytest.raises(EmbedInputError):
+        load_model("test-micro")  # random weights must be asked for
+    rand = load_model("test-micro", allow_random_weights=True)
     assert rand.spec.pretrained == "random-init:seed0" and rand.spec.weights_sha256 is None
+    again = load_model("test-micro", allow_random_weights=True)
+    assert all((a == b).all() for a, b in zip(rand.model.state_dict().values(), again.model.state_dict().values()))
     w = tmp_path / "w.safetensors"
     save_file({k: v.contiguous() for k, v in rand.model.state_dict().items()}, str(w))
-    loaded = load_model("editlens-tiny", pretrained=str(w))
+    loaded = load_model("test-micro", pretrained=str(w))
     assert loaded.spec.weights_sha256 == file_sha256(w) and loaded.spec.pretrained == "w.safetensors"
     assert loaded.spec.key != rand.spec.key
     for a, b in zip(loaded.model.state_dict().values(), rand.model.state_dict().values()):
@@ -174,7 +185,7 @@ def test_model_loading_errors_and_local_weights(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(EmbedInputError, match="cannot load"):
-        load_model("editlens-tiny", pretrained=str(bad))
+        load_model("test-micro", pretrained=str(bad))
     assert "editlens-tiny" in open_clip.list_models()
 
 
@@ -360,10 +371,7 @@ def test_new_images_and_new_model_recompute_only_whats_missing(tmp_path):
     assert (second.texts_embedded, second.edits_scored) == (1, 1)
     # a second model: facts are kept, embeddings and scores are made for it
     facts_before = sorted(p.name for p in wh.table_dir("image_facts").glob("*.parquet"))
-    register_config("test-micro", {"embed_dim": 32,
-                                   "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
-                                   "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32,
-                                                "heads": 2, "layers": 1}})
+    register_config("test-micro", MICRO)
     third = run_embed(cfg(wh, model="test-micro"))
     assert third.images_planned == 10 and third.facts_written == 0
     assert q(wh, f"select count(*), count(distinct sha256) from image_embeddings where model_key = '{third.model_key}'") == [(9, 9)]

@@ -1,0 +1,241 @@
+"""Embedding speed: end-to-end images/s (JPEG files -> facts + embeddings -> Parquet) against the model's
+forward-only images/s, both measured in the same run on the same device, threads and batch size (forward-only
+runs sit before and after every end-to-end run, because the load of a shared machine drifts; the reported ratio
+is the median over rounds).
+
+    .venv/bin/python bench/bench_embed.py                                  # CPU, bundled tiny model (random OK)
+    .venv/bin/python bench/bench_embed.py --device cuda --model ViT-B-32 --random-weights --n 40000
+    .venv/bin/python bench/bench_embed.py --device cuda --model ViT-L-14 --random-weights --n 20000
+
+Targets (issue 4): CPU with the bundled model: end-to-end >= 0.8 x forward-only. One H100: ViT-B-32 >= 4,000
+and ViT-L-14 >= 1,500 images/s end to end. Prints one line per measurement and a JSON summary; exits 1 when
+the ratio target (or --min-e2e) is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from editlens.warehouse import Warehouse, atomic_write_table  # noqa: E402
+
+
+def _render_range(args: tuple[str, int, int, int, int | None]) -> int:
+    folder, start, stop, seed, image_size = args
+    try:
+        from editlens.sample import world
+    except Exception:  # noqa: BLE001 - the sample generator is optional here
+        world = None
+    from embeddings.testing import draw
+
+    for i in range(start, stop):
+        if world is not None:
+            img = world.render(world.random_scene(np.random.default_rng([seed, i]), size=image_size))
+        else:
+            img = draw(seed * 1_000_003 + i, size=image_size or 192)
+        img.convert("RGB").save(Path(folder) / f"{i:07d}.jpg", "JPEG", quality=90)
+    return stop - start
+
+
+def make_dataset(root: Path, n: int, seed: int, image_size: int | None) -> Path:
+    """`n` JPEGs of the shapes world (or plain drawings) rendered in parallel; cached by (n, seed, size)."""
+    from multiprocessing import get_context
+
+    data = root / f"jpegs-{n}-{seed}-{image_size or 'world'}"
+    done = data / ".complete"
+    if done.exists():
+        return data
+    shutil.rmtree(data, ignore_errors=True)
+    (data / "img").mkdir(parents=True)
+    step = 500
+    jobs = [(str(data / "img"), a, min(n, a + step), seed, image_size) for a in range(0, n, step)]
+    with get_context("fork").Pool(os.cpu_count() or 1) as pool:
+        sum(pool.imap_unordered(_render_range, jobs))
+    done.write_text("ok")
+    return data
+
+
+def make_warehouse(root: Path, data: Path, n: int) -> Warehouse:
+    wh_root = root / "wh"
+    shutil.rmtree(wh_root, ignore_errors=True)
+    wh = Warehouse.at(wh_root).ensure()
+    ids = [f"{i:016x}" for i in range(n)]
+    images = pa.table({
+        "image_id": ids, "dataset": ["bench"] * n, "part": ["bench"] * n, "location_kind": ["file"] * n,
+        "root": [str(data)] * n, "path": [f"img/{i:07d}.jpg" for i in range(n)],
+        "row_group": pa.nulls(n, pa.int32()), "row": pa.nulls(n, pa.int64()), "column": pa.nulls(n, pa.string()),
+        "exists": [True] * n})
+    m = n // 2
+    edits = pa.table({
+        "edit_id": [f"e{i:015x}" for i in range(m)], "dataset": ["bench"] * m, "part": ["bench"] * m,
+        "split": ["train"] * m, "session_id": pa.nulls(m, pa.string()), "turn_index": pa.array([1] * m, pa.int32()),
+        "source_image_id": ids[0::2][:m], "target_image_id": ids[1::2][:m], "mask_image_id": pa.nulls(m, pa.string()),
+        "instruction": [f"make shape {i % 97} a different colour" for i in range(m)],
+        "source_caption": [f"a picture of shape {i % 89}" for i in range(m)],
+        "target_caption": [f"a picture of shape {i % 83}" for i in range(m)]})
+    atomic_write_table(images, wh.shard_path("images", "bench"))
+    atomic_write_table(edits, wh.shard_path("edits", "bench"))
+    return wh
+
+
+def forward_only(encoder, data: Path, n: int, batch_size: int) -> float:
+    """Model images/s on pre-decoded uint8 batches already in host memory (device memory on CUDA)."""
+    import torch
+
+    from embeddings.imageio import process_image
+
+    pp = encoder.loaded.spec.preprocess
+    files = sorted((data / "img").glob("*.jpg"))[: min(n, 256)]
+    pix = np.stack([process_image({"image_id": "x", "path": str(f)}, pp)["pixels"] for f in files])
+    reps = -(-batch_size // len(pix))
+    batch = torch.from_numpy(np.concatenate([pix] * reps)[:batch_size])
+    if encoder.settings.device.startswith("cuda"):
+        batch = batch.to(encoder.settings.device)
+    encoder.images(batch)  # warm-up
+    encoder.images(batch)
+    n_batches = max(2, -(-n // batch_size))
+    sync = torch.cuda.synchronize if encoder.settings.device.startswith("cuda") else (lambda: None)
+    sync()
+    t, c = time.perf_counter(), time.process_time()
+    for _ in range(n_batches):
+        encoder.images(batch)
+    sync()
+    images = n_batches * batch_size
+    return images / (time.perf_counter() - t), (time.process_time() - c) / images
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2000, help="images (default 2000)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--model", default="editlens-tiny")
+    ap.add_argument("--pretrained", default=None)
+    ap.add_argument("--random-weights", action="store_true", help="allow random weights (speed only)")
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=None, help="decode workers (default: the job's default)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--shard-size", type=int, default=None, help="images per shard (default: n / 4)")
+    ap.add_argument("--image-size", type=int, default=None, help="square JPEG side (default: world's 128-256)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rounds", type=int, default=3, help="end-to-end runs, each between two forward-only runs")
+    ap.add_argument("--out", type=Path, default=Path("bench/out/embed"))
+    ap.add_argument("--min-ratio", type=float, default=None, help="fail below this e2e/forward ratio "
+                                                                     "(default 0.8 on CPU, none on CUDA)")
+    ap.add_argument("--min-e2e", type=float, default=None, help="fail below this many end-to-end images/s")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from embeddings.main import EmbedConfig, run_embed
+    from embeddings.mapper import Encoder, default_batch_size, device_settings
+    from embeddings.models import load_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    data = make_dataset(out, args.n, args.seed, args.image_size)
+    print(f"dataset: {args.n} JPEGs under {data} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    settings = device_settings(args.device)
+    bs = args.batch_size or default_batch_size(settings.device)
+    loaded = load_model(args.model, args.pretrained, device=settings.device, allow_random_weights=args.random_weights)
+    encoder = Encoder(loaded, settings)
+    # the baseline is the model's best forward-only speed: torch's default threads, or the job's thread count
+    cpus = os.cpu_count() or 1
+    workers = args.workers if args.workers is not None else max(1, cpus // 2)
+    thread_options = sorted({args.threads} if args.threads else
+                            ({torch.get_num_threads(), max(1, cpus - workers)} if settings.device == "cpu"
+                             else {torch.get_num_threads()}))
+    default_threads = torch.get_num_threads()
+
+    def best_forward() -> tuple[float, int]:
+        best = (0.0, 0, 0.0)
+        for th in thread_options:
+            torch.set_num_threads(th)
+            ips, cpu = forward_only(encoder, data, args.n, bs)
+            best = max(best, (ips, th, cpu))
+        torch.set_num_threads(default_threads)
+        fwd_cpu.append(best[2])
+        return best[:2]
+
+    def cpu_seconds() -> float:
+        import resource
+
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    fwd_cpu: list[float] = []
+    e2e_cpu: list[float] = []
+
+    # rounds of F E F E ... F: each end-to-end run is compared with the forward-only runs either side of it
+    # (a shared machine's load drifts); the reported ratio is the median over rounds
+    fwds, e2es, summaries = [], [], []
+    f, th = best_forward()
+    fwds.append(f)
+    print(f"forward-only: {f:,.0f} images/s ({args.model}, batch {bs}, {settings.device}, best of torch threads "
+          f"{thread_options}: {th})", flush=True)
+    for r in range(args.rounds):
+        wh = make_warehouse(out, data, args.n)
+        cfg = EmbedConfig(warehouse=wh, model=args.model, pretrained=args.pretrained, device=args.device,
+                          batch_size=bs, workers=args.workers, allow_random_weights=args.random_weights,
+                          threads=args.threads, shard_size=args.shard_size or max(bs, args.n // 4), progress=False,
+                          images_only=True)
+        c0 = cpu_seconds()
+        s = run_embed(cfg)
+        e2e_cpu.append((cpu_seconds() - c0) / max(1, s.images_planned))
+        e2es.append(s.images_per_second)
+        summaries.append(s)
+        print(f"end-to-end:   {s.images_per_second:,.0f} images/s ({s.images_planned} JPEGs -> image_facts + "
+              f"image_embeddings in {s.image_seconds:.2f} s incl. planning and worker start-up; {s.workers} decode "
+              f"workers, {s.torch_threads} torch threads; {1e3 * e2e_cpu[-1]:.2f} CPU ms/image)", flush=True)
+        f, th = best_forward()
+        fwds.append(f)
+        print(f"forward-only: {f:,.0f} images/s (torch threads {th}; {1e3 * fwd_cpu[-1]:.2f} CPU ms/image)",
+              flush=True)
+    ratios = [e / ((fwds[i] + fwds[i + 1]) / 2) for i, e in enumerate(e2es)]
+    ratio = float(np.median(ratios))
+    fwd = float(np.median(fwds))
+    e2e = float(np.median(e2es))
+    cpu_ratio = float(np.median(fwd_cpu)) / float(np.median(e2e_cpu)) if e2e_cpu else 0.0
+    print(f"ratio end-to-end / forward-only per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
+          f"median {ratio:.2f}", flush=True)
+    print(f"CPU time per image: forward-only {1e3 * float(np.median(fwd_cpu)):.2f} ms, end-to-end "
+          f"{1e3 * float(np.median(e2e_cpu)):.2f} ms (all processes); forward share {cpu_ratio:.2f}", flush=True)
+    t = time.perf_counter()
+    s = run_embed(EmbedConfig(warehouse=wh, model=args.model, pretrained=args.pretrained, device=args.device,
+                              batch_size=bs, workers=args.workers, allow_random_weights=args.random_weights,
+                              threads=args.threads, progress=False))
+    print(f"rest of the job on the last warehouse ({s.texts_embedded} texts, {s.concept_rows} concept rows, "
+          f"{s.edits_scored} edits): {time.perf_counter() - t:.1f} s", flush=True)
+    result = {
+        "model": args.model, "device": settings.device, "n": args.n, "batch_size": bs,
+        "workers": s.workers, "job_torch_threads": s.torch_threads, "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
+        "forward_only_ips": round(fwd, 1), "forward_only_runs": [round(x, 1) for x in fwds],
+        "end_to_end_runs": [round(x, 1) for x in e2es], "ratios": [round(x, 3) for x in ratios], "end_to_end_ips": round(e2e, 1), "ratio": round(ratio, 3),
+        "rest_of_job_seconds": round(s.seconds, 2), "cpu_ms_per_image_forward": round(1e3 * float(np.median(fwd_cpu)), 3),
+        "cpu_ms_per_image_end_to_end": round(1e3 * float(np.median(e2e_cpu)), 3), "forward_cpu_share": round(cpu_ratio, 3), "machine": platform.processor() or platform.machine(),
+        "gpu": torch.cuda.get_device_name(0) if settings.device.startswith("cuda") else None,
+    }
+    print(json.dumps(result), flush=True)
+    (out / f"result-{args.model}-{settings.device.replace(':', '')}.json").write_text(json.dumps(result, indent=1))
+    min_ratio = args.min_ratio if args.min_ratio is not None else (None if settings.device.startswith("cuda") else 0.8)
+    ok = (min_ratio is None or ratio >= min_ratio) and (args.min_e2e is None or e2e >= args.min_e2e)
+    print("PASS" if ok else "FAIL", flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
