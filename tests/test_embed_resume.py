@@ -41,7 +41,7 @@ def dying_write(table, path, **kw):
     if calls == kill_at:
         if mode == "mid":  # killed while writing: a half temporary file is left behind
             path.parent.mkdir(parents=True, exist_ok=True)
-            (path.parent / f".tmp-dead-{path.name}").write_bytes(b"PAR1 half a file")
+            (path.parent / f".{path.name}.dead.tmp").write_bytes(b"PAR1 half a file")
         os.kill(os.getpid(), signal.SIGKILL)
     return original(table, path, **kw)
 
@@ -94,12 +94,12 @@ def test_sigkill_then_rerun_equals_uninterrupted(reference, tmp_path):
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == -9 and "FINISHED" not in out.stdout, out.stderr[-2000:]
         if mode == "mid":
-            assert list(wh.parquet_dir.rglob(".tmp-*")), "the mid-write kill leaves a temporary file"
+            assert list(wh.parquet_dir.rglob(".*.tmp")), "the mid-write kill leaves a temporary file"
         if kill_at == 2:
             assert len(list(wh.table_dir("image_facts").glob("*.parquet"))) < 3  # 3 image shards in all
     final = run_embed(cfg(wh))
     assert final.edits_scored > 0  # the killed runs left work to do
-    assert not list(wh.parquet_dir.rglob(".tmp-*"))
+    assert not list(wh.parquet_dir.rglob(".*.tmp"))
     assert_same_tables(wh, reference)
 
 
