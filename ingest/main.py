@@ -21,6 +21,7 @@ from pathlib import Path
 from editlens.warehouse import Warehouse
 from ingest import tables as T
 from ingest.detect import detect
+from ingest.errors import UnusableInput
 from ingest.mapper import ImageChecker, UnitMapper
 from ingest.readers import READERS
 from ingest.units import Unit
@@ -198,6 +199,12 @@ def _pool_task(args) -> FileResult:
 def run_ingest(cfg: IngestConfig) -> IngestSummary:
     t0 = time.perf_counter()
     units = detect(cfg.path, cfg.format)
+    seen: dict[str, Unit] = {}
+    for u in units:
+        other = seen.setdefault(u.shard, u)
+        if other is not u:
+            raise UnusableInput(f"the same dataset file is found twice: {os.path.join(other.root, other.name)} and "
+                                f"{os.path.join(u.root, u.name)}; ingest one copy at a time")
     wh = cfg.warehouse.resolved().ensure()
     run_id = _now().strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
     summary = IngestSummary(run_id=run_id, path=str(cfg.path))

@@ -154,3 +154,14 @@ def test_shared_real_part2_sample(tmp_path):
     images = table(tmp_path / "wh", "images")
     assert all(i["exists"] is False for i in images)  # the sample ships no images
     assert all(i["path"].startswith("images/") for i in images)
+
+
+def test_two_copies_of_one_repo_are_refused(tmp_path):
+    seed_repo(tmp_path / "a")
+    seed_repo(tmp_path / "b")
+    (tmp_path / "both").mkdir()
+    (tmp_path / "a" / "SEED-Data-Edit-Part2-3").rename(tmp_path / "both" / "copy1")
+    (tmp_path / "b" / "SEED-Data-Edit-Part2-3").rename(tmp_path / "both" / "copy2")
+    with pytest.raises(UnusableInput) as ei:
+        ingest(tmp_path / "both", tmp_path / "wh", workers=1)
+    assert "twice" in str(ei.value) and ei.value.exit_code == 2
