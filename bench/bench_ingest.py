@@ -62,7 +62,8 @@ def generate(out: Path, scale: float = 1.0, seed: int = 0) -> dict:
         shutil.rmtree(root)
     rng = random.Random(seed)
     instr = _texts(rng, 4096)
-    caps = [f"a photo of a {rng.choice(OBJECTS)} in the {rng.choice(PLACES)}, {rng.choice(['sunny', 'rainy', 'foggy', 'bright'])} day"
+    weather = ["sunny", "rainy", "foggy", "bright"]
+    caps = [f"a photo of a {rng.choice(OBJECTS)} in the {rng.choice(PLACES)}, {rng.choice(weather)} day"
             for _ in range(4096)]
     per_file = max(1, int(PER_FILE * scale))
     counts = {"part1": 0, "part2": 0, "part3_sessions": 0, "part3_turns": 0, "files": 0}
