@@ -6,6 +6,7 @@ is the median over rounds).
     .venv/bin/python bench/bench_embed.py                                  # CPU, bundled tiny model (random OK)
     .venv/bin/python bench/bench_embed.py --device cuda --model ViT-B-32 --random-weights --n 40000
     .venv/bin/python bench/bench_embed.py --device cuda --model ViT-L-14 --random-weights --n 20000
+    .venv/bin/python bench/bench_embed.py --memory-check --n 1000   # peak memory flat from n to 4n images
 
 Targets (issue 4): CPU with the bundled model: end-to-end >= 0.8 x forward-only. One H100: ViT-B-32 >= 4,000
 and ViT-L-14 >= 1,500 images/s end to end. Prints one line per measurement and a JSON summary; exits 1 when
@@ -115,6 +116,45 @@ def forward_only(encoder, data: Path, n: int, batch_size: int) -> float:
     return images / (time.perf_counter() - t), (time.process_time() - c) / images
 
 
+MEMORY_RUNNER = r"""
+import json, resource, sys
+from pathlib import Path
+from editlens.warehouse import Warehouse
+from embeddings.main import EmbedConfig, run_embed
+root, shard = sys.argv[1], int(sys.argv[2])
+s = run_embed(EmbedConfig(warehouse=Warehouse(Path(root)), allow_random_weights=True, shard_size=shard,
+                          edit_shard_size=shard, progress=False))
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"images": s.images_planned, "edits": s.edits_scored, "main_peak_mb": me.ru_maxrss / 1024,
+                  "worker_peak_mb": kids.ru_maxrss / 1024}))
+"""
+
+
+def memory_check(args) -> int:
+    """Peak memory of the whole job (main process and decode workers) on n and 4n images with the same shard
+    size: it must stay flat (<= 1.25x) as the dataset grows."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    shard = args.shard_size or 500
+    peaks = []
+    for n in (args.n, 4 * args.n):
+        data = make_dataset(args.out, n, args.seed, args.image_size)
+        wh = make_warehouse(args.out / f"mem-{n}", data, n)
+        out = subprocess.run([sys.executable, "-c", MEMORY_RUNNER, str(wh.root), str(shard)], cwd=repo,
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        peaks.append(r)
+        print(f"{n} images, {r['edits']} edits, shard size {shard}: peak RSS main {r['main_peak_mb']:.0f} MB, "
+              f"decode worker {r['worker_peak_mb']:.0f} MB", flush=True)
+    growth = peaks[1]["main_peak_mb"] / peaks[0]["main_peak_mb"]
+    print(f"main-process peak grows {growth:.2f}x for 4x the images", flush=True)
+    print(json.dumps({"memory_check": peaks, "growth": round(growth, 3)}), flush=True)
+    ok = growth <= 1.25
+    print("PASS" if ok else "FAIL", flush=True)
+    return 0 if ok else 1
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000, help="images (default 2000)")
@@ -133,7 +173,12 @@ def main(argv=None) -> int:
     ap.add_argument("--min-ratio", type=float, default=None, help="fail below this e2e/forward ratio "
                                                                      "(default 0.8 on CPU, none on CUDA)")
     ap.add_argument("--min-e2e", type=float, default=None, help="fail below this many end-to-end images/s")
+    ap.add_argument("--memory-check", action="store_true",
+                    help="instead: peak memory of the whole job on n and 4n images (must stay flat)")
     args = ap.parse_args(argv)
+    if args.memory_check:
+        args.out.mkdir(parents=True, exist_ok=True)
+        return memory_check(args)
 
     import torch
 
