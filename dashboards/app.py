@@ -40,4 +40,10 @@ with st.sidebar:
     st.caption(f"Warehouse: `{m.root}`")
     avail = m.available()
     st.caption(f"Marts: {len(avail)} of {len(data.MARTS)} present")
-page.run()
+try:
+    page.run()
+except data.MissingMart as exc:
+    st.warning(str(exc))
+except data.duckdb.Error as exc:  # marts from another version of the dbt project: say so, do not crash
+    st.error(f"The marts in `{m.marts_dir}` do not match what this page reads ({type(exc).__name__}: "
+             f"{str(exc).splitlines()[0]}). {data.BUILD_HINT}")

@@ -1098,6 +1098,27 @@ def _row_index(m: Marts, build: bool = True, table: str = "edits") -> _RowIndex 
 _WARM: set[tuple] = set()
 
 
+_STOP = threading.Event()
+_RUNNING: dict[threading.Thread, duckdb.DuckDBPyConnection] = {}
+
+
+def _stop_warm_ups() -> None:
+    """At interpreter exit: interrupt and join the warm-up threads (a DuckDB query still running in a daemon
+    thread while Python tears down aborts the process)."""
+    _STOP.set()
+    for th, con in list(_RUNNING.items()):
+        try:
+            con.interrupt()
+        except Exception:
+            pass
+        th.join(timeout=10)
+
+
+import atexit  # noqa: E402
+
+atexit.register(_stop_warm_ups)
+
+
 def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
     """Build the in-memory accelerators and prefill the caches of every page's default view, in a background
     thread started once per mart version (so the first visit of each page does not pay for it)."""
@@ -1120,6 +1141,7 @@ def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
             pass
         con = duckdb.connect(":memory:")
         con.execute("set threads to 1")
+        _RUNNING[threading.current_thread()] = con
         _LOCAL.conn = _Conn(con)
         thresholds = {c: (">=" if SCORES[c][1] else "<=", v) for c, v in default_thresholds(m).items()}
         steps = [
@@ -1137,12 +1159,15 @@ def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
         ]
         try:
             for step in steps:
+                if _STOP.is_set():
+                    break
                 try:
                     step()
                 except Exception:  # a warm-up never breaks the app; the page computes it on demand instead
                     pass
         finally:
             _LOCAL.conn = None
+            _RUNNING.pop(threading.current_thread(), None)
             con.close()
 
     th = threading.Thread(target=_run, name="editlens-warm-up", daemon=True)

@@ -413,3 +413,16 @@ def test_export_in_progress_is_ignored(tmp_path):
     con = data.sql_console(m)
     assert "tmp_edits" not in con.tables()
     assert con.run("select count(*) as n from edits").frame["n"].iloc[0] == 40
+
+
+def test_marts_of_another_shape_give_a_message_not_a_crash(tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    write_fixture_warehouse(tmp_path, n_edits=40, seed=0)
+    # a bias_slices mart from some other version of the models: the columns the page reads are gone
+    pq.write_table(pa.table({"something": [1, 2]}), tmp_path / "marts" / "bias_slices.parquet")
+    monkeypatch.setenv("EDITLENS_WAREHOUSE", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("views/bias.py").run()
+    assert not at.exception
+    assert at.error and "do not match" in at.error[0].value and "editlens build" in at.error[0].value
