@@ -36,9 +36,9 @@ def register() -> None:
 
 
 def preprocess():
-    """The eval image transform training and scoring share: open_clip's `image_transform` for this config's size
-    with resize_mode "squash" (the whole picture, as InstructPix2Pix scores it; no centre crop, because edits near
-    the border of non-square pictures must stay visible) and open_clip's default OpenAI mean/std."""
+    """The eval image transform training and scoring share: open_clip's `image_transform` for this config's
+    size with resize_mode "squash" (the whole picture, as InstructPix2Pix scores it; no centre crop, so edits
+    near the border of non-square pictures stay visible) and open_clip's default OpenAI mean/std."""
     import open_clip
 
     register()
@@ -46,7 +46,7 @@ def preprocess():
     return open_clip.image_transform(size, is_train=False, resize_mode=RESIZE_MODE)
 
 
-def load(weights_path: str | Path | None = None, device: str = "cpu"):
+def load(weights_path: str | Path | None = None, device: str = "cpu", resize_mode: str = RESIZE_MODE):
     """Return (model in eval mode, eval preprocess, tokenizer) for the committed (or given) weights."""
     import open_clip
 
@@ -55,6 +55,6 @@ def load(weights_path: str | Path | None = None, device: str = "cpu"):
     if not path.is_file():
         raise FileNotFoundError(f"editlens-tiny weights not found: {path}")
     model, _, preprocess = open_clip.create_model_and_transforms(
-        MODEL_NAME, pretrained=str(path), device=device, image_resize_mode=RESIZE_MODE)
+        MODEL_NAME, pretrained=str(path), device=device, image_resize_mode=resize_mode)
     model.eval()
     return model, preprocess, open_clip.get_tokenizer(MODEL_NAME)

@@ -7,9 +7,10 @@ Reports (and returns as a dict):
 - auc_instruction_directional: ROC AUC of cos(E_I(target) - E_I(source), E_T(instruction)) for each pair's own
   instruction (positive) against an instruction describing a different edit of the same source (negative,
   `editlens.sample.world.wrong_instruction`; without it, an instruction of another pair with a different op);
-- auc_caption_directional: the same for cos(E_I(target) - E_I(source), E_T(target caption) - E_T(source caption))
-  with the pair's own captions against the captions of a different edit of the same source;
-- clip_t_accuracy: share of pairs whose target image is closer to its target caption than to its source caption;
+- auc_caption_directional: the same for cos(E_I(target) - E_I(source), E_T(target caption) -
+  E_T(source caption)) with the pair's own captions against those of a different edit of the same source;
+- clip_t_accuracy: share of pairs whose target image is closer to its target caption than to its source
+  caption;
 - clip_t_mean / clip_t_wrong_mean: mean CLIP-T of the target image with its own target caption / with another
   pair's target caption; clip_i_mean: mean CLIP-I of the pairs; clip_i_identical_min: CLIP-I of an image with
   itself (must be 1).
@@ -157,19 +158,23 @@ def evaluate(model, preprocess, tokenizer, cfg: EvalConfig = EvalConfig()) -> di
 
 def main(argv=None) -> int:
     d = EvalConfig()
-    ap = argparse.ArgumentParser(prog="python -m embeddings.tiny.evaluate", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m embeddings.tiny.evaluate",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--weights", type=Path, default=tiny.WEIGHTS_PATH)
     ap.add_argument("--n", type=int, default=d.n)
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--threads", type=int, default=d.threads)
     ap.add_argument("--world", default=d.world)
+    ap.add_argument("--resize-mode", default=tiny.RESIZE_MODE, choices=("squash", "shortest", "longest"),
+                    help="image resize mode (open_clip's; the model is trained with squash)")
     a = ap.parse_args(argv)
     try:
-        model, preprocess, tokenizer = tiny.load(a.weights)
+        model, preprocess, tokenizer = tiny.load(a.weights, resize_mode=a.resize_mode)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    res = evaluate(model, preprocess, tokenizer, EvalConfig(n=a.n, seed=a.seed, threads=a.threads, world=a.world))
+    cfg = EvalConfig(n=a.n, seed=a.seed, threads=a.threads, world=a.world)
+    res = evaluate(model, preprocess, tokenizer, cfg)
     print(json.dumps(res, indent=2))
     return 0
 

@@ -3,17 +3,19 @@
     python -m embeddings.tiny.train --seed 0 --steps N --out embeddings/tiny/editlens-tiny.safetensors
 
 The model is open_clip's own CLIP class built from `editlens-tiny.json`; images go through open_clip's eval
-transform for that config (the same one the embed job uses). Each step draws a batch of fresh clean edit pairs
-from `editlens.sample.world.iter_pairs(seed)` and minimises three contrastive (InfoNCE) losses:
+transform for that config (`embeddings.tiny.preprocess()`, shared with scoring). Each step draws a batch of
+fresh correct edits from `editlens.sample.world.iter_pairs(n, seed)` (a share turned into two-operation edits,
+half of the pairs seen as JPEGs) and minimises three contrastive (InfoNCE) losses:
 
-1. caption loss: CLIP's symmetric image <-> caption loss over the source and target images with their captions;
-2. instruction-directional loss: normalised E_I(target) - E_I(source) <-> E_T(instruction) over the batch, with
-   instructions that describe a different edit of the same pair (the world's `wrong_instruction`) added as hard
-   negatives, so that a wrong instruction scores low;
-3. caption-directional loss: the same image difference <-> normalised E_T(target caption) - E_T(source caption).
+1. caption: CLIP's symmetric image <-> caption loss over source and target images with their captions;
+2. instruction-directional: normalised E_I(target) - E_I(source) <-> E_T(instruction) over the batch, with
+   instructions for other edits of the same source (the world's `wrong_instruction`, as the sample injects
+   them) as extra hard negatives, so that a wrong instruction scores low;
+3. caption-directional: the same image difference <-> normalised E_T(target caption) - E_T(source caption).
 
-Texts (or images) that are literally equal inside a batch count as positives for each other, never as
-negatives. Weights are saved as fp16 safetensors with the run's settings in the file metadata.
+Texts that are literally equal inside a batch count as positives for each other, never as negatives. Weights
+are saved as fp16 safetensors with the run's settings in the file metadata (no timings: same seed and steps
+give a byte-identical file).
 """
 from __future__ import annotations
 
@@ -102,7 +104,7 @@ class TokenCache:
 def encode_text_trimmed(model, tokens: torch.Tensor) -> torch.Tensor:
     """`model.encode_text(tokens)` computed only over the batch's longest real sequence instead of the full
     context: with the causal mask and end-of-text pooling, the padding after the end token cannot change the
-    result, so this is the same function (to float rounding) at a fraction of the cost for short instructions."""
+    result, so this is the same function (to float rounding) at a fraction of the cost for short texts."""
     n = int((tokens != 0).sum(1).max())
     t = tokens[:, :n]
     x = model.token_embedding(t) + model.positional_embedding[:n]
@@ -146,7 +148,7 @@ def equal_mask(a: list, b: list) -> torch.Tensor:
 
 
 def soft_ce(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy against the uniform distribution over each row's positives (rows without one are skipped)."""
+    """Cross-entropy against the uniform distribution over each row's positives (rows without any skipped)."""
     has = positives.sum(1) > 0
     target = positives[has] / positives[has].sum(1, keepdim=True)
     return -(target * logits[has].log_softmax(1)).sum(1).mean()
@@ -231,8 +233,8 @@ def two_op_pair(world, pair, rng: np.random.Generator):
     """A second operation on top of `pair`'s edit (datasets such as SEED Part 2 carry two-operation records):
     target rendered after both, instruction the two phrases joined; None when the world cannot do it."""
     e1 = getattr(pair, "edit", None)
-    if e1 is None or not all(hasattr(world, f) for f in ("applicable_ops", "make_edit", "instruction", "render",
-                                                         "caption")):
+    needs = ("applicable_ops", "make_edit", "instruction", "render", "caption")
+    if e1 is None or not all(hasattr(world, f) for f in needs):
         return None
     ops = [o for o in world.applicable_ops(e1.result) if o != e1.op]
     if not ops:
@@ -254,8 +256,8 @@ def wrong_for_edits(world, edits, rng: np.random.Generator, k: int) -> list[str]
 
 
 def train_pairs(world, cfg: TrainConfig):
-    """Endless TrainPairs: the world's correct single edits, a share turned into two-operation edits, each with
-    `cfg.hard_negatives` wrong instructions (the world's own `wrong_instruction`, as the sample injects them)."""
+    """Endless TrainPairs: the world's correct single edits, a share turned into two-operation edits, each
+    with `cfg.hard_negatives` wrong instructions (the world's `wrong_instruction`, as the sample uses)."""
     rng = np.random.default_rng([cfg.seed, 1])
     for p in call_iter_pairs(world, cfg.seed, cfg.steps * cfg.batch_size):
         two = two_op_pair(world, p, rng) if cfg.p_two_ops > 0 and rng.random() < cfg.p_two_ops else None
@@ -337,8 +339,9 @@ def train(cfg: TrainConfig):
             running = {}
     elapsed = time.time() - t0
     model.eval()
-    meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
-    meta.update(torch=torch.__version__, open_clip=open_clip.__version__)  # no timings: byte-reproducible file
+    meta = {k: v for k, v in asdict(cfg).items() if k != "out"}  # where it was written is not a setting
+    # no timings in the file: the same seed and steps give a byte-identical file
+    meta.update(torch=torch.__version__, open_clip=open_clip.__version__)
     save_weights(model, Path(cfg.out), {"editlens_tiny_training": json.dumps(meta)})
     print(f"saved {cfg.out} ({Path(cfg.out).stat().st_size / 1e6:.2f} MB) after {elapsed:.0f}s", flush=True)
     return model, elapsed
@@ -359,7 +362,7 @@ def parse_args(argv=None) -> TrainConfig:
                     help="wrong instructions per pair used as extra negatives (0: in-batch negatives only)")
     ap.add_argument("--p-two-ops", type=float, default=d.p_two_ops, help="share of two-operation edits")
     ap.add_argument("--p-jpeg", type=float, default=d.p_jpeg, help="share of pairs seen as JPEGs")
-    ap.add_argument("--world", default=d.world, help="module providing iter_pairs (default: the shapes world)")
+    ap.add_argument("--world", default=d.world, help="module providing iter_pairs (default: shapes world)")
     ap.add_argument("--out", type=Path, default=d.out)
     ap.add_argument("--log-every", type=int, default=d.log_every)
     a = ap.parse_args(argv)

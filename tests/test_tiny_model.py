@@ -1,0 +1,151 @@
+"""The bundled `editlens-tiny` model: committed weights load through open_clip and their scores mean something
+on shapes-world pairs the model never saw."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from embeddings import tiny
+from embeddings.tiny.evaluate import EvalConfig, embed_images, evaluate, roc_auc
+
+MAX_WEIGHTS_BYTES = 20 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    torch.set_num_threads(2)
+    if not tiny.WEIGHTS_PATH.is_file():
+        pytest.fail(f"committed weights missing: {tiny.WEIGHTS_PATH}")
+    return tiny.load()
+
+
+@pytest.fixture(scope="module")
+def metrics(loaded):
+    model, preprocess, tokenizer = loaded
+    # seed 4242: never used in training (training draws from iter_pairs(seed=0))
+    return evaluate(model, preprocess, tokenizer, EvalConfig(n=200, seed=4242, threads=2))
+
+
+def test_roc_auc_matches_hand_counts():
+    assert roc_auc([3, 4], [1, 2]) == 1.0
+    assert roc_auc([1, 2], [3, 4]) == 0.0
+    assert roc_auc([1, 1], [1, 1]) == 0.5  # ties count one half
+    # 3 x 2 pairs by hand: 2>1, 2<3, 5>1, 5>3, 3>1, 3=3 (one half) -> 4.5 of 6
+    assert roc_auc([2, 5, 3], [1, 3]) == pytest.approx(4.5 / 6)
+    with pytest.raises(ValueError):
+        roc_auc([], [1.0])
+
+
+def test_weights_file_is_small_and_fp16():
+    from safetensors import safe_open
+
+    assert tiny.WEIGHTS_PATH.stat().st_size <= MAX_WEIGHTS_BYTES
+    with safe_open(str(tiny.WEIGHTS_PATH), "pt") as f:
+        dtypes = {f.get_tensor(k).dtype for k in f.keys()}
+        meta = json.loads(f.metadata()["editlens_tiny_training"])
+    assert dtypes == {torch.float16}
+    assert meta["seed"] == 0 and meta["steps"] > 0  # the run is recorded in the file
+
+
+def test_config_registers_and_state_dict_loads_strictly():
+    import open_clip
+    from safetensors.torch import load_file
+
+    tiny.register()
+    assert tiny.MODEL_NAME in open_clip.list_models()
+    cfg = open_clip.get_model_config(tiny.MODEL_NAME)
+    assert cfg == json.loads(tiny.CONFIG_PATH.read_text())
+    model = open_clip.create_model(tiny.MODEL_NAME)
+    sd = load_file(str(tiny.WEIGHTS_PATH))
+    result = model.load_state_dict(sd, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert model.visual.image_size == (64, 64) or model.visual.image_size == 64
+
+
+def test_identical_images_give_clip_i_one(loaded):
+    from editlens.sample.world import iter_pairs
+
+    model, preprocess, _ = loaded
+    pairs = list(iter_pairs(8, seed=77))
+    a = embed_images(model, preprocess, [p.source for p in pairs])
+    b = embed_images(model, preprocess, [p.source.copy() for p in pairs])
+    clip_i = torch.nn.functional.cosine_similarity(a, b, dim=-1).numpy()
+    np.testing.assert_allclose(clip_i, 1.0, atol=1e-5)
+    # and different pictures are not all 1: the embedding is not constant
+    c = embed_images(model, preprocess, [p.target for p in pairs])
+    assert float(torch.nn.functional.cosine_similarity(a, c, dim=-1).min()) < 0.99
+
+
+def test_instruction_directional_separates_wrong_instructions(metrics):
+    assert metrics["auc_instruction_directional"] >= 0.9, metrics
+
+
+def test_caption_metrics_are_meaningful(metrics):
+    assert metrics["auc_caption_directional"] >= 0.9, metrics
+    assert metrics["clip_t_accuracy"] >= 0.8, metrics
+    assert metrics["clip_t_auc_own_vs_other_caption"] >= 0.9, metrics
+    assert metrics["clip_t_mean"] > metrics["clip_t_wrong_mean"]
+    assert metrics["clip_i_identical_min"] == pytest.approx(1.0, abs=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the real pipeline: sample -> ingest -> embed (default model = editlens-tiny) -> edit_scores vs ground truth
+
+
+@pytest.fixture(scope="module")
+def pipeline_scores(tmp_path_factory):
+    import duckdb
+
+    sample_mod = pytest.importorskip("editlens.sample")
+    ingest_main = pytest.importorskip("ingest.main")
+    embed_main = pytest.importorskip("embeddings.main")
+    from editlens.warehouse import Warehouse
+
+    root = tmp_path_factory.mktemp("tiny_pipeline")
+    sample_mod.generate(root / "sample", n_edits=600, seed=21)
+    wh = Warehouse.at(root / "wh")
+    ingest_main.run_ingest(ingest_main.IngestConfig(path=root / "sample", warehouse=wh, workers=1))
+    embed_main.run_embed(embed_main.EmbedConfig(warehouse=wh, progress=False, workers=1, threads=2,
+                                                shard_size=256))  # default model: the committed weights
+    truth = [json.loads(line) for line in (root / "sample" / "truth_edits.jsonl").read_text().splitlines()]
+    con = duckdb.connect()
+    con.execute("create table truth as select * from read_json_auto(?)",
+                [str(root / "sample" / "truth_edits.jsonl")])
+    rows = con.execute(
+        "select t.clean, t.defect, s.model_name, s.clip_i, s.directional_instruction, s.pixel_l1, "
+        "s.pixel_changed_frac, s.phash_distance "
+        f"from read_parquet('{wh.table_glob('edits')}') e "
+        f"join read_parquet('{wh.table_glob('edit_scores')}') s using (edit_id) "
+        "join truth t on t.source_file = e.source_file and t.source_record = e.source_record "
+        "and t.turn_index = e.turn_index").fetchall()
+    cols = ("clean", "defect", "model_name", "clip_i", "directional_instruction", "pixel_l1",
+            "pixel_changed_frac", "phash_distance")
+    return {"rows": [dict(zip(cols, r)) for r in rows], "truth": truth}
+
+
+@pytest.mark.slow
+def test_pipeline_instruction_directional_finds_wrong_instructions(pipeline_scores):
+    rows = pipeline_scores["rows"]
+    assert rows and {r["model_name"] for r in rows} == {tiny.MODEL_NAME}
+    clean = [r["directional_instruction"] for r in rows
+             if r["clean"] and r["directional_instruction"] is not None]
+    wrong = [r["directional_instruction"] for r in rows
+             if r["defect"] == "wrong_instruction" and r["directional_instruction"] is not None]
+    n_wrong_truth = sum(1 for t in pipeline_scores["truth"] if t.get("defect") == "wrong_instruction")
+    assert len(wrong) == n_wrong_truth >= 10 and len(clean) >= 300
+    assert roc_auc(clean, wrong) >= 0.9
+
+
+@pytest.mark.slow
+def test_pipeline_finds_every_noop(pipeline_scores):
+    noops = [r for r in pipeline_scores["rows"] if r["defect"] == "noop"]
+    assert len(noops) == sum(1 for t in pipeline_scores["truth"] if t.get("defect") == "noop") >= 5
+    for r in noops:
+        assert r["phash_distance"] == 0 and r["pixel_l1"] == 0 and r["pixel_changed_frac"] == 0, r
+        assert r["clip_i"] >= 0.99, r
+    # and no clean edit looks like a no-op on all three signals
+    clean = [r for r in pipeline_scores["rows"] if r["clean"] and r["clip_i"] is not None]
+    assert not [r for r in clean if r["phash_distance"] == 0 and r["pixel_l1"] == 0 and r["clip_i"] >= 0.99]
