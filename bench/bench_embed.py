@@ -29,7 +29,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from editlens.warehouse import Warehouse, atomic_write_table  # noqa: E402
+from editlens.warehouse import Warehouse, atomic_write_table
 
 
 def _render_range(args: tuple[str, int, int, int, int | None]) -> int:

@@ -34,7 +34,7 @@ class ConceptSet:
     prompts: tuple[tuple[str, ...], ...]
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "ConceptSet":
+    def load(cls, path: str | Path | None = None) -> ConceptSet:
         path = Path(path) if path else DEFAULT_CONCEPTS
         if not path.is_file():
             raise EmbedInputError(f"concepts file not found: {path}")

@@ -51,8 +51,8 @@ def run_images_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, known: np.nd
     if not plan.total:
         return []
     ds = ImageDataset(plan, encoder.loaded.spec.preprocess, max_pixels)
-    kwargs = dict(num_workers=workers, collate_fn=collate, pin_memory=encoder.settings.pin_memory,
-                  batch_sampler=batch_indices(plan, batch_size))
+    kwargs = {"num_workers": workers, "collate_fn": collate, "pin_memory": encoder.settings.pin_memory,
+              "batch_sampler": batch_indices(plan, batch_size)}
     if workers > 0:
         # CUDA batches are big (1024 x 3 x 224 x 224 bytes = 154 MB): keep 2 per worker in shared memory
         kwargs.update(prefetch_factor=2 if encoder.settings.pin_memory else 4, worker_init_fn=_worker_init,

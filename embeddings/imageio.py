@@ -81,7 +81,7 @@ class Preprocess:
             nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
             if (nw, nh) != (w, h):
                 img = img.resize((nw, nh), rs)
-            left, top = int(round((nw - s) / 2.0)), int(round((nh - s) / 2.0))
+            left, top = round((nw - s) / 2.0), round((nh - s) / 2.0)
             out = img.crop((left, top, left + s, top + s)) if (nw, nh) != (s, s) else img
         return np.asarray(out, dtype=np.uint8).transpose(2, 0, 1).copy()
 
@@ -162,7 +162,7 @@ def read_bytes(rec: dict, cache: _ParquetBytesCache | None = None) -> tuple[byte
             return None, f"parquet file not found: {rel}"
         except (IndexError, KeyError) as exc:
             return None, f"embedded image not found: {type(exc).__name__}: {exc}"
-        except Exception as exc:  # unreadable parquet: the image is missing for us
+        except Exception as exc:  # noqa: BLE001 - unreadable parquet: the image is missing for us
             return None, f"cannot read embedded image: {type(exc).__name__}: {exc}"
         if data is None:
             return None, "embedded image is null"

@@ -80,10 +80,11 @@ class EmbedSummary:
     def describe(self) -> str:
         st = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "none"
         lines = [
-            f"model {self.model_name} ({self.pretrained}) key {self.model_key} on {self.device}, backend "
-            f"{self.backend} (batch {self.batch_size}, {self.workers} decode workers, {self.torch_threads} torch threads)",
-            f"images: {self.images_planned} to do in {self.image_shards} shards ({st}); "
-            f"{self.facts_written} facts, {self.embeddings_written} new embeddings"
+            (f"model {self.model_name} ({self.pretrained}) key {self.model_key} on {self.device}, backend "
+             f"{self.backend} (batch {self.batch_size}, {self.workers} decode workers, "
+             f"{self.torch_threads} torch threads)"),
+            (f"images: {self.images_planned} to do in {self.image_shards} shards ({st}); "
+             f"{self.facts_written} facts, {self.embeddings_written} new embeddings")
             + (f", {self.duplicates_removed} duplicate rows compacted" if self.duplicates_removed else "")
             + (f"; {self.images_per_second:.0f} images/s" if self.images_planned else ""),
             f"texts: {self.texts_embedded} embedded; concepts: {self.concept_rows} rows; edits: {self.edits_scored} scored",

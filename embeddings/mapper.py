@@ -10,8 +10,9 @@ from __future__ import annotations
 import bisect
 import contextlib
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa

@@ -155,7 +155,7 @@ def load_model(name: str = TINY_NAME, pretrained: str | None = None, device: str
                 model = open_clip.create_model(name, pretrained=pretrained, device="cpu", cache_dir=cache_dir)
     except EmbedInputError:
         raise
-    except Exception as exc:  # download failure offline, bad checkpoint, unknown tag
+    except Exception as exc:  # noqa: BLE001 - download failure offline, bad checkpoint, unknown tag
         raise EmbedInputError(f"cannot load {name} pretrained={pretrained}: {_first_line(exc)}") from None
 
     model.eval().to(device)

@@ -27,8 +27,8 @@ MICRO = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 1, "width":
 
 
 def cfg(wh, **kw) -> EmbedConfig:
-    base = dict(warehouse=wh, allow_random_weights=True, shard_size=4, workers=0, threads=1, progress=False,
-                batch_size=3)
+    base = {"warehouse": wh, "allow_random_weights": True, "shard_size": 4, "workers": 0, "threads": 1,
+            "progress": False, "batch_size": 3}
     base.update(kw)
     return EmbedConfig(**base)
 
@@ -128,11 +128,11 @@ def test_concepts_file_scores():
         total = sum(v for gg, _, v in scored if gg == g)
         np.testing.assert_allclose(total, 1.0, atol=1e-9)
     # a detector score is the two-way softmax against the neutral concept
-    j_n = [i for i, (g, c) in enumerate(zip(cs.groups, cs.concepts)) if (g, c) == ("safety", "neutral")][0]
-    j_w = [i for i, (g, c) in enumerate(zip(cs.groups, cs.concepts)) if (g, c) == ("safety", "weapons")][0]
+    j_n = next(i for i, (g, c) in enumerate(zip(cs.groups, cs.concepts)) if (g, c) == ("safety", "neutral"))
+    j_w = next(i for i, (g, c) in enumerate(zip(cs.groups, cs.concepts)) if (g, c) == ("safety", "weapons"))
     s = img @ cmat.T * 100.0
     want = np.exp(s[:, j_w]) / (np.exp(s[:, j_w]) + np.exp(s[:, j_n]))
-    got = [v for g, c, v in scored if (g, c) == ("safety", "weapons")][0]
+    got = next(v for g, c, v in scored if (g, c) == ("safety", "weapons"))
     np.testing.assert_allclose(got, want, rtol=1e-9)
 
 
@@ -197,7 +197,7 @@ def test_offline_download_is_a_clear_error():
     )
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=os.environ.get("HF_HOME", "/nonexistent-hf-home"))
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=240)
+                         timeout=240, check=False)
     assert "EXIT 2 cannot load RN50 pretrained=openai" in out.stdout, out.stdout + out.stderr
 
 
@@ -291,7 +291,7 @@ def test_edit_scores_values(embedded):
         return np.array(q(wh, f"select embedding from text_embeddings where text_hash = '{h}'")[0][0])
 
     (s, st, sp), (t, tt, tp) = img(e["source_image_id"]), img(e["target_image_id"])
-    cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
+    cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
     assert got["clip_i"] == pytest.approx(cos(s, t), abs=1e-6)
     assert got["clip_t_target_caption"] == pytest.approx(cos(t, txt(e["target_caption"])), abs=1e-6)
     assert got["clip_t_instruction"] == pytest.approx(cos(t, txt(e["instruction"])), abs=1e-6)
@@ -300,7 +300,7 @@ def test_edit_scores_values(embedded):
     assert got["directional_instruction"] == pytest.approx(cos(t - s, txt(e["instruction"])), abs=1e-5)
     assert got["pixel_l1"] == pytest.approx(np.abs(tt - st).mean(), abs=1e-9)
     assert got["pixel_mse"] == pytest.approx(((tt - st) ** 2).mean(), abs=1e-9)
-    assert got["phash_distance"] == bin((sp ^ tp) & (2**64 - 1)).count("1") > 0
+    assert got["phash_distance"] == ((sp ^ tp) & (2**64 - 1)).bit_count() > 0
 
 
 def test_rows_carry_model_identity(embedded):
