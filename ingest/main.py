@@ -9,6 +9,7 @@ parallel worker processes, and summarise.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing as mp
 import os
 import time
@@ -153,6 +154,8 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
     else:
         if _skippable(prev, unit, checksum, state.checker.enabled):
             return FileResult(unit.dataset, unit.part, unit.source_file, unit.name, unit.shard, "unchanged")
+        gc_was_on = gc.isenabled()
+        gc.disable()  # millions of short-lived dicts and no cycles: the cyclic collector is pure overhead here
         try:
             map_(unit, payload, mapper)
         except Exception as exc:  # noqa: BLE001 - a reader bug must not take the run down nor half-load a file
@@ -161,6 +164,9 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
                                 image_root=unit.image_root, source_file=unit.source_file, run_id=run_id,
                                 checker=state.checker)
             mapper.reject(None, "reader_error", f"{error}\n{traceback.format_exc(limit=3)}")
+        finally:
+            if gc_was_on:
+                gc.enable()
         del payload
     tables = mapper.tables()
     duration = time.perf_counter() - t0

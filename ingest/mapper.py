@@ -347,8 +347,21 @@ class UnitMapper:
         out = {}
         for name, cols, schema in (("edits", self.e, T.EDITS), ("images", self.i, T.IMAGES),
                                    ("rejects", self.r, T.REJECTS)):
-            out[name] = pa.table({f.name: pa.array(cols[f.name], type=f.type) for f in schema}, schema=schema)
+            out[name] = pa.table({f.name: _column(cols[f.name], f.type) for f in schema}, schema=schema)
         return out
+
+
+_CONSTANT_TYPES = (str, int, bool, type(None))
+
+
+def _column(values: list, typ: pa.DataType) -> pa.Array:
+    """``pa.array``, with a shortcut for the many columns that hold one value per unit (dataset, part, ...)."""
+    n = len(values)
+    if n > 64 and type(values[0]) in _CONSTANT_TYPES and values[0] is values[-1] is values[n // 2]:
+        v = values[0]
+        if values.count(v) == n if v is not None else all(x is None for x in values):
+            return pa.nulls(n, typ) if v is None else pa.repeat(pa.scalar(v, typ), n)
+    return pa.array(values, type=typ)
 
 
 def _is_clean_path(p) -> bool:
