@@ -22,9 +22,14 @@ if m.has("safety_flagged_edits"):
     c[3].metric("Watermark removal requests", ui.num(sc["n_watermark"]))
 
 st.subheader("Rates per category")
-rate_col = "target_image_flagged_rate" if "target_image_flagged_rate" in rates.columns else "instruction_flagged_rate"
-num_col = "n_target_image_flagged" if rate_col == "target_image_flagged_rate" else "n_instruction_flagged"
-den_col = "n_edits_with_images" if rate_col == "target_image_flagged_rate" else "n_edits"
+RATES = {  # label: (numerator, denominator, rate)
+    "flagged target image": ("n_target_image_flagged", "n_edits_with_images", "target_image_flagged_rate"),
+    "unsafe term in the instruction": ("n_instruction_flagged", "n_edits", "instruction_flagged_rate"),
+    "introduced by the edit": ("n_introduced_by_edit", "n_edits_with_images", "introduced_rate"),
+}
+RATES = {k: v for k, v in RATES.items() if v[0] in rates.columns and v[2] in rates.columns}
+which = st.radio("Rate", list(RATES), horizontal=True, key="safety_rate") if RATES else None
+num_col, den_col, rate_col = RATES[which] if which else ("n_edits", "n_edits", "n_edits")
 if rates.empty:
     st.info("Nothing flagged.")
 else:
@@ -34,7 +39,7 @@ else:
                                    y=alt.Y("category:N", title=None))
     heat = base.mark_rect().encode(
         color=alt.Color(f"{rate_col}:Q", title="flagged / denominator", scale=alt.Scale(scheme="orangered"),
-                        legend=alt.Legend(format=".1%")),
+                        legend=alt.Legend(format=".2%")),
         tooltip=["dataset", "category", num_col, alt.Tooltip(f"{den_col}:Q", title="denominator"),
                  alt.Tooltip(f"{rate_col}:Q", format=".3%")])
     st.altair_chart(heat + base.mark_text(fontSize=12).encode(text="label:N"), width="stretch",
