@@ -6,8 +6,10 @@ Binds to localhost unless told otherwise; the warehouse reaches the app through 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from editlens.warehouse import ENV_VAR, Warehouse
@@ -44,6 +46,13 @@ def serve(warehouse: Warehouse | str | os.PathLike, host: str = "127.0.0.1", por
     shown = f"[{host}]" if ":" in host else host
     print(f"EditLens dashboards: http://{shown}:{int(port)}  (warehouse {wh.root}; Ctrl+C to stop)", flush=True)
     proc = subprocess.Popen(streamlit_command(host, port), env=env)
+    restore = None
+    if threading.current_thread() is threading.main_thread():
+        # `kill <pid>` of this process must not leave the server running: pass SIGTERM/SIGHUP on to it
+        def _forward(signum, _frame):
+            proc.send_signal(signum)
+
+        restore = {sig: signal.signal(sig, _forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -53,3 +62,6 @@ def serve(warehouse: Warehouse | str | os.PathLike, host: str = "127.0.0.1", por
         except subprocess.TimeoutExpired:
             proc.kill()
             return proc.wait()
+    finally:
+        for sig, handler in (restore or {}).items():
+            signal.signal(sig, handler)

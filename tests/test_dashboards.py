@@ -429,3 +429,40 @@ def test_marts_of_another_shape_give_a_message_not_a_crash(tmp_path, monkeypatch
     at.switch_page("views/bias.py").run()
     assert not at.exception
     assert at.error and "do not match" in at.error[0].value and "editlens build" in at.error[0].value
+
+
+def test_serve_runs_streamlit_on_localhost_and_stops_with_it(tmp_path):
+    """`editlens dashboard`: the server answers on 127.0.0.1, and SIGTERM to serve() stops it too (no orphan)."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    write_fixture_warehouse(tmp_path, n_edits=30, seed=0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = f"import sys; from dashboards.serve import serve; sys.exit(serve({str(tmp_path)!r}, port={port}))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            cwd=str(Path(APP).parents[1]))
+    try:
+        deadline, ok = time.time() + 90, False
+        while time.time() < deadline and not ok:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    ok = r.read().strip() == b"ok"
+            except OSError:
+                time.sleep(0.5)
+        assert ok, "the server did not answer"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        out = proc.stdout.read().decode()
+        assert f"http://127.0.0.1:{port}" in out
+        time.sleep(1)
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
