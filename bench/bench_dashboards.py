@@ -72,27 +72,66 @@ def _filters(marts_dir: Path):
     import pyarrow.parquet as pq
 
     def first_dataset():
-        t = pq.read_table(marts_dir / "dataset_scorecard.parquet", columns=["dataset"]) if (
-            marts_dir / "dataset_scorecard.parquet").exists() else None
-        return sorted(set(t.column("dataset").to_pylist()))[0] if t is not None else None
+        t = (
+            pq.read_table(marts_dir / "dataset_scorecard.parquet", columns=["dataset"])
+            if (marts_dir / "dataset_scorecard.parquet").exists()
+            else None
+        )
+        return min(set(t.column("dataset").to_pylist())) if t is not None else None
 
     ds = first_dataset()
     return [
-        (None, "Overview: metric select", lambda at: at.selectbox(key="overview_metric").set_value(
-            at.selectbox(key="overview_metric").options[-1])),
-        ("instruction_types", "Instruction types: label select", lambda at: at.selectbox(key="types_label").set_value(
-            at.selectbox(key="types_label").options[-1])),
+        (
+            None,
+            "Overview: metric select",
+            lambda at: at.selectbox(key="overview_metric").set_value(
+                at.selectbox(key="overview_metric").options[-1]
+            ),
+        ),
+        (
+            "instruction_types",
+            "Instruction types: label select",
+            lambda at: at.selectbox(key="types_label").set_value(at.selectbox(key="types_label").options[-1]),
+        ),
         ("bias", "Bias: dataset select", lambda at: at.selectbox(key="bias_dataset").set_value(ds)),
-        ("safety", "Safety: category select", lambda at: at.selectbox(key="safety_category").set_value(
-            at.selectbox(key="safety_category").options[-1])),
-        ("quality", "Quality: CLIP-I threshold slider", lambda at: at.slider(key="thr_clip_i").set_value(0.83)),
-        ("multi_turn", "Multi-turn: chain-break toggle", lambda at: at.toggle(key="mt_breaks").set_value(True)),
-        ("explorer", "Explorer: full-text search", lambda at: at.text_input(key="ex_text").set_value("remove the")),
-        ("explorer", "Explorer: dataset filter", lambda at: at.multiselect(key="ex_datasets").set_value([ds])),
+        (
+            "safety",
+            "Safety: category select",
+            lambda at: at.selectbox(key="safety_category").set_value(
+                at.selectbox(key="safety_category").options[-1]
+            ),
+        ),
+        (
+            "quality",
+            "Quality: CLIP-I threshold slider",
+            lambda at: at.slider(key="thr_clip_i").set_value(0.83),
+        ),
+        (
+            "multi_turn",
+            "Multi-turn: chain-break toggle",
+            lambda at: at.toggle(key="mt_breaks").set_value(True),
+        ),
+        (
+            "explorer",
+            "Explorer: full-text search",
+            lambda at: at.text_input(key="ex_text").set_value("remove the"),
+        ),
+        (
+            "explorer",
+            "Explorer: dataset filter",
+            lambda at: at.multiselect(key="ex_datasets").set_value([ds]),
+        ),
         ("explorer", "Explorer: next page", lambda at: at.number_input(key="ex_page").set_value(3)),
-        ("sql", "SQL: run a GROUP BY", lambda at: (
-            at.text_area(key="sql_text").set_value("select dataset, part, count(*) as n from edits group by all"),
-            at.button(key="sql_run").click())),
+        (
+            "sql",
+            "SQL: run a GROUP BY",
+            lambda at: (
+                at.text_area(key="sql_text").set_value(
+                    "select dataset, part, count(*) as n from edits group by all"
+                ),
+                at.button(key="sql_run").click(),
+            ),
+        ),
     ]
 
 
@@ -104,14 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--edits", type=int, default=3_770_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dir", type=Path, default=REPO / "bench" / "out" / "dashboards-warehouse")
-    ap.add_argument("--warehouse", type=Path, default=None, help="use this built warehouse instead of fixture marts")
+    ap.add_argument(
+        "--warehouse", type=Path, default=None, help="use this built warehouse instead of fixture marts"
+    )
     ap.add_argument("--warm-repeats", type=int, default=3)
     args = ap.parse_args(argv)
 
     if args.warehouse:
         root = args.warehouse.resolve()
         if not (root / "marts" / "edits.parquet").exists():
-            print(f"bench_dashboards: error: {root}/marts/edits.parquet not found (run editlens build)", file=sys.stderr)
+            print(
+                f"bench_dashboards: error: {root}/marts/edits.parquet not found (run editlens build)",
+                file=sys.stderr,
+            )
             return 2
         source = f"warehouse {root}"
     else:
@@ -139,9 +183,16 @@ def main(argv: list[str] | None = None) -> int:
         base_runs.append(_timed(at.run))
     base = statistics.median(base_runs)
     scan = statistics.median(
-        _timed(lambda: duckdb.sql(f"select count(*), avg(clip_i) from '{root / 'marts' / 'edits.parquet'}'").fetchall())
-        for _ in range(3))
-    print(f"baseline: bare AppTest render {base:.3f} s; DuckDB scan of edits (count, avg clip_i) {scan:.3f} s\n")
+        _timed(
+            lambda: duckdb.sql(
+                f"select count(*), avg(clip_i) from '{root / 'marts' / 'edits.parquet'}'"
+            ).fetchall()
+        )
+        for _ in range(3)
+    )
+    print(
+        f"baseline: bare AppTest render {base:.3f} s; DuckDB scan of edits (count, avg clip_i) {scan:.3f} s\n"
+    )
 
     rows = []
     print(f"{'page':<22}{'cold s':>9}{'warm s':>9}{'cold/base':>11}  target {PAGE_TARGET_S:g} s")

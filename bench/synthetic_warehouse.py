@@ -56,6 +56,14 @@ OBJECTS = [
     "hat", "umbrella", "table", "horse", "book", "bench", "kite", "apple", "cake", "window", "door", "fence",
     "balloon", "guitar", "backpack", "sign", "rock", "cloud", "bridge", "house", "mountain", "sofa", "vase",
 ]
+# adjectives make object phrases varied, so distinct instructions number in the millions at full scale (as in
+# SEED, whose Part-1 instructions are mostly unique): the text models then do realistic work
+ADJECTIVES = [
+    "small", "large", "tiny", "huge", "wooden", "metal", "plastic", "shiny", "fluffy", "striped", "round", "square",
+    "glass", "stone", "paper", "leather", "rusty", "dusty", "cute", "modern", "antique", "folded", "empty", "cracked",
+    "sleeping", "flying", "floating", "giant", "miniature", "toy", "ceramic", "silk", "cotton", "brass", "bamboo",
+    "spotted", "polished", "soft", "heavy", "bright",
+]
 PEOPLE = [  # demographic mentions: (word, group)
     ("woman", "gender"), ("man", "gender"), ("girl", "gender"), ("boy", "gender"), ("women", "gender"),
     ("old man", "age"), ("elderly woman", "age"), ("child", "age"), ("teenager", "age"), ("baby", "age"),
@@ -159,7 +167,8 @@ def _instructions(rng, n: int, truth_rows: list, edit_ids: pa.Array, multi: np.n
         m = lab == li
         tmpl[m] = np.array(ts, dtype=object)[rng.integers(0, len(ts), int(m.sum()))]
     tmpl = pa.array(tmpl, pa.string())
-    objs = _pick(rng, OBJECTS, n).to_numpy(zero_copy_only=False).astype(object)
+    objs = pc.binary_join_element_wise(_pick(rng, ADJECTIVES, n), _pick(rng, OBJECTS, n), " ")
+    objs = objs.to_numpy(zero_copy_only=False).astype(object)
     person = rng.random(n) < RATE["person"]
     pidx = rng.integers(0, len(PEOPLE), n)
     objs[person] = np.array([p[0] for p in PEOPLE], dtype=object)[pidx[person]]
@@ -168,7 +177,7 @@ def _instructions(rng, n: int, truth_rows: list, edit_ids: pa.Array, multi: np.n
     objs[unsafe] = np.array([u[0] for u in UNSAFE], dtype=object)[uidx[unsafe]]
     has_o = pc.match_substring(tmpl, "{o}").to_numpy(zero_copy_only=False)
     s = _fill(tmpl, "o", pa.array(objs, pa.string()))
-    s = _fill(s, "o2", _pick(rng, OBJECTS, n))
+    s = _fill(s, "o2", pc.binary_join_element_wise(_pick(rng, ADJECTIVES, n), _pick(rng, OBJECTS, n), " "))
     s = _fill(s, "p", _pick(rng, PLACES, n))
     s = _fill(s, "s", _pick(rng, SCENES, n))
     s = _fill(s, "c", _pick(rng, COLORS, n))
@@ -198,7 +207,7 @@ def _instructions(rng, n: int, truth_rows: list, edit_ids: pa.Array, multi: np.n
     labels = np.array(LABELS, dtype=object)[lab]
     labels[wm] = "object-remove"
     del lab2, multi
-    return pa.array(s_np, pa.string()), labels
+    return pa.array(s_np, pa.string()), labels, person
 
 
 def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, concepts: bool = True,
@@ -299,7 +308,7 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                 src_broken = broken & (rng.random(n) < 0.5)
             tgt_broken = broken & ~src_broken
             # instructions
-            instr, true_label = _instructions(rng, n, truth, edit_ids, multi_turn)
+            instr, true_label, person_edit = _instructions(rng, n, truth, edit_ids, multi_turn)
             unsafe_img = (rng.random(n) < RATE["unsafe_image"]) & ~noop & ~broken & ~dup & (turn == 1)
             misaligned = (rng.random(n) < RATE["misaligned"]) & ~noop & ~broken
             regen = (rng.random(n) < RATE["full_regeneration"]) & ~noop & ~broken & ~misaligned
@@ -308,7 +317,7 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
             clip_i = np.where(noop, rng.uniform(0.992, 1.0, n), clip_i)
             clip_i = np.where(regen, rng.uniform(0.2, 0.45, n), clip_i)
             directional = np.clip(rng.normal(0.27, 0.05, n), 0.12, 0.6)
-            directional = np.where(misaligned, rng.uniform(-0.15, 0.05, n), directional)
+            directional = np.where(misaligned, rng.uniform(-0.2, -0.02, n), directional)
             directional = np.where(noop, rng.uniform(-0.02, 0.02, n), directional)
             clip_t = np.clip(rng.normal(0.27, 0.03, n), 0.15, 0.4)
             pix = np.where(noop, rng.uniform(0, 0.0008, n), rng.uniform(0.05, 0.6, n))
@@ -405,6 +414,9 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                 # targets whose edit introduced unsafe content: the safety concept scores high
                 hot = np.isin(c_u[k_idx], tgt_c[unsafe_img])
                 scores.reshape(k, kc)[hot, 3] = 0.9  # weapons
+                # images of edits that mention a person show one: person score high, attributes meaningful
+                people = np.isin(c_u[k_idx], np.r_[src_c[person_edit], tgt_c[person_edit]])
+                scores.reshape(k, kc)[people, 8] = 0.9  # person
                 concept_tbl = pa.table({
                     "sha256": pa.array(np.repeat(sha_k.to_numpy(zero_copy_only=False), kc), pa.string()),
                     "model_key": pa.array([MODEL_KEY] * (k * kc)),

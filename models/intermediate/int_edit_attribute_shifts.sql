@@ -1,25 +1,31 @@
 -- One row per edit and perceived-attribute concept (presentation, age, skin tone): source and target zero-shot
--- scores and their shift (target - source). One embedding model only (the one that scored the most images).
+-- scores and their shift (target - source), for edits whose source or target shows a person (zero-shot
+-- `person` score >= the attribute_min_person_score threshold): elsewhere the attribute scores mean nothing.
+-- The chosen embedding model only (int_score_model).
 with
-
-concepts as (
-
-    select * from {{ ref('stg_editlens__image_concepts') }}
-
-),
 
 chosen_model as (
 
-    select model_key from concepts group by model_key order by count(*) desc, model_key limit 1
+    select model_key from {{ ref('int_score_model') }}
 
 ),
 
 attributes as (
 
-    select sha256, concept_group, concept, score, sha256 || '|' || concept_group || '|' || concept as attribute_key
-    from concepts
+    select
+        sha256, concept_group, concept, score
+    from {{ ref('stg_editlens__image_concepts') }}
     semi join chosen_model using (model_key)
-    where concept_group not in ('safety', 'person')
+    where concept_group <> 'safety' and concept_group <> 'person'
+
+),
+
+with_person as (
+
+    select distinct sha256
+    from {{ ref('stg_editlens__image_concepts') }}
+    semi join chosen_model using (model_key)
+    where concept_group = 'person' and concept = 'person' and score >= {{ threshold('attribute_min_person_score') }}
 
 ),
 
@@ -27,23 +33,33 @@ images as (
 
     select edit_id, source_sha256, target_sha256 from {{ ref('int_edit_images') }}
     where source_sha256 is not null and target_sha256 is not null
+        and (source_sha256 in (select sha256 from with_person) or target_sha256 in (select sha256 from with_person))
+
+),
+
+-- materialized, so the planner cannot pair source and target concepts before restricting to the edit
+source_side as materialized (
+
+    select images.edit_id, images.target_sha256, src.concept_group, src.concept, src.score as source_score
+    from images
+    join attributes as src on src.sha256 = images.source_sha256
 
 ),
 
 shifts as (
 
     select
-        images.edit_id,
-        src.concept_group,
-        src.concept,
-        src.score as source_score,
+        source_side.edit_id,
+        source_side.concept_group,
+        source_side.concept,
+        source_side.source_score,
         tgt.score as target_score,
-        tgt.score - src.score as shift
-    from images
-    join attributes as src on src.sha256 = images.source_sha256
-    -- one composite key, so the planner cannot pair source and target concepts before restricting to the edit
+        tgt.score - source_side.source_score as shift
+    from source_side
     join attributes as tgt
-        on tgt.attribute_key = images.target_sha256 || '|' || src.concept_group || '|' || src.concept
+        on tgt.sha256 = source_side.target_sha256
+        and tgt.concept_group = source_side.concept_group
+        and tgt.concept = source_side.concept
 
 )
 

@@ -7,35 +7,17 @@ edits as (
 
 ),
 
-images as (
+missing_files as (
 
-    -- an image referenced from two parts (e.g. SEED's GPT-4V rewrites) is listed once per part: keep one row
-    select image_id, bool_and(file_exists) as file_exists
-    from {{ ref('stg_editlens__images') }}
-    group by image_id
+    -- images ingest found missing on disk (few): they count as `missing` even before embed
+    select distinct image_id from {{ ref('stg_editlens__images') }} where file_exists = false
 
 ),
 
 facts as (
 
-    select * from {{ ref('stg_editlens__image_facts') }}
-    qualify row_number() over (partition by image_id order by is_readable desc) = 1
-
-),
-
-image_state as (
-
-    select
-        images.image_id,
-        images.file_exists,
-        facts.sha256,
-        facts.phash,
-        facts.width,
-        facts.height,
-        -- decode status from embed; before embed, a failed existence check still says `missing`
-        coalesce(facts.status, case when images.file_exists = false then 'missing' end) as status
-    from images
-    left join facts using (image_id)
+    -- one row per image_id by the embed contract
+    select image_id, sha256, phash, width, height, status from {{ ref('stg_editlens__image_facts') }}
 
 ),
 
@@ -53,13 +35,15 @@ joined as (
         src.height as source_height,
         tgt.width as target_width,
         tgt.height as target_height,
-        coalesce(src.status, 'unknown') as source_status,
-        coalesce(tgt.status, 'unknown') as target_status,
-        src.image_id is null as source_unreferenced,
-        tgt.image_id is null as target_unreferenced
+        coalesce(src.status, case when src_missing.image_id is not null then 'missing' end, 'unknown')
+            as source_status,
+        coalesce(tgt.status, case when tgt_missing.image_id is not null then 'missing' end, 'unknown')
+            as target_status
     from edits
-    left join image_state as src on src.image_id = edits.source_image_id
-    left join image_state as tgt on tgt.image_id = edits.target_image_id
+    left join facts as src on src.image_id = edits.source_image_id
+    left join facts as tgt on tgt.image_id = edits.target_image_id
+    left join missing_files as src_missing on src_missing.image_id = edits.source_image_id
+    left join missing_files as tgt_missing on tgt_missing.image_id = edits.target_image_id
 
 )
 

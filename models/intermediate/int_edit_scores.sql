@@ -1,5 +1,5 @@
--- One row per edit: the scores of one embedding model (var `score_model_key`, else the model that scored the
--- most edits), so scores of different models are never mixed.
+{{ config(materialized="view") }}
+-- One row per edit: the scores of the chosen embedding model (int_score_model).
 with
 
 scores as (
@@ -10,20 +10,16 @@ scores as (
 
 chosen_model as (
 
-    {% if var('score_model_key', none) %}
-    select '{{ var("score_model_key") }}' as model_key
-    {% else %}
-    select model_key from scores group by model_key order by count(*) desc, model_key limit 1
-    {% endif %}
+    select model_key from {{ ref('int_score_model') }}
 
 ),
 
 final as (
 
+    -- one row per edit and model by the embed contract (tested: edit_id unique here)
     select scores.*
     from scores
     semi join chosen_model using (model_key)
-    qualify row_number() over (partition by edit_id order by null_reason nulls first) = 1
 
 )
 

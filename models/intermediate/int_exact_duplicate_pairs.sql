@@ -19,20 +19,39 @@ images as (
 
 ),
 
-grouped as (
+keyed as (
+
+    select edits.*, images.source_key, images.target_key
+    from edits join images using (edit_id)
+
+),
+
+-- a hash aggregate, not a window over every edit: only repeated pairs come out
+groups as (
 
     select
-        edits.edit_id,
-        count(*) over (partition by edits.dataset, edits.part, images.source_key, images.target_key) as duplicate_group_size,
-        row_number() over file_order as duplicate_rank,
-        first_value(edits.edit_id) over file_order as original_edit_id
-    from edits
-    join images using (edit_id)
-    window file_order as (
-        partition by edits.dataset, edits.part, images.source_key, images.target_key
-        order by edits.dataset, edits.part, edits.source_file, edits.source_record, edits.edit_id
-    )
+        dataset, part, source_key, target_key,
+        count(*) as duplicate_group_size,
+        min(struct_pack(source_file, source_record, edit_id)).edit_id as original_edit_id
+    from keyed
+    group by all
+    having count(*) > 1
+
+),
+
+members as (
+
+    select
+        keyed.edit_id,
+        groups.duplicate_group_size,
+        row_number() over (
+            partition by keyed.dataset, keyed.part, keyed.source_key, keyed.target_key
+            order by keyed.source_file, keyed.source_record, keyed.edit_id
+        ) as duplicate_rank,
+        groups.original_edit_id
+    from keyed
+    join groups using (dataset, part, source_key, target_key)
 
 )
 
-select * from grouped where duplicate_group_size > 1
+select * from members

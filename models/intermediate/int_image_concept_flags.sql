@@ -1,16 +1,18 @@
 -- One row per image content and safety category whose zero-shot concept score is over the seeded threshold
--- (concept_thresholds); one embedding model only (the one that scored the most images).
+-- (concept_thresholds); the chosen embedding model only (int_score_model).
 with
 
 concepts as (
 
-    select * from {{ ref('stg_editlens__image_concepts') }}
+    select sha256, model_key, concept_group, concept, score
+    from {{ ref('stg_editlens__image_concepts') }}
+    where concept_group = 'safety'
 
 ),
 
 chosen_model as (
 
-    select model_key from concepts group by model_key order by count(*) desc, model_key limit 1
+    select model_key from {{ ref('int_score_model') }}
 
 ),
 

@@ -1,0 +1,35 @@
+-- The one embedding model whose scores the marts use: var `score_model_key`, else the model that scored the
+-- most edits (else any model embed recorded). Scores of different models are never mixed.
+with
+
+scores as (
+
+    select model_key from {{ ref('stg_editlens__edit_scores') }}
+
+),
+
+models as (
+
+    select model_key from {{ ref('stg_editlens__embed_models') }}
+
+),
+
+ranked as (
+
+    {% if var('score_model_key', none) %}
+    select '{{ var("score_model_key") }}' as model_key, 0 as preference
+    {% else %}
+    (select model_key, 0 as preference from scores group by model_key order by count(*) desc, model_key limit 1)
+    {% endif %}
+    union all
+    select model_key, 1 as preference from models
+
+),
+
+final as (
+
+    select model_key from ranked order by preference, model_key limit 1
+
+)
+
+select * from final
