@@ -13,9 +13,9 @@ _ROOT = Path(__file__).resolve().parents[1]
 if str(_ROOT) not in sys.path:  # `streamlit run dashboards/app.py` puts only dashboards/ on the path
     sys.path.insert(0, str(_ROOT))
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from dashboards import data  # noqa: E402
+from dashboards import data
 
 # page scripts live in views/, not pages/: a pages/ folder switches `streamlit run` to folder-based navigation
 _PAGES = Path(__file__).resolve().parent / "views"
@@ -45,5 +45,7 @@ try:
 except data.MissingMart as exc:
     st.warning(str(exc))
 except data.duckdb.Error as exc:  # marts from another version of the dbt project: say so, do not crash
-    st.error(f"The marts in `{m.marts_dir}` do not match what this page reads ({type(exc).__name__}: "
-             f"{str(exc).splitlines()[0]}). {data.BUILD_HINT}")
+    st.error(
+        f"The marts in `{m.marts_dir}` do not match what this page reads ({type(exc).__name__}: "
+        f"{str(exc).splitlines()[0]}). {data.BUILD_HINT}"
+    )

@@ -18,9 +18,10 @@ import io
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -75,8 +76,11 @@ EXAMPLE_COLUMNS = ("edit_id", "dataset", "part", "split", "session_id", "turn_in
 IMAGE_LOOKUP_COLUMNS = ("image_id", "location_kind", "root", "path", "row_group", "row", "column")
 # default filter thresholds: the dbt seed when the repo has it, else InstructPix2Pix's generation code
 THRESHOLDS_SEED = Path(__file__).resolve().parents[1] / "seeds" / "thresholds.csv"
-DEFAULT_THRESHOLDS = {"clip_i": ("ip2p_clip_i", 0.7), "directional_caption": ("ip2p_directional", 0.2),
-                      "clip_t_target_caption": ("ip2p_clip_t", 0.2)}
+DEFAULT_THRESHOLDS = {
+    "clip_i": ("ip2p_clip_i", 0.7),
+    "directional_caption": ("ip2p_directional", 0.2),
+    "clip_t_target_caption": ("ip2p_clip_t", 0.2),
+}
 
 BUILD_HINT = "Run `editlens build` (or `dbt build`) to create it, then reload this page."
 
@@ -131,7 +135,7 @@ class Marts:
     root: Path
 
     @classmethod
-    def open(cls, root: str | Path | None = None) -> "Marts":
+    def open(cls, root: str | Path | None = None) -> Marts:
         return cls(Path(root).resolve() if root is not None else warehouse_root())
 
     @property
@@ -164,8 +168,11 @@ class Marts:
         d = self.marts_dir
         files = sorted(d.glob("*.parquet")) if d.is_dir() else []
         # `tmp_<mart>.parquet` is an export being written (renamed into place when whole): never read it
-        return {p.stem: p for p in files
-                if re.fullmatch(r"[a-z_][a-z0-9_]*", p.stem) and not p.stem.startswith("tmp_")}
+        return {
+            p.stem: p
+            for p in files
+            if re.fullmatch(r"[a-z_][a-z0-9_]*", p.stem) and not p.stem.startswith("tmp_")
+        }
 
     def _image_sources(self) -> list[Path]:
         mart = self.marts_dir / "images.parquet"
@@ -177,7 +184,9 @@ class Marts:
     def version(self) -> tuple:
         """Changes whenever a mart (or the image lookup) is rebuilt: part of every cache key."""
         out = []
-        for p in sorted({*(self.path(m) for m in MARTS), *self.console_views().values()}) + self._image_sources():
+        for p in (
+            sorted({*(self.path(m) for m in MARTS), *self.console_views().values()}) + self._image_sources()
+        ):
             try:
                 s = p.stat()
                 out.append((p.name, s.st_mtime_ns, s.st_size))
@@ -195,13 +204,17 @@ class Marts:
                 return
             for m in MARTS:
                 if self.has(m):
-                    c.con.execute(f"create or replace view {m} as select * from read_parquet({_sql_str(str(self.path(m)))})")
+                    c.con.execute(
+                        f"create or replace view {m} as select * from read_parquet({_sql_str(str(self.path(m)))})"
+                    )
                 else:
                     c.con.execute(f"drop view if exists {m}")
             srcs = self._image_sources()
             if srcs:
                 files = "[" + ", ".join(_sql_str(str(p)) for p in srcs) + "]"
-                c.con.execute(f"create or replace view images as select * from read_parquet({files}, union_by_name=true)")
+                c.con.execute(
+                    f"create or replace view images as select * from read_parquet({files}, union_by_name=true)"
+                )
             else:
                 c.con.execute("drop view if exists images")
             c.views_for = version
@@ -291,7 +304,9 @@ def default_thresholds(m: Marts) -> dict[str, float]:
     except (OSError, KeyError, ValueError):
         pass
     present = set(score_columns(m))
-    return {col: float(seeded.get(name, dv)) for col, (name, dv) in DEFAULT_THRESHOLDS.items() if col in present}
+    return {
+        col: float(seeded.get(name, dv)) for col, (name, dv) in DEFAULT_THRESHOLDS.items() if col in present
+    }
 
 
 def _sel(cols: Sequence[str], alias: str = "e") -> str:
@@ -321,8 +336,10 @@ def datasets(m: Marts) -> list[str]:
 def parts(m: Marts) -> pd.DataFrame:
     """Dataset, part and edit count (from the scorecard when present: no scan of `edits`)."""
     if _card_has(m, "dataset", "part", "n_edits"):
-        return m.df("select dataset, part, sum(n_edits)::bigint as n_edits from dataset_scorecard "
-                    "group by all order by 1, 2")
+        return m.df(
+            "select dataset, part, sum(n_edits)::bigint as n_edits from dataset_scorecard "
+            "group by all order by 1, 2"
+        )
     m.require("edits")
     return m.df("select dataset, part, count(*) as n_edits from edits group by all order by 1, 2")
 
@@ -337,8 +354,11 @@ def scorecard(m: Marts) -> pd.DataFrame:
         df = m.df(f"select dataset, part, count(*) as n_edits{meds} from edits group by all order by 1, 2")
     if "reject_rate" not in df.columns and {"n_rejects", "n_records_read"} <= set(df.columns):
         read = pd.to_numeric(df["n_records_read"], errors="coerce")
-        df.insert(df.columns.get_loc("n_rejects") + 1, "reject_rate",
-                  pd.to_numeric(df["n_rejects"], errors="coerce") / read.where(read > 0))
+        df.insert(
+            df.columns.get_loc("n_rejects") + 1,
+            "reject_rate",
+            pd.to_numeric(df["n_rejects"], errors="coerce") / read.where(read > 0),
+        )
     return df
 
 
@@ -361,12 +381,15 @@ def totals(m: Marts) -> dict[str, float]:
         out["flagged_rate"] = float(row["flagged_rate"] or 0)
         return out
     m.require("edits")
-    row = m.df("select count(*) as n_edits, count(distinct dataset) as n_datasets, "
-               "count(distinct session_id) as n_sessions from edits").iloc[0]
+    row = m.df(
+        "select count(*) as n_edits, count(distinct dataset) as n_datasets, "
+        "count(distinct session_id) as n_sessions from edits"
+    ).iloc[0]
     out = {k: int(row[k]) for k in row.index}
     if _has_flags(m):
         out["flagged_rate"] = float(
-            m.df(f"select avg(({FLAG_COUNT_COLUMN} > 0)::int) as r from edit_quality_flags")["r"].iloc[0] or 0)
+            m.df(f"select avg(({FLAG_COUNT_COLUMN} > 0)::int) as r from edit_quality_flags")["r"].iloc[0] or 0
+        )
     return out
 
 
@@ -420,15 +443,21 @@ def label_cooccurrence(m: Marts, origin: str | None = None, datasets_: Sequence[
     if datasets_:
         conds.append(_in("dataset", datasets_, params))
     if m.has("label_cooccurrence"):
-        return m.df(f"""select label_a, label_b, sum(n_edits)::bigint as n_edits from label_cooccurrence
-                        where {' and '.join(conds)} group by all order by n_edits desc, label_a, label_b""", params)
+        return m.df(
+            f"""select label_a, label_b, sum(n_edits)::bigint as n_edits from label_cooccurrence
+                        where {" and ".join(conds)} group by all order by n_edits desc, label_a, label_b""",
+            params,
+        )
     m.require("edits", "edit_labels")
-    return m.df(f"""with p as (select e.dataset, a.origin, a.label as label_a, b.label as label_b
+    return m.df(
+        f"""with p as (select e.dataset, a.origin, a.label as label_a, b.label as label_b
                                from edit_labels a join edit_labels b
                                on a.edit_id = b.edit_id and a.origin = b.origin and a.label <> b.label
                                join edits e on e.edit_id = a.edit_id)
-                    select label_a, label_b, count(*) as n_edits from p where {' and '.join(conds)}
-                    group by all order by n_edits desc, label_a, label_b""", params)
+                    select label_a, label_b, count(*) as n_edits from p where {" and ".join(conds)}
+                    group by all order by n_edits desc, label_a, label_b""",
+        params,
+    )
 
 
 def label_quality(m: Marts, origin: str | None = None, datasets_: Sequence[str] = ()) -> pd.DataFrame:
@@ -443,15 +472,34 @@ def label_quality(m: Marts, origin: str | None = None, datasets_: Sequence[str] 
     where = ("where " + " and ".join(conds)) if conds else ""
     if m.has("instruction_type_stats"):
         cols = m.columns("instruction_type_stats")
-        keep = [c for c in ("dataset", "part", "label", "n_edits", "n_edits_in_part", "share_of_part", "n_scored",
-                            "clip_i_median", "directional_median", "clip_t_median") if c in cols]
-        return m.df(f"select {', '.join(keep)} from instruction_type_stats {where} "
-                    "order by label, dataset, part", params)
+        keep = [
+            c
+            for c in (
+                "dataset",
+                "part",
+                "label",
+                "n_edits",
+                "n_edits_in_part",
+                "share_of_part",
+                "n_scored",
+                "clip_i_median",
+                "directional_median",
+                "clip_t_median",
+            )
+            if c in cols
+        ]
+        return m.df(
+            f"select {', '.join(keep)} from instruction_type_stats {where} order by label, dataset, part",
+            params,
+        )
     m.require("edits", "edit_labels")
     meds = "".join(f', median(e."{c}") as "{c}_median"' for c in score_columns(m)[:3])
-    return m.df(f"""select e.dataset, l.label, count(*) as n_edits{meds}
-                    from edit_labels l join edits e using (edit_id) {where.replace('dataset', 'e.dataset')}
-                    group by all order by l.label, e.dataset""", params)
+    return m.df(
+        f"""select e.dataset, l.label, count(*) as n_edits{meds}
+                    from edit_labels l join edits e using (edit_id) {where.replace("dataset", "e.dataset")}
+                    group by all order by l.label, e.dataset""",
+        params,
+    )
 
 
 def labels(m: Marts) -> list[str]:
@@ -462,8 +510,9 @@ def labels(m: Marts) -> list[str]:
     return m.df("select distinct label from edit_labels order by 1")["label"].tolist()
 
 
-def label_examples(m: Marts, label: str, origin: str | None = None, datasets_: Sequence[str] = (),
-                   limit: int = 6) -> pd.DataFrame:
+def label_examples(
+    m: Marts, label: str, origin: str | None = None, datasets_: Sequence[str] = (), limit: int = 6
+) -> pd.DataFrame:
     m.require("edits", "edit_labels")
     params: list = [label]
     lfilter = ""
@@ -473,7 +522,9 @@ def label_examples(m: Marts, label: str, origin: str | None = None, datasets_: S
     cols = example_columns(m, ("source_image_id", "target_image_id", *score_columns(m)[:2]))
     every = not datasets_ or set(datasets_) >= set(datasets(m))
     if every:  # the first few labelled edits, in mart order: a LIMIT that stops reading early
-        ids = m.df(f"select edit_id from edit_labels where label = ?{lfilter} limit {int(limit)}", params)["edit_id"].tolist()
+        ids = m.df(f"select edit_id from edit_labels where label = ?{lfilter} limit {int(limit)}", params)[
+            "edit_id"
+        ].tolist()
         return rows_by_id(m, ids, cols)
     dfilter = "and " + _in("e.dataset", datasets_, params)
     return m.df(
@@ -493,8 +544,11 @@ def rows_by_id(m: Marts, ids: Sequence[str], cols: Sequence[str]) -> pd.DataFram
     rows = idx.lookup(ids) if idx is not None else None
     if rows is not None:
         params = [int(r) for r in rows]
-        df = m.df(f"""select {_sel(cols)} from read_parquet({_sql_str(str(m.path('edits')))}, file_row_number=true) e
-                      where file_row_number in ({', '.join('?' for _ in params)})""", params)
+        df = m.df(
+            f"""select {_sel(cols)} from read_parquet({_sql_str(str(m.path("edits")))}, file_row_number=true) e
+                      where file_row_number in ({", ".join("?" for _ in params)})""",
+            params,
+        )
     else:
         df = m.df(f"select {_sel(cols)} from edits e where {_in('e.edit_id', list(ids), params)}", params)
     order = {k: i for i, k in enumerate(ids)}
@@ -546,7 +600,9 @@ def filter_impact(m: Marts, dataset: str | None = None, label: str = "all") -> p
             from s, o group by all order by demographic_group""",
         params,
     )
-    df["overall_filter_pass_rate"] = df["overall_n_passing"] / df["overall_n_scored"].where(df["overall_n_scored"] > 0)
+    df["overall_filter_pass_rate"] = df["overall_n_passing"] / df["overall_n_scored"].where(
+        df["overall_n_scored"] > 0
+    )
     return df
 
 
@@ -573,7 +629,12 @@ def safety_rates(m: Marts) -> pd.DataFrame:
     """Per dataset and category: flagged counts with their denominators (edits, edits with images)."""
     m.require("safety_slices")
     cols = set(m.columns("safety_slices"))
-    want = ["n_instruction_flagged", "n_source_image_flagged", "n_target_image_flagged", "n_introduced_by_edit"]
+    want = [
+        "n_instruction_flagged",
+        "n_source_image_flagged",
+        "n_target_image_flagged",
+        "n_introduced_by_edit",
+    ]
     sums = "".join(f", sum({c})::bigint as {c}" for c in want if c in cols)
     img = "n_edits_with_images" if "n_edits_with_images" in cols else "n_edits"
     df = m.df(f"""select dataset, category, sum(n_edits)::bigint as n_edits, sum({img})::bigint as n_edits_with_images{sums}
@@ -591,12 +652,15 @@ def safety_rates(m: Marts) -> pd.DataFrame:
 def safety_counts(m: Marts) -> dict[str, int]:
     m.require("safety_flagged_edits")
     r = m.df("""select count(*) as n_flagged, count(*) filter (where unsafe_image_introduced) as n_introduced,
-                       count(*) filter (where asks_watermark_removal) as n_watermark from safety_flagged_edits""").iloc[0]
+                       count(*) filter (where asks_watermark_removal) as n_watermark from safety_flagged_edits""").iloc[
+        0
+    ]
     return {k: int(r[k] or 0) for k in r.index}
 
 
-def safety_gallery(m: Marts, category: str | None = None, introduced_only: bool = False,
-                   limit: int = 8) -> pd.DataFrame:
+def safety_gallery(
+    m: Marts, category: str | None = None, introduced_only: bool = False, limit: int = 8
+) -> pd.DataFrame:
     """Edits flagged for safety (with their image ids and reasons), most reasons first."""
     m.require("safety_flagged_edits", "edits")
     params: list = []
@@ -608,13 +672,19 @@ def safety_gallery(m: Marts, category: str | None = None, introduced_only: bool 
         conds.append("s.unsafe_image_introduced")
     where = ("where " + " and ".join(conds)) if conds else ""
     # pick the ids first (a top-N over two small columns), then the lists of those few
-    ids = m.df(f"""select s.edit_id from safety_flagged_edits s {where}
-                   order by len(s.reasons) desc, s.edit_id limit {int(limit)}""", params)["edit_id"].tolist()
+    ids = m.df(
+        f"""select s.edit_id from safety_flagged_edits s {where}
+                   order by len(s.reasons) desc, s.edit_id limit {int(limit)}""",
+        params,
+    )["edit_id"].tolist()
     if not ids:
         return pd.DataFrame(columns=["edit_id", "categories", "reasons", "unsafe_image_introduced"])
     ip: list = []
-    pick = m.df(f"""select edit_id, categories, reasons, unsafe_image_introduced from safety_flagged_edits
-                    where {_in('edit_id', ids, ip)}""", ip)
+    pick = m.df(
+        f"""select edit_id, categories, reasons, unsafe_image_introduced from safety_flagged_edits
+                    where {_in("edit_id", ids, ip)}""",
+        ip,
+    )
     pick = pick.set_index("edit_id").loc[ids].reset_index()
     rows = rows_by_id(m, ids, example_columns(m, ("source_image_id", "target_image_id")))
     return pick.merge(rows, on="edit_id", how="left")
@@ -622,7 +692,9 @@ def safety_gallery(m: Marts, category: str | None = None, introduced_only: bool 
 
 def safety_categories(m: Marts) -> list[str]:
     m.require("safety_slices")
-    return m.df("select distinct category from safety_slices where category is not null order by 1")["category"].tolist()
+    return m.df("select distinct category from safety_slices where category is not null order by 1")[
+        "category"
+    ].tolist()
 
 
 # --- quality -----------------------------------------------------------------------------------------------------
@@ -631,9 +703,12 @@ def safety_categories(m: Marts) -> list[str]:
 def score_histogram(m: Marts, col: str, bins: int = 40) -> pd.DataFrame:
     """Binned counts of one score per dataset: ``dataset, bin_start, bin_end, n_edits``."""
     if m.has("score_histograms"):
-        df = m.df("""select dataset, bin_lower as bin_start, bin_upper as bin_end, sum(n_edits)::bigint as n_edits
+        df = m.df(
+            """select dataset, bin_lower as bin_start, bin_upper as bin_end, sum(n_edits)::bigint as n_edits
                      from score_histograms where metric = ? and bin_lower is not null
-                     group by all order by dataset, bin_start""", [col])
+                     group by all order by dataset, bin_start""",
+            [col],
+        )
         if not df.empty:
             return df
     m.require("edits")
@@ -703,8 +778,11 @@ def pass_counts(m: Marts, thresholds: dict[str, tuple[str, float]]) -> pd.DataFr
         conds.append(f'coalesce("{col}" {op} ?, false)')
         params.append(float(v))
     cond = " and ".join(conds) or "true"
-    df = m.df(f"select dataset, count(*) as n_edits, sum(({cond})::int)::bigint as n_pass from edits "
-              "group by 1 order by 1", params)
+    df = m.df(
+        f"select dataset, count(*) as n_edits, sum(({cond})::int)::bigint as n_pass from edits "
+        "group by 1 order by 1",
+        params,
+    )
     df["pass_rate"] = df["n_pass"] / df["n_edits"]
     return df
 
@@ -738,8 +816,11 @@ def worst_examples(m: Marts, flag: str, limit: int = 6) -> pd.DataFrame:
     order, high_is_bad = QUALITY_FLAGS[flag]
     order_sql = f'e."{order}" {"desc" if high_is_bad else "asc"} nulls last, ' if order in sc else ""
     fcols = set(m.columns("edit_quality_flags"))
-    reasons = [c for c in ("broken_image_reason", "chain_break_reason", "overlap_kind", "duplicate_of_edit_id")
-               if c in fcols]
+    reasons = [
+        c
+        for c in ("broken_image_reason", "chain_break_reason", "overlap_kind", "duplicate_of_edit_id")
+        if c in fcols
+    ]
     cols = example_columns(m, ("source_image_id", "target_image_id", *sc))
     extra = "".join(f', f."{c}"' for c in reasons)
     if order in fcols or not order_sql:
@@ -747,7 +828,9 @@ def worst_examples(m: Marts, flag: str, limit: int = 6) -> pd.DataFrame:
         forder = f'"{order}" {"desc" if high_is_bad else "asc"} nulls last, ' if order in fcols else ""
         rsel = "".join(f', "{c}"' for c in reasons)
         ordering = f"order by {forder}edit_id" if forder else ""  # unranked flags: first ones, mart order
-        pick = m.df(f'select edit_id{rsel} from edit_quality_flags where "{flag}" {ordering} limit {int(limit)}')
+        pick = m.df(
+            f'select edit_id{rsel} from edit_quality_flags where "{flag}" {ordering} limit {int(limit)}'
+        )
         rows = rows_by_id(m, pick["edit_id"].tolist(), cols)
         return rows.merge(pick, on="edit_id", how="left") if reasons else rows
     return m.df(
@@ -775,7 +858,9 @@ def session_summary(m: Marts) -> pd.DataFrame:
     )
 
 
-def sessions(m: Marts, only_breaks: bool = False, dataset: str | None = None, limit: int = 200) -> pd.DataFrame:
+def sessions(
+    m: Marts, only_breaks: bool = False, dataset: str | None = None, limit: int = 200
+) -> pd.DataFrame:
     """Multi-turn sessions with their turn count and chain breaks (those with breaks first)."""
     df = session_summary(m)
     if only_breaks:
@@ -787,7 +872,7 @@ def sessions(m: Marts, only_breaks: bool = False, dataset: str | None = None, li
 
 def session_counts(m: Marts) -> dict[str, int]:
     df = session_summary(m)
-    return {"n_sessions": int(len(df)), "n_with_breaks": int((df["n_chain_breaks"] > 0).sum())}
+    return {"n_sessions": len(df), "n_with_breaks": int((df["n_chain_breaks"] > 0).sum())}
 
 
 def session_turns(m: Marts, session_id: str) -> pd.DataFrame:
@@ -810,12 +895,16 @@ def session_turns(m: Marts, session_id: str) -> pd.DataFrame:
             ids = hit["edit_id"].tolist()
             rows = rows_by_id(m, ids, cols)
             if "is_chain_break" in fcols:  # the chain breaks are few: one cached list, merged here
-                fl = m.df(f"select edit_id, is_chain_break{reason} from edit_quality_flags where is_chain_break")
+                fl = m.df(
+                    f"select edit_id, is_chain_break{reason} from edit_quality_flags where is_chain_break"
+                )
                 rows = rows.merge(fl[fl["edit_id"].isin(ids)], on="edit_id", how="left")
                 rows["is_chain_break"] = rows["is_chain_break"].fillna(False).astype(bool)
             return rows.sort_values("turn_index", ignore_index=True)
-    return m.df(f"select {_sel(cols)}{brk} from edits e {join} where e.session_id = ? order by e.turn_index",
-                [session_id])
+    return m.df(
+        f"select {_sel(cols)}{brk} from edits e {join} where e.session_id = ? order by e.turn_index",
+        [session_id],
+    )
 
 
 # --- edit explorer -----------------------------------------------------------------------------------------------
@@ -837,7 +926,9 @@ def _where(m: Marts, f: Filters) -> tuple[str, list]:
     conds, params = [], []
     if f.text.strip():
         conds.append("e.instruction ilike ?")
-        params.append("%" + f.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        params.append(
+            "%" + f.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
         conds[-1] += " escape '\\'"
     if f.datasets:
         conds.append(_in("e.dataset", f.datasets, params))
@@ -849,8 +940,11 @@ def _where(m: Marts, f: Filters) -> tuple[str, list]:
         valid = set(flag_columns(m))
         fl = [x for x in f.flags if x in valid]
         if fl:
-            conds.append("e.edit_id in (select edit_id from edit_quality_flags where "
-                         + " or ".join(f'"{x}"' for x in fl) + ")")
+            conds.append(
+                "e.edit_id in (select edit_id from edit_quality_flags where "
+                + " or ".join(f'"{x}"' for x in fl)
+                + ")"
+            )
     if f.score and f.score in score_columns(m):
         if f.score_min is not None:
             conds.append(f'e."{f.score}" >= ?')
@@ -870,7 +964,12 @@ def explore_count(m: Marts, f: Filters, cap: int | None = COUNT_CAP) -> tuple[in
     where, params = _where(m, f)
     if not where:
         return int(parts(m)["n_edits"].sum()), False
-    if not (f.text.strip() or f.labels or f.flags or (f.score and (f.score_min is not None or f.score_max is not None))):
+    if not (
+        f.text.strip()
+        or f.labels
+        or f.flags
+        or (f.score and (f.score_min is not None or f.score_max is not None))
+    ):
         p = parts(m)  # only dataset / part filters: the counts are known
         if f.datasets:
             p = p[p["dataset"].isin(f.datasets)]
@@ -879,7 +978,11 @@ def explore_count(m: Marts, f: Filters, cap: int | None = COUNT_CAP) -> tuple[in
         return int(p["n_edits"].sum()), False
     if cap is None:
         return int(m.df(f"select count(*) as n from edits e {where}", params)["n"].iloc[0]), False
-    n = int(m.df(f"select count(*) as n from (select 1 from edits e {where} limit {int(cap) + 1})", params)["n"].iloc[0])
+    n = int(
+        m.df(f"select count(*) as n from (select 1 from edits e {where} limit {int(cap) + 1})", params)[
+            "n"
+        ].iloc[0]
+    )
     return min(n, int(cap)), n > cap
 
 
@@ -906,7 +1009,11 @@ def explore_export(m: Marts, f: Filters, fmt: str = "csv", cap: int = EXPORT_ROW
     sel = "e.*"
     if fmt == "csv":  # CSV has no nested types: lists and structs are written in their text form
         types = m.df("select column_name, column_type from (describe edits)")
-        nested = [c for c, t in zip(types["column_name"], types["column_type"]) if "[]" in t or t.upper().startswith(("STRUCT", "MAP"))]
+        nested = [
+            c
+            for c, t in zip(types["column_name"], types["column_type"])
+            if "[]" in t or t.upper().startswith(("STRUCT", "MAP"))
+        ]
         if nested:
             sel = "e.* replace (" + ", ".join(f'cast(e."{c}" as varchar) as "{c}"' for c in nested) + ")"
     t = m.arrow(f"select {sel} from edits e {where} limit {int(cap)}", params)
@@ -936,10 +1043,16 @@ def image_refs(m: Marts, image_ids: Sequence[str]) -> dict[str, dict]:
         by_file: dict[str, list[int]] = {}
         for f, r in loc:
             by_file.setdefault(f, []).append(r)
-        parts_ = [m.df(f"""select {sel} from read_parquet({_sql_str(f)}, file_row_number=true)
-                          where file_row_number in ({', '.join(str(int(r)) for r in sorted(rows))})""")
-                  for f, rows in sorted(by_file.items())]
-        df = pd.concat(parts_, ignore_index=True) if parts_ else pd.DataFrame(columns=list(IMAGE_LOOKUP_COLUMNS))
+        parts_ = [
+            m.df(f"""select {sel} from read_parquet({_sql_str(f)}, file_row_number=true)
+                          where file_row_number in ({", ".join(str(int(r)) for r in sorted(rows))})""")
+            for f, rows in sorted(by_file.items())
+        ]
+        df = (
+            pd.concat(parts_, ignore_index=True)
+            if parts_
+            else pd.DataFrame(columns=list(IMAGE_LOOKUP_COLUMNS))
+        )
     else:
         params: list = []
         df = m.df(f"select {sel} from images where {_in('image_id', ids, params)}", params)
@@ -985,7 +1098,9 @@ class _ScoreArrays:
         k = len(self.datasets)
         n = np.bincount(self.codes, minlength=k)
         p = np.bincount(self.codes[ok], minlength=k)
-        df = pd.DataFrame({"dataset": self.datasets, "n_edits": n.astype("int64"), "n_pass": p.astype("int64")})
+        df = pd.DataFrame(
+            {"dataset": self.datasets, "n_edits": n.astype("int64"), "n_pass": p.astype("int64")}
+        )
         df = df[df["n_edits"] > 0].sort_values("dataset", ignore_index=True)
         df["pass_rate"] = df["n_pass"] / df["n_edits"]
         return df
@@ -1109,12 +1224,12 @@ def _stop_warm_ups() -> None:
     for th, con in list(_RUNNING.items()):
         try:
             con.interrupt()
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 (closed already: nothing to interrupt)
             pass
         th.join(timeout=10)
 
 
-import atexit  # noqa: E402
+import atexit
 
 atexit.register(_stop_warm_ups)
 
@@ -1150,8 +1265,14 @@ def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
             lambda: _score_arrays(m, tuple(sorted(thresholds)), build=True),
             lambda: pass_counts(m, thresholds),
             lambda: session_summary(m),
-            lambda: m.df("select edit_id, is_chain_break, chain_break_reason from edit_quality_flags "
-                         "where is_chain_break") if "chain_break_reason" in m.columns("edit_quality_flags") else None,
+            lambda: (
+                m.df(
+                    "select edit_id, is_chain_break, chain_break_reason from edit_quality_flags "
+                    "where is_chain_break"
+                )
+                if "chain_break_reason" in m.columns("edit_quality_flags")
+                else None
+            ),
             lambda: flag_counts(m),
             lambda: [score_range(m, c) for c in score_columns(m)],
             lambda: [worst_examples(m, flag_counts(m)["flag"].iloc[0])],
@@ -1163,7 +1284,7 @@ def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
                     break
                 try:
                     step()
-                except Exception:  # a warm-up never breaks the app; the page computes it on demand instead
+                except Exception:  # noqa: BLE001, S110 (a warm-up never breaks the app; pages compute on demand)
                     pass
         finally:
             _LOCAL.conn = None

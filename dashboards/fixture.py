@@ -39,14 +39,28 @@ PARTS: list[tuple[str, str, str, float, bool, str]] = [
     ("hq-edit", "hq-edit", "train", 0.03, False, "parquet"),
 ]
 
-LABELS = ["object-add", "object-remove", "object-replace", "object-recolor", "overall-stylize",
-          "background-replace", "object-adjustment", "text-add"]
+LABELS = [
+    "object-add",
+    "object-remove",
+    "object-replace",
+    "object-recolor",
+    "overall-stylize",
+    "background-replace",
+    "object-adjustment",
+    "text-add",
+]
 OBJECTS = ["cat", "dog", "tree", "car", "house", "boat", "hat", "cup", "bicycle", "lamp"]
 COLORS = ["red", "blue", "green", "yellow", "purple"]
 STYLES = ["watercolor", "pixel-art", "oil painting", "sketch"]
 # (word, demographic group, subgroup)
-PEOPLE = [("woman", "gender", "female"), ("man", "gender", "male"), ("old man", "age", "older"),
-          ("young girl", "gender", "female"), ("boy", "gender", "male"), ("child", "age", "child")]
+PEOPLE = [
+    ("woman", "gender", "female"),
+    ("man", "gender", "male"),
+    ("old man", "age", "older"),
+    ("young girl", "gender", "female"),
+    ("boy", "gender", "male"),
+    ("child", "age", "child"),
+]
 QUALITY_FLAGS = [
     "is_noop",
     "is_misaligned",
@@ -104,27 +118,68 @@ def _write_images(root: Path) -> pa.Table:
         rel = f"files/img_{i:03d}.png"
         (media / rel).write_bytes(b)
         rows.append(
-            dict(image_id=f"f{i:015x}", location_kind="file", root=str(media), path=rel, row_group=None, row=None,
-                 column=None, exists=True)
+            {
+                "image_id": f"f{i:015x}",
+                "location_kind": "file",
+                "root": str(media),
+                "path": rel,
+                "row_group": None,
+                "row": None,
+                "column": None,
+                "exists": True,
+            }
         )
     # one file is announced but missing on disk (a normal condition the app must survive)
-    rows.append(dict(image_id=f"f{POOL:015x}", location_kind="file", root=str(media), path="files/missing.png",
-                     row_group=None, row=None, column=None, exists=False))
-    emb = pa.table({
-        "id": pa.array(list(range(POOL)), pa.int64()),
-        "image": pa.array([{"bytes": b, "path": f"{i}.png"} for i, b in enumerate(blobs)],
-                          pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-    })
+    rows.append(
+        {
+            "image_id": f"f{POOL:015x}",
+            "location_kind": "file",
+            "root": str(media),
+            "path": "files/missing.png",
+            "row_group": None,
+            "row": None,
+            "column": None,
+            "exists": False,
+        }
+    )
+    emb = pa.table(
+        {
+            "id": pa.array(list(range(POOL)), pa.int64()),
+            "image": pa.array(
+                [{"bytes": b, "path": f"{i}.png"} for i, b in enumerate(blobs)],
+                pa.struct([("bytes", pa.binary()), ("path", pa.string())]),
+            ),
+        }
+    )
     pq.write_table(emb, media / "embedded.parquet", row_group_size=8)
     for i in range(POOL):
         rows.append(
-            dict(image_id=f"a{i:015x}", location_kind="parquet", root=str(media), path="embedded.parquet",
-                 row_group=i // 8, row=i % 8, column="image.bytes", exists=True)
+            {
+                "image_id": f"a{i:015x}",
+                "location_kind": "parquet",
+                "root": str(media),
+                "path": "embedded.parquet",
+                "row_group": i // 8,
+                "row": i % 8,
+                "column": "image.bytes",
+                "exists": True,
+            }
         )
-    t = pa.Table.from_pylist(rows, schema=pa.schema([
-        ("image_id", pa.string()), ("location_kind", pa.string()), ("root", pa.string()), ("path", pa.string()),
-        ("row_group", pa.int32()), ("row", pa.int64()), ("column", pa.string()), ("exists", pa.bool_()),
-    ]))
+    t = pa.Table.from_pylist(
+        rows,
+        schema=pa.schema(
+            [
+                ("image_id", pa.string()),
+                ("location_kind", pa.string()),
+                ("root", pa.string()),
+                ("path", pa.string()),
+                ("row_group", pa.int32()),
+                ("row", pa.int64()),
+                ("column", pa.string()),
+                ("exists", pa.bool_()),
+            ]
+        ),
+    )
     return t
 
 
@@ -142,10 +197,14 @@ def _instructions(rng: np.random.Generator, lab: np.ndarray) -> tuple[np.ndarray
     templates = {
         "object-add": lambda m: np.char.add(np.char.add("add a ", obj[m]), " next to it"),
         "object-remove": lambda m: np.char.add("remove ", thing[m]),
-        "object-replace": lambda m: np.char.add(np.char.add(np.char.add("replace ", thing[m]), " with a "), obj[m]),
+        "object-replace": lambda m: np.char.add(
+            np.char.add(np.char.add("replace ", thing[m]), " with a "), obj[m]
+        ),
         "object-recolor": lambda m: np.char.add(np.char.add(np.char.add("make ", thing[m]), " "), col[m]),
         "overall-stylize": lambda m: np.char.add(np.char.add("turn it into a ", sty[m]), " picture"),
-        "background-replace": lambda m: np.char.add("change the background to a ", np.char.add(col[m], " wall")),
+        "background-replace": lambda m: np.char.add(
+            "change the background to a ", np.char.add(col[m], " wall")
+        ),
         "object-adjustment": lambda m: np.char.add("make ", np.char.add(thing[m], " bigger")),
         "text-add": lambda m: np.char.add("write 'hello' on the ", obj[m]),
     }
@@ -195,7 +254,9 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
         start = np.r_[0, np.flatnonzero(np.diff(part_idx[mi]) != 0) + 1]
         local = np.arange(len(mi)) - np.repeat(start, np.diff(np.r_[start, len(mi)]))
         turn[mi] = (local % 4 + 1).astype(np.int32)
-        session[mi] = np.char.add(np.char.add(part[mi].astype(str), "-s"), (local // 4).astype(str)).astype(object)
+        session[mi] = np.char.add(np.char.add(part[mi].astype(str), "-s"), (local // 4).astype(str)).astype(
+            object
+        )
 
     primary = np.array(LABELS)[rng.integers(0, len(LABELS), n)]
     instruction, mention = _instructions(rng, primary)
@@ -229,35 +290,37 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
     tcaption = np.char.add("a picture of a ", np.array(OBJECTS)[tgt_i % len(OBJECTS)]).astype(object)
     provided = part == "part2"
 
-    edits = pa.table({
-        "edit_id": pa.array(edit_id, pa.string()),
-        "dataset": pa.array(dataset, pa.string()),
-        "part": pa.array(part, pa.string()),
-        "split": pa.array(split, pa.string()),
-        "session_id": pa.array(session, pa.string()),
-        "turn_index": pa.array(turn, pa.int32()),
-        "source_image_id": pa.array(src_id, pa.string()),
-        "target_image_id": pa.array(tgt_id, pa.string()),
-        "mask_image_id": pa.nulls(n, pa.string()),
-        "instruction": pa.array(instruction, pa.string()),
-        "source_caption": pa.array(caption, pa.string()),
-        "target_caption": pa.array(tcaption, pa.string()),
-        "n_words": pa.array(np.char.count(instruction.astype(str), " ").astype(np.int32) + 1),
-        "derived_labels": _lists(primary, np.ones(n, bool)),
-        "provided_labels": _lists(primary, provided),
-        "score_model_key": pa.array(np.full(n, "0123456789abcdef", dtype=object), pa.string()),
-        "clip_i": pa.array(clip_i.astype(np.float32)),
-        "clip_t_target_caption": pa.array(clip_t.astype(np.float32)),
-        "clip_t_instruction": pa.array(clip_t_instr.astype(np.float32)),
-        "directional_caption": pa.array(directional.astype(np.float32)),
-        "directional_instruction": pa.array(dir_instr.astype(np.float32)),
-        "pixel_l1": pa.array(pixel_l1.astype(np.float32)),
-        "pixel_changed_frac": pa.array(changed.astype(np.float32)),
-        "phash_distance": pa.array(phash),
-        "passes_ip2p_filter": pa.array(passes),
-        "source_status": pa.array(status_src, pa.string()),
-        "target_status": pa.array(status_tgt, pa.string()),
-    })
+    edits = pa.table(
+        {
+            "edit_id": pa.array(edit_id, pa.string()),
+            "dataset": pa.array(dataset, pa.string()),
+            "part": pa.array(part, pa.string()),
+            "split": pa.array(split, pa.string()),
+            "session_id": pa.array(session, pa.string()),
+            "turn_index": pa.array(turn, pa.int32()),
+            "source_image_id": pa.array(src_id, pa.string()),
+            "target_image_id": pa.array(tgt_id, pa.string()),
+            "mask_image_id": pa.nulls(n, pa.string()),
+            "instruction": pa.array(instruction, pa.string()),
+            "source_caption": pa.array(caption, pa.string()),
+            "target_caption": pa.array(tcaption, pa.string()),
+            "n_words": pa.array(np.char.count(instruction.astype(str), " ").astype(np.int32) + 1),
+            "derived_labels": _lists(primary, np.ones(n, bool)),
+            "provided_labels": _lists(primary, provided),
+            "score_model_key": pa.array(np.full(n, "0123456789abcdef", dtype=object), pa.string()),
+            "clip_i": pa.array(clip_i.astype(np.float32)),
+            "clip_t_target_caption": pa.array(clip_t.astype(np.float32)),
+            "clip_t_instruction": pa.array(clip_t_instr.astype(np.float32)),
+            "directional_caption": pa.array(directional.astype(np.float32)),
+            "directional_instruction": pa.array(dir_instr.astype(np.float32)),
+            "pixel_l1": pa.array(pixel_l1.astype(np.float32)),
+            "pixel_changed_frac": pa.array(changed.astype(np.float32)),
+            "phash_distance": pa.array(phash),
+            "passes_ip2p_filter": pa.array(passes),
+            "source_status": pa.array(status_src, pa.string()),
+            "target_status": pa.array(status_tgt, pa.string()),
+        }
+    )
 
     # labels: derived (the primary label, a second one for a third of the edits) + provided for part2
     second = rng.random(n) < 0.33
@@ -265,16 +328,20 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
     m2 = second & (lab2 != primary)
     lab_edit = np.r_[edit_id, edit_id[m2], edit_id[provided]].astype(object)
     lab_val = np.r_[primary, lab2[m2], primary[provided]].astype(object)
-    origin = np.r_[np.full(n + m2.sum(), "derived", dtype=object), np.full(provided.sum(), "provided", dtype=object)]
+    origin = np.r_[
+        np.full(n + m2.sum(), "derived", dtype=object), np.full(provided.sum(), "provided", dtype=object)
+    ]
     scope = np.array([v.split("-", 1)[0] for v in lab_val], dtype=object)
     operation = np.array([v.split("-", 1)[1] if "-" in v else None for v in lab_val], dtype=object)
-    edit_labels = pa.table({
-        "edit_id": pa.array(lab_edit, pa.string()),
-        "label": pa.array(lab_val, pa.string()),
-        "origin": pa.array(origin, pa.string()),
-        "scope": pa.array(scope, pa.string()),
-        "operation": pa.array(operation, pa.string()),
-    })
+    edit_labels = pa.table(
+        {
+            "edit_id": pa.array(lab_edit, pa.string()),
+            "label": pa.array(lab_val, pa.string()),
+            "origin": pa.array(origin, pa.string()),
+            "scope": pa.array(scope, pa.string()),
+            "operation": pa.array(operation, pa.string()),
+        }
+    )
 
     # image safety (zero-shot, per image): a few targets flagged, fewer sources
     cat = np.array(SAFETY_CATEGORIES, dtype=object)[rng.integers(0, len(SAFETY_CATEGORIES), n)]
@@ -295,7 +362,9 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
         "is_misaligned": misaligned,
     }
     n_flags = np.sum(np.stack([flags[f] for f in QUALITY_FLAGS]), axis=0).astype(np.int32)
-    qf_list = [[f.removeprefix("is_").removeprefix("has_") for f in QUALITY_FLAGS if flags[f][i]] for i in range(n)]
+    qf_list = [
+        [f.removeprefix("is_").removeprefix("has_") for f in QUALITY_FLAGS if flags[f][i]] for i in range(n)
+    ]
     demo = mention >= 0
     demo_group = np.array([p[1] for p in PEOPLE], dtype=object)[np.maximum(mention, 0)]
     demo_sub = np.array([p[2] for p in PEOPLE], dtype=object)[np.maximum(mention, 0)]
@@ -309,10 +378,17 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
     qf["clip_i"] = edits.column("clip_i")
     qf["directional_instruction"] = edits.column("directional_instruction")
     qf["directional_caption"] = edits.column("directional_caption")
-    qf["broken_image_reason"] = pa.array(np.where(status_src != "ok", "source_" + status_src.astype(str),
-                                                  np.where(status_tgt != "ok", "target_" + status_tgt.astype(str),
-                                                           None)).astype(object), pa.string())
-    qf["chain_break_reason"] = pa.array(np.where(chain_break, "source_differs_from_previous_target", None), pa.string())
+    qf["broken_image_reason"] = pa.array(
+        np.where(
+            status_src != "ok",
+            "source_" + status_src.astype(str),
+            np.where(status_tgt != "ok", "target_" + status_tgt.astype(str), None),
+        ).astype(object),
+        pa.string(),
+    )
+    qf["chain_break_reason"] = pa.array(
+        np.where(chain_break, "source_differs_from_previous_target", None), pa.string()
+    )
     qf["mentions_demographic_term"] = pa.array(demo)
     qf["mentions_unsafe_term"] = pa.array(np.zeros(n, bool))
     qf["asks_watermark_removal"] = pa.array(np.zeros(n, bool))
@@ -323,17 +399,20 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
 
     # private facts for the aggregates: image safety, mentions, perceived-attribute shifts
     ci = rng.integers(0, len(CONCEPTS), n)
-    facts = pa.table({
-        "edit_id": pa.array(edit_id, pa.string()),
-        "category": pa.array(cat, pa.string()),
-        "src_flag": pa.array(src_flag), "tgt_flag": pa.array(tgt_flag),
-        "demographic_group": pa.array(np.where(demo, demo_group, None), pa.string()),
-        "subgroup": pa.array(np.where(demo, demo_sub, None), pa.string()),
-        "concept_group": pa.array(np.array([c[0] for c in CONCEPTS], dtype=object)[ci], pa.string()),
-        "concept": pa.array(np.array([c[1] for c in CONCEPTS], dtype=object)[ci], pa.string()),
-        "source_score": pa.array(rng.uniform(0, 1, n).astype(np.float32)),
-        "target_score": pa.array(rng.uniform(0, 1, n).astype(np.float32)),
-    })
+    facts = pa.table(
+        {
+            "edit_id": pa.array(edit_id, pa.string()),
+            "category": pa.array(cat, pa.string()),
+            "src_flag": pa.array(src_flag),
+            "tgt_flag": pa.array(tgt_flag),
+            "demographic_group": pa.array(np.where(demo, demo_group, None), pa.string()),
+            "subgroup": pa.array(np.where(demo, demo_sub, None), pa.string()),
+            "concept_group": pa.array(np.array([c[0] for c in CONCEPTS], dtype=object)[ci], pa.string()),
+            "concept": pa.array(np.array([c[1] for c in CONCEPTS], dtype=object)[ci], pa.string()),
+            "source_score": pa.array(rng.uniform(0, 1, n).astype(np.float32)),
+            "target_score": pa.array(rng.uniform(0, 1, n).astype(np.float32)),
+        }
+    )
     return {"edits": edits, "edit_labels": edit_labels, "edit_quality_flags": pa.table(qf), "_facts": facts}
 
 
@@ -469,8 +548,9 @@ def derive_aggregates(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     return out
 
 
-def write_fixture_warehouse(root: str | Path, n_edits: int = 240, seed: int = 0,
-                            omit: tuple[str, ...] = ()) -> FixtureSummary:
+def write_fixture_warehouse(
+    root: str | Path, n_edits: int = 240, seed: int = 0, omit: tuple[str, ...] = ()
+) -> FixtureSummary:
     """Write fixture marts + image lookup under ``root``; marts named in ``omit`` are left out."""
     root = Path(root)
     tables = make_fixture_tables(n_edits, seed)

@@ -31,7 +31,7 @@ class ImageRef:
     column: str | None = None
 
     @classmethod
-    def from_row(cls, row: dict) -> "ImageRef":
+    def from_row(cls, row: dict) -> ImageRef:
         def _int(v):
             return None if v is None else int(v)
 
@@ -86,7 +86,7 @@ def read_bytes(ref: ImageRef) -> bytes:
             col = _row_group_column(str(p), p.stat().st_mtime_ns, int(ref.row_group), top)
         except FileNotFoundError:
             raise ImageUnavailable("missing parquet file") from None
-        except Exception as exc:  # unreadable Parquet, bad row group or column
+        except Exception as exc:  # noqa: BLE001 (unreadable Parquet, bad row group or column)
             raise ImageUnavailable(f"unreadable parquet: {type(exc).__name__}") from None
         if not 0 <= int(ref.row) < len(col):
             raise ImageUnavailable("row out of range")

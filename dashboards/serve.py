@@ -23,12 +23,21 @@ class DashboardError(Exception):
 
 def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.address", host,
-        "--server.port", str(int(port)),
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        host,
+        "--server.port",
+        str(int(port)),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
     ]
 
 
@@ -40,11 +49,15 @@ def serve(warehouse: Warehouse | str | os.PathLike, host: str = "127.0.0.1", por
     if not (1 <= int(port) <= 65535):
         raise DashboardError(f"bad port {port}")
     if not wh.marts_dir.is_dir() or not any(wh.marts_dir.glob("*.parquet")):
-        print(f"note: no marts in {wh.marts_dir} yet; pages will say so until `editlens build` has run",
-              file=sys.stderr)
+        print(
+            f"note: no marts in {wh.marts_dir} yet; pages will say so until `editlens build` has run",
+            file=sys.stderr,
+        )
     env = dict(os.environ, **{ENV_VAR: str(wh.root)})
     shown = f"[{host}]" if ":" in host else host
-    print(f"EditLens dashboards: http://{shown}:{int(port)}  (warehouse {wh.root}; Ctrl+C to stop)", flush=True)
+    print(
+        f"EditLens dashboards: http://{shown}:{int(port)}  (warehouse {wh.root}; Ctrl+C to stop)", flush=True
+    )
     proc = subprocess.Popen(streamlit_command(host, port), env=env)
     restore = None
     if threading.current_thread() is threading.main_thread():

@@ -22,9 +22,9 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import duckdb
 import pandas as pd
@@ -33,18 +33,74 @@ DEFAULT_ROW_LIMIT = 10_000
 DEFAULT_TIMEOUT_S = 10.0
 
 BLOCKED_KEYWORDS = (
-    "attach", "detach", "install", "load", "copy", "export", "import", "pragma", "set", "reset", "create",
-    "insert", "update", "delete", "drop", "alter", "truncate", "vacuum", "checkpoint", "call", "use", "begin",
-    "commit", "rollback", "grant", "merge", "upsert", "replace", "execute", "prepare", "deallocate", "summarize",
+    "attach",
+    "detach",
+    "install",
+    "load",
+    "copy",
+    "export",
+    "import",
+    "pragma",
+    "set",
+    "reset",
+    "create",
+    "insert",
+    "update",
+    "delete",
+    "drop",
+    "alter",
+    "truncate",
+    "vacuum",
+    "checkpoint",
+    "call",
+    "use",
+    "begin",
+    "commit",
+    "rollback",
+    "grant",
+    "merge",
+    "upsert",
+    "replace",
+    "execute",
+    "prepare",
+    "deallocate",
+    "summarize",
 )
 # functions that touch files, the network, settings or run SQL from a string; blocked wherever they appear
 BLOCKED_FUNCTIONS = (
-    "read_parquet", "parquet_scan", "parquet_metadata", "parquet_schema", "parquet_file_metadata",
-    "parquet_kv_metadata", "read_csv", "read_csv_auto", "sniff_csv", "read_json", "read_json_auto",
-    "read_json_objects", "read_ndjson", "read_ndjson_auto", "read_ndjson_objects", "read_text", "read_blob",
-    "glob", "query", "query_table", "getenv", "current_setting", "duckdb_settings", "duckdb_extensions",
-    "duckdb_secrets", "which_secret", "iceberg_scan", "delta_scan", "sqlite_scan", "postgres_scan", "mysql_scan",
-    "read_xlsx", "from_json",
+    "read_parquet",
+    "parquet_scan",
+    "parquet_metadata",
+    "parquet_schema",
+    "parquet_file_metadata",
+    "parquet_kv_metadata",
+    "read_csv",
+    "read_csv_auto",
+    "sniff_csv",
+    "read_json",
+    "read_json_auto",
+    "read_json_objects",
+    "read_ndjson",
+    "read_ndjson_auto",
+    "read_ndjson_objects",
+    "read_text",
+    "read_blob",
+    "glob",
+    "query",
+    "query_table",
+    "getenv",
+    "current_setting",
+    "duckdb_settings",
+    "duckdb_extensions",
+    "duckdb_secrets",
+    "which_secret",
+    "iceberg_scan",
+    "delta_scan",
+    "sqlite_scan",
+    "postgres_scan",
+    "mysql_scan",
+    "read_xlsx",
+    "from_json",
 )
 
 # table functions that only generate values
@@ -85,7 +141,7 @@ class ConsoleResult:
 
 def _strip_strings_and_comments(sql: str) -> str:
     sql = re.sub(r"--[^\n]*", " ", sql)
-    sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.S)
+    sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.DOTALL)
     sql = re.sub(r"'(?:[^']|'')*'", "''", sql)
     return sql
 
@@ -94,7 +150,9 @@ def _walk(node, found_tables: list, found_funcs: list, ctes: set) -> None:
     if isinstance(node, dict):
         t = node.get("type")
         if t == "BASE_TABLE":
-            found_tables.append((node.get("catalog_name") or "", node.get("schema_name") or "", node.get("table_name") or ""))
+            found_tables.append(
+                (node.get("catalog_name") or "", node.get("schema_name") or "", node.get("table_name") or "")
+            )
         elif t == "TABLE_FUNCTION":
             fn = node.get("function") or {}
             found_funcs.append(("table", str(fn.get("function_name", "?"))))
@@ -156,7 +214,9 @@ def validate(sql: str, allowed_tables: Iterable[str]) -> str:
             raise QueryRejected(f"function {name}() is not allowed")
     for catalog, schema, name in tables:
         if catalog or (schema and schema.lower() not in ("main",)):
-            raise QueryRejected(f"qualified name {'.'.join(x for x in (catalog, schema, name) if x)} is not allowed")
+            raise QueryRejected(
+                f"qualified name {'.'.join(x for x in (catalog, schema, name) if x)} is not allowed"
+            )
         if name.lower() not in allowed and name.lower() not in ctes:
             raise QueryRejected(f"unknown table {name!r}; available: {', '.join(sorted(allowed))}")
     return st.query.strip().rstrip(";").strip()
@@ -173,8 +233,14 @@ class SqlConsole:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def over(cls, views: dict[str, Path], row_limit: int = DEFAULT_ROW_LIMIT,
-             timeout_s: float = DEFAULT_TIMEOUT_S, threads: int = 2, memory_limit: str = "2GB") -> "SqlConsole":
+    def over(
+        cls,
+        views: dict[str, Path],
+        row_limit: int = DEFAULT_ROW_LIMIT,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        threads: int = 2,
+        memory_limit: str = "2GB",
+    ) -> SqlConsole:
         con = duckdb.connect(":memory:")
         con.execute(f"set threads to {int(threads)}")
         con.execute(f"set memory_limit = '{memory_limit}'")
@@ -183,10 +249,14 @@ class SqlConsole:
             if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
                 raise ValueError(f"bad view name {name}")
             p = str(Path(path).resolve())
-            con.execute(f"create view {name} as select * from read_parquet('{p.replace(chr(39), chr(39) * 2)}')")
+            con.execute(
+                f"create view {name} as select * from read_parquet('{p.replace(chr(39), chr(39) * 2)}')"
+            )
             allowed.append(p)
         if allowed:
-            con.execute("set allowed_paths = [" + ", ".join("'" + p.replace("'", "''") + "'" for p in allowed) + "]")
+            con.execute(
+                "set allowed_paths = [" + ", ".join("'" + p.replace("'", "''") + "'" for p in allowed) + "]"
+            )
         con.execute("set enable_external_access = false")
         con.execute("set autoinstall_known_extensions = false")
         con.execute("set autoload_known_extensions = false")
@@ -221,7 +291,7 @@ class SqlConsole:
             try:
                 rel = cur.sql(stmt)
                 df = rel.limit(limit + 1).df()
-            except (duckdb.InterruptException, RuntimeError) as exc:
+            except (duckdb.InterruptException, RuntimeError):
                 if timed_out.is_set():
                     raise QueryTimeout(f"query stopped after {timeout:g} s (timeout)") from None
                 raise
@@ -233,8 +303,12 @@ class SqlConsole:
                 timer.cancel()
             elapsed = time.perf_counter() - t0
         truncated = len(df) > limit
-        return ConsoleResult(frame=df.iloc[:limit].reset_index(drop=True), truncated=truncated,
-                             elapsed_s=elapsed, row_limit=limit)
+        return ConsoleResult(
+            frame=df.iloc[:limit].reset_index(drop=True),
+            truncated=truncated,
+            elapsed_s=elapsed,
+            row_limit=limit,
+        )
 
     def close(self) -> None:
         if self._con is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 import streamlit as st
@@ -43,8 +43,13 @@ def image_refs_for(m: data.Marts, df: pd.DataFrame) -> dict[str, dict]:
     return data.image_refs(m, ids)
 
 
-def thumbs(m: data.Marts, image_ids: Sequence[str | None], blur: bool = False, size: int = 256,
-           refs: dict | None = None) -> list[bytes]:
+def thumbs(
+    m: data.Marts,
+    image_ids: Sequence[str | None],
+    blur: bool = False,
+    size: int = 256,
+    refs: dict | None = None,
+) -> list[bytes]:
     if refs is None:
         refs = data.image_refs(m, [i for i in image_ids if i])
     out = []
@@ -54,8 +59,15 @@ def thumbs(m: data.Marts, image_ids: Sequence[str | None], blur: bool = False, s
     return out
 
 
-def edit_card(m: data.Marts, row: dict, *, blur: bool = False, show_scores: Sequence[str] = (),
-              extra: Sequence[str] = (), refs: dict | None = None) -> None:
+def edit_card(
+    m: data.Marts,
+    row: dict,
+    *,
+    blur: bool = False,
+    show_scores: Sequence[str] = (),
+    extra: Sequence[str] = (),
+    refs: dict | None = None,
+) -> None:
     """One edit side by side: source | target | instruction | scores."""
     c1, c2, c3 = st.columns([1, 1, 3])
     src, tgt = thumbs(m, [row.get("source_image_id"), row.get("target_image_id")], blur=blur, refs=refs)

@@ -111,7 +111,7 @@ def test_instruction_types_distribution_and_examples(app, marts):
     assert expected_instr and shown[: len(expected_instr)] == expected_instr
     # co-occurrence: most frequent pair named in the caption
     multi = derived.groupby("edit_id")["label"].apply(lambda s: sorted(set(s)))
-    pairs = pd.Series([(a, b) for ls in multi if len(ls) > 1 for i, a in enumerate(ls) for b in ls[i + 1:]])
+    pairs = pd.Series([(a, b) for ls in multi if len(ls) > 1 for i, a in enumerate(ls) for b in ls[i + 1 :]])
     top_n = pairs.value_counts().iloc[0]
     assert f"({top_n:,} edits)" in text_of(at)
     # narrowing the datasets changes the denominators shown
@@ -141,13 +141,15 @@ def test_bias_page_shows_denominators_and_caveat(app, marts):
     assert f"Denominator: {den:,}" in text_of(at)
     impact = frame(at, "bias_impact")
     grp = b[(b["label"] == "all") & (b["subgroup"] == "all")]
-    assert impact.set_index("demographic_group")["n_scored"].astype(int).to_dict() == \
-        grp.groupby("demographic_group")["n_scored"].sum().astype(int).to_dict()
+    assert (
+        impact.set_index("demographic_group")["n_scored"].astype(int).to_dict()
+        == grp.groupby("demographic_group")["n_scored"].sum().astype(int).to_dict()
+    )
     shift = frame(at, "bias_shift")
     a = marts["attribute_shifts"]
     assert int(shift["n_edits"].sum()) == int(a.loc[a["label"] != "all", "n_edits"].sum())
     # one dataset only
-    ds = sorted(sub["dataset"].unique())[-1]
+    ds = max(sub["dataset"].unique())
     at.selectbox(key="bias_dataset").set_value(ds).run()
     tab = frame(at, "bias_mentions")
     assert int(tab["n_edits"].sum()) == int(sub.loc[sub["dataset"] == ds, "n_edits"].sum())
@@ -158,7 +160,9 @@ def test_safety_rates_and_blurred_gallery(app, marts):
     s = marts["safety_flagged_edits"]
     assert metric(at, "Edits") == f"{len(marts['edits']):,}"
     assert metric(at, "Edits flagged") == f"{len(s):,}"
-    assert metric(at, "Unsafe content introduced by the edit") == f"{int(s['unsafe_image_introduced'].sum()):,}"
+    assert (
+        metric(at, "Unsafe content introduced by the edit") == f"{int(s['unsafe_image_introduced'].sum()):,}"
+    )
     rates = frame(at, "safety_rates")
     sl = marts["safety_slices"]
     assert int(rates["n_target_image_flagged"].sum()) == int(sl["n_target_image_flagged"].sum())
@@ -180,7 +184,9 @@ def test_safety_rates_and_blurred_gallery(app, marts):
     assert len(n) == min(8, int(s["categories"].map(lambda c: cat in list(c)).sum()))
     at.toggle(key="safety_introduced").set_value(True).run()
     n = [t for t in at.toggle if t.key and t.key.startswith("reveal_")]
-    assert len(n) == min(8, int((s["categories"].map(lambda c: cat in list(c)) & s["unsafe_image_introduced"]).sum()))
+    assert len(n) == min(
+        8, int((s["categories"].map(lambda c: cat in list(c)) & s["unsafe_image_introduced"]).sum())
+    )
 
 
 def test_quality_thresholds_count_live(app, marts):
@@ -202,10 +208,18 @@ def test_quality_thresholds_count_live(app, marts):
     assert f"{n:,} edits flagged full regeneration" in text_of(at)
     flagged = set(f.loc[f["is_full_regeneration"], "edit_id"])
     worst = e[e["edit_id"].isin(flagged)].sort_values("clip_i").head(6)
-    shown = [m.value.strip("*") for m in at.markdown if m.value.startswith("**") and not m.value.startswith("**Turn")]
+    shown = [
+        m.value.strip("*")
+        for m in at.markdown
+        if m.value.startswith("**") and not m.value.startswith("**Turn")
+    ]
     assert list(worst["instruction"]) == shown[: len(worst)]
     at.selectbox(key="worst_flag").set_value("is_noop").run()
-    noop = e[e["edit_id"].isin(set(f.loc[f["is_noop"], "edit_id"]))].sort_values("clip_i", ascending=False).head(6)
+    noop = (
+        e[e["edit_id"].isin(set(f.loc[f["is_noop"], "edit_id"]))]
+        .sort_values("clip_i", ascending=False)
+        .head(6)
+    )
     shown = [m.value.strip("*") for m in at.markdown if m.value.startswith("**")]
     assert list(noop["instruction"]) == shown[: len(noop)]
 
@@ -259,7 +273,9 @@ def test_explorer_search_filters_pages_and_downloads(app, marts, wh):
 
 def test_sql_console_page_runs_and_rejects(app, marts):
     at = app("sql")
-    at.text_area(key="sql_text").set_value("select dataset, count(*) as n from edits group by 1 order by 1").run()
+    at.text_area(key="sql_text").set_value(
+        "select dataset, count(*) as n from edits group by 1 order by 1"
+    ).run()
     at.button(key="sql_run").click().run()
     assert not at.exception
     res = frame(at, "sql_result")
@@ -284,8 +300,18 @@ def test_missing_marts_say_run_build(tmp_path, monkeypatch):
 
 
 def test_partial_marts_pages_degrade(tmp_path, monkeypatch):
-    write_fixture_warehouse(tmp_path, n_edits=60, seed=1, omit=("edit_quality_flags", "dataset_scorecard", "instruction_type_stats", "label_cooccurrence",
-                                  "score_histograms"))
+    write_fixture_warehouse(
+        tmp_path,
+        n_edits=60,
+        seed=1,
+        omit=(
+            "edit_quality_flags",
+            "dataset_scorecard",
+            "instruction_type_stats",
+            "label_cooccurrence",
+            "score_histograms",
+        ),
+    )
     monkeypatch.setenv("EDITLENS_WAREHOUSE", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
@@ -311,7 +337,8 @@ def test_rebuilt_mart_is_picked_up_without_restart(tmp_path):
         (tmp_path / "marts" / f".tmp-{p.name}").replace(tmp_path / "marts" / p.name)
     assert data.totals(m)["n_edits"] == 70
     assert data.explore_count(m, data.Filters(text="a"))[0] == int(
-        pq.read_table(src / "marts" / "edits.parquet").to_pandas()["instruction"].str.contains("a").sum())
+        pq.read_table(src / "marts" / "edits.parquet").to_pandas()["instruction"].str.contains("a").sum()
+    )
 
 
 def test_app_never_opens_the_duckdb_file(tmp_path):
@@ -445,8 +472,12 @@ def test_serve_runs_streamlit_on_localhost_and_stops_with_it(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     code = f"import sys; from dashboards.serve import serve; sys.exit(serve({str(tmp_path)!r}, port={port}))"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            cwd=str(Path(APP).parents[1]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=str(Path(APP).parents[1]),
+    )
     try:
         deadline, ok = time.time() + 90, False
         while time.time() < deadline and not ok:

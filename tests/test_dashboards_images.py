@@ -27,9 +27,18 @@ def store(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.png").write_bytes(_png((200, 0, 0)))
     (tmp_path / "a" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    t = pa.table({"img": pa.array([{"bytes": _png((0, 0, 200)), "path": "b.png"}, {"bytes": _png((0, 200, 0)), "path": "g.png"}],
-                                  pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-                  "raw": pa.array([_png((9, 9, 9)), _png((250, 250, 0))], pa.binary())})
+    t = pa.table(
+        {
+            "img": pa.array(
+                [
+                    {"bytes": _png((0, 0, 200)), "path": "b.png"},
+                    {"bytes": _png((0, 200, 0)), "path": "g.png"},
+                ],
+                pa.struct([("bytes", pa.binary()), ("path", pa.string())]),
+            ),
+            "raw": pa.array([_png((9, 9, 9)), _png((250, 250, 0))], pa.binary()),
+        }
+    )
     pq.write_table(t, tmp_path / "emb.parquet", row_group_size=1)
     return tmp_path
 
@@ -39,8 +48,12 @@ def _mean(png: bytes):
 
 
 def test_file_and_parquet_locations(store):
-    assert Image.open(io.BytesIO(read_bytes(ImageRef("i", "file", str(store), "a/x.png")))).getpixel((1, 1)) == (200, 0, 0)
-    g = read_bytes(ImageRef("j", "parquet", str(store), "emb.parquet", row_group=1, row=0, column="img.bytes"))
+    assert Image.open(io.BytesIO(read_bytes(ImageRef("i", "file", str(store), "a/x.png")))).getpixel(
+        (1, 1)
+    ) == (200, 0, 0)
+    g = read_bytes(
+        ImageRef("j", "parquet", str(store), "emb.parquet", row_group=1, row=0, column="img.bytes")
+    )
     assert Image.open(io.BytesIO(g)).getpixel((1, 1)) == (0, 200, 0)
     y = read_bytes(ImageRef("k", "parquet", str(store), "emb.parquet", row_group=1, row=0, column="raw"))
     assert Image.open(io.BytesIO(y)).getpixel((1, 1)) == (250, 250, 0)
@@ -48,12 +61,15 @@ def test_file_and_parquet_locations(store):
     assert Image.open(io.BytesIO(b)).getpixel((1, 1)) == (0, 0, 200)
 
 
-@pytest.mark.parametrize("ref, why", [
-    (ImageRef("m", "file", "/nonexistent", "x.png"), "missing file"),
-    (ImageRef("n", "parquet", "/nonexistent", "e.parquet", 0, 0, "img"), "missing parquet file"),
-    (ImageRef("o", "parquet", None, None, 0, 0, "img"), "no path"),
-    (ImageRef("p", "s3", "/", "x"), "unknown location kind"),
-])
+@pytest.mark.parametrize(
+    "ref, why",
+    [
+        (ImageRef("m", "file", "/nonexistent", "x.png"), "missing file"),
+        (ImageRef("n", "parquet", "/nonexistent", "e.parquet", 0, 0, "img"), "missing parquet file"),
+        (ImageRef("o", "parquet", None, None, 0, 0, "img"), "no path"),
+        (ImageRef("p", "s3", "/", "x"), "unknown location kind"),
+    ],
+)
 def test_unavailable_is_a_reason_not_a_crash(ref, why):
     with pytest.raises(ImageUnavailable) as ei:
         read_bytes(ref)
@@ -64,7 +80,9 @@ def test_unavailable_is_a_reason_not_a_crash(ref, why):
 
 def test_row_out_of_range(store):
     with pytest.raises(ImageUnavailable, match="row out of range"):
-        read_bytes(ImageRef("q", "parquet", str(store), "emb.parquet", row_group=0, row=5, column="img.bytes"))
+        read_bytes(
+            ImageRef("q", "parquet", str(store), "emb.parquet", row_group=0, row=5, column="img.bytes")
+        )
 
 
 def test_broken_image_gives_placeholder(store):

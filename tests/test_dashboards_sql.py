@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
@@ -66,7 +65,9 @@ def test_select_and_with_run(console):
     assert r.frame["n"].iloc[0] == 120 and not r.truncated
     r = console.run("with x as (select dataset from edits) select count(distinct dataset) as k from x;")
     assert r.frame["k"].iloc[0] == 4
-    r = console.run("select e.dataset, count(*) as n from edits e join edit_labels l using (edit_id) group by 1")
+    r = console.run(
+        "select e.dataset, count(*) as n from edits e join edit_labels l using (edit_id) group by 1"
+    )
     assert r.frame["n"].sum() > 120  # several labels per edit
 
 
@@ -82,8 +83,10 @@ def test_row_limit_truncates(console):
 def test_timeout_interrupts(console):
     t0 = time.perf_counter()
     with pytest.raises(QueryTimeout):
-        console.run("select count(*) from range(10000000000) a, range(100000) b where (a.range * b.range) % 7 = 3",
-                    timeout_s=0.5)
+        console.run(
+            "select count(*) from range(10000000000) a, range(100000) b where (a.range * b.range) % 7 = 3",
+            timeout_s=0.5,
+        )
     assert time.perf_counter() - t0 < 30  # interrupted, not run to completion
     assert console.run("select 1 as x").frame["x"].iloc[0] == 1  # the console still works afterwards
 
@@ -92,8 +95,11 @@ def test_engine_blocks_files_even_without_the_validator(console):
     import duckdb
 
     # bypass validate(): the connection itself refuses other files, attaching and settings changes
-    for sql in (f"select * from read_csv('{console.root / 'secret.csv'}')",
-                f"attach '{console.root / 'x.db'}'", "set enable_external_access = true"):
+    for sql in (
+        f"select * from read_csv('{console.root / 'secret.csv'}')",
+        f"attach '{console.root / 'x.db'}'",
+        "set enable_external_access = true",
+    ):
         with pytest.raises(duckdb.Error):
             console._con.execute(sql)
     assert console._con.execute("select count(*) from edits").fetchone()[0] == 120

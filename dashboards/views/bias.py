@@ -30,13 +30,25 @@ else:
     den = int(gm["denominator"].iloc[0])
     gm["group"] = gm["demographic_group"] + ": " + gm["subgroup"]
     st.altair_chart(
-        alt.Chart(gm).mark_bar().encode(
-            x=alt.X("mention_rate:Q", axis=alt.Axis(format=".2%"), title=f"share of {den:,} edits mentioning it"),
+        alt.Chart(gm)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "mention_rate:Q", axis=alt.Axis(format=".2%"), title=f"share of {den:,} edits mentioning it"
+            ),
             y=alt.Y("group:N", title=None, sort="-x", axis=alt.Axis(labelLimit=260)),
             color=alt.Color("demographic_group:N", legend=None),
-            tooltip=["demographic_group", "subgroup", "n_edits", "denominator",
-                     alt.Tooltip("mention_rate:Q", format=".3%")]),
-        width="stretch", height=90 + 32 * len(gm))
+            tooltip=[
+                "demographic_group",
+                "subgroup",
+                "n_edits",
+                "denominator",
+                alt.Tooltip("mention_rate:Q", format=".3%"),
+            ],
+        ),
+        width="stretch",
+        height=90 + 32 * len(gm),
+    )
     ui.denominator_note(den, "edits in scope (every bar is n_edits out of these)")
     ui.table(gm.drop(columns="group"), "bias_mentions", {"mention_rate": "{:.3%}"})
 
@@ -49,14 +61,24 @@ if m.has("attribute_shifts"):
         groups = sorted(sh["concept_group"].unique())
         sh["concept"] = sh["concept_group"] + ": " + sh["concept"]
         st.altair_chart(
-            alt.Chart(sh).mark_bar().encode(
-                x=alt.X("mean_shift:Q", title="mean shift of the perceived-attribute score (target − source)"),
+            alt.Chart(sh)
+            .mark_bar()
+            .encode(
+                x=alt.X(
+                    "mean_shift:Q", title="mean shift of the perceived-attribute score (target − source)"
+                ),
                 y=alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=260)),
-                color=alt.Color("concept:N", legend=alt.Legend(orient="top")), yOffset="concept:N",
-                tooltip=["label", "concept", "n_edits", alt.Tooltip("mean_shift:Q", format=".4f")]),
-            width="stretch", height=120 + 12 * len(sh) + 16 * sh["label"].nunique())
-        st.caption(f"Each bar averages n_edits edits (hover); concept groups: {', '.join(groups)}. "
-                   f"In scope: {ui.num(sh.groupby('label')['n_edits'].max().sum())} labelled edits with scores.")
+                color=alt.Color("concept:N", legend=alt.Legend(orient="top")),
+                yOffset="concept:N",
+                tooltip=["label", "concept", "n_edits", alt.Tooltip("mean_shift:Q", format=".4f")],
+            ),
+            width="stretch",
+            height=120 + 12 * len(sh) + 16 * sh["label"].nunique(),
+        )
+        st.caption(
+            f"Each bar averages n_edits edits (hover); concept groups: {', '.join(groups)}. "
+            f"In scope: {ui.num(sh.groupby('label')['n_edits'].max().sum())} labelled edits with scores."
+        )
         ui.table(sh, "bias_shift", {"mean_shift": "{:.4f}"})
 else:
     st.info(f"Attribute shifts need the `attribute_shifts` mart. {data.BUILD_HINT}")
@@ -64,20 +86,42 @@ else:
 st.subheader("Filter impact")
 fi = data.filter_impact(m, scope)
 if not fi.empty:
-    overall = float(fi["overall_filter_pass_rate"].iloc[0]) if fi["overall_filter_pass_rate"].notna().any() else None
-    layers = [alt.Chart(fi).mark_bar().encode(
-        x=alt.X("filter_pass_rate:Q", axis=alt.Axis(format=".0%"), title="share of the group's scored edits kept"),
-        y=alt.Y("demographic_group:N", title=None),
-        tooltip=["demographic_group", "n_passing", alt.Tooltip("n_scored:Q", title="denominator"),
-                 alt.Tooltip("filter_pass_rate:Q", format=".1%")])]
+    overall = (
+        float(fi["overall_filter_pass_rate"].iloc[0])
+        if fi["overall_filter_pass_rate"].notna().any()
+        else None
+    )
+    layers = [
+        alt.Chart(fi)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "filter_pass_rate:Q",
+                axis=alt.Axis(format=".0%"),
+                title="share of the group's scored edits kept",
+            ),
+            y=alt.Y("demographic_group:N", title=None),
+            tooltip=[
+                "demographic_group",
+                "n_passing",
+                alt.Tooltip("n_scored:Q", title="denominator"),
+                alt.Tooltip("filter_pass_rate:Q", format=".1%"),
+            ],
+        )
+    ]
     if overall is not None:
         import pandas as pd
 
-        layers.append(alt.Chart(pd.DataFrame({"x": [overall]})).mark_rule(color="red", strokeDash=[4, 3])
-                      .encode(x="x:Q"))
+        layers.append(
+            alt.Chart(pd.DataFrame({"x": [overall]}))
+            .mark_rule(color="red", strokeDash=[4, 3])
+            .encode(x="x:Q")
+        )
     st.altair_chart(alt.layer(*layers), width="stretch", height=90 + 36 * len(fi))
-    st.caption(f"Bars: edits of each group passing the InstructPix2Pix filter out of its scored edits (hover). "
-               f"Red line: all edits in scope, {ui.pct(overall)} "
-               f"({ui.num(fi['overall_n_passing'].iloc[0])} of {ui.num(fi['overall_n_scored'].iloc[0])}). "
-               "A group kept much less often than the line is a filter that skews the data.")
+    st.caption(
+        f"Bars: edits of each group passing the InstructPix2Pix filter out of its scored edits (hover). "
+        f"Red line: all edits in scope, {ui.pct(overall)} "
+        f"({ui.num(fi['overall_n_passing'].iloc[0])} of {ui.num(fi['overall_n_scored'].iloc[0])}). "
+        "A group kept much less often than the line is a filter that skews the data."
+    )
     ui.table(fi, "bias_impact", {"filter_pass_rate": "{:.1%}", "overall_filter_pass_rate": "{:.1%}"})

@@ -7,16 +7,27 @@ from dashboards import data, ui
 
 m = data.marts()
 st.title("Instruction types")
-st.caption("Labels per edit: derived by the taxonomy rules (seeds/taxonomy_rules.csv) or provided by the dataset. "
-           "Click a bar to see its examples.")
+st.caption(
+    "Labels per edit: derived by the taxonomy rules (seeds/taxonomy_rules.csv) or provided by the dataset. "
+    "Click a bar to see its examples."
+)
 ui.guard(m, "edits", "edit_labels")
 
 all_ds = data.datasets(m)
 c = st.columns([3, 1])
 chosen = c[0].multiselect("Datasets", all_ds, default=all_ds, key="types_datasets")
 origins = data.label_origins(m)
-origin = c[1].radio("Label origin", origins, index=origins.index("derived") if "derived" in origins else 0,
-                    key="types_origin", horizontal=True) if origins else None
+origin = (
+    c[1].radio(
+        "Label origin",
+        origins,
+        index=origins.index("derived") if "derived" in origins else 0,
+        key="types_origin",
+        horizontal=True,
+    )
+    if origins
+    else None
+)
 dist = data.label_distribution(m, tuple(chosen), origin)
 if dist.empty:
     st.info("No labels of this origin in the chosen datasets.")
@@ -33,17 +44,30 @@ chart = (
         color=alt.Color("dataset:N", legend=alt.Legend(orient="top")),
         yOffset="dataset:N",
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
-        tooltip=["dataset", "label", "n_edits", alt.Tooltip("denominator:Q", title="edits in dataset"),
-                 alt.Tooltip("share:Q", format=".1%")],
+        tooltip=[
+            "dataset",
+            "label",
+            "n_edits",
+            alt.Tooltip("denominator:Q", title="edits in dataset"),
+            alt.Tooltip("share:Q", format=".1%"),
+        ],
     )
     .add_params(pick)
 )
 n_bars = max(1, len(dist))
-event = st.altair_chart(chart, width="stretch", on_select="rerun", key="types_chart",
-                        height=min(1400, 80 + 14 * n_bars + 10 * dist["label"].nunique()))
+event = st.altair_chart(
+    chart,
+    width="stretch",
+    on_select="rerun",
+    key="types_chart",
+    height=min(1400, 80 + 14 * n_bars + 10 * dist["label"].nunique()),
+)
 denoms = dist.groupby("dataset")["denominator"].first()
-st.caption("Denominators (edits per dataset): " + ", ".join(f"{d} {ui.num(n)}" for d, n in denoms.items())
-           + ". An edit may carry several labels, so shares can add up to more than 100%.")
+st.caption(
+    "Denominators (edits per dataset): "
+    + ", ".join(f"{d} {ui.num(n)}" for d, n in denoms.items())
+    + ". An edit may carry several labels, so shares can add up to more than 100%."
+)
 
 label_list = sorted(dist["label"].unique().tolist())
 picked = None
@@ -75,13 +99,18 @@ else:
     heat = (
         alt.Chart(top)
         .mark_rect()
-        .encode(x=alt.X("label_a:N", title=None), y=alt.Y("label_b:N", title=None),
-                color=alt.Color("n_edits:Q", scale=alt.Scale(scheme="blues"), title="edits"),
-                tooltip=["label_a", "label_b", "n_edits"])
+        .encode(
+            x=alt.X("label_a:N", title=None),
+            y=alt.Y("label_b:N", title=None),
+            color=alt.Color("n_edits:Q", scale=alt.Scale(scheme="blues"), title="edits"),
+            tooltip=["label_a", "label_b", "n_edits"],
+        )
     )
     st.altair_chart(heat, width="stretch", height=120 + 22 * top["label_b"].nunique())
-    st.caption(f"Edits with both labels (the {len(top)} most frequent pairs); the most frequent pair is "
-               f"{co.iloc[0]['label_a']} + {co.iloc[0]['label_b']} ({ui.num(co.iloc[0]['n_edits'])} edits).")
+    st.caption(
+        f"Edits with both labels (the {len(top)} most frequent pairs); the most frequent pair is "
+        f"{co.iloc[0]['label_a']} + {co.iloc[0]['label_b']} ({ui.num(co.iloc[0]['n_edits'])} edits)."
+    )
 
 st.subheader("Quality per label")
 q = data.label_quality(m, origin, tuple(chosen))

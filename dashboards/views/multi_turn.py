@@ -12,7 +12,10 @@ counts = data.session_counts(m)
 c = st.columns(3)
 c[0].metric("Sessions", ui.num(counts["n_sessions"]))
 c[1].metric("Sessions with a chain break", ui.num(counts["n_with_breaks"]))
-c[2].metric("Share with a break", ui.pct(counts["n_with_breaks"] / counts["n_sessions"] if counts["n_sessions"] else None))
+c[2].metric(
+    "Share with a break",
+    ui.pct(counts["n_with_breaks"] / counts["n_sessions"] if counts["n_sessions"] else None),
+)
 if not counts["n_sessions"]:
     st.info("No multi-turn data in this warehouse.")
     st.stop()

@@ -28,8 +28,9 @@ ui.table(sc, "scorecard_table", fmt)
 choices = groups["rates"] + groups["medians"]
 if choices:
     st.subheader("Datasets side by side")
-    metric = st.selectbox("Metric", choices, index=0, key="overview_metric",
-                          format_func=lambda c: c.replace("_", " "))
+    metric = st.selectbox(
+        "Metric", choices, index=0, key="overview_metric", format_func=lambda c: c.replace("_", " ")
+    )
     is_rate = metric in groups["rates"]
     plot = sc[["dataset", "part", metric] + (["n_edits"] if "n_edits" in sc.columns else [])].copy()
     plot["slice"] = plot["dataset"] + " / " + plot["part"]
@@ -37,7 +38,11 @@ if choices:
         alt.Chart(plot)
         .mark_bar()
         .encode(
-            x=alt.X(f"{metric}:Q", title=metric.replace("_", " "), axis=alt.Axis(format=".1%" if is_rate else ".2f", tickCount=6)),
+            x=alt.X(
+                f"{metric}:Q",
+                title=metric.replace("_", " "),
+                axis=alt.Axis(format=".1%" if is_rate else ".2f", tickCount=6),
+            ),
             y=alt.Y("slice:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
             color=alt.Color("dataset:N", legend=alt.Legend(orient="bottom")),
             tooltip=["dataset", "part", alt.Tooltip(f"{metric}:Q", format=".3f")]
@@ -46,5 +51,7 @@ if choices:
     )
     st.altair_chart(chart, width="stretch", height=140 + 30 * len(plot))
     if "n_edits" in plot.columns:
-        st.caption("Each bar's denominator is its part's edit count (hover a bar). "
-                   f"Highest: {plot.sort_values(metric, ascending=False).iloc[0]['slice']}.")
+        st.caption(
+            "Each bar's denominator is its part's edit count (hover a bar). "
+            f"Highest: {plot.sort_values(metric, ascending=False).iloc[0]['slice']}."
+        )

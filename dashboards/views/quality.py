@@ -25,8 +25,14 @@ for col, box in zip(slider_cols, cols):
     lo, hi = data.score_range(m, col)
     higher = data.SCORES[col][1]
     dv = min(max(defaults.get(col, lo), lo), hi)
-    v = box.slider(f"{data.score_label(col)} {'≥' if higher else '≤'}", min_value=round(lo, 3),
-                   max_value=round(hi, 3), value=round(dv, 3), step=0.01, key=f"thr_{col}")
+    v = box.slider(
+        f"{data.score_label(col)} {'≥' if higher else '≤'}",
+        min_value=round(lo, 3),
+        max_value=round(hi, 3),
+        value=round(dv, 3),
+        step=0.01,
+        key=f"thr_{col}",
+    )
     thresholds[col] = (">=" if higher else "<=", float(v))
 pc = data.pass_counts(m, thresholds)
 n_all, n_pass = int(pc["n_edits"].sum()), int(pc["n_pass"].sum())
@@ -39,13 +45,27 @@ ui.table(pc, "pass_table", {"pass_rate": "{:.1%}"})
 st.subheader("Score histogram")
 hist_col = st.selectbox("Score", scores, key="hist_score", format_func=data.score_label)
 h = data.score_histogram(m, hist_col)
-bars = alt.Chart(h).mark_bar().encode(
-    x=alt.X("bin_start:Q", bin="binned", title=data.score_label(hist_col)), x2="bin_end:Q",
-    y=alt.Y("n_edits:Q", stack=True, title="edits"), color="dataset:N",
-    tooltip=["dataset", alt.Tooltip("bin_start:Q", format=".3f"), alt.Tooltip("bin_end:Q", format=".3f"), "n_edits"])
+bars = (
+    alt.Chart(h)
+    .mark_bar()
+    .encode(
+        x=alt.X("bin_start:Q", bin="binned", title=data.score_label(hist_col)),
+        x2="bin_end:Q",
+        y=alt.Y("n_edits:Q", stack=True, title="edits"),
+        color="dataset:N",
+        tooltip=[
+            "dataset",
+            alt.Tooltip("bin_start:Q", format=".3f"),
+            alt.Tooltip("bin_end:Q", format=".3f"),
+            "n_edits",
+        ],
+    )
+)
 layers = [bars]
 if hist_col in thresholds:
-    layers.append(alt.Chart(pd.DataFrame({"t": [thresholds[hist_col][1]]})).mark_rule(color="red").encode(x="t:Q"))
+    layers.append(
+        alt.Chart(pd.DataFrame({"t": [thresholds[hist_col][1]]})).mark_rule(color="red").encode(x="t:Q")
+    )
 st.altair_chart(alt.layer(*layers), width="stretch")
 ui.denominator_note(int(h["n_edits"].sum()), "edits with this score")
 
@@ -53,11 +73,15 @@ if m.has("edit_quality_flags"):
     st.subheader("Quality flags")
     fc = data.flag_counts(m)
     st.altair_chart(
-        alt.Chart(fc).mark_bar().encode(
+        alt.Chart(fc)
+        .mark_bar()
+        .encode(
             x=alt.X("rate:Q", axis=alt.Axis(format=".1%"), title="share of edits"),
             y=alt.Y("flag:N", sort="-x", title=None),
-            tooltip=["flag", "n_edits", "denominator", alt.Tooltip("rate:Q", format=".2%")]),
-        width="stretch")
+            tooltip=["flag", "n_edits", "denominator", alt.Tooltip("rate:Q", format=".2%")],
+        ),
+        width="stretch",
+    )
     ui.denominator_note(int(fc["denominator"].iloc[0]) if len(fc) else 0, "edits")
     st.subheader("Worst examples per flag")
     flags = fc["flag"].tolist()
@@ -66,8 +90,10 @@ if m.has("edit_quality_flags"):
         ex = data.worst_examples(m, flag, limit=6)
         rank = data.QUALITY_FLAGS[flag][0]
         how = f"worst {len(ex)} by {data.score_label(rank)}" if rank in scores else f"first {len(ex)}"
-        st.caption(f"{ui.num(int(fc.loc[fc['flag'] == flag, 'n_edits'].iloc[0]))} edits flagged "
-                   f"{data.flag_label(flag)}; {how}:")
+        st.caption(
+            f"{ui.num(int(fc.loc[fc['flag'] == flag, 'n_edits'].iloc[0]))} edits flagged "
+            f"{data.flag_label(flag)}; {how}:"
+        )
         reasons = [c for c in ex.columns if c.endswith(("_reason", "_kind")) or c == "duplicate_of_edit_id"]
         refs = ui.image_refs_for(m, ex)
         for row in ex.to_dict("records"):

@@ -7,8 +7,10 @@ from dashboards import data, ui
 
 m = data.marts()
 st.title("Safety")
-st.caption("Zero-shot and lexicon-based, so *perceived*: an image counts as flagged when a safety concept's score "
-           "passes its threshold (seeds/concept_thresholds.csv). Thumbnails stay blurred until you reveal them.")
+st.caption(
+    "Zero-shot and lexicon-based, so *perceived*: an image counts as flagged when a safety concept's score "
+    "passes its threshold (seeds/concept_thresholds.csv). Thumbnails stay blurred until you reveal them."
+)
 ui.guard(m, "safety_slices")
 
 rates = data.safety_rates(m)
@@ -33,17 +35,33 @@ num_col, den_col, rate_col = RATES[which] if which else ("n_edits", "n_edits", "
 if rates.empty:
     st.info("Nothing flagged.")
 else:
-    rates["label"] = [f"{100 * (r or 0):.2f}% ({u:,}/{n:,})" for r, u, n in
-                      zip(rates[rate_col].fillna(0), rates[num_col], rates[den_col])]
-    base = alt.Chart(rates).encode(x=alt.X("dataset:N", title=None, axis=alt.Axis(labelAngle=0)),
-                                   y=alt.Y("category:N", title=None))
+    rates["label"] = [
+        f"{100 * (r or 0):.2f}% ({u:,}/{n:,})"
+        for r, u, n in zip(rates[rate_col].fillna(0), rates[num_col], rates[den_col])
+    ]
+    base = alt.Chart(rates).encode(
+        x=alt.X("dataset:N", title=None, axis=alt.Axis(labelAngle=0)), y=alt.Y("category:N", title=None)
+    )
     heat = base.mark_rect().encode(
-        color=alt.Color(f"{rate_col}:Q", title="flagged / denominator", scale=alt.Scale(scheme="orangered"),
-                        legend=alt.Legend(format=".2%")),
-        tooltip=["dataset", "category", num_col, alt.Tooltip(f"{den_col}:Q", title="denominator"),
-                 alt.Tooltip(f"{rate_col}:Q", format=".3%")])
-    st.altair_chart(heat + base.mark_text(fontSize=12).encode(text="label:N"), width="stretch",
-                    height=60 + 40 * max(1, rates["category"].nunique()))
+        color=alt.Color(
+            f"{rate_col}:Q",
+            title="flagged / denominator",
+            scale=alt.Scale(scheme="orangered"),
+            legend=alt.Legend(format=".2%"),
+        ),
+        tooltip=[
+            "dataset",
+            "category",
+            num_col,
+            alt.Tooltip(f"{den_col}:Q", title="denominator"),
+            alt.Tooltip(f"{rate_col}:Q", format=".3%"),
+        ],
+    )
+    st.altair_chart(
+        heat + base.mark_text(fontSize=12).encode(text="label:N"),
+        width="stretch",
+        height=60 + 40 * max(1, rates["category"].nunique()),
+    )
     st.caption(f"Cells: {num_col.replace('_', ' ')} / {den_col.replace('_', ' ')} per dataset and category.")
     fmt = {c: "{:.3%}" for c in rates.columns if c.endswith("_rate")}
     ui.table(rates.drop(columns="label"), "safety_rates", fmt)

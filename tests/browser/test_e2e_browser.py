@@ -21,16 +21,26 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("EDITLENS_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = REPO / "tests" / "artifacts" / "browser"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 TIMEOUT_MS = 60_000
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} not found: run .ci/install_chromium.sh (Debian's chromium package)",
-                allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} not found: run .ci/install_chromium.sh (Debian's chromium package)",
+        allow_module_level=True,
+    )
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python package) not installed")
 
 
@@ -52,14 +62,33 @@ def warehouse(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(warehouse):
     port = _free_port()
-    log = open(warehouse / "streamlit.log", "w")
+    log = open(warehouse / "streamlit.log", "w")  # noqa: SIM115 (open for the server's whole life)
     env = dict(os.environ, EDITLENS_WAREHOUSE="/nonexistent-on-purpose")  # the --warehouse argument must win
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboards" / "app.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-         "--", "--warehouse", str(warehouse)],
-        cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "dashboards" / "app.py"),
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+            "--",
+            "--warehouse",
+            str(warehouse),
+        ],
+        cwd=str(REPO),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -207,7 +236,11 @@ def test_quality(browser_page, server, marts):
     shown = page.locator('.st-key-thr_clip_i [data-testid="stSliderThumbValue"]').first.inner_text()
     value = float(thumb.get_attribute("aria-valuenow") or thumb.get_attribute("value") or shown)
     assert value > 0.7
-    ok = (e["clip_i"] >= value - 1e-9) & (e["directional_caption"] >= 0.2) & (e["clip_t_target_caption"] >= 0.2)
+    ok = (
+        (e["clip_i"] >= value - 1e-9)
+        & (e["directional_caption"] >= 0.2)
+        & (e["clip_t_target_caption"] >= 0.2)
+    )
     assert _metric(page, "Edits passing") == f"{int(ok.sum()):,}"
     _shot(page, "5-quality")
 
@@ -232,7 +265,8 @@ def test_explorer(browser_page, server, marts):
     n = int(marts["edits"]["instruction"].str.contains("remove", case=False).sum())
     page.wait_for_function(
         "(n) => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')].some(e => e.innerText.trim() === n)",
-        arg=f"{n:,}")
+        arg=f"{n:,}",
+    )
     assert _metric(page, "Matching edits") == f"{n:,}"
     assert page.get_by_role("button", name="Download CSV").is_enabled()
     _shot(page, "7-explorer")
