@@ -77,12 +77,15 @@ class Preprocess:
             out = Image.new("RGB", (s, s), (self.fill_color,) * 3)
             out.paste(small, ((s - nw) // 2, (s - nh) // 2))
         else:
+            # resize the shortest side to s and centre-crop, in one resampling pass over the source box
             scale = s / min(w, h)
             nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
-            if (nw, nh) != (w, h):
-                img = img.resize((nw, nh), rs)
             left, top = round((nw - s) / 2.0), round((nh - s) / 2.0)
-            out = img.crop((left, top, left + s, top + s)) if (nw, nh) != (s, s) else img
+            if (nw, nh) == (s, s):
+                out = img if (w, h) == (s, s) else img.resize((s, s), rs)
+            else:
+                fx, fy = w / nw, h / nh
+                out = img.resize((s, s), rs, box=(left * fx, top * fy, (left + s) * fx, (top + s) * fy))
         return np.asarray(out, dtype=np.uint8).transpose(2, 0, 1).copy()
 
 
@@ -98,15 +101,16 @@ def _dct_matrix(n: int) -> np.ndarray:
     return m
 
 
-_DCT32 = _dct_matrix(32)
+_DCT8 = np.ascontiguousarray(_dct_matrix(32)[:8])  # the 8 lowest DCT-II basis rows of a 32-point transform
 
 
 def phash64(gray32: np.ndarray) -> int:
     """64-bit DCT hash of a 32x32 luma array: 2-D DCT-II, keep the 8x8 lowest frequencies, one bit per
     coefficient set when it is above the median of the 63 non-DC coefficients. Returned as a signed int64."""
     x = np.asarray(gray32, dtype=np.float64)
-    coeffs = (_DCT32 @ x @ _DCT32.T)[:8, :8].ravel()
-    med = np.median(coeffs[1:])
+    coeffs = (_DCT8 @ x @ _DCT8.T).ravel()
+    rest = np.partition(coeffs[1:], (31, 32))
+    med = (rest[31] + rest[32]) / 2.0
     return int(np.packbits(coeffs > med).view(">i8")[0])
 
 
@@ -186,14 +190,18 @@ def _facts(img: Image.Image) -> tuple[float, float, float, float, int, bytes]:
     rgb64 = img.resize((FACT_SIZE, FACT_SIZE), Image.Resampling.BOX)
     thumb = rgb64.reduce(2).tobytes()
     gray64 = rgb64.convert("L")
-    g8 = np.asarray(gray64, dtype=np.float32)  # 0..255
-    hist = np.bincount(np.asarray(gray64).ravel(), minlength=256)
-    p = hist[hist > 0] / float(FACT_SIZE * FACT_SIZE)
+    u8 = np.frombuffer(gray64.tobytes(), dtype=np.uint8).reshape(FACT_SIZE, FACT_SIZE)
+    hist = np.bincount(u8.ravel(), minlength=256)
+    levels = np.arange(256, dtype=np.float64)
+    n = float(FACT_SIZE * FACT_SIZE)
+    mean = float(hist @ levels) / n
+    var = max(0.0, float(hist @ (levels * levels)) / n - mean * mean)
+    p = hist[hist > 0] / n
     entropy = float(-(p * np.log2(p)).sum())
-    lap = -4.0 * g8[1:-1, 1:-1] + g8[:-2, 1:-1] + g8[2:, 1:-1] + g8[1:-1, :-2] + g8[1:-1, 2:]
-    mean = float(g8.mean())
-    return (mean / 255.0, float(g8.std()) / 255.0, entropy, float(lap.var()),
-            phash64(np.asarray(gray64.reduce(2), dtype=np.float64)), thumb)
+    g = u8.astype(np.float32)
+    lap = g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4.0 * g[1:-1, 1:-1]
+    g32 = np.frombuffer(gray64.reduce(2).tobytes(), dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
+    return mean / 255.0, float(np.sqrt(var)) / 255.0, entropy, float(lap.var(dtype=np.float64)), phash64(g32), thumb
 
 
 def empty_record(rec: dict) -> dict:
