@@ -14,6 +14,13 @@ from pathlib import Path
 from editlens.warehouse import ENV_VAR, Warehouse
 
 
+# The names `ingest.formats` accepts, listed here so that `--help` does not import the readers.
+INGEST_FORMATS = (
+    "seed", "seed-part1", "seed-part2", "seed-part3", "ip2p-parquet", "ip2p-original",
+    "magicbrush-parquet", "magicbrush-test", "hqedit-parquet",
+)
+
+
 class UsageError(Exception):
     """Unusable input: reported as one line on stderr with exit code 2."""
 
@@ -38,7 +45,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="read a dataset's metadata into canonical Parquet tables")
     p.add_argument("path", type=Path)
-    p.add_argument("--format", default=None, help="force a reader instead of auto-detection")
+    p.add_argument(
+        "--format",
+        default=None,
+        help="force a reader instead of auto-detection: " + ", ".join(INGEST_FORMATS),
+    )
     p.add_argument("--no-check-images", action="store_true", help="skip the image existence check")
     p.add_argument("--workers", type=int, default=None, help="parallel reader processes (default: cores)")
     _add_warehouse(p)

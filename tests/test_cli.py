@@ -25,3 +25,10 @@ def test_unknown_format_is_exit_2(tmp_path):
     r = run("ingest", str(tmp_path / "data"), "--warehouse", str(tmp_path / "wh"))
     assert r.returncode == 2
     assert r.stderr.strip()
+
+
+def test_help_lists_the_ingest_formats():
+    import ingest
+    from editlens.cli import INGEST_FORMATS
+
+    assert tuple(INGEST_FORMATS) == tuple(ingest.formats)
