@@ -34,7 +34,7 @@ class BuildInputError(Exception):
 class BuildConfig:
     warehouse: Warehouse
     dbt_args: list[str] = field(default_factory=list)
-    command: str = "build"
+    command: str = "build"  # a dbt subcommand, e.g. "build", "run", "docs generate"
     project_dir: Path = PROJECT_DIR
     duckdb_memory: str | None = None  # DuckDB memory_limit for the build (profile default 5GB)
     duckdb_threads: int | None = None
@@ -57,7 +57,7 @@ def dbt_command(cfg: BuildConfig) -> tuple[list[str], dict[str, str]]:
     dbt_dir = wh.root / "dbt"
     cmd = [
         dbt_executable(),
-        cfg.command,
+        *cfg.command.split(),
         "--project-dir", str(cfg.project_dir),
         "--profiles-dir", str(cfg.project_dir),
         "--target-path", str(dbt_dir / "target"),
