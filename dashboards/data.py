@@ -309,6 +309,27 @@ def default_thresholds(m: Marts) -> dict[str, float]:
     }
 
 
+# headline scores of one edit: (name, preferred column, fallback column); the caption-based score where the
+# dataset has captions, else the instruction-based one
+HEADLINE_SCORES = (
+    ("CLIP-I", "clip_i", None),
+    ("CLIP-T", "clip_t_target_caption", "clip_t_instruction"),
+    ("directional", "directional_caption", "directional_instruction"),
+)
+
+
+def headline_scores(row: dict) -> list[tuple[str, float | None]]:
+    out = []
+    for name, first, second in HEADLINE_SCORES:
+        v = row.get(first)
+        if (v is None or pd.isna(v)) and second:
+            v = row.get(second)
+            name = f"{name} (instr.)" if v is not None and not pd.isna(v) else name
+        if first in row or (second and second in row):
+            out.append((name, None if v is None or pd.isna(v) else float(v)))
+    return out
+
+
 def _sel(cols: Sequence[str], alias: str = "e") -> str:
     return ", ".join(f'{alias}."{c}"' for c in cols)
 
@@ -877,7 +898,7 @@ def session_counts(m: Marts) -> dict[str, int]:
 
 def session_turns(m: Marts, session_id: str) -> pd.DataFrame:
     m.require("edits")
-    extra = ["source_image_id", "target_image_id", *score_columns(m)[:3]]
+    extra = ["source_image_id", "target_image_id", *score_columns(m)]
     cols = example_columns(m, extra)
     brk = ""
     join = ""

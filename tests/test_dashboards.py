@@ -497,3 +497,15 @@ def test_serve_runs_streamlit_on_localhost_and_stops_with_it(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_headline_scores_fall_back_to_instruction_scores():
+    row = {
+        "clip_i": 0.9,
+        "clip_t_target_caption": None,
+        "clip_t_instruction": 0.25,
+        "directional_caption": 0.3,
+        "directional_instruction": 0.1,
+    }
+    assert data.headline_scores(row) == [("CLIP-I", 0.9), ("CLIP-T (instr.)", 0.25), ("directional", 0.3)]
+    assert data.headline_scores({"clip_i": float("nan")}) == [("CLIP-I", None)]

@@ -34,11 +34,10 @@ ids = [recs[0].get("source_image_id")] + [r.get("target_image_id") for r in recs
 pics = ui.thumbs(m, ids, size=192)
 cols = st.columns(len(recs) + 1)
 cols[0].image(pics[0], caption="turn 1 source", width="stretch")
-scs = data.score_columns(m)[:2]
 for i, (r, box) in enumerate(zip(recs, cols[1:])):
     box.image(pics[i + 1], width="stretch")
     brk = " — **chain break**" if r.get("is_chain_break") else ""
     box.markdown(f"**Turn {r['turn_index']}**{brk}  \n{r['instruction']}")
     if r.get("is_chain_break") and r.get("chain_break_reason"):
         box.caption(str(r["chain_break_reason"]).replace("_", " "))
-    box.caption(" · ".join(f"{data.score_label(c).split(' (')[0]} {ui.score(r.get(c))}" for c in scs))
+    box.caption(" · ".join(f"{name} {ui.score(v)}" for name, v in data.headline_scores(r)))
