@@ -15,6 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -268,8 +269,15 @@ def test_explorer(browser_page, server, marts):
         arg=f"{n:,}",
     )
     assert _metric(page, "Matching edits") == f"{n:,}"
-    assert page.get_by_role("button", name="Download CSV").is_enabled()
     _shot(page, "7-explorer")
+    # the download holds exactly the filtered set (generated on click)
+    with page.expect_download(timeout=TIMEOUT_MS) as dl:
+        page.get_by_role("button", name="Download CSV").click()
+    got = pd.read_csv(dl.value.path())
+    e = marts["edits"]
+    assert sorted(got["edit_id"]) == sorted(
+        e.loc[e["instruction"].str.contains("remove", case=False), "edit_id"]
+    )
 
 
 def test_sql(browser_page, server, marts):
