@@ -392,6 +392,24 @@ def scorecard_metric_columns(df: pd.DataFrame) -> dict[str, list[str]]:
     return {"counts": counts, "rates": rates, "medians": meds}
 
 
+# what each scorecard rate is a share of (default: the part's edits; medians: its scored edits)
+SCORECARD_DENOMINATORS = {
+    "reject_rate": "n_records_read",
+    "ip2p_filter_pass_rate": "n_scored",
+    "misaligned_share": "n_scored",
+}
+
+
+def scorecard_denominator(metric: str, columns: Sequence[str]) -> str | None:
+    if metric in SCORECARD_DENOMINATORS:
+        den = SCORECARD_DENOMINATORS[metric]
+    elif metric.endswith("_median") or metric.startswith("median_"):
+        den = "n_scored"
+    else:
+        den = "n_edits"
+    return den if den in columns else ("n_edits" if "n_edits" in columns else None)
+
+
 def totals(m: Marts) -> dict[str, float]:
     if _card_has(m, "n_edits", "n_sessions", "n_with_any_quality_flag"):
         row = m.df("""select sum(n_edits)::bigint as n_edits, count(distinct dataset) as n_datasets,

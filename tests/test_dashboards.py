@@ -91,6 +91,12 @@ def test_overview_scorecard_matches_marts(app, marts):
     assert not at.exception
     best = marts["dataset_scorecard"].sort_values("clip_i_median", ascending=False).iloc[0]
     assert f"Highest: {best['dataset']} / {best['part']}." in text_of(at)
+    assert "Denominator of each bar: its part's scored" in text_of(at)
+    at.selectbox(key="overview_metric").set_value("reject_rate").run()
+    first = card.sort_index().reset_index().iloc[0]
+    assert f"records read ({first['dataset']} / {first['part']} {int(first['n_records_read']):,}" in text_of(
+        at
+    )
 
 
 def test_instruction_types_distribution_and_examples(app, marts):

@@ -32,7 +32,8 @@ if choices:
         "Metric", choices, index=0, key="overview_metric", format_func=lambda c: c.replace("_", " ")
     )
     is_rate = metric in groups["rates"]
-    plot = sc[["dataset", "part", metric] + (["n_edits"] if "n_edits" in sc.columns else [])].copy()
+    den = data.scorecard_denominator(metric, sc.columns)
+    plot = sc[["dataset", "part", metric] + ([den] if den else [])].copy()
     plot["slice"] = plot["dataset"] + " / " + plot["part"]
     chart = (
         alt.Chart(plot)
@@ -45,13 +46,15 @@ if choices:
             ),
             y=alt.Y("slice:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
             color=alt.Color("dataset:N", legend=alt.Legend(orient="bottom")),
-            tooltip=["dataset", "part", alt.Tooltip(f"{metric}:Q", format=".3f")]
-            + (["n_edits"] if "n_edits" in plot.columns else []),
+            tooltip=["dataset", "part", alt.Tooltip(f"{metric}:Q", format=".3f")] + ([den] if den else []),
         )
     )
     st.altair_chart(chart, width="stretch", height=140 + 30 * len(plot))
-    if "n_edits" in plot.columns:
+    best = plot.sort_values(metric, ascending=False).iloc[0]["slice"]
+    if den:
         st.caption(
-            "Each bar's denominator is its part's edit count (hover a bar). "
-            f"Highest: {plot.sort_values(metric, ascending=False).iloc[0]['slice']}."
+            f"Denominator of each bar: its part's {den.removeprefix('n_').replace('_', ' ')} "
+            f"({', '.join(f'{s} {ui.num(n)}' for s, n in zip(plot['slice'], plot[den]))}). Highest: {best}."
         )
+    else:
+        st.caption(f"Highest: {best}.")
