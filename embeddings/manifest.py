@@ -166,9 +166,9 @@ def known_content(con: duckdb.DuckDBPyConnection, wh: Warehouse, key: str) -> np
     if not wh.has_table(T.IMAGE_EMBEDDINGS):
         return np.zeros(0, dtype=np.uint64)
     rows = con.execute(
-        f"select distinct substr(sha256, 1, 16) as p from {source(wh, T.IMAGE_EMBEDDINGS)} where model_key = ?",
-        [key]).fetchnumpy()["p"]
-    return np.sort(np.array([int(p, 16) for p in rows], dtype=np.uint64))
+        f"select distinct ('0x' || substr(sha256, 1, 16))::ubigint as p from {source(wh, T.IMAGE_EMBEDDINGS)} "
+        "where model_key = ? order by p", [key]).fetchnumpy()["p"]
+    return np.ascontiguousarray(rows, dtype=np.uint64)  # 8 bytes per content, no Python objects
 
 
 def sha_prefix(sha: str) -> np.uint64:

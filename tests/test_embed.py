@@ -359,21 +359,23 @@ def test_new_images_and_new_model_recompute_only_whats_missing(tmp_path):
     # a new image and a new edit arrive
     data = Path(pq.read_table(wh.table_glob("images").replace("*", "part-0"))["root"][0].as_py())
     draw(999).save(data / "images" / "new.jpg", "JPEG")
+    (data / "images" / "copy_of_a1.jpg").write_bytes((data / "images" / "a1.jpg").read_bytes())
     img = pq.read_table(wh.shard_path("images", "part-0")).slice(0, 1).to_pylist()[0]
-    img.update(image_id="f" * 16, path="images/new.jpg")
-    atomic_write_table(pa.Table.from_pylist([img], schema=pq.read_schema(wh.shard_path("images", "part-0"))),
+    new = [dict(img, image_id="f" * 16, path="images/new.jpg"), dict(img, image_id="d" * 16, path="images/copy_of_a1.jpg")]
+    atomic_write_table(pa.Table.from_pylist(new, schema=pq.read_schema(wh.shard_path("images", "part-0"))),
                        wh.shard_path("images", "part-1"))
     e = dict(info["edits"][0], edit_id="e" * 16, target_image_id="f" * 16, instruction="a brand new instruction")
     atomic_write_table(pa.Table.from_pylist([e], schema=pq.read_schema(wh.shard_path("edits", "part-0"))),
                        wh.shard_path("edits", "part-1"))
     second = run_embed(cfg(wh))
-    assert (second.images_planned, second.facts_written, second.embeddings_written) == (1, 1, 1)
+    # two new images: one new content, one byte copy of content embedded in the first run (not embedded again)
+    assert (second.images_planned, second.facts_written, second.embeddings_written) == (2, 2, 1)
     assert (second.texts_embedded, second.edits_scored) == (1, 1)
     # a second model: facts are kept, embeddings and scores are made for it
     facts_before = sorted(p.name for p in wh.table_dir("image_facts").glob("*.parquet"))
     register_config("test-micro", MICRO)
     third = run_embed(cfg(wh, model="test-micro"))
-    assert third.images_planned == 10 and third.facts_written == 0
+    assert third.images_planned == 11 and third.facts_written == 0
     assert q(wh, f"select count(*), count(distinct sha256) from image_embeddings where model_key = '{third.model_key}'") == [(9, 9)]
     assert sorted(p.name for p in wh.table_dir("image_facts").glob("*.parquet")) == facts_before
     assert q(wh, "select count(distinct model_key), count(*) from edit_scores") == [(2, 2 * len(info["edits"]) + 2)]
