@@ -381,3 +381,17 @@ def test_new_images_and_new_model_recompute_only_whats_missing(tmp_path):
     assert q(wh, "select count(distinct model_key), count(*) from edit_scores") == [(2, 2 * len(info["edits"]) + 2)]
     assert q(wh, "select count(*) from embed_models") == [(2,)]
     shutil.rmtree(tmp_path)
+
+
+@pytest.mark.parametrize("mode,fmt", [("P", "PNG"), ("RGBA", "PNG"), ("L", "JPEG"), ("I;16", "PNG"),
+                                      ("CMYK", "JPEG"), ("LA", "PNG"), ("1", "PNG"), ("RGB", "WEBP"),
+                                      ("RGB", "GIF"), ("RGB", "BMP"), ("RGB", "TIFF")])
+def test_process_image_modes_and_formats(tmp_path, mode, fmt):
+    base = draw(11, size=80)
+    img = base.convert("I").point(lambda v: v * 200).convert("I;16") if mode == "I;16" else base.convert(mode)
+    p = tmp_path / f"x.{fmt.lower()}"
+    img.save(p, fmt)
+    out = process_image({"image_id": "m", "root": str(tmp_path), "path": p.name}, Preprocess(size=48))
+    assert out["status"] == "ok", out["status_message"]
+    assert out["format"] == fmt and out["pixels"].shape == (3, 48, 48) and len(out["thumb"]) == 3072
+    assert out["width"] == 80 and out["height"] == 96
