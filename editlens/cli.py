@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--workers", type=int, default=None, help="image decoding workers")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--shard-size", type=int, default=4096, help="images or texts per output shard")
+    p.add_argument("--concepts", type=Path, default=None, metavar="FILE",
+                   help="zero-shot concept prompts (default: embeddings/concepts.csv)")
+    p.add_argument("--max-image-pixels", type=int, default=None, help="larger images get status too_large")
+    p.add_argument("--threads", type=int, default=None, help="torch threads in the main process (CPU)")
+    p.add_argument("--ray-actors", type=int, default=None, help="Ray backend: number of model actors")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_warehouse(p)
 
     p = sub.add_parser("build", help="run `dbt build` on the warehouse and export the marts")
@@ -115,6 +122,12 @@ def _run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             workers=args.workers,
             backend=args.backend,
+            shard_size=args.shard_size,
+            concepts_file=args.concepts,
+            threads=args.threads,
+            ray_actors=args.ray_actors,
+            progress=not args.no_progress,
+            **({"max_image_pixels": args.max_image_pixels} if args.max_image_pixels else {}),
         )
         summary = run_embed(cfg)
         print(summary.describe())
