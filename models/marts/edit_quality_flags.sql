@@ -80,11 +80,13 @@ flags as (
         edits.split,
 
         ---------- pair integrity
-        -- identical bytes, or no pixel change with an unchanged pHash or a CLIP-I of (nearly) 1
+        -- identical bytes, or all of: an unchanged pHash, no changed thumbnail pixel, CLIP-I of (nearly) 1.
+        -- (Any one alone also fires on small real edits: a blur or a recoloured small shape.)
         coalesce(
             edits.source_sha256 = edits.target_sha256
-            or (edits.pixel_changed_frac <= {{ threshold('noop_pixel_changed_frac') }}
-                and (edits.phash_distance = 0 or edits.clip_i >= {{ threshold('noop_clip_i') }})),
+            or (edits.phash_distance = 0
+                and edits.pixel_changed_frac <= {{ threshold('noop_pixel_changed_frac') }}
+                and edits.clip_i >= {{ threshold('noop_clip_i') }}),
             false) as is_noop,
         edits.source_status not in ('ok', 'unknown') or edits.target_status not in ('ok', 'unknown')
             as has_broken_image,
@@ -92,7 +94,7 @@ flags as (
             when edits.source_status not in ('ok', 'unknown') then 'source_' || edits.source_status
             when edits.target_status not in ('ok', 'unknown') then 'target_' || edits.target_status
         end as broken_image_reason,
-        coalesce(duplicates.duplicate_rank > 1, false) as is_duplicate_pair,
+        coalesce(duplicates.duplicate_rank > 1, false) as is_duplicate_pair_raw,
         coalesce(duplicates.duplicate_group_size, 1) as duplicate_group_size,
         duplicates.original_edit_id as duplicate_of_edit_id,
         near_dup.sha256 is not null as has_near_duplicate_source,
@@ -138,8 +140,9 @@ flags as (
 final as (
 
     select
-        * exclude (below_directional_threshold),
-        -- a no-op or an unreadable pair is reported as such, not as misaligned
+        * exclude (below_directional_threshold, is_duplicate_pair_raw),
+        -- a no-op or an unreadable pair is reported as such, not as misaligned or as a duplicate
+        is_duplicate_pair_raw and not is_noop as is_duplicate_pair,
         below_directional_threshold and not is_noop and not has_broken_image as is_misaligned
     from flags
 
