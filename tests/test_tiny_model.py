@@ -25,7 +25,7 @@ def loaded():
 @pytest.fixture(scope="module")
 def metrics(loaded):
     model, preprocess, tokenizer = loaded
-    # seed 4242: never used in training (training draws from iter_pairs(seed=0))
+    # seed 4242: never used in training (the two training stages draw from iter_pairs seeds 0 and 1)
     return evaluate(model, preprocess, tokenizer, EvalConfig(n=200, seed=4242, threads=2))
 
 
@@ -47,7 +47,7 @@ def test_weights_file_is_small_and_fp16():
         dtypes = {f.get_tensor(k).dtype for k in f.keys()}
         meta = json.loads(f.metadata()["editlens_tiny_training"])
     assert dtypes == {torch.float16}
-    assert meta["seed"] == 0 and meta["steps"] > 0  # the run is recorded in the file
+    assert meta["steps"] > 0 and "seed" in meta  # the run is recorded in the file (see TRAINING.md)
 
 
 def test_config_registers_and_state_dict_loads_strictly():
@@ -105,7 +105,7 @@ def pipeline_scores(tmp_path_factory):
     from editlens.warehouse import Warehouse
 
     root = tmp_path_factory.mktemp("tiny_pipeline")
-    sample_mod.generate(root / "sample", n_edits=600, seed=21)
+    sample_mod.generate(root / "sample", n_edits=900, seed=21)
     wh = Warehouse.at(root / "wh")
     ingest_main.run_ingest(ingest_main.IngestConfig(path=root / "sample", warehouse=wh, workers=1))
     embed_main.run_embed(embed_main.EmbedConfig(warehouse=wh, progress=False, workers=1, threads=2,

@@ -53,6 +53,8 @@ class TrainConfig:
     w_caption_direction: float = 0.5
     hard_negatives: int = 3  # wrong instructions per pair, used as extra negatives
     p_two_ops: float = 0.1
+    caption_negatives: int = 0  # near-miss captions per pair, extra negatives of the caption loss
+    init: Path | None = None  # start from these weights (a continuation run) instead of random
     p_jpeg: float = 0.5
     world: str = "editlens.sample.world"
     out: Path = field(default_factory=lambda: tiny.WEIGHTS_PATH)
@@ -169,19 +171,24 @@ def contrastive(a: torch.Tensor, b: torch.Tensor, positives: torch.Tensor, scale
 
 
 def losses(model, dir_scale, batch, tokens: TokenCache, cfg: TrainConfig) -> dict[str, torch.Tensor]:
-    src, tgt, instr, scap, tcap, wrong = batch
+    src, tgt, instr, scap, tcap, wrong, wcaps = batch
     n = len(instr)
     img = F.normalize(model.encode_image(torch.cat([src, tgt])), dim=-1)
-    captions = scap + tcap
+    captions = scap + tcap + list(wcaps)
     short = instr + list(wrong)
     txt = F.normalize(torch.cat([encode_text_trimmed(model, tokens(captions)),
                                  encode_text_trimmed(model, tokens(short))]), dim=-1)
+    n_w = len(wcaps)
+    t_wcap = txt[2 * n:2 * n + n_w]
+    txt = torch.cat([txt[:2 * n], txt[2 * n + n_w:]])
     e_src, e_tgt = img[:n], img[n:]
     t_scap, t_tcap, t_instr, t_wrong = txt[:n], txt[n:2 * n], txt[2 * n:3 * n], txt[3 * n:]
 
     caps = scap + tcap
     clip_scale = model.logit_scale.exp().clamp(max=100)
-    l_cap = contrastive(img, torch.cat([t_scap, t_tcap]), equal_mask(caps, caps), clip_scale)
+    l_cap = contrastive(img, torch.cat([t_scap, t_tcap]), equal_mask(caps, caps), clip_scale,
+                        extra_b=t_wcap if n_w else None,
+                        extra_pos=equal_mask(caps, list(wcaps)) if n_w else None)
 
     d_img = F.normalize(e_tgt - e_src, dim=-1)
     s = dir_scale.exp().clamp(max=100)
@@ -219,6 +226,7 @@ class TrainPair:
     target_caption: str
     op: str
     wrong: list  # instructions describing edits of the same source that did not happen
+    wrong_captions: list  # captions of the target scene after a different edit (position, kind, size, colour)
 
 
 JOINERS = ("{a}, and {b}.", "{a}. Then {b}.", "{a} and also {b}", "{a}, then {b}")
@@ -255,19 +263,36 @@ def wrong_for_edits(world, edits, rng: np.random.Generator, k: int) -> list[str]
             for _ in range(k)] if ops else []
 
 
+CAPTION_NEGATIVE_OPS = ("move", "replace", "resize", "recolor")
+
+
+def wrong_captions_for(world, scene, rng: np.random.Generator, k: int) -> list[str]:
+    """Captions of `scene` after a different shape edit: near-miss captions that teach where, which kind and
+    which size, not only which shapes are present."""
+    if k <= 0 or scene is None or not all(hasattr(world, f) for f in ("applicable_ops", "make_edit", "caption")):
+        return []
+    ops = [o for o in world.applicable_ops(scene) if o in CAPTION_NEGATIVE_OPS]
+    return [world.caption(world.make_edit(scene, ops[int(rng.integers(len(ops)))], rng).result)
+            for _ in range(k)] if ops else []
+
+
 def train_pairs(world, cfg: TrainConfig):
     """Endless TrainPairs: the world's correct single edits, a share turned into two-operation edits, each
     with `cfg.hard_negatives` wrong instructions (the world's `wrong_instruction`, as the sample uses)."""
     rng = np.random.default_rng([cfg.seed, 1])
+    cap_rng = np.random.default_rng([cfg.seed, 3])
     for p in call_iter_pairs(world, cfg.seed, cfg.steps * cfg.batch_size):
         two = two_op_pair(world, p, rng) if cfg.p_two_ops > 0 and rng.random() < cfg.p_two_ops else None
         if two is not None:
             e1, e2, target, text, tcap = two
             yield TrainPair(p.source, target, text, p.source_caption, tcap, f"{e1.op}+{e2.op}",
-                            wrong_for_edits(world, [e1, e2], rng, cfg.hard_negatives))
+                            wrong_for_edits(world, [e1, e2], rng, cfg.hard_negatives),
+                            wrong_captions_for(world, e2.result, cap_rng, cfg.caption_negatives))
             continue
         wrong = [w for w in (call_wrong_instruction(world, p, rng) for _ in range(cfg.hard_negatives)) if w]
-        yield TrainPair(p.source, p.target, p.instruction, p.source_caption, p.target_caption, p.op, wrong)
+        result = p.edit.result if getattr(p, "edit", None) is not None else None
+        yield TrainPair(p.source, p.target, p.instruction, p.source_caption, p.target_caption, p.op, wrong,
+                        wrong_captions_for(world, result, cap_rng, cfg.caption_negatives))
 
 
 def make_batches(world, preprocess, cfg: TrainConfig):
@@ -283,7 +308,8 @@ def make_batches(world, preprocess, cfg: TrainConfig):
         yield (image_batch(preprocess, [im[0] for im in images]),
                image_batch(preprocess, [im[1] for im in images]),
                [p.instruction for p in pairs], [p.source_caption for p in pairs],
-               [p.target_caption for p in pairs], [w for p in pairs for w in p.wrong])
+               [p.target_caption for p in pairs], [w for p in pairs for w in p.wrong],
+               [c for p in pairs for c in p.wrong_captions])
 
 
 def save_weights(model, path: Path, metadata: dict) -> None:
@@ -307,6 +333,14 @@ def train(cfg: TrainConfig):
 
     tiny.register()
     model = open_clip.create_model(tiny.MODEL_NAME, device="cpu")
+    init_sha = None
+    if cfg.init is not None:
+        import hashlib
+
+        from safetensors.torch import load_file
+
+        model.load_state_dict({k: v.float() for k, v in load_file(str(cfg.init)).items()}, strict=True)
+        init_sha = hashlib.sha256(Path(cfg.init).read_bytes()).hexdigest()
     model.train()
     preprocess = tiny.preprocess()
     tokens = TokenCache(open_clip.get_tokenizer(tiny.MODEL_NAME))
@@ -339,7 +373,9 @@ def train(cfg: TrainConfig):
             running = {}
     elapsed = time.time() - t0
     model.eval()
-    meta = {k: v for k, v in asdict(cfg).items() if k != "out"}  # where it was written is not a setting
+    meta = {k: v for k, v in asdict(cfg).items() if k not in ("out", "init")}  # paths are not settings
+    if init_sha:
+        meta["init_sha256"] = init_sha
     # no timings in the file: the same seed and steps give a byte-identical file
     meta.update(torch=torch.__version__, open_clip=open_clip.__version__)
     save_weights(model, Path(cfg.out), {"editlens_tiny_training": json.dumps(meta)})
@@ -360,6 +396,9 @@ def parse_args(argv=None) -> TrainConfig:
     ap.add_argument("--w-caption-direction", type=float, default=d.w_caption_direction)
     ap.add_argument("--hard-negatives", type=int, default=d.hard_negatives,
                     help="wrong instructions per pair used as extra negatives (0: in-batch negatives only)")
+    ap.add_argument("--caption-negatives", type=int, default=d.caption_negatives,
+                    help="near-miss captions per pair (other shape edits of the target) as caption negatives")
+    ap.add_argument("--init", type=Path, default=None, help="continue from these weights (safetensors)")
     ap.add_argument("--p-two-ops", type=float, default=d.p_two_ops, help="share of two-operation edits")
     ap.add_argument("--p-jpeg", type=float, default=d.p_jpeg, help="share of pairs seen as JPEGs")
     ap.add_argument("--world", default=d.world, help="module providing iter_pairs (default: shapes world)")
@@ -369,7 +408,8 @@ def parse_args(argv=None) -> TrainConfig:
     return TrainConfig(seed=a.seed, steps=a.steps, batch_size=a.batch_size, lr=a.lr, threads=a.threads,
                        w_caption=a.w_caption, w_instruction=a.w_instruction,
                        w_caption_direction=a.w_caption_direction, hard_negatives=a.hard_negatives,
-                       p_two_ops=a.p_two_ops, p_jpeg=a.p_jpeg,
+                       p_two_ops=a.p_two_ops, p_jpeg=a.p_jpeg, caption_negatives=a.caption_negatives,
+                       init=a.init,
                        world=a.world, out=a.out, log_every=a.log_every)
 
 
