@@ -994,7 +994,7 @@ def _where(m: Marts, f: Filters) -> tuple[str, list]:
     return ("where " + " and ".join(conds)) if conds else "", params
 
 
-COUNT_CAP = 100_000
+COUNT_CAP = 10_000
 
 
 def explore_count(m: Marts, f: Filters, cap: int | None = COUNT_CAP) -> tuple[int, bool]:
