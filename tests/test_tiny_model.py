@@ -149,3 +149,36 @@ def test_pipeline_finds_every_noop(pipeline_scores):
     # and no clean edit looks like a no-op on all three signals
     clean = [r for r in pipeline_scores["rows"] if r["clean"] and r["clip_i"] is not None]
     assert not [r for r in clean if r["phash_distance"] == 0 and r["pixel_l1"] == 0 and r["clip_i"] >= 0.99]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the training and evaluation entry points
+
+
+def test_training_is_deterministic_and_writes_fp16_safetensors(tmp_path):
+    from safetensors.torch import load_file
+
+    from embeddings.tiny.train import TrainConfig, train
+
+    outs = []
+    for name in ("a", "b"):
+        cfg = TrainConfig(seed=3, steps=2, batch_size=4, warmup_steps=1, caption_negatives=1,
+                          out=tmp_path / f"{name}.safetensors", log_every=100)
+        train(cfg)
+        outs.append(load_file(str(cfg.out)))
+    a, b = outs
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert {t.dtype for t in a.values()} == {torch.float16}
+    # the script writes the same tensors, names and shapes as the committed file
+    committed = load_file(str(tiny.WEIGHTS_PATH))
+    assert committed.keys() == a.keys() and all(committed[k].shape == a[k].shape for k in a)
+
+
+def test_cli_exit_codes_for_unusable_input(tmp_path, capsys):
+    from embeddings.tiny import evaluate as ev
+    from embeddings.tiny import train as tr
+
+    assert ev.main(["--weights", str(tmp_path / "nope.safetensors")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert tr.main(["--world", "no_such_world_module", "--steps", "1", "--out", str(tmp_path / "x")]) == 2
+    assert "cannot import" in capsys.readouterr().err

@@ -269,7 +269,8 @@ CAPTION_NEGATIVE_OPS = ("move", "replace", "resize", "recolor")
 def wrong_captions_for(world, scene, rng: np.random.Generator, k: int) -> list[str]:
     """Captions of `scene` after a different shape edit: near-miss captions that teach where, which kind and
     which size, not only which shapes are present."""
-    if k <= 0 or scene is None or not all(hasattr(world, f) for f in ("applicable_ops", "make_edit", "caption")):
+    needs = ("applicable_ops", "make_edit", "caption")
+    if k <= 0 or scene is None or not all(hasattr(world, f) for f in needs):
         return []
     ops = [o for o in world.applicable_ops(scene) if o in CAPTION_NEGATIVE_OPS]
     return [world.caption(world.make_edit(scene, ops[int(rng.integers(len(ops)))], rng).result)
