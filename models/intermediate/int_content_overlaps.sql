@@ -23,6 +23,16 @@ uses as (
 
 ),
 
+-- min <> max finds contents used by two dataset/splits in one cheap hash aggregate; details only for those few
+candidates as (
+
+    select sha256
+    from uses
+    group by sha256
+    having min(dataset || '/' || split) <> max(dataset || '/' || split)
+
+),
+
 per_content as (
 
     select
@@ -31,8 +41,8 @@ per_content as (
         count(distinct dataset || '/' || split) as n_dataset_splits,
         list(distinct dataset order by dataset) as datasets
     from uses
+    semi join candidates using (sha256)
     group by sha256
-    having count(distinct dataset || '/' || split) > 1
 
 )
 

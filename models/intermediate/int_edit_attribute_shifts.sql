@@ -10,16 +10,6 @@ chosen_model as (
 
 ),
 
-attributes as (
-
-    select
-        sha256, concept_group, concept, score
-    from {{ ref('stg_editlens__image_concepts') }}
-    semi join chosen_model using (model_key)
-    where concept_group <> 'safety' and concept_group <> 'person'
-
-),
-
 with_person as (
 
     select distinct sha256
@@ -29,11 +19,30 @@ with_person as (
 
 ),
 
-images as (
+images as materialized (
 
     select edit_id, source_sha256, target_sha256 from {{ ref('int_edit_images') }}
     where source_sha256 is not null and target_sha256 is not null
         and (source_sha256 in (select sha256 from with_person) or target_sha256 in (select sha256 from with_person))
+
+),
+
+-- only the contents of those edits: the concept table is scanned once, probing a small hash table
+relevant as materialized (
+
+    select source_sha256 as sha256 from images
+    union
+    select target_sha256 from images
+
+),
+
+attributes as materialized (
+
+    select sha256, concept_group, concept, score
+    from {{ ref('stg_editlens__image_concepts') }}
+    semi join chosen_model using (model_key)
+    semi join relevant using (sha256)
+    where concept_group <> 'safety' and concept_group <> 'person'
 
 ),
 

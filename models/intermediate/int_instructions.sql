@@ -9,14 +9,14 @@ edits as (
 
 distinct_instructions as (
 
-    select distinct instruction_norm from edits
+    select distinct instruction_key, instruction_norm from edits
 
 ),
 
 split as (
 
     select
-        hash(instruction_norm) as instruction_key,
+        instruction_key,
         instruction_norm,
         list_filter({{ split_clauses('instruction_norm') }}, c -> length(trim(c)) > 0) as clauses
     from distinct_instructions

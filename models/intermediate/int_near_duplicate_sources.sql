@@ -22,13 +22,13 @@ sources as (
 
 ),
 
-numbered as (
+numbered as materialized (
 
     select row_number() over () as image_no, sha256, phash from sources
 
 ),
 
-blocks as (
+blocks as materialized (
 
     select
         image_no,

@@ -8,7 +8,7 @@ edits as (
 
 ),
 
-edit_label as (
+edit_label as materialized (
 
     select edit_id, dataset, 'all' as label from edits
     union all

@@ -14,7 +14,7 @@ edits as (
 
 ),
 
-edit_label as (
+edit_label as materialized (
 
     select edit_id, dataset, 'all' as label from edits
     union all
@@ -22,7 +22,7 @@ edit_label as (
 
 ),
 
-mentions as (
+mentions as materialized (
 
     select distinct edit_id, demographic_group, subgroup from {{ ref('int_demographic_mentions') }}
     union all

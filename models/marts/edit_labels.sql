@@ -3,7 +3,7 @@ with
 
 edits as (
 
-    select edit_id, instruction_norm, provided_labels from {{ ref('stg_editlens__edits') }}
+    select edit_id, instruction_key, provided_labels from {{ ref('stg_editlens__edits') }}
 
 ),
 
@@ -12,7 +12,7 @@ derived as (
     select edits.edit_id, labels.label, 'derived' as origin
     from edits
     join {{ ref('int_instruction_labels_derived') }} as labels
-        on labels.instruction_key = hash(edits.instruction_norm)
+        on labels.instruction_key = edits.instruction_key
 
 ),
 

@@ -51,7 +51,7 @@ final as (
         edits.instruction,
         edits.source_caption,
         edits.target_caption,
-        hash(edits.instruction_norm) as instruction_key,
+        edits.instruction_key,
         features.n_words,
         features.n_clauses,
         features.language_guess,
@@ -100,8 +100,8 @@ final as (
         edits.ingest_run_id
 
     from edits
-    left join features on features.instruction_key = hash(edits.instruction_norm)
-    left join derived on derived.instruction_key = hash(edits.instruction_norm)
+    left join features on features.instruction_key = edits.instruction_key
+    left join derived on derived.instruction_key = edits.instruction_key
     left join scores on scores.edit_id = edits.edit_id
     left join images on images.edit_id = edits.edit_id
 

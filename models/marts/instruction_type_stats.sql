@@ -2,7 +2,7 @@
 -- length, score distributions (p10, median, p90) and multi-turn depth.
 with
 
-edits as (
+edits as materialized (
 
     select
         edit_id, dataset, part, session_id, turn_index, n_words, n_clauses, clip_i,

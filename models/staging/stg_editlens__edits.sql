@@ -1,3 +1,6 @@
+-- A table, not a view: a dozen models read it, and the normalised instruction (regexp work) is computed once.
+{{ config(materialized='table') }}
+
 with
 
 source as (
@@ -6,7 +9,7 @@ source as (
 
 ),
 
-renamed as (
+normalised as (
 
     select
         ---------- ids
@@ -41,6 +44,12 @@ renamed as (
 
     from source
 
+),
+
+final as (
+
+    select *, hash(instruction_norm) as instruction_key from normalised
+
 )
 
-select * from renamed
+select * from final
