@@ -359,7 +359,7 @@ def _column(values: list, typ: pa.DataType) -> pa.Array:
     n = len(values)
     if n > 64 and type(values[0]) in _CONSTANT_TYPES and values[0] is values[-1] is values[n // 2]:
         v = values[0]
-        if values.count(v) == n if v is not None else all(x is None for x in values):
+        if values.count(v) == n:  # identity first: no comparisons for a repeated object; None counts None only
             return pa.nulls(n, typ) if v is None else pa.repeat(pa.scalar(v, typ), n)
     return pa.array(values, type=typ)
 
@@ -441,6 +441,7 @@ def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], inst
     dpre = m.dataset + SEP
     new_ids = [h.digest()[:8].hex() for h in map(sha1, [(dpre + loc).encode("utf-8", "surrogatepass")
                                                          for loc in new_locs])]
+    fresh = len(new_locs) == 2 * n  # every source and target location is new and distinct (Part-1, Part-2)
     images.update(zip(new_locs, new_ids))
     i = m.i
     k_new = len(new_locs)
@@ -454,7 +455,7 @@ def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], inst
     i["row"] += [None] * k_new
     i["column"] += [None] * k_new
     i["exists"] += new_exists
-    m.images_missing += sum(1 for e in new_exists if e is False)
+    m.images_missing += new_exists.count(False)  # values are True, False or None (0 == False never arises)
     e = m.e
     nones = [None] * n
     e["edit_id"] += ids
@@ -463,8 +464,12 @@ def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], inst
     e["split"] += [m.split] * n
     e["session_id"] += nones
     e["turn_index"] += [1] * n
-    e["source_image_id"] += map(images.__getitem__, s_loc)
-    e["target_image_id"] += map(images.__getitem__, t_loc)
+    if fresh:  # new_locs is then s_loc followed by t_loc
+        e["source_image_id"] += new_ids[:n]
+        e["target_image_id"] += new_ids[n:]
+    else:
+        e["source_image_id"] += map(images.__getitem__, s_loc)
+        e["target_image_id"] += map(images.__getitem__, t_loc)
     e["mask_image_id"] += nones
     e["instruction"] += instruction
     e["instruction_ori"] += instruction_ori or nones

@@ -49,10 +49,19 @@ class KillSwitch:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+# Columns of (nearly) unique values: dictionary encoding and min/max statistics cost more to write than they
+# give readers (the encoder tries a dictionary first and falls back to plain pages for such columns).
+HIGH_CARDINALITY = frozenset(("edit_id", "source_image_id", "target_image_id", "mask_image_id", "image_id",
+                              "instruction", "instruction_ori", "source_caption", "target_caption", "path",
+                              "message", "raw", "checksum"))
+
+
 def _write_atomic(table: pa.Table, path: Path, kill: KillSwitch) -> None:
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}.partial"
+    low = [c for c in table.column_names if c not in HIGH_CARDINALITY]
     try:
-        pq.write_table(table, tmp, compression="lz4")  # LZ4_RAW: the cheapest to write
+        pq.write_table(table, tmp, compression="lz4",  # LZ4_RAW: the cheapest to write
+                       use_dictionary=low, write_statistics=low)
         kill.step()
         os.replace(tmp, path)
     finally:

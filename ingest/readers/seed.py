@@ -83,8 +83,8 @@ def _paths_clean(col: list) -> bool:
             or big.startswith("/") or "\n/" in big or "\n\n" in big or not big or big[0].isspace()
             or big[-1].isspace()):
         return False
-    # an item that is empty or all whitespace touches a separator with whitespace
-    return not any(f"\n{c}" in big or f"{c}\n" in big for c in " \t\r\f\v")
+    # an item that is all whitespace (str.isspace: also U+3000, U+00A0, \x1c-\x1f, ..., as check_rel_path)
+    return not any(map(str.isspace, col))
 
 
 def _validate_one(rec: dict) -> tuple:
@@ -110,13 +110,14 @@ def map_single(unit, data: bytes, m: UnitMapper) -> None:
 
 
 def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapper) -> None:
-    src = [r.get("source_image") for r in recs]
-    tgt = [r.get("target_image") for r in recs]
-    ins = [r.get("instruction") for r in recs]
-    ori = [r.get("instruction_ori") for r in recs]
-    sc = [r.get("source_caption") for r in recs]
-    tc = [r.get("target_caption") for r in recs]
-    lab = [r.get("task_type") for r in recs]
+    keys = set().union(*recs)  # every key of the chunk: a column no record has is all None, not extracted
+
+    def column(key: str) -> list:
+        return [r.get(key) for r in recs] if key in keys else [None] * len(recs)
+
+    src, tgt, ins = column("source_image"), column("target_image"), column("instruction")
+    ori, sc, tc, lab = column("instruction_ori"), column("source_caption"), column("target_caption"), \
+        column("task_type")
     mx = T.MAX_INSTRUCTION_CHARS
     bad: set[int] = set()
     for col in (src, tgt):
@@ -127,13 +128,13 @@ def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapp
     if not (set(map(type, ins)) <= _STR and 0 < min(map(len, ins), default=1) and max(map(len, ins), default=1) <= mx
             and not any(map(str.isspace, ins))):
         bad.update(k for k, s in enumerate(ins) if type(s) is not str or not 0 < len(s) <= mx or s.isspace())
-    for col in (ori, sc, tc):
-        if not set(map(type, col)) <= _STR_OR_NONE:
+    for key, col in (("instruction_ori", ori), ("source_caption", sc), ("target_caption", tc)):
+        if key in keys and not set(map(type, col)) <= _STR_OR_NONE:
             bad.update(k for k, v in enumerate(col) if v is not None and type(v) is not str)
-    if not set(map(type, lab)) <= _NONE:
+    if "task_type" in keys and not set(map(type, lab)) <= _NONE:
         bad.update(k for k, v in enumerate(lab)
                    if v is not None and (type(v) is not list or not all(type(x) is str for x in v)))
-    if set().union(*recs) <= SINGLE_KNOWN:  # the usual case: no key beyond the known ones in the whole file
+    if keys <= SINGLE_KNOWN:  # the usual case: no key beyond the known ones in the whole file
         extra = ["{}"] * len(recs)
     else:
         extra = ["{}" if r.keys() <= SINGLE_KNOWN else pack_extra(r, SINGLE_KNOWN) for r in recs]
