@@ -83,6 +83,12 @@ def register_config(name: str, config: dict | str | Path) -> None:
         open_clip.add_model_config(Path(config))
 
 
+def _tiny_resize_mode() -> str:
+    from embeddings import tiny
+
+    return tiny.RESIZE_MODE
+
+
 def _register_tiny() -> Path | None:
     try:
         from embeddings import tiny
@@ -167,7 +173,8 @@ def load_model(name: str = TINY_NAME, pretrained: str | None = None, device: str
         mean=tuple(float(x) for x in cfg.get("mean", Preprocess.mean)),
         std=tuple(float(x) for x in cfg.get("std", Preprocess.std)),
         interpolation=str(cfg.get("interpolation", "bicubic")),
-        resize_mode=str(cfg.get("resize_mode", "shortest")),
+        # editlens-tiny was trained on whole pictures squashed to its input size (embeddings/tiny/TRAINING.md)
+        resize_mode=_tiny_resize_mode() if name == TINY_NAME else str(cfg.get("resize_mode", "shortest")),
         fill_color=int(cfg.get("fill_color", 0) or 0),
         jpeg_draft=jpeg_draft,
     )
