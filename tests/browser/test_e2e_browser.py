@@ -37,6 +37,9 @@ TIMEOUT_MS = 60_000
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+if not CHROMIUM.exists() and os.environ.get("CI"):
+    # CI installs chromium before the suite (.ci/install_chromium.sh): a skip there would hide a broken set-up.
+    raise RuntimeError(f"{CHROMIUM} not found in CI: .ci/install_chromium.sh did not install Debian's chromium")
 if not CHROMIUM.exists():
     pytest.skip(
         f"{CHROMIUM} not found: run .ci/install_chromium.sh (Debian's chromium package)",
