@@ -9,6 +9,7 @@ turn k's source being turn k-1's ``edit_image``.
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 
 import orjson
 
@@ -46,7 +47,7 @@ def _parse_chunk(lines: list[bytes], first: int, m: UnitMapper) -> tuple[list[in
     loads = orjson.loads
     try:  # fast path: every line is a JSON object
         recs = list(map(loads, lines))
-        if all(type(r) is dict for r in recs):
+        if set(map(type, recs)) <= _DICT:
             return list(range(first, first + len(lines))), recs, lines
     except orjson.JSONDecodeError:
         pass
@@ -69,6 +70,7 @@ def _parse_chunk(lines: list[bytes], first: int, m: UnitMapper) -> tuple[list[in
     return nums, recs, raws
 
 
+_DICT = {dict}
 _STR = {str}
 _STR_OR_NONE = {str, type(None)}
 _NONE = {type(None)}
@@ -113,7 +115,12 @@ def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapp
     keys = set().union(*recs)  # every key of the chunk: a column no record has is all None, not extracted
 
     def column(key: str) -> list:
-        return [r.get(key) for r in recs] if key in keys else [None] * len(recs)
+        if key not in keys:
+            return [None] * len(recs)
+        try:  # the usual case: every record has the key
+            return list(map(itemgetter(key), recs))
+        except KeyError:
+            return [r.get(key) for r in recs]
 
     src, tgt, ins = column("source_image"), column("target_image"), column("instruction")
     ori, sc, tc, lab = column("instruction_ori"), column("source_caption"), column("target_caption"), \
