@@ -3,14 +3,7 @@ with
 
 scores as (
 
-    unpivot (
-        select dataset, part, clip_i, clip_t_target_caption, clip_t_instruction, directional_caption,
-            directional_instruction, pixel_changed_frac, cast(phash_distance as double) as phash_distance
-        from {{ ref('edits') }}
-    )
-    on clip_i, clip_t_target_caption, clip_t_instruction, directional_caption, directional_instruction,
-        pixel_changed_frac, phash_distance
-    into name metric value score
+    select * from {{ ref('int_edit_score_metrics') }}
 
 ),
 
