@@ -33,11 +33,15 @@ APP = str(REPO / "dashboards" / "app.py")
 
 
 def _clear_caches() -> None:
-    """A fresh server: no cached query, no connection, no accelerator, no warm-up done."""
+    """A fresh server: no cached query, no connection, no accelerator, no warm-up done or running (a warm-up
+    left over from an earlier render is stopped, so a cold render competes with its own warm-up only, as on a
+    server that has just started)."""
     import streamlit as st
 
     from dashboards import data
 
+    data._stop_warm_ups()
+    data._STOP.clear()
     st.cache_data.clear()
     st.cache_resource.clear()
     data._WARM.clear()

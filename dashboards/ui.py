@@ -40,7 +40,9 @@ def image_refs_for(m: data.Marts, df: pd.DataFrame) -> dict[str, dict]:
     for c in ("source_image_id", "target_image_id"):
         if c in df.columns:
             ids += [i for i in df[c].tolist() if isinstance(i, str)]
-    return data.image_refs(m, ids)
+    # the edits' datasets and parts narrow the lookup until the warm-up has indexed it
+    hint = {c: df[c].dropna().unique().tolist() if c in df.columns else [] for c in ("dataset", "part")}
+    return data.image_refs(m, ids, hint["dataset"], hint["part"])
 
 
 def thumbs(

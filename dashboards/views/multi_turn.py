@@ -31,7 +31,7 @@ turns = data.session_turns(m, sid)
 st.subheader(f"Filmstrip: {sid}")
 recs = turns.to_dict("records")
 ids = [recs[0].get("source_image_id")] + [r.get("target_image_id") for r in recs]
-pics = ui.thumbs(m, ids, size=192)
+pics = ui.thumbs(m, ids, size=192, refs=ui.image_refs_for(m, turns))
 cols = st.columns(len(recs) + 1)
 cols[0].image(pics[0], caption="turn 1 source", width="stretch")
 for i, (r, box) in enumerate(zip(recs, cols[1:])):
