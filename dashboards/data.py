@@ -1345,7 +1345,10 @@ def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
         con.execute("set threads to 1")
         _RUNNING[threading.current_thread()] = con
         _LOCAL.conn = _Conn(con)
-        thresholds = {c: (">=" if SCORES[c][1] else "<=", v) for c, v in default_thresholds(m).items()}
+        try:
+            thresholds = {c: (">=" if SCORES[c][1] else "<=", v) for c, v in default_thresholds(m).items()}
+        except Exception:  # noqa: BLE001 (interrupted at exit, or the marts changed: the steps do what they can)
+            thresholds = {}
         steps = [
             lambda: _row_index(m, build=True),
             lambda: _row_index(m, build=True, table="images"),
