@@ -76,7 +76,8 @@ def test_flag_matches_ground_truth(pipeline, name):
 
 
 @pytest.mark.xfail(reason="editlens-tiny's instruction-directional score does not yet separate wrong instructions "
-                          "from right ones on the sample (ROC AUC about 0.95, best-threshold F1 about 0.4 at 3% prevalence); see models/README.md",
+                          "from right ones on the sample (ROC AUC about 0.95, best-threshold F1 about 0.4 "
+                          "at 3% prevalence); see models/README.md",
                    strict=False)
 def test_misaligned_matches_wrong_instructions(pipeline):
     tp, fp, fn = _precision_recall(pipeline, "is_misaligned", ["wrong_instruction"])
