@@ -27,6 +27,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from editlens.warehouse import atomic_write_table
+from ingest.tables import IMAGES
+
+_IMAGE_COLUMNS = ("image_id", "location_kind", "root", "path", "row_group", "row", "column", "exists")
 
 # dataset, part, split, share of edits, multi-turn, image storage
 PARTS: list[tuple[str, str, str, float, bool, str]] = [
@@ -167,18 +170,8 @@ def _write_images(root: Path) -> pa.Table:
         )
     t = pa.Table.from_pylist(
         rows,
-        schema=pa.schema(
-            [
-                ("image_id", pa.string()),
-                ("location_kind", pa.string()),
-                ("root", pa.string()),
-                ("path", pa.string()),
-                ("row_group", pa.int32()),
-                ("row", pa.int64()),
-                ("column", pa.string()),
-                ("exists", pa.bool_()),
-            ]
-        ),
+        # the ingest contract's own column types (ingest/tables.py), for the columns the lookup reads
+        schema=pa.schema([IMAGES.field(n) for n in _IMAGE_COLUMNS]),
     )
     return t
 
