@@ -67,17 +67,23 @@ def parse_error(line: bytes, exc: Exception) -> tuple[str, str]:
     return T.MALFORMED_JSON, f"malformed JSON: {exc}"
 
 
+def parse_line(n: int, line, m: UnitMapper) -> dict | None:
+    """Line ``n`` as a JSON object, or None once its reject (malformed, or not an object) is recorded."""
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        reason, msg = parse_error(line, exc)
+        m.reject(n, reason, msg, line)
+        return None
+    if type(rec) is not dict:
+        m.reject(n, T.WRONG_TYPE, f"line is a JSON {type(rec).__name__}, expected an object", line)
+        return None
+    return rec
+
+
 def parse_lines(data: bytes, m: UnitMapper):
     """Yield (line number, dict, raw line); malformed or non-object lines become rejects."""
-    loads = orjson.loads
     for n, line in json_lines(data):
-        try:
-            rec = loads(line)
-        except orjson.JSONDecodeError as exc:
-            reason, msg = parse_error(line, exc)
-            m.reject(n, reason, msg, line)
-            continue
-        if type(rec) is not dict:
-            m.reject(n, T.WRONG_TYPE, f"line is a JSON {type(rec).__name__}, expected an object", line)
-            continue
-        yield n, rec, line
+        rec = parse_line(n, line, m)
+        if rec is not None:
+            yield n, rec, line

@@ -16,7 +16,7 @@ import orjson
 from ingest import tables as T
 from ingest.mapper import BadField, UnitMapper, add_file_batch, check_instruction, check_labels, check_rel_path, \
     optional_text, short_sha1
-from ingest.readers.common import abspath, pack_extra, parse_error, parse_lines, read_bytes
+from ingest.readers.common import abspath, pack_extra, parse_line, parse_lines, read_bytes
 
 SINGLE_KNOWN = frozenset(
     ("source_image", "target_image", "instruction", "instruction_ori", "source_caption", "target_caption",
@@ -55,14 +55,8 @@ def _parse_chunk(lines: list[bytes], first: int, m: UnitMapper) -> tuple[list[in
     for n, line in enumerate(lines, first):
         if not line or line.isspace():
             continue
-        try:
-            rec = loads(line)
-        except orjson.JSONDecodeError as exc:
-            reason, msg = parse_error(line, exc)
-            m.reject(n, reason, msg, line)
-            continue
-        if type(rec) is not dict:
-            m.reject(n, T.WRONG_TYPE, f"line is a JSON {type(rec).__name__}, expected an object", line)
+        rec = parse_line(n, line, m)
+        if rec is None:
             continue
         nums.append(n)
         recs.append(rec)
