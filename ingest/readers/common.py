@@ -17,6 +17,15 @@ def read_bytes(path: str) -> tuple[str, bytes]:
     return hashlib.sha256(data).hexdigest(), data
 
 
+def read_optional(path: str) -> bytes | None:
+    """The file's bytes, or None when it does not exist (a companion file a record may lack)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
 def sha256_file(path: str, chunk: int = 8 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

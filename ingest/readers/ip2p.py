@@ -19,7 +19,7 @@ import orjson
 
 from ingest import tables as T
 from ingest.mapper import BadField, UnitMapper, check_instruction, check_rel_path, optional_text
-from ingest.readers.common import dumps, json_lines, pack_extra, parse_error
+from ingest.readers.common import dumps, json_lines, pack_extra, parse_error, read_optional
 from ingest.readers.parquet import ParquetRow, iter_parquet
 from ingest.readers.parquet import load as load_parquet  # noqa: F401 - re-exported for the registry
 
@@ -48,22 +48,13 @@ def map_parquet(unit, _payload, m: UnitMapper) -> None:
                    target=row.images["edited_image"], source_caption=sc, target_caption=tc,
                    extra=pack_extra(v, PQ_TEXT))
 
-    iter_parquet(unit, m, ("original_image", "edited_image"), on_row,
-                 lambda first, n, msg: [m.reject(first + i, T.UNREADABLE_PARQUET, msg) for i in range(n)])
+    iter_parquet(unit, m, ("original_image", "edited_image"), on_row)
 
 
 # ---- original release ------------------------------------------------------------------------------------------
 
 SCORE_KEYS = ("p2p_threshold", "cfg_scale", "clip_sim_0", "clip_sim_1", "clip_sim_dir", "clip_sim_image")
 PROMPT_KNOWN = frozenset(("input", "caption", "edit", "output"))
-
-
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
 
 
 def load_original(unit):
@@ -85,7 +76,8 @@ def load_original(unit):
         except BadField:
             continue
         base = os.path.join(unit.root, rel)
-        pj, md = _read(os.path.join(base, "prompt.json")), _read(os.path.join(base, "metadata.jsonl"))
+        pj = read_optional(os.path.join(base, "prompt.json"))
+        md = read_optional(os.path.join(base, "metadata.jsonl"))
         files[d] = (pj, md)
         for b in (pj, md):
             h.update(b"\x00" if b is None else b"\x01%d\x01" % len(b) + b)

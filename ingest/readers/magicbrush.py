@@ -18,7 +18,7 @@ import orjson
 
 from ingest import tables as T
 from ingest.mapper import BadField, UnitMapper, check_instruction, check_rel_path
-from ingest.readers.common import dumps, pack_extra, parse_error
+from ingest.readers.common import dumps, pack_extra, parse_error, read_optional
 from ingest.readers.parquet import ParquetRow, iter_parquet
 from ingest.readers.parquet import load as load_parquet  # noqa: F401 - re-exported for the registry
 
@@ -64,8 +64,7 @@ def map_parquet(unit, _payload, m: UnitMapper) -> None:
                    target=row.images["target_img"], mask=mask, session_id=sid, turn_index=turn,
                    extra=pack_extra(v, PQ_KNOWN))
 
-    iter_parquet(unit, m, ("source_img", "target_img", "mask_img"), on_row,
-                 lambda first, n, msg: [m.reject(first + i, T.UNREADABLE_PARQUET, msg) for i in range(n)])
+    iter_parquet(unit, m, ("source_img", "target_img", "mask_img"), on_row)
 
 
 # ---- test-set layout -------------------------------------------------------------------------------------------
@@ -74,20 +73,12 @@ AUX = ("global_descriptions.json", "local_descriptions.json")
 TURN_KNOWN = frozenset(("input", "mask", "output", "instruction"))
 
 
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
-
-
 def load_test(unit):
     base = os.path.dirname(os.path.join(unit.root, unit.source_file))
-    main = _read(os.path.join(unit.root, unit.source_file))
+    main = read_optional(os.path.join(unit.root, unit.source_file))
     if main is None:
         raise FileNotFoundError(unit.source_file)
-    aux = {a: _read(os.path.join(base, a)) for a in AUX}
+    aux = {a: read_optional(os.path.join(base, a)) for a in AUX}
     h = hashlib.sha256(main)
     for a in AUX:
         b = aux[a]

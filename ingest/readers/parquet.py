@@ -67,9 +67,14 @@ def _presence(tbl: pa.Table, name: str, kind: str) -> list[bool]:
 
 
 def iter_parquet(unit, m: UnitMapper, image_columns: tuple[str, ...], on_row: Callable[[ParquetRow], None],
-                 on_bad_rows: Callable[[int, int, str], None]) -> None:
-    """Call ``on_row`` for each readable row, ``on_bad_rows(first_row, n_rows, message)`` for unreadable ones.
-    A file whose footer cannot be read is one reject (``unreadable_parquet``, source_record null)."""
+                 on_bad_rows: Callable[[int, int, str], None] | None = None) -> None:
+    """Call ``on_row`` for each readable row, ``on_bad_rows(first_row, n_rows, message)`` for unreadable ones
+    (default: one ``unreadable_parquet`` reject per row). A file whose footer cannot be read is one reject
+    (``unreadable_parquet``, source_record null)."""
+    if on_bad_rows is None:
+        def on_bad_rows(first: int, n: int, msg: str) -> None:
+            for i in range(n):
+                m.reject(first + i, T.UNREADABLE_PARQUET, msg)
     path = abspath(unit, unit.source_file)
     try:
         pf = pq.ParquetFile(path)
