@@ -202,6 +202,24 @@ def test_unreadable_parquet_is_a_reject(tmp_path):
     assert s.records_loaded == 2 and s.records_read == s.records_loaded + s.records_rejected == 4
 
 
+def test_unreadable_row_group_rejects_each_of_its_rows(tmp_path, monkeypatch):
+    root = tmp_path / "instructpix2pix"
+    ip2p_parquet(root, name="data/train-00000-of-00001.parquet")  # 3 rows in row groups of 2 and 1
+    real = pq.ParquetFile.read_row_group
+
+    def broken_first(self, i, *args, **kwargs):
+        if i == 0:
+            raise OSError("corrupt page")
+        return real(self, i, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", broken_first)
+    s = ingest(root, tmp_path / "wh", workers=1)
+    bad = [(r["source_record"], r["reason"]) for r in table(tmp_path / "wh", "rejects")
+           if "corrupt page" in r["message"]]
+    assert sorted(bad) == [(0, "unreadable_parquet"), (1, "unreadable_parquet")]
+    assert s.records_read == 3 == s.records_loaded + s.records_rejected
+
+
 def test_truncated_parquet_with_forced_format(tmp_path):
     root = tmp_path / "x"
     good = ip2p_parquet(root, name="train-00000.parquet")
