@@ -442,15 +442,21 @@ def label_origins(m: Marts) -> list[str]:
     return m.df("select distinct origin from edit_labels order by 1")["origin"].tolist()
 
 
-def label_distribution(m: Marts, datasets_: Sequence[str] = (), origin: str | None = None) -> pd.DataFrame:
-    """Edits per label and dataset (one origin), with the dataset's edit count as denominator."""
-    params: list = []
+def _label_filters(origin: str | None, datasets_: Sequence[str], params: list) -> list[str]:
+    """SQL conditions (with their parameters appended to ``params``) for one label origin and some datasets."""
     conds = []
     if origin:
         conds.append("origin = ?")
         params.append(origin)
     if datasets_:
         conds.append(_in("dataset", datasets_, params))
+    return conds
+
+
+def label_distribution(m: Marts, datasets_: Sequence[str] = (), origin: str | None = None) -> pd.DataFrame:
+    """Edits per label and dataset (one origin), with the dataset's edit count as denominator."""
+    params: list = []
+    conds = _label_filters(origin, datasets_, params)
     where = ("where " + " and ".join(conds)) if conds else ""
     if m.has("instruction_type_stats"):
         sql = f"""
@@ -475,12 +481,7 @@ def label_distribution(m: Marts, datasets_: Sequence[str] = (), origin: str | No
 def label_cooccurrence(m: Marts, origin: str | None = None, datasets_: Sequence[str] = ()) -> pd.DataFrame:
     """Unordered pairs of labels given to the same edit, with counts, most frequent first."""
     params: list = []
-    conds = ["label_a < label_b"]
-    if origin:
-        conds.append("origin = ?")
-        params.append(origin)
-    if datasets_:
-        conds.append(_in("dataset", datasets_, params))
+    conds = ["label_a < label_b", *_label_filters(origin, datasets_, params)]
     if m.has("label_cooccurrence"):
         return m.df(
             f"""select label_a, label_b, sum(n_edits)::bigint as n_edits from label_cooccurrence
@@ -502,12 +503,7 @@ def label_cooccurrence(m: Marts, origin: str | None = None, datasets_: Sequence[
 def label_quality(m: Marts, origin: str | None = None, datasets_: Sequence[str] = ()) -> pd.DataFrame:
     """Per label: edits and score medians (per dataset and part, where the stats mart has them)."""
     params: list = []
-    conds = []
-    if origin:
-        conds.append("origin = ?")
-        params.append(origin)
-    if datasets_:
-        conds.append(_in("dataset", datasets_, params))
+    conds = _label_filters(origin, datasets_, params)
     where = ("where " + " and ".join(conds)) if conds else ""
     if m.has("instruction_type_stats"):
         cols = m.columns("instruction_type_stats")
