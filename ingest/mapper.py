@@ -11,7 +11,9 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest import tables as T
 
@@ -211,6 +213,27 @@ class UnitMapper:
         self.i: dict[str, list] = {f.name: [] for f in T.IMAGES}
         self._images: dict[object, str] = {}
         self.images_missing = 0
+        # Arrow pieces of edits/images built column-wise (``add_file_batch``), in row order with the rows
+        # appended to ``e``/``i`` in between (those are flushed into a piece before the next batch piece)
+        self._pieces: dict[str, list[pa.Table]] = {"edits": [], "images": []}
+        # batches whose edit ids and image locations are not yet in ``_seen``/``_images`` (added on first need)
+        self._pending: list[tuple[pa.Array, pa.Array, pa.Array]] = []
+
+    def _sync(self) -> None:
+        """Bring ``_seen`` and ``_images`` up to date with the column-wise batches."""
+        for edit_ids, locs, image_ids in self._pending:
+            self._seen.update(edit_ids.to_pylist())
+            self._images.update(zip(locs.to_pylist(), image_ids.to_pylist()))
+        self._pending = []
+
+    def _flush_rows(self) -> None:
+        """Turn the rows appended so far to ``e``/``i`` into Arrow pieces (keeps row order with batch pieces)."""
+        for name, attr, schema in (("edits", "e", T.EDITS), ("images", "i", T.IMAGES)):
+            cols = getattr(self, attr)
+            if cols[schema[0].name]:
+                self._pieces[name].append(
+                    pa.table({f.name: _column(cols[f.name], f.type) for f in schema}, schema=schema))
+                setattr(self, attr, {f.name: [] for f in schema})
 
     # ---- rejects -------------------------------------------------------------------------------------------
     def reject(self, record: int | None, reason: str, message: str, raw: bytes | str | None = None,
@@ -285,6 +308,8 @@ class UnitMapper:
                  scores: str = "{}", extra: str = "{}", source_file: str | None = None) -> bool:
         """Load one edit. ``source``/``target``/``mask`` are image paths relative to the image root (already
         lexically checked) or ``ParquetImage``s. Returns False (and writes a reject) if it is not loaded."""
+        if self._pending:
+            self._sync()
         imgs = []
         try:
             for img in (source, target, mask):
@@ -345,9 +370,15 @@ class UnitMapper:
     def tables(self) -> dict[str, pa.Table]:
         assert self.read == self.loaded + self.rejected
         out = {}
+        if self._pieces["edits"] or self._pieces["images"]:
+            self._flush_rows()
         for name, cols, schema in (("edits", self.e, T.EDITS), ("images", self.i, T.IMAGES),
                                    ("rejects", self.r, T.REJECTS)):
-            out[name] = pa.table({f.name: _column(cols[f.name], f.type) for f in schema}, schema=schema)
+            pieces = self._pieces.get(name)
+            if pieces:
+                out[name] = pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
+            else:
+                out[name] = pa.table({f.name: _column(cols[f.name], f.type) for f in schema}, schema=schema)
         return out
 
 
@@ -377,9 +408,117 @@ def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], inst
     (paths lexically clean, instruction a non-empty string within the limit). Same rows as calling
     ``add_edit`` record by record, in order: duplicates after their first occurrence and images behind an
     escaping symlink become rejects."""
-    n = len(records)
-    if n == 0:
+    if not records:
         return
+    if _arrow_batch(m, records, instruction, source, target, instruction_ori, source_caption, target_caption,
+                    labels, extra):
+        return
+    m._sync()
+    _row_batch(m, records, raws, instruction, source, target, instruction_ori, source_caption, target_caption,
+               labels, extra)
+
+
+# ---- the column-wise batch in Arrow: no per-record Python objects beyond the SHA-1 inputs and digests -----------
+
+_HEX = np.array([int.from_bytes(f"{b:02x}".encode(), "little") for b in range(256)], dtype="<u2")
+
+
+def _short_ids(digests: bytes, n: int) -> pa.Array:
+    """16-hex-char ids (``hexdigest()[:16]``) of ``n`` concatenated 20-byte SHA-1 digests, as an Arrow array."""
+    data = _HEX[np.frombuffer(digests, np.uint8).reshape(n, 20)[:, :8]]
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(np.arange(0, 16 * n + 1, 16, dtype=np.int32)),
+                                                  pa.py_buffer(data)])
+
+
+def _sha1_digests(texts: pa.Array) -> bytes:
+    """SHA-1 digests (20 bytes each, concatenated) of each value's UTF-8 bytes (no nulls)."""
+    n = len(texts)
+    offsets = np.frombuffer(texts.buffers()[1], np.int32, n + 1, texts.offset * 4).tolist()
+    buf = texts.buffers()[2]
+    data = b"" if buf is None else buf.to_pybytes()
+    sha1 = hashlib.sha1
+    return b"".join([sha1(data[a:b]).digest() for a, b in zip(offsets, offsets[1:])])
+
+
+def _const(value, typ: pa.DataType, n: int) -> pa.Array:
+    return pa.nulls(n, typ) if value is None else pa.repeat(pa.scalar(value, typ), n)
+
+
+def _arrow_batch(m: UnitMapper, records, instruction, source, target, instruction_ori, source_caption,
+                 target_caption, labels, extra) -> bool:
+    """``add_file_batch`` for the usual batch: nothing loaded into ``m`` before by the record path, no duplicate
+    edit, no image check raising. Builds the same rows as ``_row_batch`` as Arrow pieces; returns False (having
+    changed nothing) when the batch needs the row path."""
+    if m._seen or m._images or m._pending:
+        return False
+    n = len(records)
+    try:
+        src = pa.array(source, pa.string())
+        tgt = pa.array(target, pa.string())
+        ins = pa.array(instruction, pa.string())
+    except (pa.ArrowException, UnicodeError):  # e.g. a lone surrogate: the row path encodes it as before
+        return False
+    prefix = m._img_prefix
+    if prefix:
+        src_loc = pc.binary_join_element_wise(prefix, src, "")
+        tgt_loc = pc.binary_join_element_wise(prefix, tgt, "")
+    else:
+        src_loc, tgt_loc = src, tgt
+    edit_digests = _sha1_digests(pc.binary_join_element_wise(f"{m.dataset}{SEP}{m.part}{SEP}{SEP}1", src_loc,
+                                                             tgt_loc, ins, SEP))
+    key = np.frombuffer(edit_digests, np.uint8).reshape(n, 20)[:, :8].copy().view(np.uint64).ravel()
+    if len(np.unique(key)) != n:  # a duplicate edit within the batch: the row path writes its reject
+        return False
+    try:
+        exists_s = m.checker.check_many(m.image_root_abs, source)
+        exists_t = m.checker.check_many(m.image_root_abs, target)
+    except BadField:
+        return False
+    # images: distinct locations, first seen first (sources, then targets)
+    locs = pa.concat_arrays([src_loc, tgt_loc])
+    enc = locs.dictionary_encode()
+    uniq, codes = enc.dictionary, enc.indices
+    k = len(uniq)
+    image_ids = _short_ids(_sha1_digests(pc.binary_join_element_wise(m.dataset, uniq, SEP)), k)
+    exists = exists_s + exists_t
+    if k == 2 * n:  # every location new and distinct: the dictionary is the concatenation itself
+        src_ids, tgt_ids = image_ids[:n], image_ids[n:]
+    else:
+        ids = image_ids.take(codes)
+        src_ids, tgt_ids = ids[:n], ids[n:]
+        _, first = np.unique(codes.to_numpy(zero_copy_only=False), return_index=True)
+        exists = [exists[j] for j in first.tolist()]
+    edit_ids = _short_ids(edit_digests, n)
+    string, nulls = pa.string(), pa.nulls(n, pa.string())
+
+    def opt(col, typ=string):
+        return _const(None, typ, n) if col is None else _column(col, typ)
+
+    edits = pa.table([
+        edit_ids, _const(m.dataset, string, n), _const(m.part, string, n), _const(m.split, string, n), nulls,
+        _const(1, pa.int32(), n), src_ids, tgt_ids, nulls, ins, opt(instruction_ori), opt(source_caption),
+        opt(target_caption), opt(labels, T.EDITS.field("provided_labels").type), _const("{}", string, n),
+        _const("{}", string, n) if extra is None else _column(extra, string), _const(m.source_file, string, n),
+        pa.array(records, pa.int64()), _const(m.run_id, string, n),
+    ], schema=T.EDITS)
+    images = pa.table([
+        image_ids, _const(m.dataset, string, k), _const(m.part, string, k), _const("file", string, k),
+        _const(m.root, string, k), uniq, pa.nulls(k, pa.int32()), pa.nulls(k, pa.int64()), pa.nulls(k, string),
+        _column(exists, pa.bool_()),
+    ], schema=T.IMAGES)
+    m._flush_rows()
+    m._pieces["edits"].append(edits)
+    m._pieces["images"].append(images)
+    m._pending.append((edit_ids, uniq, image_ids))
+    m.images_missing += exists.count(False)
+    m.read += n
+    m.loaded += n
+    return True
+
+
+def _row_batch(m: UnitMapper, records, raws, instruction, source, target, instruction_ori, source_caption,
+               target_caption, labels, extra) -> None:
+    n = len(records)
     prefix = m._img_prefix
     s_loc = [prefix + p for p in source] if prefix else list(source)
     t_loc = [prefix + p for p in target] if prefix else list(target)
