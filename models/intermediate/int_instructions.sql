@@ -1,4 +1,7 @@
 -- One row per distinct normalised instruction, with its clauses: the unit the taxonomy and features work on.
+-- Clauses come from the split_clauses macro; a negated or contrasted part ("..., but keep the face",
+-- "... without changing the sky", "do not move the dog") is cut off as a clause of its own, so the seed's
+-- `none` rules can silence it without silencing the positive part before it.
 with
 
 edits as (
@@ -18,9 +21,24 @@ split as (
     select
         instruction_key,
         instruction_norm,
-        list_filter({{ split_clauses('instruction_norm') }}, c -> length(trim(c)) > 0) as clauses
+        {{ split_clauses('instruction_norm') }} as clauses
     from distinct_instructions
+
+),
+
+negations_split as (
+
+    select
+        instruction_key,
+        instruction_norm,
+        list_filter(
+            flatten(list_transform(clauses, c -> string_split_regex(
+                regexp_replace(c,
+                    '\s+(?:(?:but|and|yet|while|however)\s+)*(do not|don''t|never|without)\s+', ', \1 ', 'g'),
+                ',\s*|\s+but\s+'))),
+            c -> length(trim(c)) > 0) as clauses
+    from split
 
 )
 
-select * from split
+select * from negations_split
