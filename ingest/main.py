@@ -184,16 +184,19 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
 SMALL_INPUT_BYTES = 16 << 20
 
 
+def _unit_bytes(u: Unit) -> int:
+    size = 0
+    try:
+        size = os.path.getsize(os.path.join(u.root, u.source_file))
+    except OSError:
+        pass
+    if u.reader == "ip2p-original":
+        size += 1000 * len(u.params or ())  # prompt dirs are read too
+    return size
+
+
 def _input_bytes(units: list[Unit]) -> int:
-    total = 0
-    for u in units:
-        try:
-            total += os.path.getsize(os.path.join(u.root, u.source_file))
-        except OSError:
-            pass
-        if u.reader == "ip2p-original":
-            total += 1000 * len(u.params or ())  # prompt dirs are read too
-    return total
+    return sum(map(_unit_bytes, units))
 
 
 def _pool_task(args) -> FileResult:
@@ -235,7 +238,8 @@ def run_ingest(cfg: IngestConfig) -> IngestSummary:
             ctx = mp.get_context("spawn")
             with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
                                      initargs=(cfg.check_images, cfg.kill_after_steps)) as ex:
-                futs = [ex.submit(_pool_task, t) for t in tasks]
+                # largest units first: the last ones to finish are then small, and no worker idles at the end
+                futs = [ex.submit(_pool_task, t) for t in sorted(tasks, key=lambda t: -_unit_bytes(t[0]))]
                 results = [f.result() for f in as_completed(futs)]
         order = {u.shard: i for i, u in enumerate(units)}
         results.sort(key=lambda r: order[r.shard])
