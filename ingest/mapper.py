@@ -440,6 +440,12 @@ def _sha1_digests(texts: pa.Array) -> bytes:
     return b"".join([sha1(data[a:b]).digest() for a, b in zip(offsets, offsets[1:])])
 
 
+def _distinct(digests: bytes, n: int) -> bool:
+    """No two of the ``n`` concatenated digests share their first 8 bytes (the 16-hex-char id)."""
+    key = np.sort(np.frombuffer(digests, np.uint8).reshape(n, 20)[:, :8].copy().view(">u8").ravel())
+    return not (key[1:] == key[:-1]).any()
+
+
 def _const(value, typ: pa.DataType, n: int) -> pa.Array:
     return pa.nulls(n, typ) if value is None else pa.repeat(pa.scalar(value, typ), n)
 
@@ -466,28 +472,28 @@ def _arrow_batch(m: UnitMapper, records, instruction, source, target, instructio
         src_loc, tgt_loc = src, tgt
     edit_digests = _sha1_digests(pc.binary_join_element_wise(f"{m.dataset}{SEP}{m.part}{SEP}{SEP}1", src_loc,
                                                              tgt_loc, ins, SEP))
-    key = np.frombuffer(edit_digests, np.uint8).reshape(n, 20)[:, :8].copy().view(np.uint64).ravel()
-    if len(np.unique(key)) != n:  # a duplicate edit within the batch: the row path writes its reject
+    if not _distinct(edit_digests, n):  # a duplicate edit within the batch: the row path writes its reject
         return False
     try:
         exists_s = m.checker.check_many(m.image_root_abs, source)
         exists_t = m.checker.check_many(m.image_root_abs, target)
     except BadField:
         return False
-    # images: distinct locations, first seen first (sources, then targets)
+    # images: one id per source and target location (equal locations, equal ids); rows for the distinct
+    # locations, first seen first (sources, then targets)
     locs = pa.concat_arrays([src_loc, tgt_loc])
-    enc = locs.dictionary_encode()
-    uniq, codes = enc.dictionary, enc.indices
-    k = len(uniq)
-    image_ids = _short_ids(_sha1_digests(pc.binary_join_element_wise(m.dataset, uniq, SEP)), k)
+    image_digests = _sha1_digests(pc.binary_join_element_wise(m.dataset, locs, SEP))
+    all_ids = _short_ids(image_digests, 2 * n)
+    src_ids, tgt_ids = all_ids[:n], all_ids[n:]
     exists = exists_s + exists_t
-    if k == 2 * n:  # every location new and distinct: the dictionary is the concatenation itself
-        src_ids, tgt_ids = image_ids[:n], image_ids[n:]
+    if _distinct(image_digests, 2 * n):  # distinct ids: distinct locations (the usual Part-1/Part-2 file)
+        uniq, image_ids = locs, all_ids
     else:
-        ids = image_ids.take(codes)
-        src_ids, tgt_ids = ids[:n], ids[n:]
-        _, first = np.unique(codes.to_numpy(zero_copy_only=False), return_index=True)
-        exists = [exists[j] for j in first.tolist()]
+        _, first = np.unique(locs.dictionary_encode().indices.to_numpy(zero_copy_only=False), return_index=True)
+        first = pa.array(first)
+        uniq, image_ids = locs.take(first), all_ids.take(first)
+        exists = [exists[j] for j in first.to_pylist()]
+    k = len(uniq)
     edit_ids = _short_ids(edit_digests, n)
     string, nulls = pa.string(), pa.nulls(n, pa.string())
 

@@ -79,3 +79,61 @@ def test_whole_column_path_check(col, clean):
     from ingest.readers.seed import _paths_clean
 
     assert _paths_clean(col) is clean
+
+
+def _rows_of(m):
+    t = m.tables()
+    return {name: t[name].to_pylist() for name in ("edits", "images", "rejects")}
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_arrow_batch_with_shared_images_equals_row_batch(tmp_path, check):
+    """Shared images (a source reused, a target that is another record's source, source = target) and no
+    duplicate edit: the Arrow batch gives the row path's rows in the same order, images first seen first."""
+    from ingest import mapper as M
+
+    (tmp_path / "real_editing/images/images").mkdir(parents=True)
+    (tmp_path / "real_editing/images/images/1_0.jpg").write_bytes(b"x")
+    src = ["images/1_0.jpg", "images/1_0.jpg", "images/2_0.jpg", "images/3_0.jpg", "images/9.jpg"] * 20
+    tgt = ["images/1_1.jpg", "images/1_2.jpg", "images/1_0.jpg", "images/3_0.jpg", "images/9.jpg"] * 20
+    ins = [f"edit {k}" for k in range(len(src))]
+    recs = list(range(1, len(src) + 1))
+    fast, rows = mapper(tmp_path, check=check), mapper(tmp_path, check=check)
+    add_file_batch(fast, records=recs, raws=[b"raw"] * len(src), instruction=ins, source=src, target=tgt,
+                   labels=[["object-add"] if k % 3 else None for k in recs])
+    assert fast._pending and not fast.e["edit_id"]  # the Arrow path took it
+    M._row_batch(rows, recs, [b"raw"] * len(src), ins, src, tgt, None, None, None,
+                 [["object-add"] if k % 3 else None for k in recs], None)
+    assert _rows_of(fast) == _rows_of(rows)
+    assert len(_rows_of(fast)["images"]) == 6
+    assert (fast.read, fast.loaded, fast.rejected, fast.images_missing) == \
+        (rows.read, rows.loaded, rows.rejected, rows.images_missing) == (100, 100, 0, 5 if check else 0)
+
+
+def test_batches_after_batches_and_records(tmp_path):
+    """A second batch (duplicates of the first, shared images) and single records after batches see what the
+    batches loaded; rows equal the record-by-record ones, and equal the row path's in order too."""
+    from ingest import mapper as M
+
+    src = [f"images/{k}_0.jpg" for k in range(100)]
+    tgt = [f"images/{k}_1.jpg" for k in range(100)]
+    ins = [f"edit {k}" for k in range(100)]
+    src2, tgt2 = src[:3], tgt[:2] + ["images/new.jpg"]
+    one, many, rows = mapper(tmp_path, check=False), mapper(tmp_path, check=False), mapper(tmp_path, check=False)
+    for n, (s, t, i) in enumerate(zip(src + src2, tgt + tgt2, ins * 2), 1):
+        one.add_edit(record=n, raw=b"raw", instruction=i, source=s, target=t)
+    for m in (many, rows):
+        batch = add_file_batch if m is many else (
+            lambda m, **kw: M._row_batch(m, kw["records"], kw["raws"], kw["instruction"], kw["source"],
+                                         kw["target"], None, None, None, None, None))
+        batch(m, records=list(range(1, 101)), raws=[b"raw"] * 100, instruction=ins, source=src, target=tgt)
+        batch(m, records=[101, 102, 103], raws=[b"raw"] * 3, instruction=ins[:3], source=src2, target=tgt2)
+    for m in (one, many, rows):
+        m.add_edit(record=200, raw=b"raw", instruction="x", source="images/0_0.jpg", target="images/z.jpg")
+    a, b, c = _rows_of(one), _rows_of(many), _rows_of(rows)
+    assert b == c
+    key = lambda r: r["image_id"]  # noqa: E731 - record by record interleaves sources and targets
+    assert a["edits"] == b["edits"] and a["rejects"] == b["rejects"]
+    assert sorted(a["images"], key=key) == sorted(b["images"], key=key)
+    assert [r["reason"] for r in b["rejects"]] == [T.DUPLICATE_RECORD] * 2
+    assert len(b["edits"]) == 102 and len(b["images"]) == 202
