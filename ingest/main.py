@@ -222,10 +222,12 @@ def run_ingest(cfg: IngestConfig) -> IngestSummary:
         # chunked sources (seeds.json): chunks of the same source that no longer exist are removed
         current = {u.shard for u in units}
         chunked = {(u.dataset, u.source_file) for u in units if u.unit}
+        removed = set()
         for shard, row in committed.items():
             if shard not in current and (row["dataset"], row["source_file"]) in chunked and row["unit"] != \
                     row["source_file"]:
                 remove_unit(wh, shard)
+                removed.add(shard)
         tasks = [(u, run_id, str(wh.root), committed.get(u.shard)) for u in units]
         n_workers = max(1, min(cfg.workers or os.cpu_count() or 1, len(tasks)))
         if cfg.workers is None and _input_bytes(units) < SMALL_INPUT_BYTES:
@@ -243,11 +245,16 @@ def run_ingest(cfg: IngestConfig) -> IngestSummary:
                 results = [f.result() for f in as_completed(futs)]
         order = {u.shard: i for i, u in enumerate(units)}
         results.sort(key=lambda r: order[r.shard])
-        final = recover(wh)
+        # the committed state now: what was committed before, minus removed chunks, plus this run's units
+        final = {shard: row for shard, row in committed.items() if shard not in removed}
+        for r in results:
+            if r.status == "ingested":
+                final[r.shard] = dict(records_read=r.records_read, records_loaded=r.records_loaded,
+                                      records_rejected=r.records_rejected, images_missing=r.images_missing)
         os.sync()  # one flush for the whole run instead of an fsync per shard
     for r in results:
         if r.status == "unchanged":
-            row = final.get(r.shard) or committed.get(r.shard) or {}
+            row = committed.get(r.shard) or {}
             r.records_read = row.get("records_read", 0)
             r.records_loaded = row.get("records_loaded", 0)
             r.records_rejected = row.get("records_rejected", 0)

@@ -257,3 +257,4 @@ def test_ip2p_chunks_follow_seeds_json(tmp_path, monkeypatch):
     assert [f.status for f in s.files] == ["unchanged"]
     assert sorted(e["instruction"] for e in table(tmp_path / "wh", "edits")) == ["edit a", "edit b"]
     assert [r["unit"] for r in table(tmp_path / "wh", "ingest_runs")] == ["seeds.json[1-2]"]
+    assert s.warehouse_edits == 2  # the summary counts what is committed after the removal

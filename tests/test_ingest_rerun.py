@@ -57,6 +57,7 @@ def test_changed_or_new_file_is_ingested_alone(tmp_path):
     assert {e["ingest_run_id"] for e in edits if e["part"] == "part2"} == {s2.run_id}
     assert len(edits) == len({e["edit_id"] for e in edits})
     assert len(table(tmp_path / "wh", "ingest_runs")) == 6
+    assert (s2.warehouse_edits, s2.warehouse_rejects) == (len(edits), len(table(tmp_path / "wh", "rejects")))
 
 
 def _killed_run(src: Path, wh: Path, steps: int) -> int:
