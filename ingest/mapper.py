@@ -403,15 +403,17 @@ def _is_clean_path(p) -> bool:
 def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], instruction: list[str],
                    source: list[str], target: list[str], instruction_ori: list | None = None,
                    source_caption: list | None = None, target_caption: list | None = None,
-                   labels: list | None = None, extra: list[str] | None = None) -> None:
+                   labels: list | None = None, extra: list[str] | None = None,
+                   arrays: dict[str, pa.Array] | None = None) -> None:
     """Column-wise ``add_edit`` for single-turn edits with file images whose fields are already validated
     (paths lexically clean, instruction a non-empty string within the limit). Same rows as calling
     ``add_edit`` record by record, in order: duplicates after their first occurrence and images behind an
-    escaping symlink become rejects."""
+    escaping symlink become rejects. ``arrays``: Arrow string arrays of some of the columns, by argument name
+    (the same values), to save converting them again."""
     if not records:
         return
     if _arrow_batch(m, records, instruction, source, target, instruction_ori, source_caption, target_caption,
-                    labels, extra):
+                    labels, extra, arrays or {}):
         return
     m._sync()
     _row_batch(m, records, raws, instruction, source, target, instruction_ori, source_caption, target_caption,
@@ -451,7 +453,7 @@ def _const(value, typ: pa.DataType, n: int) -> pa.Array:
 
 
 def _arrow_batch(m: UnitMapper, records, instruction, source, target, instruction_ori, source_caption,
-                 target_caption, labels, extra) -> bool:
+                 target_caption, labels, extra, arrays: dict[str, pa.Array]) -> bool:
     """``add_file_batch`` for the usual batch: nothing loaded into ``m`` before by the record path, no duplicate
     edit, no image check raising. Builds the same rows as ``_row_batch`` as Arrow pieces; returns False (having
     changed nothing) when the batch needs the row path."""
@@ -459,9 +461,8 @@ def _arrow_batch(m: UnitMapper, records, instruction, source, target, instructio
         return False
     n = len(records)
     try:
-        src = pa.array(source, pa.string())
-        tgt = pa.array(target, pa.string())
-        ins = pa.array(instruction, pa.string())
+        src, tgt, ins = (pa.array(col, pa.string()) if arrays.get(key) is None else arrays[key] for key, col in
+                         (("source", source), ("target", target), ("instruction", instruction)))
     except (pa.ArrowException, UnicodeError):  # e.g. a lone surrogate: the row path encodes it as before
         return False
     prefix = m._img_prefix
@@ -497,13 +498,16 @@ def _arrow_batch(m: UnitMapper, records, instruction, source, target, instructio
     edit_ids = _short_ids(edit_digests, n)
     string, nulls = pa.string(), pa.nulls(n, pa.string())
 
-    def opt(col, typ=string):
-        return _const(None, typ, n) if col is None else _column(col, typ)
+    def opt(col, typ=string, key=None):
+        if col is None:
+            return _const(None, typ, n)
+        return _column(col, typ) if arrays.get(key) is None else arrays[key]
 
     edits = pa.table([
         edit_ids, _const(m.dataset, string, n), _const(m.part, string, n), _const(m.split, string, n), nulls,
-        _const(1, pa.int32(), n), src_ids, tgt_ids, nulls, ins, opt(instruction_ori), opt(source_caption),
-        opt(target_caption), opt(labels, T.EDITS.field("provided_labels").type), _const("{}", string, n),
+        _const(1, pa.int32(), n), src_ids, tgt_ids, nulls, ins, opt(instruction_ori, key="instruction_ori"),
+        opt(source_caption, key="source_caption"), opt(target_caption, key="target_caption"),
+        opt(labels, T.EDITS.field("provided_labels").type), _const("{}", string, n),
         _const("{}", string, n) if extra is None else _column(extra, string), _const(m.source_file, string, n),
         pa.array(records, pa.int64()), _const(m.run_id, string, n),
     ], schema=T.EDITS)

@@ -95,7 +95,41 @@ def test_column_path_equals_record_path(tmp_path, monkeypatch, chunk, check):
     assert fast.loaded == 10  # lines 1, 2, 3, 9, 16, 18, 20, 21, 22, 23
 
 
-@pytest.mark.parametrize("col,clean", [(["a.jpg", "\u3000", "b.jpg"], False), (["a.jpg", "\x1c"], False),
-                                       (["a.jpg", "\u00a0"], False), (["\u00e9/\u4e2d.jpg", "b c.jpg"], True)])
-def test_whole_column_check_knows_unicode_whitespace(col, clean):
-    assert seed._paths_clean(col) is clean
+def _quick_test_fails(p) -> bool:
+    """The per-path quick test of ``seed._map_chunk`` (what sends a path to ``check_rel_path``)."""
+    return (type(p) is not str or not p or p[0] == "/" or ".." in p or "\\" in p or "//" in p or "./" in p
+            or ":" in p[:3] or "\x00" in p or p.isspace())
+
+
+TRICKY = ["a.jpg", "b/c.jpg", "", " ", "\t", "\u3000", "\x1c", "\u00a0", "\u2028", "/x.jpg", "a/../b", "a\\b", "a//b",
+          "./a", "a/.", ".a", "a.", "/", ".", "C:x", "ab:c", "a\x00b", "\u00e9/\u4e2d.jpg", "b c.jpg", " a.jpg", None, 3]
+
+
+@pytest.mark.parametrize("col,surely", [(["a.jpg", "\u3000", "b.jpg"], False), (["a.jpg", "\x1c"], False),
+                                        (["a.jpg", "\u00a0"], False), (["s/1.jpg", "b c.jpg", "x/y/z.png"], True),
+                                        (["\u00e9/\u4e2d.jpg"], False),  # non-ASCII first: looked at closely
+                                        (["a.", "/b"], False), ([], False)])
+def test_whole_column_check_knows_unicode_whitespace(col, surely):
+    assert seed._paths_surely_clean(seed._strings(col)) is surely
+
+
+def test_whole_column_check_never_passes_a_path_the_quick_test_fails():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        col = [rng.choice(TRICKY) for _ in range(rng.randint(1, 4))]
+        if rng.random() < 0.5:
+            col = ["".join(rng.choice(["a", ".", "/", ":", "\\", " ", "\u3000", "\x00", "é"])
+                           for _ in range(rng.randint(0, 4))) for _ in range(rng.randint(1, 3))]
+        if seed._paths_surely_clean(seed._strings(col)):
+            assert not any(map(_quick_test_fails, col)), col
+
+
+@pytest.mark.parametrize("col,surely", [(["Remove the dog", "x"], True), (["a", ""], False), (["a", " "], False),
+                                        (["a", "\u3000"], False), (["a", None], False), (["a", 3], False),
+                                        (["x" * T.MAX_INSTRUCTION_CHARS], True),
+                                        (["x" * (T.MAX_INSTRUCTION_CHARS + 1)], False),
+                                        (["\u00e9" * 5001], False)])  # 10,002 bytes: looked at closely
+def test_whole_column_instruction_check(col, surely):
+    assert seed._instructions_surely_clean(seed._strings(col), T.MAX_INSTRUCTION_CHARS) is surely

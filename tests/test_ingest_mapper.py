@@ -76,9 +76,9 @@ def test_instruction_limits():
     (["a.jpg", "\t"], False), (["a.jpg", 3], False), (["C:x.jpg"], False), ([], False),
 ])
 def test_whole_column_path_check(col, clean):
-    from ingest.readers.seed import _paths_clean
+    from ingest.readers.seed import _paths_surely_clean, _strings
 
-    assert _paths_clean(col) is clean
+    assert _paths_surely_clean(_strings(col)) is clean
 
 
 def _rows_of(m):

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from operator import itemgetter
 
+import numpy as np
 import orjson
+import pyarrow as pa
 
 from ingest import tables as T
 from ingest.mapper import BadField, UnitMapper, add_file_batch, check_instruction, check_labels, check_rel_path, \
@@ -65,22 +67,7 @@ def _parse_chunk(lines: list[bytes], first: int, m: UnitMapper) -> tuple[list[in
 
 
 _DICT = {dict}
-_STR = {str}
-_STR_OR_NONE = {str, type(None)}
 _NONE = {type(None)}
-
-
-def _paths_clean(col: list) -> bool:
-    """Whole-column version of the quick path test: True when no path can need a closer look."""
-    if not set(map(type, col)) <= _STR:
-        return False
-    big = "\n".join(col)
-    if (".." in big or "\\" in big or "//" in big or "./" in big or ":" in big or "\x00" in big
-            or big.startswith("/") or "\n/" in big or "\n\n" in big or not big or big[0].isspace()
-            or big[-1].isspace()):
-        return False
-    # an item that is all whitespace (str.isspace: also U+3000, U+00A0, \x1c-\x1f, ..., as check_rel_path)
-    return not any(map(str.isspace, col))
 
 
 def _validate_one(rec: dict) -> tuple:
@@ -105,6 +92,58 @@ def map_single(unit, data: bytes, m: UnitMapper) -> None:
         _map_chunk(*_parse_chunk(lines[start:start + CHUNK_LINES], start + 1, m), m)
 
 
+def _strings(col: list) -> pa.Array | None:
+    """The column as an Arrow string array, or None when a value is neither a string nor None (or cannot be
+    encoded: a lone surrogate)."""
+    try:
+        return pa.array(col, pa.string())
+    except (pa.ArrowException, UnicodeError):
+        return None
+
+
+def _buffers(a: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(value offsets relative to the data, UTF-8 data) of a string array."""
+    n = len(a)
+    off = np.frombuffer(a.buffers()[1], np.int32, n + 1, a.offset * 4)
+    data = a.buffers()[2]
+    d = np.frombuffer(data, np.uint8, int(off[-1] - off[0]), int(off[0])) if data is not None else \
+        np.zeros(0, np.uint8)
+    return off - off[0], d
+
+
+_SLASH, _DOT, _BACKSLASH, _COLON = (ord(c) for c in "/.\\:")
+
+
+def _paths_surely_clean(a: pa.Array | None) -> bool:
+    """True only when no path of the column can fail ``check_rel_path``'s quick test (then nothing needs a closer
+    look): no null, no empty path, none starting with ``/`` or a byte that may begin whitespace, and no ``..``,
+    ``//``, ``./``, backslash, colon or NUL anywhere in the column's bytes (pairs across two paths included)."""
+    if a is None or a.null_count or len(a) == 0:
+        return False
+    off, d = _buffers(a)
+    if (off[1:] == off[:-1]).any():
+        return False
+    first = d[off[:-1]]
+    if ((first <= 32) | (first >= 128) | (first == _SLASH)).any():  # whitespace is ASCII <= 32 or non-ASCII
+        return False
+    dot, slash = d == _DOT, d == _SLASH
+    if ((dot[:-1] | slash[:-1]) & slash[1:]).any() or (dot[:-1] & dot[1:]).any():
+        return False
+    return not ((d == _BACKSLASH) | (d == 0) | (d == _COLON)).any()
+
+
+def _instructions_surely_clean(a: pa.Array | None, max_chars: int) -> bool:
+    """True only when every instruction is a non-empty string within the limit that is not all whitespace."""
+    if a is None or a.null_count or len(a) == 0:
+        return False
+    off, d = _buffers(a)
+    lengths = off[1:] - off[:-1]  # bytes >= characters
+    if lengths.min() == 0 or lengths.max() > max_chars:
+        return False
+    first = d[off[:-1]]
+    return not ((first <= 32) | (first >= 128)).any()
+
+
 def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapper) -> None:
     keys = set().union(*recs)  # every key of the chunk: a column no record has is all None, not extracted
 
@@ -121,17 +160,19 @@ def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapp
         column("task_type")
     mx = T.MAX_INSTRUCTION_CHARS
     bad: set[int] = set()
-    for col in (src, tgt):
-        if not _paths_clean(col):
+    arrays = {"source": _strings(src), "target": _strings(tgt), "instruction": _strings(ins)}
+    for col, a in ((src, arrays["source"]), (tgt, arrays["target"])):
+        if not _paths_surely_clean(a):
             bad.update(k for k, p in enumerate(col)
                        if type(p) is not str or not p or p[0] == "/" or ".." in p or "\\" in p or "//" in p
                        or "./" in p or ":" in p[:3] or "\x00" in p or p.isspace())
-    if not (set(map(type, ins)) <= _STR and 0 < min(map(len, ins), default=1) and max(map(len, ins), default=1) <= mx
-            and not any(map(str.isspace, ins))):
+    if not _instructions_surely_clean(arrays["instruction"], mx):
         bad.update(k for k, s in enumerate(ins) if type(s) is not str or not 0 < len(s) <= mx or s.isspace())
     for key, col in (("instruction_ori", ori), ("source_caption", sc), ("target_caption", tc)):
-        if key in keys and not set(map(type, col)) <= _STR_OR_NONE:
-            bad.update(k for k, v in enumerate(col) if v is not None and type(v) is not str)
+        if key in keys:
+            arrays[key] = a = _strings(col)
+            if a is None:
+                bad.update(k for k, v in enumerate(col) if v is not None and type(v) is not str)
     if "task_type" in keys and not set(map(type, lab)) <= _NONE:
         bad.update(k for k, v in enumerate(lab)
                    if v is not None and (type(v) is not list or not all(type(x) is str for x in v)))
@@ -140,6 +181,7 @@ def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapp
     else:
         extra = ["{}" if r.keys() <= SINGLE_KNOWN else pack_extra(r, SINGLE_KNOWN) for r in recs]
     if bad:
+        arrays = None  # values are normalised or rows dropped below: the batch converts the lists again
         rejected = set()
         for k in sorted(bad):
             try:
@@ -153,7 +195,7 @@ def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapp
                 [col[k] for k in keep] for col in (nums, raws, src, tgt, ins, ori, sc, tc, lab, extra))
     del recs
     add_file_batch(m, records=nums, raws=raws, instruction=ins, source=src, target=tgt, instruction_ori=ori,
-                   source_caption=sc, target_caption=tc, labels=lab, extra=extra)
+                   source_caption=sc, target_caption=tc, labels=lab, extra=extra, arrays=arrays)
 
 
 def _turns(rec: dict) -> tuple[int, frozenset]:
