@@ -90,30 +90,34 @@ def make_warehouse(root: Path, data: Path, n: int) -> Warehouse:
     return wh
 
 
-def forward_only(encoder, data: Path, n: int, batch_size: int) -> float:
-    """Model images/s on pre-decoded uint8 batches already in host memory (device memory on CUDA)."""
+def forward_only(encoder, data: Path, n: int, batch_size: int, streams: int = 1) -> tuple[float, float]:
+    """Model images/s on pre-decoded uint8 batches already in host memory (device memory on CUDA), with
+    `streams` batches in flight at once (threads of this process, as the job's CPU streams run them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
 
-    from embeddings.imageio import process_image
+    from embeddings.imageio import process_batch
 
     pp = encoder.loaded.spec.preprocess
     files = sorted((data / "img").glob("*.jpg"))[: min(n, 256)]
-    pix = np.stack([process_image({"image_id": "x", "path": str(f)}, pp)["pixels"] for f in files])
+    pix = process_batch([{"image_id": "x", "path": str(f)} for f in files], pp).pixels
     reps = -(-batch_size // len(pix))
     batch = torch.from_numpy(np.concatenate([pix] * reps)[:batch_size])
     if encoder.settings.device.startswith("cuda"):
         batch = batch.to(encoder.settings.device)
-    encoder.images(batch)  # warm-up
-    encoder.images(batch)
     n_batches = max(2, -(-n // batch_size))
+    n_batches = -(-n_batches // streams) * streams
     sync = torch.cuda.synchronize if encoder.settings.device.startswith("cuda") else (lambda: None)
-    sync()
-    t, c = time.perf_counter(), time.process_time()
-    for _ in range(n_batches):
-        encoder.images(batch)
-    sync()
+    with ThreadPoolExecutor(streams) as pool:
+        list(pool.map(lambda _: encoder.images(batch), range(2 * streams)))  # warm-up
+        sync()
+        t, c = time.perf_counter(), time.process_time()
+        list(pool.map(lambda _: encoder.images(batch), range(n_batches)))
+        sync()
+        dt, dc = time.perf_counter() - t, time.process_time() - c
     images = n_batches * batch_size
-    return images / (time.perf_counter() - t), (time.process_time() - c) / images
+    return images / dt, dc / images
 
 
 MEMORY_RUNNER = r"""
@@ -163,8 +167,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pretrained", default=None)
     ap.add_argument("--random-weights", action="store_true", help="allow random weights (speed only)")
     ap.add_argument("--batch-size", type=int, default=None)
-    ap.add_argument("--workers", type=int, default=None, help="decode workers (default: the job's default)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--workers", type=int, default=None, help="decode worker processes (default: the job's)")
+    ap.add_argument("--streams", type=int, default=None, help="CPU streams (default: the job's)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads per stream (default: the job's)")
     ap.add_argument("--shard-size", type=int, default=None, help="images per shard (default: n / 4)")
     ap.add_argument("--image-size", type=int, default=None, help="square JPEG side (default: world's 128-256)")
     ap.add_argument("--seed", type=int, default=0)
@@ -182,12 +187,10 @@ def main(argv=None) -> int:
 
     import torch
 
-    from embeddings.main import EmbedConfig, run_embed
+    from embeddings.main import EmbedConfig, local_layout, run_embed
     from embeddings.mapper import Encoder, default_batch_size, device_settings
     from embeddings.models import load_model
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -197,20 +200,22 @@ def main(argv=None) -> int:
     bs = args.batch_size or default_batch_size(settings.device)
     loaded = load_model(args.model, args.pretrained, device=settings.device, allow_random_weights=args.random_weights)
     encoder = Encoder(loaded, settings)
-    # the baseline is the model's best forward-only speed: torch's default threads, or the job's thread count
     cpus = os.cpu_count() or 1
-    workers = args.workers if args.workers is not None else max(1, cpus // 2)
-    thread_options = sorted({args.threads} if args.threads else
-                            ({torch.get_num_threads(), max(1, cpus - workers)} if settings.device == "cpu"
-                             else {torch.get_num_threads()}))
+    lay = local_layout(settings.device, cpus, args.workers, args.streams, args.threads)
     default_threads = torch.get_num_threads()
+    # the baseline is the model's best forward-only speed over the ways to use the cores: one torch thread, all
+    # cores in one stream, one stream per core, and the job's own layout (streams x threads per stream)
+    if settings.device == "cpu":
+        options = sorted({(1, 1), (cpus, 1), (1, cpus), (lay.threads or default_threads, lay.streams)})
+    else:
+        options = [(lay.threads or default_threads, 1)]
 
-    def best_forward() -> tuple[float, int]:
-        best = (0.0, 0, 0.0)
-        for th in thread_options:
+    def best_forward() -> tuple[float, tuple[int, int]]:
+        best = (0.0, (0, 0), 0.0)
+        for th, st in options:
             torch.set_num_threads(th)
-            ips, cpu = forward_only(encoder, data, args.n, bs)
-            best = max(best, (ips, th, cpu))
+            ips, cpu = forward_only(encoder, data, args.n, bs, st)
+            best = max(best, (ips, (th, st), cpu))
         torch.set_num_threads(default_threads)
         fwd_cpu.append(best[2])
         return best[:2]
@@ -229,26 +234,30 @@ def main(argv=None) -> int:
     fwds, e2es, summaries = [], [], []
     f, th = best_forward()
     fwds.append(f)
-    print(f"forward-only: {f:,.0f} images/s ({args.model}, batch {bs}, {settings.device}, best of torch threads "
-          f"{thread_options}: {th})", flush=True)
+    loads = [round(os.getloadavg()[0], 2)]
+    print(f"forward-only: {f:,.0f} images/s ({args.model}, batch {bs}, {settings.device}, best of (torch threads, "
+          f"streams) {options}: {th}; load average {os.getloadavg()[0]:.2f})", flush=True)
     for r in range(args.rounds):
         wh = make_warehouse(out, data, args.n)
         cfg = EmbedConfig(warehouse=wh, model=args.model, pretrained=args.pretrained, device=args.device,
-                          batch_size=bs, workers=args.workers, allow_random_weights=args.random_weights,
-                          threads=args.threads, shard_size=args.shard_size or max(bs, args.n // 4), progress=False,
-                          images_only=True)
+                          batch_size=bs, workers=args.workers, streams=args.streams,
+                          allow_random_weights=args.random_weights, threads=args.threads,
+                          shard_size=args.shard_size or max(bs, args.n // 4), progress=False, images_only=True)
         c0 = cpu_seconds()
         s = run_embed(cfg)
         e2e_cpu.append((cpu_seconds() - c0) / max(1, s.images_planned))
         e2es.append(s.images_per_second)
+        loads.append(round(os.getloadavg()[0], 2))
         summaries.append(s)
         print(f"end-to-end:   {s.images_per_second:,.0f} images/s ({s.images_planned} JPEGs -> image_facts + "
               f"image_embeddings in {s.image_seconds:.2f} s incl. planning and worker start-up; {s.workers} decode "
-              f"workers, {s.torch_threads} torch threads; {1e3 * e2e_cpu[-1]:.2f} CPU ms/image)", flush=True)
+              f"workers, {s.streams} streams x {s.torch_threads} torch threads; {1e3 * e2e_cpu[-1]:.2f} CPU ms/image; "
+              f"load average {os.getloadavg()[0]:.2f})", flush=True)
         f, th = best_forward()
         fwds.append(f)
-        print(f"forward-only: {f:,.0f} images/s (torch threads {th}; {1e3 * fwd_cpu[-1]:.2f} CPU ms/image)",
-              flush=True)
+        loads.append(round(os.getloadavg()[0], 2))
+        print(f"forward-only: {f:,.0f} images/s ((torch threads, streams) {th}; {1e3 * fwd_cpu[-1]:.2f} CPU "
+              f"ms/image; load average {os.getloadavg()[0]:.2f})", flush=True)
     ratios = [e / ((fwds[i] + fwds[i + 1]) / 2) for i, e in enumerate(e2es)]
     ratio = float(np.median(ratios))
     fwd = float(np.median(fwds))
@@ -260,14 +269,14 @@ def main(argv=None) -> int:
           f"{1e3 * float(np.median(e2e_cpu)):.2f} ms (all processes); forward share {cpu_ratio:.2f}", flush=True)
     t = time.perf_counter()
     s = run_embed(EmbedConfig(warehouse=wh, model=args.model, pretrained=args.pretrained, device=args.device,
-                              batch_size=bs, workers=args.workers, allow_random_weights=args.random_weights,
-                              threads=args.threads, progress=False))
+                              batch_size=bs, workers=args.workers, streams=args.streams,
+                              allow_random_weights=args.random_weights, threads=args.threads, progress=False))
     print(f"rest of the job on the last warehouse ({s.texts_embedded} texts, {s.concept_rows} concept rows, "
           f"{s.edits_scored} edits): {time.perf_counter() - t:.1f} s", flush=True)
     result = {
         "model": args.model, "device": settings.device, "n": args.n, "batch_size": bs,
-        "workers": s.workers, "job_torch_threads": s.torch_threads, "cpus": os.cpu_count(),
-        "load_average": os.getloadavg()[0],
+        "workers": s.workers, "streams": s.streams, "job_torch_threads": s.torch_threads, "cpus": os.cpu_count(),
+        "forward_options": options, "load_average": os.getloadavg()[0], "load_averages": loads,
         "forward_only_ips": round(fwd, 1), "forward_only_runs": [round(x, 1) for x in fwds],
         "end_to_end_runs": [round(x, 1) for x in e2es], "ratios": [round(x, 3) for x in ratios], "end_to_end_ips": round(e2e, 1), "ratio": round(ratio, 3),
         "rest_of_job_seconds": round(s.seconds, 2), "cpu_ms_per_image_forward": round(1e3 * float(np.median(fwd_cpu)), 3),

@@ -17,15 +17,15 @@ import numpy as np
 
 from editlens.warehouse import Warehouse
 from embeddings import manifest as M
+from embeddings import tables as T
 from embeddings.errors import EmbedInputError
 from embeddings.mapper import (
     Encoder,
-    ImageDataset,
+    ImageBatches,
     ImageShard,
     ShardResult,
-    batch_indices,
-    collate,
     device_settings,
+    identity,
     process_shard_inline,
     process_text_shard,
 )
@@ -44,40 +44,88 @@ def _progress(total: int, desc: str, unit: str, enabled: bool):
 
 
 def run_images_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, known: np.ndarray, batch_size: int,
-                     workers: int, max_pixels: int, progress: bool = True) -> list[ShardResult]:
-    import torch
-    from torch.utils.data import DataLoader
+                     workers: int, max_pixels: int, progress: bool = True, streams: int = 1) -> list[ShardResult]:
+    """Decode, embed and write every image shard of `plan`. With workers > 0, DataLoader worker processes decode
+    and the main process runs the model; with workers = 0, `streams` threads of the main process each decode and
+    embed whole batches (CPU: no hand-off between processes, every core busy with one batch). Either way the
+    batches come back in order, and one writer thread writes each finished shard while the next is computed."""
+    from concurrent.futures import ThreadPoolExecutor
 
     if not plan.total:
         return []
-    ds = ImageDataset(plan, encoder.loaded.spec.preprocess, max_pixels)
-    kwargs = {"num_workers": workers, "collate_fn": collate, "pin_memory": encoder.settings.pin_memory,
-              "batch_sampler": batch_indices(plan, batch_size)}
+    ds = ImageBatches(plan, encoder.loaded.spec.preprocess, batch_size, max_pixels)
+    need: dict[int, bool] = {}  # shard -> its image_embeddings file is still to write (decided once per shard)
+
+    def need_embed(shard: int) -> bool:
+        if shard not in need:
+            need[shard] = not T.part_exists(wh, T.IMAGE_EMBEDDINGS, plan.names[shard])
+        return need[shard]
+
+    results: list[ShardResult] = []
+    current: ImageShard | None = None
+    bar = _progress(plan.total, "images", "img", progress)
+    with ThreadPoolExecutor(1, thread_name_prefix="embed-writer") as writer:
+        writing = None
+        try:
+            for b, emb in (_embedded_streams(ds, encoder, need_embed, streams) if workers == 0 and streams > 1
+                           else _embedded_loader(ds, encoder, need_embed, workers)):
+                shard = b["shard"]
+                if current is None or current.name != plan.names[shard]:
+                    if current is not None:
+                        if writing is not None:
+                            results.append(writing.result())  # at most one shard waits to be written
+                        writing = writer.submit(current.finish)
+                    current = ImageShard(wh, encoder.loaded.spec, plan.names[shard], known, need_embed(shard))
+                current.add(b, emb)
+                bar.update(len(b["has_facts"]))
+            if writing is not None:
+                results.append(writing.result())
+            if current is not None:
+                results.append(current.finish())
+        finally:
+            bar.close()
+    return results
+
+
+def _embedded_loader(ds: ImageBatches, encoder: Encoder, need_embed, workers: int):
+    """(batch, embeddings) in order: DataLoader workers decode, this thread runs the model."""
+    from torch.utils.data import DataLoader
+
+    kwargs = {"num_workers": workers, "batch_size": None, "collate_fn": identity,
+              "pin_memory": encoder.settings.pin_memory}
     if workers > 0:
         # CUDA batches are big (1024 x 3 x 224 x 224 bytes = 154 MB): keep 2 per worker in shared memory
         kwargs.update(prefetch_factor=2 if encoder.settings.pin_memory else 4, worker_init_fn=_worker_init,
                       multiprocessing_context="fork")
     loader = DataLoader(ds, **kwargs)
-    results: list[ShardResult] = []
-    current: ImageShard | None = None
-    bar = _progress(plan.total, "images", "img", progress)
     try:
         for b in loader:
-            name = plan.names[b["shard"]]
-            if current is None or current.name != name:
-                if current is not None:
-                    results.append(current.finish())
-                current = ImageShard(wh, encoder.loaded.spec, name, known)
-            emb = encoder.images(b["pixels"]) if current.need_embed and b["pixels"] is not None else None
-            current.add(b["records"], b["ok"], emb)
-            bar.update(len(b["records"]))
-        if current is not None:
-            results.append(current.finish())
+            yield b, (encoder.images(b["pixels"]) if b["pixels"] is not None and need_embed(b["shard"]) else None)
     finally:
-        bar.close()
         del loader
-    _ = torch
-    return results
+
+
+def _embedded_streams(ds: ImageBatches, encoder: Encoder, need_embed, streams: int):
+    """(batch, embeddings) in order: `streams` threads each decode one batch and run the model on it."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(i: int, embed: bool):
+        b = ds[i]
+        return b, (encoder.images(b["pixels"]) if embed and b["pixels"] is not None else None)
+
+    with ThreadPoolExecutor(streams, thread_name_prefix="embed-stream") as pool:
+        pending: deque = deque()
+        nxt = 0
+        try:
+            while nxt < len(ds) or pending:
+                while nxt < len(ds) and len(pending) < streams:
+                    pending.append(pool.submit(work, nxt, need_embed(ds.shard_of(nxt))))
+                    nxt += 1
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
 
 
 def run_texts_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, batch_size: int, progress: bool = True) -> int:

@@ -1,8 +1,11 @@
-"""Reading and decoding one image, once: bytes -> sha256 -> decode -> facts + thumbnail + model input.
+"""Reading and decoding images, each once: bytes -> sha256 -> decode -> facts + thumbnail + model input.
 
-Everything per image happens in `process_image` so that DataLoader workers (or a Ray actor) do all the CPU
-work in parallel and hand the main process a small record: the facts, a 32x32 RGB thumbnail (for pixel-change
-scores later) and the model input as uint8 CHW (normalisation happens on the device).
+`process_batch` does all the CPU work for a batch of `images` rows, so that DataLoader workers (or a Ray actor)
+do it in parallel and hand the main process one small columnar record: the `image_facts` columns (with a 32x32
+RGB thumbnail for pixel-change scores later) and the model inputs of the decodable rows as one uint8 NCHW array
+(normalisation happens on the device). Per image only the read, hash, decode and two resizes run; the resized
+copies are pasted into one batch-sized image each, and luma, thumbnails, hashes and statistics are computed once
+per batch (`_batch_facts`).
 
 Facts are computed from one 64x64 box-filtered RGB copy, so they do not depend on the original resolution
 (the 32x32 thumbnail and the hash input are its 2x2 reductions; luma is Pillow's ITU-R 601 "L"):
@@ -12,8 +15,9 @@ Facts are computed from one 64x64 box-filtered RGB copy, so they do not depend o
   blur        variance of the 4-neighbour Laplacian of 8-bit luma (0..255) at 64x64 (low = blurry / flat)
   phash       64-bit DCT perceptual hash of the 32x32 luma (see `phash64`)
   thumb       32x32 RGB uint8, row-major, 3072 bytes (pixel-change scores between two images)
-JPEGs are decoded with libjpeg's DCT scaling (PIL ``draft``) to the smallest scale that is still at least the
-model's input size (and at least 64 px); the preprocessing string records this.
+width, height, format and mode are the stored image's, read from its header. JPEGs are decoded with libjpeg's
+DCT scaling (PIL ``draft``) to the smallest scale that still gives at least the model's input size and at least
+64 px (the facts copy) on both sides; the preprocessing string records this.
 """
 
 from __future__ import annotations
@@ -63,30 +67,32 @@ class Preprocess:
         draft = "; jpeg-draft" if self.jpeg_draft else ""
         return f"resize {self.size} {self.interpolation} {crop}; mean {mean}; std {std}{draft}"
 
-    def to_model_input(self, img: Image.Image) -> np.ndarray:
-        """RGB PIL image -> uint8 array (3, size, size)."""
+    def model_image(self, img: Image.Image) -> Image.Image:
+        """RGB PIL image -> the RGB model input (size x size)."""
         s = self.size
         rs = _RESAMPLE.get(self.interpolation, Image.Resampling.BICUBIC)
         w, h = img.size
         if self.resize_mode == "squash":
-            out = img.resize((s, s), rs)
-        elif self.resize_mode == "longest":
+            return img.resize((s, s), rs)
+        if self.resize_mode == "longest":
             scale = s / max(w, h)
             nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
             small = img.resize((nw, nh), rs)
             out = Image.new("RGB", (s, s), (self.fill_color,) * 3)
             out.paste(small, ((s - nw) // 2, (s - nh) // 2))
-        else:
-            # resize the shortest side to s and centre-crop, in one resampling pass over the source box
-            scale = s / min(w, h)
-            nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
-            left, top = round((nw - s) / 2.0), round((nh - s) / 2.0)
-            if (nw, nh) == (s, s):
-                out = img if (w, h) == (s, s) else img.resize((s, s), rs)
-            else:
-                fx, fy = w / nw, h / nh
-                out = img.resize((s, s), rs, box=(left * fx, top * fy, (left + s) * fx, (top + s) * fy))
-        return np.asarray(out, dtype=np.uint8).transpose(2, 0, 1).copy()
+            return out
+        # resize the shortest side to s and centre-crop, in one resampling pass over the source box
+        scale = s / min(w, h)
+        nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
+        left, top = round((nw - s) / 2.0), round((nh - s) / 2.0)
+        if (nw, nh) == (s, s):
+            return img if (w, h) == (s, s) else img.resize((s, s), rs)
+        fx, fy = w / nw, h / nh
+        return img.resize((s, s), rs, box=(left * fx, top * fy, (left + s) * fx, (top + s) * fy))
+
+    def to_model_input(self, img: Image.Image) -> np.ndarray:
+        """RGB PIL image -> uint8 array (3, size, size)."""
+        return np.asarray(self.model_image(img), dtype=np.uint8).transpose(2, 0, 1).copy()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -107,11 +113,16 @@ _DCT8 = np.ascontiguousarray(_dct_matrix(32)[:8])  # the 8 lowest DCT-II basis r
 def phash64(gray32: np.ndarray) -> int:
     """64-bit DCT hash of a 32x32 luma array: 2-D DCT-II, keep the 8x8 lowest frequencies, one bit per
     coefficient set when it is above the median of the 63 non-DC coefficients. Returned as a signed int64."""
+    return int(phash64_batch(np.asarray(gray32)[None])[0])
+
+
+def phash64_batch(gray32: np.ndarray) -> np.ndarray:
+    """`phash64` of each (32, 32) luma array in an (n, 32, 32) stack, as int64."""
     x = np.asarray(gray32, dtype=np.float64)
-    coeffs = (_DCT8 @ x @ _DCT8.T).ravel()
-    rest = np.partition(coeffs[1:], (31, 32))
-    med = (rest[31] + rest[32]) / 2.0
-    return int(np.packbits(coeffs > med).view(">i8")[0])
+    coeffs = (_DCT8 @ x @ _DCT8.T).reshape(len(x), 64)
+    rest = np.partition(coeffs[:, 1:], (31, 32), axis=1)
+    med = (rest[:, 31] + rest[:, 32]) / 2.0
+    return np.packbits(coeffs > med[:, None], axis=1).view(">i8").ravel().astype(np.int64)
 
 
 def hamming64(a: int, b: int) -> int:
@@ -182,47 +193,36 @@ def read_bytes(rec: dict, cache: _ParquetBytesCache | None = None) -> tuple[byte
 
 
 # ---------------------------------------------------------------------------------------------------------
-# the per-image mapper
+# the mapper: a batch of `images` rows -> image_facts columns + model inputs
+
+FACT_COLUMNS = ("image_id", "sha256", "phash", "width", "height", "format", "mode", "file_size", "status",
+                "status_message", "brightness", "contrast", "entropy", "blur", "thumb")
+_MOSAIC_BYTES = 16 << 20  # model inputs are pasted into images of at most this size (Pillow stores 4 bytes/px)
 
 
-def _facts(img: Image.Image) -> tuple[float, float, float, float, int, bytes]:
-    """One box resize to 64x64 RGB; luma, the 32x32 thumbnail and the hash input are derived from it."""
-    rgb64 = img.resize((FACT_SIZE, FACT_SIZE), Image.Resampling.BOX)
-    thumb = rgb64.reduce(2).tobytes()
-    gray64 = rgb64.convert("L")
-    u8 = np.frombuffer(gray64.tobytes(), dtype=np.uint8).reshape(FACT_SIZE, FACT_SIZE)
-    hist = np.bincount(u8.ravel(), minlength=256)
-    levels = np.arange(256, dtype=np.float64)
-    n = float(FACT_SIZE * FACT_SIZE)
-    mean = float(hist @ levels) / n
-    var = max(0.0, float(hist @ (levels * levels)) / n - mean * mean)
-    p = hist[hist > 0] / n
-    entropy = float(-(p * np.log2(p)).sum())
-    g = u8.astype(np.float32)
-    lap = g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4.0 * g[1:-1, 1:-1]
-    g32 = np.frombuffer(gray64.reduce(2).tobytes(), dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
-    return mean / 255.0, float(np.sqrt(var)) / 255.0, entropy, float(lap.var(dtype=np.float64)), phash64(g32), thumb
+@dataclass
+class ImageBatch:
+    """A processed batch, columnar: `facts` holds the `image_facts` columns (one value per input row, None where
+    unknown) and `pixels` the model inputs of the rows listed in `ok`, as uint8 (len(ok), 3, size, size)."""
+
+    facts: dict[str, list]
+    ok: list[int]
+    pixels: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.facts["image_id"])
+
+    def record(self, i: int) -> dict:
+        """Row i as a dict (with its model input under `pixels`, None when it has none)."""
+        out = {k: v[i] for k, v in self.facts.items()}
+        out["pixels"] = self.pixels[self.ok.index(i)] if i in self.ok else None
+        return out
 
 
 def empty_record(rec: dict) -> dict:
-    return {
-        "image_id": rec["image_id"],
-        "sha256": None,
-        "phash": None,
-        "width": None,
-        "height": None,
-        "format": None,
-        "mode": None,
-        "file_size": None,
-        "status": "error",
-        "status_message": None,
-        "brightness": None,
-        "contrast": None,
-        "entropy": None,
-        "blur": None,
-        "thumb": None,
-        "pixels": None,
-    }
+    out = dict.fromkeys(FACT_COLUMNS)
+    out["image_id"], out["status"] = rec["image_id"], "error"
+    return out
 
 
 def _message(exc: BaseException) -> str:
@@ -246,46 +246,109 @@ def _classify_decode_error(exc: BaseException) -> str:
     return "error"
 
 
-def process_image(rec: dict, pp: Preprocess, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-                  cache: _ParquetBytesCache | None = None) -> dict:
-    """Read, hash and decode one `images` row. Never raises: failures become a status with a message."""
-    out = empty_record(rec)
+def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: _ParquetBytesCache | None):
+    """Read, hash and decode one row into `out` (sha256, size, format, mode, status); the RGB image or None."""
     try:
         data, why = read_bytes(rec, cache)
     except Exception as exc:  # noqa: BLE001 - a bad record never stops the job
         data, why = None, f"{type(exc).__name__}: {exc}"
     if data is None:
         out["status"], out["status_message"] = "missing", why
-        return out
+        return None
     out["sha256"] = hashlib.sha256(data).hexdigest()
     out["file_size"] = len(data)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            img = Image.open(io.BytesIO(data))
-            out["width"], out["height"] = int(img.size[0]), int(img.size[1])
-            out["format"], out["mode"] = img.format, img.mode
-            if img.size[0] * img.size[1] > max_pixels:
-                out["status"] = "too_large"
-                out["status_message"] = f"{img.size[0]}x{img.size[1]} is more than {max_pixels} pixels"
-                return out
-            if pp.jpeg_draft and img.format == "JPEG":
-                want = max(pp.size, FACT_SIZE)
-                img.draft("RGB", (want, want))
-            img.load()
-            if getattr(img, "n_frames", 1) > 1:
-                img.seek(0)
-            rgb = img.convert("RGB") if img.mode != "RGB" else img
+        img = Image.open(io.BytesIO(data))
+        w, h = img.size
+        out["width"], out["height"], out["format"], out["mode"] = int(w), int(h), img.format, img.mode
+        if w * h > max_pixels:
+            out["status"], out["status_message"] = "too_large", f"{w}x{h} is more than {max_pixels} pixels"
+            return None
+        if pp.jpeg_draft and img.format == "JPEG":
+            want = max(pp.size, FACT_SIZE)
+            img.draft("RGB", (want, want))
+        img.load()
+        if getattr(img, "n_frames", 1) > 1:
+            img.seek(0)
+        return img.convert("RGB") if img.mode != "RGB" else img
     except Exception as exc:  # noqa: BLE001
-        out["status"] = _classify_decode_error(exc)
-        out["status_message"] = _message(exc)
-        return out
-    try:
-        b, c, e, bl, ph, thumb = _facts(rgb)
-        out.update(brightness=b, contrast=c, entropy=e, blur=bl, phash=ph, thumb=thumb)
-        out["pixels"] = pp.to_model_input(rgb)
-        out["status"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        out["status"], out["status_message"] = "error", f"{type(exc).__name__}: {exc}"[:300]
-        out["pixels"] = None
-    return out
+        out["status"], out["status_message"] = _classify_decode_error(exc), _message(exc)
+        return None
+
+
+def _batch_facts(mosaic: Image.Image, k: int) -> dict[str, np.ndarray]:
+    """Facts of the first k 64x64 RGB images stacked vertically in `mosaic` (2x2 reductions never cross two
+    images, so the batch's luma, thumbnails and hash inputs equal each image's own)."""
+    gray = mosaic.convert("L")
+    u8 = np.asarray(gray, dtype=np.uint8).reshape(-1, FACT_SIZE * FACT_SIZE)[:k]
+    thumbs = np.asarray(mosaic.reduce(2), dtype=np.uint8).reshape(-1, THUMB_SIZE * THUMB_SIZE * 3)[:k]
+    g32 = np.asarray(gray.reduce(2), dtype=np.uint8).reshape(-1, THUMB_SIZE, THUMB_SIZE)[:k]
+    n = float(FACT_SIZE * FACT_SIZE)
+    hist = np.bincount((u8 + (np.arange(k) * 256)[:, None]).ravel(), minlength=256 * k).reshape(k, 256)
+    levels = np.arange(256, dtype=np.float64)
+    mean = hist @ levels / n
+    var = np.maximum(0.0, hist @ (levels * levels) / n - mean * mean)
+    p = hist / n
+    entropy = -np.where(hist > 0, p * np.log2(np.where(hist > 0, p, 1.0)), 0.0).sum(axis=1)
+    g = u8.reshape(k, FACT_SIZE, FACT_SIZE).astype(np.float32)
+    lap = g[:, :-2, 1:-1] + g[:, 2:, 1:-1] + g[:, 1:-1, :-2] + g[:, 1:-1, 2:] - 4.0 * g[:, 1:-1, 1:-1]
+    blur = lap.reshape(k, -1).var(axis=1, dtype=np.float64)
+    return {"brightness": mean / 255.0, "contrast": np.sqrt(var) / 255.0, "entropy": entropy + 0.0,
+            "blur": blur, "phash": phash64_batch(g32), "thumb": thumbs}
+
+
+def process_batch(recs: list[dict], pp: Preprocess, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+                  cache: _ParquetBytesCache | None = None) -> ImageBatch:
+    """Read, hash and decode a batch of `images` rows. Never raises: failures become a status with a message."""
+    rows = [empty_record(r) for r in recs]
+    n, s = len(recs), pp.size
+    per_mosaic = max(1, min(n, _MOSAIC_BYTES // (4 * s * s)))
+    facts = Image.new("RGB", (FACT_SIZE, FACT_SIZE * max(1, n)))
+    pixels = np.empty((n, 3, s, s), dtype=np.uint8)
+    model: Image.Image | None = None
+    ok: list[int] = []
+    k0 = 0  # first row of `pixels` in the current model mosaic
+
+    def flush(k: int) -> None:
+        if k > k0:
+            arr = np.asarray(model, dtype=np.uint8).reshape(-1, s, s, 3)[: k - k0]
+            pixels[k0:k] = arr.transpose(0, 3, 1, 2)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, (rec, out) in enumerate(zip(recs, rows)):
+            rgb = _decode(rec, out, pp, max_pixels, cache)
+            if rgb is None:
+                continue
+            try:
+                small = rgb.resize((FACT_SIZE, FACT_SIZE), Image.Resampling.BOX)
+                inp = pp.model_image(rgb)
+            except Exception as exc:  # noqa: BLE001
+                out["status"], out["status_message"] = "error", f"{type(exc).__name__}: {exc}"[:300]
+                continue
+            k = len(ok)
+            if k - k0 == per_mosaic or model is None:
+                flush(k)
+                k0, model = k, Image.new("RGB", (s, s * min(per_mosaic, n - i)))
+            facts.paste(small, (0, FACT_SIZE * k))
+            model.paste(inp, (0, s * (k - k0)))
+            out["status"] = "ok"
+            ok.append(i)
+    flush(len(ok))
+    cols = {c: [r[c] for r in rows] for c in FACT_COLUMNS}
+    if ok:
+        f = _batch_facts(facts, len(ok))
+        for c in ("brightness", "contrast", "entropy", "blur", "phash"):
+            vals = f[c].tolist()
+            for j, i in enumerate(ok):
+                cols[c][i] = vals[j]
+        thumbs = f["thumb"]
+        for j, i in enumerate(ok):
+            cols["thumb"][i] = thumbs[j].tobytes()
+    return ImageBatch(cols, ok, pixels[: len(ok)] if ok else None)
+
+
+def process_image(rec: dict, pp: Preprocess, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+                  cache: _ParquetBytesCache | None = None) -> dict:
+    """One `images` row: its image_facts values and its model input (`pixels`, uint8 CHW, None unless ok)."""
+    return process_batch([rec], pp, max_pixels, cache).record(0)

@@ -35,7 +35,8 @@ class EmbedConfig:
     pretrained: str | None = None
     device: str = "cpu"
     batch_size: int | None = None
-    workers: int | None = None
+    workers: int | None = None      # decode worker processes (CPU default 0: the streams decode; CUDA: cores, max 16)
+    streams: int | None = None      # CPU, workers = 0: batches decoded and embedded at once (default: cores, max 4)
     backend: Literal["local", "ray"] = "local"
     shard_size: int = 4096          # images (or texts) per shard
     edit_shard_size: int = 50_000   # edits per edit_scores file
@@ -43,7 +44,7 @@ class EmbedConfig:
     concepts_file: Path | None = None
     allow_random_weights: bool = False  # tests and the speed bench only: never the default
     jpeg_draft: bool = True
-    threads: int | None = None      # torch threads in the main process (CPU default: cores - decode workers)
+    threads: int | None = None      # torch threads per stream (CPU default: cores // streams, or cores - workers)
     ray_actors: int | None = None
     progress: bool = True
     duckdb_memory: str = "2GB"
@@ -70,6 +71,7 @@ class EmbedSummary:
     image_seconds: float = 0.0
     seconds: float = 0.0
     workers: int = 0
+    streams: int = 1
     torch_threads: int = 0
     batch_size: int = 0
 
@@ -81,8 +83,8 @@ class EmbedSummary:
         st = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "none"
         lines = [
             (f"model {self.model_name} ({self.pretrained}) key {self.model_key} on {self.device}, backend "
-             f"{self.backend} (batch {self.batch_size}, {self.workers} decode workers, "
-             f"{self.torch_threads} torch threads)"),
+             f"{self.backend} (batch {self.batch_size}, {self.workers} decode workers, {self.streams} streams "
+             f"x {self.torch_threads} torch threads)"),
             (f"images: {self.images_planned} to do in {self.image_shards} shards ({st}); "
              f"{self.facts_written} facts, {self.embeddings_written} new embeddings")
             + (f", {self.duplicates_removed} duplicate rows compacted" if self.duplicates_removed else "")
@@ -121,20 +123,43 @@ def run_embed(cfg: EmbedConfig) -> EmbedSummary:
         raise EmbedInputError(f"unknown backend {cfg.backend!r} (local or ray)")
     settings = device_settings(cfg.device)
     concepts = ConceptSet.load(cfg.concepts_file)
-    cpus = os.cpu_count() or 1
-    workers = cfg.workers if cfg.workers is not None else (min(16, cpus) if settings.device.startswith("cuda")
-                                                           else max(1, cpus // 2))
-    threads = cfg.threads or (max(1, cpus - workers) if settings.device == "cpu" else None)
+    lay = local_layout(settings.device, os.cpu_count() or 1, cfg.workers, cfg.streams, cfg.threads)
     old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
+    if lay.threads:
+        torch.set_num_threads(lay.threads)
     try:
-        return _run(cfg, wh, settings, concepts, workers, t0)
+        return _run(cfg, wh, settings, concepts, lay, t0)
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, workers: int, t0: float) -> EmbedSummary:
+@dataclass(frozen=True)
+class Layout:
+    """How the local backend uses the machine during the image stage."""
+
+    workers: int          # decode worker processes (0: each stream decodes its own batches)
+    streams: int          # batches decoded and embedded at once by threads of the main process
+    threads: int | None   # torch threads per stream (None: torch's default)
+    rest_threads: int | None  # torch threads for texts and concepts (one stream)
+
+
+def local_layout(device: str, cpus: int, workers: int | None = None, streams: int | None = None,
+                 threads: int | None = None) -> Layout:
+    """CPU: by default no decode processes and min(cores, 4) streams of cores // streams torch threads: every
+    core runs one batch from decode to embedding, with no hand-off between processes and no thread waiting on
+    another inside an operator; texts then use every core. With workers > 0 (or a GPU), DataLoader workers decode
+    and one stream runs the model."""
+    if device != "cpu":
+        return Layout(workers if workers is not None else (min(16, cpus) if device.startswith("cuda")
+                                                           else max(1, cpus // 2)), 1, threads, threads)
+    if workers:
+        t = threads or max(1, cpus - workers)
+        return Layout(workers, 1, t, t)
+    n = max(1, streams or min(cpus, 4))
+    return Layout(0, n, threads or max(1, cpus // n), threads or cpus)
+
+
+def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, lay: Layout, t0: float) -> EmbedSummary:
     import torch
 
     loaded = load_model(cfg.model, cfg.pretrained, device=settings.device,
@@ -143,7 +168,8 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, worker
     encoder = Encoder(loaded, settings)
     batch_size = cfg.batch_size or default_batch_size(settings.device)
     summary = EmbedSummary(wh.root, spec.key, spec.name, spec.pretrained, settings.device, cfg.backend,
-                           workers=workers, torch_threads=torch.get_num_threads(), batch_size=batch_size)
+                           workers=lay.workers, streams=lay.streams, torch_threads=torch.get_num_threads(),
+                           batch_size=batch_size)
 
     for table in T.SCHEMAS:
         remove_stale_temporaries(wh.table_dir(table))
@@ -162,15 +188,17 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, worker
         text_plan = M.plan_texts(con, wh, spec.key, cfg.shard_size, work_dir)
         args = ActorArgs(str(wh.root), cfg.model, cfg.pretrained, settings.device, cfg.allow_random_weights,
                          cfg.jpeg_draft, batch_size, cfg.max_image_pixels, max(1, cfg.threads or 1),
-                         decode_threads=max(1, workers))
+                         decode_threads=max(1, lay.workers, lay.streams))
         totals = run_ray(args, image_plan, text_plan, known, cfg.ray_actors, cfg.progress)
         summary.facts_written, summary.embeddings_written = totals["facts"], totals["embeddings"]
         summary.texts_embedded = totals["texts"]
         summary.image_seconds = time.perf_counter() - t_img
     else:
-        results = run_images_local(wh, image_plan, encoder, known, batch_size, workers, cfg.max_image_pixels,
-                                   cfg.progress)
+        results = run_images_local(wh, image_plan, encoder, known, batch_size, lay.workers, cfg.max_image_pixels,
+                                   cfg.progress, streams=lay.streams)
         summary.image_seconds = time.perf_counter() - t_img
+        if lay.rest_threads:
+            torch.set_num_threads(lay.rest_threads)
         for r in results:
             summary.facts_written += r.facts_written
             summary.embeddings_written += r.embeddings_written

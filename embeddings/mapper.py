@@ -20,7 +20,7 @@ import pyarrow as pa
 from editlens.warehouse import Warehouse
 from embeddings import manifest as M
 from embeddings import tables as T
-from embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS, Preprocess, _ParquetBytesCache, process_image
+from embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS, Preprocess, _ParquetBytesCache, process_batch
 from embeddings.models import LoadedModel, ModelSpec
 
 # ---------------------------------------------------------------------------------------------------------
@@ -116,61 +116,78 @@ def manifest_rows(tbl: pa.Table) -> list[dict]:
     return tbl.select([c for c in M.IMAGE_COLUMNS if c in tbl.column_names]).to_pylist()
 
 
-class ImageDataset:
-    """Map-style dataset over a manifest: item i = the processed record of pending image i. Each worker reads
-    the manifest row group of the shard it is working on (one at a time), so memory does not grow with the
-    dataset."""
-
-    def __init__(self, plan: M.Plan, pp: Preprocess, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
-        self.plan, self.pp, self.max_pixels = plan, pp, max_pixels
-        self.offsets = plan.offsets
-        self._shard = -1
-        self._rows: list[dict] = []
-        self._cache = _ParquetBytesCache()
-
-    def __len__(self) -> int:
-        return self.plan.total
-
-    def __getitem__(self, i: int) -> dict:
-        shard = bisect.bisect_right(self.offsets, i) - 1
-        if shard != self._shard:
-            self._rows = manifest_rows(self.plan.read_shard(shard))
-            self._shard = shard
-        rec = self._rows[i - self.offsets[shard]]
-        out = process_image(rec, self.pp, self.max_pixels, self._cache)
-        out["has_facts"] = bool(rec.get("has_facts"))
-        out["shard"] = shard
-        return out
-
-
 class BatchIndices:
-    """Batches that never cross a shard boundary (so a shard's batches are the same in every run); generated
-    lazily, so a run over millions of images does not hold millions of indices."""
+    """Batches that never cross a shard boundary (so a shard's batches are the same in every run): batch b is
+    rows [start, stop) of shard `shard`. Only one entry per shard is held, so a run over millions of images does
+    not hold millions of indices."""
 
     def __init__(self, plan: M.Plan, batch_size: int):
-        self.offsets, self.sizes, self.batch_size = plan.offsets, list(plan.sizes), batch_size
-
-    def __iter__(self):
-        for off, size in zip(self.offsets, self.sizes):
-            for s in range(0, size, self.batch_size):
-                yield list(range(off + s, off + min(size, s + self.batch_size)))
+        self.sizes, self.batch_size = list(plan.sizes), batch_size
+        self.first: list[int] = []  # first batch number of each shard
+        n = 0
+        for size in self.sizes:
+            self.first.append(n)
+            n += -(-size // batch_size)
+        self.total = n
 
     def __len__(self) -> int:
-        return sum(-(-size // self.batch_size) for size in self.sizes)
+        return self.total
+
+    def __getitem__(self, b: int) -> tuple[int, int, int]:
+        shard = bisect.bisect_right(self.first, b) - 1
+        start = (b - self.first[shard]) * self.batch_size
+        return shard, start, min(self.sizes[shard], start + self.batch_size)
 
 
 def batch_indices(plan: M.Plan, batch_size: int) -> BatchIndices:
     return BatchIndices(plan, batch_size)
 
 
-def collate(items: list[dict]) -> dict:
+class ImageBatches:
+    """Map-style dataset over a manifest: item b = batch b processed (`decode_rows`). Each worker process or
+    thread reads the manifest row group of the shard it is working on (one at a time), so memory does not grow
+    with the dataset."""
+
+    def __init__(self, plan: M.Plan, pp: Preprocess, batch_size: int, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
+        self.plan, self.pp, self.max_pixels = plan, pp, max_pixels
+        self.batches = batch_indices(plan, batch_size)
+        self._local = threading.local()  # per thread: the current shard's rows and a Parquet bytes cache
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def shard_of(self, b: int) -> int:
+        return self.batches[b][0]
+
+    def __getitem__(self, b: int) -> dict:
+        shard, start, stop = self.batches[b]
+        loc = self._local
+        if getattr(loc, "shard", None) != shard:
+            loc.rows, loc.shard = manifest_rows(self.plan.read_shard(shard)), shard
+            loc.cache = getattr(loc, "cache", None) or _ParquetBytesCache()
+        return decode_rows(loc.rows[start:stop], shard, self.pp, self.max_pixels, loc.cache)
+
+
+def decode_rows(rows: list[dict], shard: int, pp: Preprocess, max_pixels: int,
+                cache: _ParquetBytesCache | None = None) -> dict:
+    """Manifest rows -> {shard, facts (image_facts columns), has_facts, ok (rows with a model input), pixels
+    (uint8 tensor (len(ok), 3, size, size) or None)}."""
     import torch
 
-    ok = [k for k, it in enumerate(items) if it.get("pixels") is not None]
-    pixels = torch.from_numpy(np.stack([items[k]["pixels"] for k in ok])) if ok else None
-    for it in items:
-        it.pop("pixels", None)
-    return {"shard": items[0]["shard"] if items else -1, "records": items, "ok": ok, "pixels": pixels}
+    b = process_batch(rows, pp, max_pixels, cache)
+    return {"shard": shard, "facts": b.facts, "has_facts": [bool(r.get("has_facts")) for r in rows], "ok": b.ok,
+            "pixels": torch.from_numpy(b.pixels) if b.pixels is not None else None}
+
+
+def identity(item):
+    return item
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -188,55 +205,62 @@ class ShardResult:
 
 
 class ImageShard:
-    """Collects one shard's processed records and their embeddings, then writes its parts atomically:
+    """Collects one shard's processed batches (columnar) and their embeddings, then writes its parts atomically:
     image_embeddings (if this shard's file is not there yet) before image_facts (written last)."""
 
-    def __init__(self, wh: Warehouse, spec: ModelSpec, name: str, known: np.ndarray):
+    def __init__(self, wh: Warehouse, spec: ModelSpec, name: str, known: np.ndarray, need_embed: bool | None = None):
         self.wh, self.spec, self.name, self.known = wh, spec, name, known
-        self.need_embed = not T.part_exists(wh, T.IMAGE_EMBEDDINGS, name)
-        self.records: list[dict] = []
-        self.vectors: list[np.ndarray] = []  # aligned with records; None where no embedding
+        self.need_embed = not T.part_exists(wh, T.IMAGE_EMBEDDINGS, name) if need_embed is None else need_embed
+        self.facts: dict[str, list] = {f.name: [] for f in T.SCHEMAS[T.IMAGE_FACTS]}
+        self.has_facts: list[bool] = []
+        self.emb_rows: list[int] = []  # rows (in shard order) with an embedding in `vectors`
+        self.vectors: list[np.ndarray] = []
 
-    def add(self, records: list[dict], ok: list[int], emb: np.ndarray | None) -> None:
-        vecs: list[Any] = [None] * len(records)
-        if emb is not None:
-            for j, k in enumerate(ok):
-                vecs[k] = emb[j]
-        self.records.extend(records)
-        self.vectors.extend(vecs)
+    def add(self, batch: dict, emb: np.ndarray | None) -> None:
+        base = len(self.has_facts)
+        for c, col in self.facts.items():
+            col.extend(batch["facts"][c])
+        self.has_facts.extend(batch["has_facts"])
+        if emb is not None and len(emb):
+            self.emb_rows.extend(base + k for k in batch["ok"])
+            self.vectors.append(emb)
 
     def finish(self) -> ShardResult:
-        res = ShardResult(self.name, images=len(self.records), statuses={})
-        for r in self.records:
-            res.statuses[r["status"]] = res.statuses.get(r["status"], 0) + 1
+        f = self.facts
+        res = ShardResult(self.name, images=len(self.has_facts), statuses={})
+        for st in f["status"]:
+            res.statuses[st] = res.statuses.get(st, 0) + 1
         if self.need_embed:
+            vecs = np.concatenate(self.vectors) if self.vectors else np.zeros((0, self.spec.embed_dim), np.float32)
+            shas = [f["sha256"][i] for i in self.emb_rows]
+            prefixes = np.array([int(s[:16], 16) for s in shas], dtype=np.uint64)
+            pos = np.minimum(np.searchsorted(self.known, prefixes), max(0, len(self.known) - 1))
+            known = (self.known[pos] == prefixes) if len(self.known) else np.zeros(len(shas), dtype=bool)
             seen: set[str] = set()
-            shas, vecs = [], []
-            for r, v in zip(self.records, self.vectors):
-                sha = r.get("sha256")
-                if r["status"] != "ok" or v is None or sha in seen:
-                    continue
-                seen.add(sha)
-                if M.contains(self.known, M.sha_prefix(sha)):
-                    continue
-                shas.append(sha)
-                vecs.append(v)
-            mat = np.stack(vecs) if vecs else np.zeros((0, self.spec.embed_dim), dtype=np.float32)
+            keep = []
+            for j, sha in enumerate(shas):
+                if sha not in seen:
+                    seen.add(sha)
+                    if not known[j]:
+                        keep.append(j)
+            mat = vecs[keep] if keep else np.zeros((0, self.spec.embed_dim), dtype=np.float32)
             tbl = T.to_table(T.IMAGE_EMBEDDINGS, {
-                "sha256": shas, "model_key": [self.spec.key] * len(shas), "embedding": T.embedding_array(mat)})
+                "sha256": [shas[j] for j in keep], "model_key": [self.spec.key] * len(keep),
+                "embedding": T.embedding_array(mat)})
             T.write_part(self.wh, T.IMAGE_EMBEDDINGS, self.name, tbl)
-            res.embeddings_written = len(shas)
-        new_facts = [r for r in self.records if not r.get("has_facts")]
-        if new_facts and not T.part_exists(self.wh, T.IMAGE_FACTS, self.name):
-            cols = {f.name: [r.get(f.name) for r in new_facts] for f in T.SCHEMAS[T.IMAGE_FACTS]}
+            res.embeddings_written = len(keep)
+        new = [i for i, h in enumerate(self.has_facts) if not h]
+        if new and not T.part_exists(self.wh, T.IMAGE_FACTS, self.name):
+            cols = f if len(new) == len(self.has_facts) else {c: [v[i] for i in new] for c, v in f.items()}
             T.write_part(self.wh, T.IMAGE_FACTS, self.name, T.to_table(T.IMAGE_FACTS, cols))
-            res.facts_written = len(new_facts)
+            res.facts_written = len(new)
         return res
 
 
 def process_shard_inline(wh: Warehouse, plan: M.Plan, shard: int, encoder: Encoder, known: np.ndarray,
                          batch_size: int, max_pixels: int, threads: int = 1) -> ShardResult:
-    """The whole mapper for one shard in one process (Ray actors): decode with a thread pool, embed, write."""
+    """The whole mapper for one shard in one process (Ray actors): decode with a thread pool (each thread a
+    slice of the batch), embed, write."""
     from concurrent.futures import ThreadPoolExecutor
 
     name = plan.names[shard]
@@ -244,22 +268,43 @@ def process_shard_inline(wh: Warehouse, plan: M.Plan, shard: int, encoder: Encod
     pp = encoder.loaded.spec.preprocess
     acc = ImageShard(wh, encoder.loaded.spec, name, known)
     local = threading.local()
+    threads = max(1, threads)
 
-    def one(rec: dict) -> dict:
+    def part(chunk: list[dict]) -> dict:
         if not hasattr(local, "cache"):
             local.cache = _ParquetBytesCache()  # one per thread: consecutive rows share a row group
-        out = process_image(rec, pp, max_pixels, local.cache)
-        out["has_facts"] = bool(rec.get("has_facts"))
-        out["shard"] = shard
-        return out
+        return decode_rows(chunk, shard, pp, max_pixels, local.cache)
 
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
+    with ThreadPoolExecutor(max_workers=threads) as ex:
         for s in range(0, len(rows), batch_size):
-            items = list(ex.map(one, rows[s:s + batch_size]))
-            b = collate(items)
+            batch = rows[s:s + batch_size]
+            step = -(-len(batch) // threads)
+            parts = list(ex.map(part, [batch[i:i + step] for i in range(0, len(batch), step)]))
+            b = merge_batches(parts)
             emb = encoder.images(b["pixels"]) if acc.need_embed and b["pixels"] is not None else None
-            acc.add(b["records"], b["ok"], emb)
+            acc.add(b, emb)
     return acc.finish()
+
+
+def merge_batches(parts: list[dict]) -> dict:
+    """Consecutive slices of one batch (`decode_rows` outputs) -> one batch."""
+    import torch
+
+    if len(parts) == 1:
+        return parts[0]
+    out = {"shard": parts[0]["shard"], "facts": {c: [] for c in parts[0]["facts"]}, "has_facts": [], "ok": []}
+    pixels = []
+    n = 0
+    for p in parts:
+        for c, col in p["facts"].items():
+            out["facts"][c].extend(col)
+        out["has_facts"].extend(p["has_facts"])
+        out["ok"].extend(n + k for k in p["ok"])
+        if p["pixels"] is not None:
+            pixels.append(p["pixels"])
+        n += len(p["has_facts"])
+    out["pixels"] = torch.cat(pixels) if pixels else None
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
