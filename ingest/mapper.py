@@ -526,6 +526,68 @@ def _arrow_batch(m: UnitMapper, records, instruction, source, target, instructio
     return True
 
 
+def add_turn_batch(m: UnitMapper, *, records: list[int], session_ids: list[str], turns: list[int],
+                   source: list[str], target: list[str], instruction: list[str], extra: list[str]) -> bool:
+    """Column-wise ``add_edit`` for turns of multi-turn sessions (file images, fields already validated) into a
+    mapper nothing was loaded into yet: the same rows as ``add_edit`` turn by turn, images first seen first.
+    Returns False, having changed nothing, when a turn needs ``add_edit`` (a duplicate edit, an image check
+    raising)."""
+    if m._seen or m._images or m._pending or m.e["edit_id"] or m.i["image_id"]:
+        return False
+    n = len(records)
+    if n == 0:
+        return True
+    try:
+        src, tgt, ins, sid = (pa.array(col, pa.string()) for col in (source, target, instruction, session_ids))
+    except (pa.ArrowException, UnicodeError):
+        return False
+    prefix = m._img_prefix
+    src_loc = pc.binary_join_element_wise(prefix, src, "") if prefix else src
+    tgt_loc = pc.binary_join_element_wise(prefix, tgt, "") if prefix else tgt
+    turn = pa.array(turns, pa.int32())
+    edit_digests = _sha1_digests(pc.binary_join_element_wise(f"{m.dataset}{SEP}{m.part}", sid, turn.cast(pa.string()),
+                                                             src_loc, tgt_loc, ins, SEP))
+    if not _distinct(edit_digests, n):
+        return False
+    rels = [None] * (2 * n)  # per turn: source, then target (add_edit's order)
+    rels[0::2], rels[1::2] = source, target
+    try:
+        exists = m.checker.check_many(m.image_root_abs, rels)
+    except BadField:
+        return False
+    order = np.empty(2 * n, np.int64)
+    order[0::2], order[1::2] = np.arange(n), np.arange(n, 2 * n)
+    locs = pa.concat_arrays([src_loc, tgt_loc]).take(pa.array(order))
+    enc = locs.dictionary_encode()
+    uniq, codes = enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)
+    k = len(uniq)
+    image_ids = _short_ids(_sha1_digests(pc.binary_join_element_wise(m.dataset, uniq, SEP)), k)
+    _, first = np.unique(codes, return_index=True)
+    exists = [exists[j] for j in first.tolist()]
+    string, nulls = pa.string(), pa.nulls(n, pa.string())
+    edit_ids = _short_ids(edit_digests, n)
+    edits = pa.table([
+        edit_ids, _const(m.dataset, string, n), _const(m.part, string, n), _const(m.split, string, n), sid, turn,
+        image_ids.take(pa.array(codes[0::2])), image_ids.take(pa.array(codes[1::2])), nulls, ins, nulls, nulls,
+        nulls, _const(None, T.EDITS.field("provided_labels").type, n), _const("{}", string, n),
+        _column(extra, string), _const(m.source_file, string, n), pa.array(records, pa.int64()),
+        _const(m.run_id, string, n),
+    ], schema=T.EDITS)
+    images = pa.table([
+        image_ids, _const(m.dataset, string, k), _const(m.part, string, k), _const("file", string, k),
+        _const(m.root, string, k), uniq, pa.nulls(k, pa.int32()), pa.nulls(k, pa.int64()), pa.nulls(k, string),
+        _column(exists, pa.bool_()),
+    ], schema=T.IMAGES)
+    m._flush_rows()
+    m._pieces["edits"].append(edits)
+    m._pieces["images"].append(images)
+    m._pending.append((edit_ids, uniq, image_ids))
+    m.images_missing += exists.count(False)
+    m.read += n
+    m.loaded += n
+    return True
+
+
 def _row_batch(m: UnitMapper, records, raws, instruction, source, target, instruction_ori, source_caption,
                target_caption, labels, extra) -> None:
     n = len(records)

@@ -16,8 +16,8 @@ import orjson
 import pyarrow as pa
 
 from ingest import tables as T
-from ingest.mapper import BadField, UnitMapper, add_file_batch, check_instruction, check_labels, check_rel_path, \
-    optional_text, short_sha1
+from ingest.mapper import BadField, UnitMapper, add_file_batch, add_turn_batch, check_instruction, check_labels, \
+    check_rel_path, optional_text, short_sha1
 from ingest.readers.common import abspath, pack_extra, parse_line, parse_lines, read_bytes
 
 SINGLE_KNOWN = frozenset(
@@ -198,28 +198,56 @@ def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapp
                    source_caption=sc, target_caption=tc, labels=lab, extra=extra, arrays=arrays)
 
 
-def _turns(rec: dict) -> tuple[int, frozenset]:
-    """Number of turns (highest k with a non-null instruction_k or edit_image_k) and the turn keys."""
-    n = 0
-    keys = []
-    for k, v in rec.items():
-        mt = _TURN_KEY.match(k)
-        if mt:
-            keys.append(k)
-            if v is not None:
-                n = max(n, int(mt.group(2)))
-    return n, frozenset(keys)
+class _Rejects:
+    """Reject rows held back (the arguments of ``UnitMapper.reject``) until the whole file is mapped."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+
+    def reject(self, *args, **kw) -> None:
+        self.rows.append((args, kw))
+
+
+_TURN_COLUMNS = ("session_ids", "turns", "source", "target", "instruction", "extra")
 
 
 def map_multi_turn(unit, data: bytes, m: UnitMapper) -> None:
+    """Part-3: the whole file's turns column-wise (``add_turn_batch``); a file with a turn that needs the
+    record path (a duplicate edit, an image behind an escaping symlink) goes turn by turn (``add_edit``)."""
+    held = _Rejects()
+    cols: dict[str, list] = {k: [] for k in ("records",) + _TURN_COLUMNS}
+    for n, _, turn in _session_turns(data, m.dataset, m.part, held):
+        cols["records"].append(n)
+        for key, v in zip(_TURN_COLUMNS, turn):
+            cols[key].append(v)
+    if add_turn_batch(m, **cols):
+        for args, kw in held.rows:
+            m.reject(*args, **kw)
+        return
+    for n, line, (session_id, k, src, tgt, instr, extra) in _session_turns(data, m.dataset, m.part, m):
+        m.add_edit(record=n, raw=line, instruction=instr, source=src, target=tgt, session_id=session_id,
+                   turn_index=k, extra=extra)
+
+
+def _session_turns(data: bytes, dataset: str, part: str, m):
+    """(line number, raw line, (session_id, k, source, target, instruction, extra)) for each turn that passes
+    the checks, in order; sessions and turns that do not become ``m.reject`` calls, in the same order."""
+    known_by_keys: dict[tuple, tuple] = {}  # a line's keys -> its turn keys, known keys
     for n, rec, line in parse_lines(data, m):
-        n_turns, turn_keys = _turns(rec)
+        keys = tuple(rec)
+        info = known_by_keys.get(keys)
+        if info is None:
+            turn_keys = [(k, int(mt.group(2))) for k in keys if (mt := _TURN_KEY.match(k))]
+            known = frozenset(k for k, _ in turn_keys) | {"source_image"}
+            info = known_by_keys[keys] = (turn_keys, known, rec.keys() <= known)
+        turn_keys, known, no_extra = info
+        n_turns = max((k for key, k in turn_keys if rec[key] is not None), default=0)  # highest non-null k
         if n_turns == 0:
             m.reject(n, T.MISSING_KEY, "session has no turns (no non-null `instruction_k`/`edit_image_k`)", line)
             continue
-        extra = pack_extra(rec, turn_keys | {"source_image"})
+        extra = "{}" if no_extra else pack_extra(rec, known)
         session_id = short_sha1(
-            "\x1f".join((m.dataset, m.part, str(rec.get("source_image")), str(rec.get("edit_image_1")),
+            "\x1f".join((dataset, part, str(rec.get("source_image")), str(rec.get("edit_image_1")),
                          str(rec.get("instruction_1"))))
         )
         # image path of turn k's target (k >= 1) and of the session source (k = 0), or the BadField it raised
@@ -246,5 +274,4 @@ def map_multi_turn(unit, data: bytes, m: UnitMapper) -> None:
                 m.reject(n, bad.reason, f"turn {k}: {bad.message}" if not bad.message.startswith("turn")
                          else bad.message, line, turn_index=k)
                 continue
-            m.add_edit(record=n, raw=line, instruction=instr, source=src, target=tgt, session_id=session_id,
-                       turn_index=k, extra=extra)
+            yield n, line, (session_id, k, src, tgt, instr, extra)
