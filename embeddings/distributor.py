@@ -106,7 +106,8 @@ def _embedded_loader(ds: ImageBatches, encoder: Encoder, need_embed, workers: in
 
 
 def _embedded_streams(ds: ImageBatches, encoder: Encoder, need_embed, streams: int):
-    """(batch, embeddings) in order: `streams` threads each decode one batch and run the model on it."""
+    """(batch, embeddings) in order: `streams` threads each decode one batch and run the model on it. Twice as
+    many batches as streams are in flight, so a thread that finishes early starts the next batch at once."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
@@ -119,7 +120,7 @@ def _embedded_streams(ds: ImageBatches, encoder: Encoder, need_embed, streams: i
         nxt = 0
         try:
             while nxt < len(ds) or pending:
-                while nxt < len(ds) and len(pending) < streams:
+                while nxt < len(ds) and len(pending) < 2 * streams:
                     pending.append(pool.submit(work, nxt, need_embed(ds.shard_of(nxt))))
                     nxt += 1
                 yield pending.popleft().result()

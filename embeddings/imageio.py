@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -169,7 +169,7 @@ def read_bytes(rec: dict, cache: _ParquetBytesCache | None = None) -> tuple[byte
         return None, "ingest found no file at this location"
     root = rec.get("root") or ""
     rel = rec.get("path") or ""
-    path = Path(root) / rel if root else Path(rel)
+    path = os.path.join(root, rel) if root else rel
     if (rec.get("location_kind") or "file") == "parquet":
         try:
             data = (cache or _ParquetBytesCache()).get(str(path), rec.get("row_group"), rec.get("row"), rec.get("column") or "image")
@@ -183,7 +183,8 @@ def read_bytes(rec: dict, cache: _ParquetBytesCache | None = None) -> tuple[byte
             return None, "embedded image is null"
         return bytes(data), None
     try:
-        return path.read_bytes(), None
+        with open(path, "rb") as fh:
+            return fh.read(), None
     except FileNotFoundError:
         return None, f"file not found: {rel}"
     except IsADirectoryError:
@@ -290,9 +291,11 @@ def _batch_facts(mosaic: Image.Image, k: int) -> dict[str, np.ndarray]:
     var = np.maximum(0.0, hist @ (levels * levels) / n - mean * mean)
     p = hist / n
     entropy = -np.where(hist > 0, p * np.log2(np.where(hist > 0, p, 1.0)), 0.0).sum(axis=1)
-    g = u8.reshape(k, FACT_SIZE, FACT_SIZE).astype(np.float32)
-    lap = g[:, :-2, 1:-1] + g[:, 2:, 1:-1] + g[:, 1:-1, :-2] + g[:, 1:-1, 2:] - 4.0 * g[:, 1:-1, 1:-1]
-    blur = lap.reshape(k, -1).var(axis=1, dtype=np.float64)
+    g = u8.reshape(k, FACT_SIZE, FACT_SIZE).astype(np.int32)
+    lap = (g[:, :-2, 1:-1] + g[:, 2:, 1:-1] + g[:, 1:-1, :-2] + g[:, 1:-1, 2:] - 4 * g[:, 1:-1, 1:-1]).reshape(k, -1)
+    m = lap.shape[1]  # the variance from exact integer sums
+    s1 = lap.sum(axis=1, dtype=np.int64).astype(np.float64)
+    blur = np.maximum(0.0, (np.einsum("ij,ij->i", lap, lap, dtype=np.int64) - s1 * s1 / m) / m)
     return {"brightness": mean / 255.0, "contrast": np.sqrt(var) / 255.0, "entropy": entropy + 0.0,
             "blur": blur, "phash": phash64_batch(g32), "thumb": thumbs}
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from embeddings.concepts import ConceptSet
 from embeddings.errors import EmbedInputError
-from embeddings.imageio import Preprocess, hamming64, phash64, process_image
+from embeddings.imageio import Preprocess, hamming64, phash64, process_batch, process_image
 from embeddings.main import EmbedConfig, run_embed
 from embeddings.mapper import device_settings
 from embeddings.testing import build_warehouse, draw
@@ -93,6 +93,46 @@ def test_process_image_statuses(tmp_path):
     Image.new("RGB", (50, 50), (128, 128, 128)).save(flat)
     f = process_image({"image_id": "d", "root": str(tmp_path), "path": "flat.png"}, pp)
     assert f["contrast"] == pytest.approx(0.0) and f["blur"] == pytest.approx(0.0) and f["entropy"] == 0.0
+
+
+def test_local_layout_defaults():
+    from embeddings.main import Layout, local_layout
+
+    # CPU: one stream per core (at most 4), each decoding its own batches; texts get every core
+    assert local_layout("cpu", 2) == Layout(workers=0, streams=2, threads=1, rest_threads=2)
+    assert local_layout("cpu", 16) == Layout(workers=0, streams=4, threads=4, rest_threads=16)
+    # decode processes asked for: one stream on the cores they leave
+    assert local_layout("cpu", 8, workers=2) == Layout(workers=2, streams=1, threads=6, rest_threads=6)
+    assert local_layout("cpu", 2, streams=1, threads=2) == Layout(workers=0, streams=1, threads=2, rest_threads=2)
+    # GPU: DataLoader workers feed one stream
+    assert local_layout("cuda", 32) == Layout(workers=16, streams=1, threads=None, rest_threads=None)
+
+
+def test_process_batch_equals_single_images(tmp_path, monkeypatch):
+    """A batch's facts and model inputs are each image's own, whatever else is in the batch (model inputs
+    pasted 2 to an image here, to cross that boundary too)."""
+    from embeddings import imageio
+
+    monkeypatch.setattr(imageio, "_MOSAIC_BYTES", 2 * 4 * 40 * 40)
+    pp = Preprocess(size=40)
+    recs = []
+    for i, (size, fmt) in enumerate([(96, "JPEG"), (150, "PNG"), (64, "JPEG"), (300, "JPEG")]):
+        p = tmp_path / f"{i}.{fmt.lower()}"
+        draw(20 + i, size=size).save(p, fmt)
+        recs.append({"image_id": str(i), "root": str(tmp_path), "path": p.name})
+    recs.insert(2, {"image_id": "gone", "root": str(tmp_path), "path": "nope.jpg"})
+    batch = process_batch(recs, pp)
+    assert batch.ok == [0, 1, 3, 4] and batch.pixels.shape == (4, 3, 40, 40)
+    for i, rec in enumerate(recs):
+        one, many = process_image(rec, pp), batch.record(i)
+        assert one.keys() == many.keys()
+        for k in one:
+            if k == "pixels":
+                assert (one[k] is None and many[k] is None) or np.array_equal(one[k], many[k])
+            elif isinstance(one[k], float):
+                assert one[k] == pytest.approx(many[k], rel=1e-12, abs=1e-12), k
+            else:
+                assert one[k] == many[k], k
 
 
 def test_device_settings_cpu_and_cuda():

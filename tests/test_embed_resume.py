@@ -103,6 +103,16 @@ def test_sigkill_then_rerun_equals_uninterrupted(reference, tmp_path):
     assert_same_tables(wh, reference)
 
 
+@pytest.mark.parametrize("layout", [{"workers": 1}, {"streams": 1}, {"streams": 3}])
+def test_local_layouts_equal(reference, tmp_path, layout):
+    """Decode worker processes, one in-process stream and several streams write the same tables as the
+    reference run (two streams)."""
+    wh = build_warehouse(tmp_path)["warehouse"]
+    s = run_embed(cfg(wh, **layout))
+    assert (s.workers, s.streams) == (layout.get("workers", 0), 1 if "workers" in layout else layout["streams"])
+    assert_same_tables(wh, reference)
+
+
 @pytest.mark.slow
 def test_ray_backend_equals_local(reference, tmp_path):
     pytest.importorskip("ray")
