@@ -36,7 +36,7 @@ class IngestConfig:
     warehouse: Warehouse
     format: str | None = None  # force a reader (one of ingest.formats); None: auto-detect
     check_images: bool = True  # list image folders to mark missing files; False: `exists` is null
-    workers: int | None = None  # reader processes; None: all cores; 1: in this process
+    workers: int | None = None  # reader processes; None: default_workers(); 1: in this process
     kill_after_steps: int | None = None  # tests only: SIGKILL the writing process at its n-th write step
 
 
@@ -196,6 +196,16 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
 
 
 SMALL_INPUT_BYTES = 16 << 20
+MAX_DEFAULT_WORKERS = 8  # a worker holds one unit at a time (~150-250 MB for a 10K-record file)
+
+
+def default_workers() -> int:
+    """Worker processes when ``--workers`` is not given: the cores this process may run on, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
 
 
 def _unit_bytes(u: Unit) -> int:
@@ -243,7 +253,7 @@ def run_ingest(cfg: IngestConfig) -> IngestSummary:
                 remove_unit(wh, shard)
                 removed.add(shard)
         tasks = [(u, run_id, str(wh.root), committed.get(u.shard)) for u in units]
-        n_workers = max(1, min(cfg.workers or os.cpu_count() or 1, len(tasks)))
+        n_workers = max(1, min(cfg.workers or default_workers(), len(tasks)))
         if cfg.workers is None and _input_bytes(units) < SMALL_INPUT_BYTES:
             n_workers = 1  # starting worker processes costs more than reading a small dataset
         results: list[FileResult] = []

@@ -180,3 +180,29 @@ def test_formats_listed_for_the_cli():
     from ingest.readers import READERS
 
     assert set(pkg.formats) == set(READERS) | {"seed"}
+
+
+def test_worker_processes_write_what_one_process_writes(tmp_path):
+    """--workers 2 (largest units first, in spawned processes) writes the same rows, in the same order per
+    shard, as --workers 1 in this process."""
+    facts = seed_repo(tmp_path / "seed")
+    write_lines(facts["p23"] / "real_editing/annotations/split_0009.jsonl",
+                [{"source_image": f"images/{i}_0.jpg", "target_image": f"images/{i}_1.jpg", "instruction": f"e {i}",
+                  "task_type": ["object-add"]} for i in range(500)] + ["{bad"])
+    one, two = ingest(tmp_path / "seed", tmp_path / "one", workers=1), ingest(tmp_path / "seed", tmp_path / "two",
+                                                                             workers=2)
+    assert [(f.unit, f.records_read, f.records_loaded) for f in one.files] == \
+        [(f.unit, f.records_read, f.records_loaded) for f in two.files]
+    for name in ("edits", "images", "rejects"):
+        strip = [{k: v for k, v in r.items() if k != "ingest_run_id"} for r in table(tmp_path / "one", name)]
+        assert strip == [{k: v for k, v in r.items() if k != "ingest_run_id"} for r in table(tmp_path / "two", name)]
+    assert len(table(tmp_path / "two", "edits")) == one.records_loaded == two.records_loaded > 500
+
+
+def test_default_workers_follow_the_usable_cores_up_to_a_cap(monkeypatch):
+    from ingest import main
+
+    monkeypatch.setattr(main.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert main.default_workers() == main.MAX_DEFAULT_WORKERS == 8
+    monkeypatch.setattr(main.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert main.default_workers() == 1
