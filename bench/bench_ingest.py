@@ -177,6 +177,12 @@ class TreeRss:
         return self.peak
 
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages (other jobs on the machine inflate every wall time)."""
+    with open("/proc/loadavg") as fh:
+        return "/".join(fh.read().split()[:3])
+
+
 def _children_cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
@@ -228,25 +234,27 @@ def main(argv: list[str] | None = None) -> int:
     root = args.out / "SEED-Data-Edit"
     base_out = args.out / "baseline.parquet"
     base_out.unlink(missing_ok=True)
+    b_load = _load()
     b_wall, b_rss, b = timed([py, "-c", BASELINE, str(root), str(base_out)])
     if b.returncode != 0:
         print(b.stderr)
         return 1
     print(f"duckdb baseline: {b_wall:.1f} s wall, {b.cpu_s:.1f} s CPU, peak RSS {b_rss / 2**20:.0f} MiB, "
-          f"rows {b.stdout.strip()}",
+          f"rows {b.stdout.strip()} (load average before: {b_load})",
           flush=True)
     wh = args.out / "warehouse"
     shutil.rmtree(wh, ignore_errors=True)
     cmd = [py, "-m", "editlens.cli", "ingest", str(root), "--warehouse", str(wh), "--workers", str(args.workers)]
     if args.no_check_images:
         cmd.append("--no-check-images")
+    i_load = _load()
     i_wall, i_rss, r = timed(cmd, cwd=REPO)
     if r.returncode != 0:
         print(r.stdout[-2000:], r.stderr[-4000:])
         return 1
     total_line = [ln for ln in r.stdout.splitlines() if ln.startswith("total:")]
-    print(f"editlens ingest: {i_wall:.1f} s wall, {r.cpu_s:.1f} s CPU, peak RSS {i_rss / 2**20:.0f} MiB; "
-          f"{total_line[0] if total_line else ''}",
+    print(f"editlens ingest: {i_wall:.1f} s wall, {r.cpu_s:.1f} s CPU, peak RSS {i_rss / 2**20:.0f} MiB "
+          f"(load average before: {i_load}); {total_line[0] if total_line else ''}",
           flush=True)
     import duckdb
 
