@@ -56,8 +56,10 @@ def generate(out: Path, scale: float = 1.0, seed: int = 0) -> dict:
     """Write the annotation tree under ``out/SEED-Data-Edit`` (cached by a stamp file); return its counts."""
     root = out / "SEED-Data-Edit"
     stamp = out / f"stamp-{scale}-{seed}.json"
-    if stamp.exists():
+    if stamp.exists() and root.exists():
         return json.loads(stamp.read_text())
+    for old in out.glob("stamp-*.json"):  # every scale shares the folder: the one being written is the only one
+        old.unlink()
     if root.exists():
         shutil.rmtree(root)
     rng = random.Random(seed)
