@@ -174,6 +174,45 @@ def test_training_is_deterministic_and_writes_fp16_safetensors(tmp_path):
     assert committed.keys() == a.keys() and all(committed[k].shape == a[k].shape for k in a)
 
 
+def test_focus_ops_and_move_only_caption_negatives():
+    """--focus-ops/--p-focus redraw pairs from the named operations on the same source scene, and
+    --caption-negative-ops picks which edits make the near-miss captions."""
+    import itertools
+
+    from embeddings.tiny.train import TrainConfig, load_world, train_pairs
+
+    world = load_world("editlens.sample.world")
+    cfg = TrainConfig(seed=5, steps=1, batch_size=24, p_two_ops=0.0, caption_negatives=2,
+                      caption_negative_ops=("move",), focus_ops=("move",), p_focus=1.0)
+    pairs = list(itertools.islice(train_pairs(world, cfg), 24))
+    assert len(pairs) == 24 and {p.op for p in pairs} == {"move"}
+    # a move's near-miss captions differ from the true target caption only in where shapes are
+    assert all(len(p.wrong_captions) == 2 and p.target_caption not in p.wrong_captions for p in pairs)
+    plain = list(itertools.islice(train_pairs(world, TrainConfig(seed=5, steps=1, batch_size=24,
+                                                                 p_two_ops=0.0)), 24))
+    assert len({p.op for p in plain}) > 3  # without focus the world's mix of operations
+
+
+def test_sigmoid_loss_is_added_and_finite(tmp_path, capsys):
+    import math
+    import re
+
+    from embeddings.tiny.train import TrainConfig, train
+
+    cfg = TrainConfig(seed=3, steps=1, batch_size=4, warmup_steps=1, w_instruction_sigmoid=1.0,
+                      out=tmp_path / "s.safetensors", log_every=1)
+    train(cfg)
+    log = capsys.readouterr().out
+    parts = dict(re.findall(r"(\w+)=(-?[0-9.]+)", log))
+    assert math.isfinite(float(parts["instruction_sigmoid"])) and float(parts["instruction_sigmoid"]) > 0
+    # the total is the weighted sum: caption 1.0, instruction 2.0, caption direction 0.5, sigmoid 1.0
+    total = (float(parts["caption"]) + 2 * float(parts["instruction"]) + 0.5 * float(parts["caption_direction"])
+             + float(parts["instruction_sigmoid"]))
+    assert float(parts["loss"]) == pytest.approx(total, abs=2e-3)
+    meta = json.loads(__import__("safetensors").safe_open(str(cfg.out), "pt").metadata()["editlens_tiny_training"])
+    assert meta["w_instruction_sigmoid"] == 1.0
+
+
 def test_cli_exit_codes_for_unusable_input(tmp_path, capsys):
     from embeddings.tiny import evaluate as ev
     from embeddings.tiny import train as tr

@@ -51,10 +51,14 @@ class TrainConfig:
     w_caption: float = 1.0
     w_instruction: float = 2.0
     w_caption_direction: float = 0.5
+    w_instruction_sigmoid: float = 0.0  # pairwise sigmoid loss: one threshold on cos then fits every operation
     hard_negatives: int = 3  # wrong instructions per pair, used as extra negatives
     p_two_ops: float = 0.1
     caption_negatives: int = 0  # near-miss captions per pair, extra negatives of the caption loss
+    caption_negative_ops: tuple[str, ...] = ("move", "replace", "resize", "recolor")  # edits making them
     init: Path | None = None  # start from these weights (a continuation run) instead of random
+    focus_ops: tuple[str, ...] = ()  # operations drawn more often (the ones the model still confuses)
+    p_focus: float = 0.0  # share of pairs whose edit is redrawn from focus_ops on the same source scene
     p_jpeg: float = 0.5
     world: str = "editlens.sample.world"
     out: Path = field(default_factory=lambda: tiny.WEIGHTS_PATH)
@@ -170,7 +174,18 @@ def contrastive(a: torch.Tensor, b: torch.Tensor, positives: torch.Tensor, scale
     return 0.5 * (soft_ce(logits_ab, ab_pos) + soft_ce(logits.T, positives.T))
 
 
-def losses(model, dir_scale, batch, tokens: TokenCache, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+def sigmoid_pairs(a: torch.Tensor, b: torch.Tensor, positives: torch.Tensor, scale: torch.Tensor,
+                  bias: torch.Tensor) -> torch.Tensor:
+    """Pairwise sigmoid loss (as in SigLIP) between rows of a and b: every (row, column) pair is a binary
+    decision "positive or not" on scale * cos + bias with one shared bias, so the cosine itself becomes
+    comparable across rows (a global threshold) instead of only within a row (what InfoNCE asks)."""
+    z = 2.0 * positives - 1.0
+    logits = scale * a @ b.T + bias
+    return -F.logsigmoid(z * logits).sum(1).mean()
+
+
+def losses(model, dir_scale, batch, tokens: TokenCache, cfg: TrainConfig,
+           sig: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     src, tgt, instr, scap, tcap, wrong, wcaps = batch
     n = len(instr)
     img = F.normalize(model.encode_image(torch.cat([src, tgt])), dim=-1)
@@ -203,7 +218,15 @@ def losses(model, dir_scale, batch, tokens: TokenCache, cfg: TrainConfig) -> dic
     cap_pairs = list(zip(scap, tcap))
     l_cdir = contrastive(d_img, d_cap, equal_mask(cap_pairs, cap_pairs), s)
     total = cfg.w_caption * l_cap + cfg.w_instruction * l_ins + cfg.w_caption_direction * l_cdir
-    return {"loss": total, "caption": l_cap, "instruction": l_ins, "caption_direction": l_cdir}
+    out = {"loss": total, "caption": l_cap, "instruction": l_ins, "caption_direction": l_cdir}
+    if cfg.w_instruction_sigmoid > 0 and sig is not None:
+        cols = torch.cat([t_instr, t_wrong]) if hard else t_instr
+        pos = torch.cat([equal_mask(instr, instr), equal_mask(instr, wrong_texts)], 1) if hard \
+            else equal_mask(instr, instr)
+        l_sig = sigmoid_pairs(d_img, cols, pos, sig[0].exp(), sig[1])
+        out["instruction_sigmoid"] = l_sig
+        out["loss"] = total + cfg.w_instruction_sigmoid * l_sig
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -266,15 +289,25 @@ def wrong_for_edits(world, edits, rng: np.random.Generator, k: int) -> list[str]
 CAPTION_NEGATIVE_OPS = ("move", "replace", "resize", "recolor")
 
 
-def wrong_captions_for(world, scene, rng: np.random.Generator, k: int) -> list[str]:
+def wrong_captions_for(world, scene, rng: np.random.Generator, k: int,
+                       kinds: tuple[str, ...] = CAPTION_NEGATIVE_OPS) -> list[str]:
     """Captions of `scene` after a different shape edit: near-miss captions that teach where, which kind and
     which size, not only which shapes are present."""
     needs = ("applicable_ops", "make_edit", "caption")
     if k <= 0 or scene is None or not all(hasattr(world, f) for f in needs):
         return []
-    ops = [o for o in world.applicable_ops(scene) if o in CAPTION_NEGATIVE_OPS]
+    ops = [o for o in world.applicable_ops(scene) if o in kinds]
     return [world.caption(world.make_edit(scene, ops[int(rng.integers(len(ops)))], rng).result)
             for _ in range(k)] if ops else []
+
+
+def focus_pair(world, pair, ops: tuple[str, ...], rng: np.random.Generator):
+    """`pair`'s source scene edited by one of `ops` instead (the world's `random_edit` falls back to any
+    applicable operation when none of `ops` applies); `pair` itself when the world cannot do it."""
+    edit = getattr(pair, "edit", None)
+    if edit is None or not all(hasattr(world, f) for f in ("random_edit", "make_pair")):
+        return pair
+    return world.make_pair(world.random_edit(edit.scene, rng, ops=list(ops)), rng, source=pair.source)
 
 
 def train_pairs(world, cfg: TrainConfig):
@@ -282,18 +315,23 @@ def train_pairs(world, cfg: TrainConfig):
     with `cfg.hard_negatives` wrong instructions (the world's `wrong_instruction`, as the sample uses)."""
     rng = np.random.default_rng([cfg.seed, 1])
     cap_rng = np.random.default_rng([cfg.seed, 3])
+    focus_rng = np.random.default_rng([cfg.seed, 4])
     for p in call_iter_pairs(world, cfg.seed, cfg.steps * cfg.batch_size):
+        if cfg.p_focus > 0 and cfg.focus_ops and focus_rng.random() < cfg.p_focus:
+            p = focus_pair(world, p, cfg.focus_ops, focus_rng)
         two = two_op_pair(world, p, rng) if cfg.p_two_ops > 0 and rng.random() < cfg.p_two_ops else None
         if two is not None:
             e1, e2, target, text, tcap = two
             yield TrainPair(p.source, target, text, p.source_caption, tcap, f"{e1.op}+{e2.op}",
                             wrong_for_edits(world, [e1, e2], rng, cfg.hard_negatives),
-                            wrong_captions_for(world, e2.result, cap_rng, cfg.caption_negatives))
+                            wrong_captions_for(world, e2.result, cap_rng, cfg.caption_negatives,
+                                               cfg.caption_negative_ops))
             continue
         wrong = [w for w in (call_wrong_instruction(world, p, rng) for _ in range(cfg.hard_negatives)) if w]
         result = p.edit.result if getattr(p, "edit", None) is not None else None
         yield TrainPair(p.source, p.target, p.instruction, p.source_caption, p.target_caption, p.op, wrong,
-                        wrong_captions_for(world, result, cap_rng, cfg.caption_negatives))
+                        wrong_captions_for(world, result, cap_rng, cfg.caption_negatives,
+                                           cfg.caption_negative_ops))
 
 
 def make_batches(world, preprocess, cfg: TrainConfig):
@@ -346,11 +384,12 @@ def train(cfg: TrainConfig):
     preprocess = tiny.preprocess()
     tokens = TokenCache(open_clip.get_tokenizer(tiny.MODEL_NAME))
     dir_scale = torch.nn.Parameter(torch.tensor(math.log(10.0)))
+    sig = (torch.nn.Parameter(torch.tensor(math.log(10.0))), torch.nn.Parameter(torch.tensor(-5.0)))
 
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay + [dir_scale], "weight_decay": 0.0}],
+                             {"params": no_decay + [dir_scale, *sig], "weight_decay": 0.0}],
                             lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
 
     world = load_world(cfg.world)
@@ -360,17 +399,17 @@ def train(cfg: TrainConfig):
     for step in range(cfg.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        out = losses(model, dir_scale, next(batches), tokens, cfg)
+        out = losses(model, dir_scale, next(batches), tokens, cfg, sig)
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(list(model.parameters()) + [dir_scale], 1.0)
+        torch.nn.utils.clip_grad_norm_(list(model.parameters()) + [dir_scale, *sig], 1.0)
         opt.step()
         for k, v in out.items():
             running[k] = running.get(k, 0.0) + float(v.detach())
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
             msg = " ".join(f"{k}={v / cfg.log_every:.3f}" for k, v in running.items())
             print(f"step {step + 1}/{cfg.steps} {msg} lr={lr_at(step, cfg):.2e} "
-                  f"t={time.time() - t0:.0f}s", flush=True)
+                  f"sig_cos_threshold={-float(sig[1].detach()) / float(sig[0].detach().exp()):.3f} t={time.time() - t0:.0f}s", flush=True)
             running = {}
     elapsed = time.time() - t0
     model.eval()
@@ -391,26 +430,38 @@ def parse_args(argv=None) -> TrainConfig:
     ap.add_argument("--steps", type=int, default=d.steps)
     ap.add_argument("--batch-size", type=int, default=d.batch_size)
     ap.add_argument("--lr", type=float, default=d.lr)
+    ap.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
     ap.add_argument("--threads", type=int, default=d.threads)
     ap.add_argument("--w-caption", type=float, default=d.w_caption)
     ap.add_argument("--w-instruction", type=float, default=d.w_instruction)
     ap.add_argument("--w-caption-direction", type=float, default=d.w_caption_direction)
+    ap.add_argument("--w-instruction-sigmoid", type=float, default=d.w_instruction_sigmoid,
+                    help="weight of a pairwise sigmoid instruction-directional loss (calibrates one threshold)")
     ap.add_argument("--hard-negatives", type=int, default=d.hard_negatives,
                     help="wrong instructions per pair used as extra negatives (0: in-batch negatives only)")
     ap.add_argument("--caption-negatives", type=int, default=d.caption_negatives,
                     help="near-miss captions per pair (other shape edits of the target) as caption negatives")
+    ap.add_argument("--caption-negative-ops", default=",".join(d.caption_negative_ops),
+                    help="the edits that make the near-miss captions (default: move,replace,resize,recolor)")
     ap.add_argument("--init", type=Path, default=None, help="continue from these weights (safetensors)")
+    ap.add_argument("--focus-ops", default=",".join(d.focus_ops),
+                    help="comma-separated operations drawn more often (e.g. move,replace)")
+    ap.add_argument("--p-focus", type=float, default=d.p_focus,
+                    help="share of pairs whose edit is redrawn from --focus-ops on the same source")
     ap.add_argument("--p-two-ops", type=float, default=d.p_two_ops, help="share of two-operation edits")
     ap.add_argument("--p-jpeg", type=float, default=d.p_jpeg, help="share of pairs seen as JPEGs")
     ap.add_argument("--world", default=d.world, help="module providing iter_pairs (default: shapes world)")
     ap.add_argument("--out", type=Path, default=d.out)
     ap.add_argument("--log-every", type=int, default=d.log_every)
     a = ap.parse_args(argv)
-    return TrainConfig(seed=a.seed, steps=a.steps, batch_size=a.batch_size, lr=a.lr, threads=a.threads,
+    return TrainConfig(seed=a.seed, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup_steps=a.warmup_steps, threads=a.threads,
                        w_caption=a.w_caption, w_instruction=a.w_instruction,
-                       w_caption_direction=a.w_caption_direction, hard_negatives=a.hard_negatives,
+                       w_caption_direction=a.w_caption_direction,
+                       w_instruction_sigmoid=a.w_instruction_sigmoid, hard_negatives=a.hard_negatives,
                        p_two_ops=a.p_two_ops, p_jpeg=a.p_jpeg, caption_negatives=a.caption_negatives,
-                       init=a.init,
+                       caption_negative_ops=tuple(o for o in a.caption_negative_ops.split(",") if o),
+                       init=a.init, focus_ops=tuple(o for o in a.focus_ops.split(",") if o),
+                       p_focus=a.p_focus,
                        world=a.world, out=a.out, log_every=a.log_every)
 
 
