@@ -452,6 +452,21 @@ def _const(value, typ: pa.DataType, n: int) -> pa.Array:
     return pa.nulls(n, typ) if value is None else pa.repeat(pa.scalar(value, typ), n)
 
 
+def _commit(m: UnitMapper, pieces: tuple | None) -> bool:
+    """Append a batch's Arrow pieces to ``m`` (False, ``m`` unchanged, when there are none)."""
+    if pieces is None:
+        return False
+    edits, images, pending, missing = pieces
+    m._flush_rows()
+    m._pieces["edits"].append(edits)
+    m._pieces["images"].append(images)
+    m._pending.append(pending)
+    m.images_missing += missing
+    m.read += edits.num_rows
+    m.loaded += edits.num_rows
+    return True
+
+
 def _arrow_batch(m: UnitMapper, records, instruction, source, target, instruction_ori, source_caption,
                  target_caption, labels, extra, arrays: dict[str, pa.Array]) -> bool:
     """``add_file_batch`` for the usual batch: nothing loaded into ``m`` before by the record path, no duplicate
@@ -459,12 +474,27 @@ def _arrow_batch(m: UnitMapper, records, instruction, source, target, instructio
     changed nothing) when the batch needs the row path."""
     if m._seen or m._images or m._pending:
         return False
-    n = len(records)
-    try:
-        src, tgt, ins = (pa.array(col, pa.string()) if arrays.get(key) is None else arrays[key] for key, col in
-                         (("source", source), ("target", target), ("instruction", instruction)))
-    except (pa.ArrowException, UnicodeError):  # e.g. a lone surrogate: the row path encodes it as before
+    try:  # e.g. a lone surrogate, or columns over 2 GiB: the row path handles them as before
+        return _commit(m, _file_pieces(m, records, instruction, source, target, instruction_ori, source_caption,
+                                       target_caption, labels, extra, arrays))
+    except (pa.ArrowException, UnicodeError):
         return False
+
+
+def strings(col: list) -> pa.Array:
+    """A list of str (or None) as one Arrow string array; raises ``pa.ArrowException`` for other values and for
+    more than 2 GiB of text, ``UnicodeError`` for a lone surrogate."""
+    a = pa.array(col, pa.string())
+    if isinstance(a, pa.ChunkedArray):  # over 2 GiB of text
+        raise pa.ArrowCapacityError("column too large for one string array")
+    return a
+
+
+def _file_pieces(m: UnitMapper, records, instruction, source, target, instruction_ori, source_caption,
+                 target_caption, labels, extra, arrays: dict[str, pa.Array]) -> tuple | None:
+    n = len(records)
+    src, tgt, ins = (strings(col) if arrays.get(key) is None else arrays[key] for key, col in
+                     (("source", source), ("target", target), ("instruction", instruction)))
     prefix = m._img_prefix
     if prefix:
         src_loc = pc.binary_join_element_wise(prefix, src, "")
@@ -474,12 +504,12 @@ def _arrow_batch(m: UnitMapper, records, instruction, source, target, instructio
     edit_digests = _sha1_digests(pc.binary_join_element_wise(f"{m.dataset}{SEP}{m.part}{SEP}{SEP}1", src_loc,
                                                              tgt_loc, ins, SEP))
     if not _distinct(edit_digests, n):  # a duplicate edit within the batch: the row path writes its reject
-        return False
+        return None
     try:
         exists_s = m.checker.check_many(m.image_root_abs, source)
         exists_t = m.checker.check_many(m.image_root_abs, target)
     except BadField:
-        return False
+        return None
     # images: one id per source and target location (equal locations, equal ids); rows for the distinct
     # locations, first seen first (sources, then targets)
     locs = pa.concat_arrays([src_loc, tgt_loc])
@@ -516,14 +546,7 @@ def _arrow_batch(m: UnitMapper, records, instruction, source, target, instructio
         _const(m.root, string, k), uniq, pa.nulls(k, pa.int32()), pa.nulls(k, pa.int64()), pa.nulls(k, string),
         _column(exists, pa.bool_()),
     ], schema=T.IMAGES)
-    m._flush_rows()
-    m._pieces["edits"].append(edits)
-    m._pieces["images"].append(images)
-    m._pending.append((edit_ids, uniq, image_ids))
-    m.images_missing += exists.count(False)
-    m.read += n
-    m.loaded += n
-    return True
+    return edits, images, (edit_ids, uniq, image_ids), exists.count(False)
 
 
 def add_turn_batch(m: UnitMapper, *, records: list[int], session_ids: list[str], turns: list[int],
@@ -534,13 +557,17 @@ def add_turn_batch(m: UnitMapper, *, records: list[int], session_ids: list[str],
     raising)."""
     if m._seen or m._images or m._pending or m.e["edit_id"] or m.i["image_id"]:
         return False
-    n = len(records)
-    if n == 0:
+    if not records:
         return True
-    try:
-        src, tgt, ins, sid = (pa.array(col, pa.string()) for col in (source, target, instruction, session_ids))
+    try:  # e.g. a lone surrogate, or columns over 2 GiB: turn by turn as before
+        return _commit(m, _turn_pieces(m, records, session_ids, turns, source, target, instruction, extra))
     except (pa.ArrowException, UnicodeError):
         return False
+
+
+def _turn_pieces(m: UnitMapper, records, session_ids, turns, source, target, instruction, extra) -> tuple | None:
+    n = len(records)
+    src, tgt, ins, sid = map(strings, (source, target, instruction, session_ids))
     prefix = m._img_prefix
     src_loc = pc.binary_join_element_wise(prefix, src, "") if prefix else src
     tgt_loc = pc.binary_join_element_wise(prefix, tgt, "") if prefix else tgt
@@ -548,13 +575,13 @@ def add_turn_batch(m: UnitMapper, *, records: list[int], session_ids: list[str],
     edit_digests = _sha1_digests(pc.binary_join_element_wise(f"{m.dataset}{SEP}{m.part}", sid, turn.cast(pa.string()),
                                                              src_loc, tgt_loc, ins, SEP))
     if not _distinct(edit_digests, n):
-        return False
+        return None
     rels = [None] * (2 * n)  # per turn: source, then target (add_edit's order)
     rels[0::2], rels[1::2] = source, target
     try:
         exists = m.checker.check_many(m.image_root_abs, rels)
     except BadField:
-        return False
+        return None
     order = np.empty(2 * n, np.int64)
     order[0::2], order[1::2] = np.arange(n), np.arange(n, 2 * n)
     locs = pa.concat_arrays([src_loc, tgt_loc]).take(pa.array(order))
@@ -578,14 +605,7 @@ def add_turn_batch(m: UnitMapper, *, records: list[int], session_ids: list[str],
         _const(m.root, string, k), uniq, pa.nulls(k, pa.int32()), pa.nulls(k, pa.int64()), pa.nulls(k, string),
         _column(exists, pa.bool_()),
     ], schema=T.IMAGES)
-    m._flush_rows()
-    m._pieces["edits"].append(edits)
-    m._pieces["images"].append(images)
-    m._pending.append((edit_ids, uniq, image_ids))
-    m.images_missing += exists.count(False)
-    m.read += n
-    m.loaded += n
-    return True
+    return edits, images, (edit_ids, uniq, image_ids), exists.count(False)
 
 
 def _row_batch(m: UnitMapper, records, raws, instruction, source, target, instruction_ori, source_caption,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pyarrow as pa
 import pytest
 
 from ingest import tables as T
@@ -137,3 +138,22 @@ def test_batches_after_batches_and_records(tmp_path):
     assert sorted(a["images"], key=key) == sorted(b["images"], key=key)
     assert [r["reason"] for r in b["rejects"]] == [T.DUPLICATE_RECORD] * 2
     assert len(b["edits"]) == 102 and len(b["images"]) == 202
+
+
+def test_batch_falls_back_when_arrow_cannot_hold_a_column(tmp_path, monkeypatch):
+    """A column Arrow cannot take in one array (over 2 GiB of text) goes the row path: same rows."""
+    from ingest import mapper as M
+
+    def too_large(col):
+        raise pa.ArrowCapacityError("too large")
+
+    src, tgt = [f"images/{k}_0.jpg" for k in range(70)], [f"images/{k}_1.jpg" for k in range(70)]
+    ins = [f"edit {k}" for k in range(70)]
+    fast, rows = mapper(tmp_path, check=False), mapper(tmp_path, check=False)
+    M._row_batch(rows, list(range(1, 71)), [b"raw"] * 70, ins, src, tgt, None, None, None, None, None)
+    monkeypatch.setattr(M, "strings", too_large)
+    add_file_batch(fast, records=list(range(1, 71)), raws=[b"raw"] * 70, instruction=ins, source=src, target=tgt)
+    assert not fast._pending and len(fast.e["edit_id"]) == 70  # the row path took it
+    assert _rows_of(fast) == _rows_of(rows)
+    assert M.add_turn_batch(mapper(tmp_path), records=[1], session_ids=["s"], turns=[1], source=["a.jpg"],
+                            target=["b.jpg"], instruction=["x"], extra=["{}"]) is False

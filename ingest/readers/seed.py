@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from ingest import tables as T
 from ingest.mapper import BadField, UnitMapper, add_file_batch, add_turn_batch, check_instruction, check_labels, \
-    check_rel_path, optional_text, short_sha1
+    check_rel_path, optional_text, short_sha1, strings
 from ingest.readers.common import abspath, pack_extra, parse_line, parse_lines, read_bytes
 
 SINGLE_KNOWN = frozenset(
@@ -93,10 +93,10 @@ def map_single(unit, data: bytes, m: UnitMapper) -> None:
 
 
 def _strings(col: list) -> pa.Array | None:
-    """The column as an Arrow string array, or None when a value is neither a string nor None (or cannot be
-    encoded: a lone surrogate)."""
+    """The column as one Arrow string array, or None when a value is neither a string nor None (or cannot be
+    encoded: a lone surrogate), or the column holds over 2 GiB of text."""
     try:
-        return pa.array(col, pa.string())
+        return strings(col)
     except (pa.ArrowException, UnicodeError):
         return None
 
