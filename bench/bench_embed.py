@@ -150,7 +150,8 @@ def memory_check(args) -> int:
         r = json.loads(out.stdout.strip().splitlines()[-1])
         peaks.append(r)
         print(f"{n} images, {r['edits']} edits, shard size {shard}: peak RSS main {r['main_peak_mb']:.0f} MB, "
-              f"decode worker {r['worker_peak_mb']:.0f} MB", flush=True)
+              f"largest child process {r['worker_peak_mb']:.0f} MB (decode workers when asked for; otherwise "
+              f"a fork made while importing torch)", flush=True)
     growth = peaks[1]["main_peak_mb"] / peaks[0]["main_peak_mb"]
     print(f"main-process peak grows {growth:.2f}x for 4x the images", flush=True)
     print(json.dumps({"memory_check": peaks, "growth": round(growth, 3)}), flush=True)

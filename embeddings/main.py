@@ -36,7 +36,7 @@ class EmbedConfig:
     device: str = "cpu"
     batch_size: int | None = None
     workers: int | None = None      # decode worker processes (CPU default 0: the streams decode; CUDA: cores, max 16)
-    streams: int | None = None      # CPU, workers = 0: batches decoded and embedded at once (default: cores, max 4)
+    streams: int | None = None      # CPU, workers = 0: batches decoded and embedded at once (default: cores, max 8)
     backend: Literal["local", "ray"] = "local"
     shard_size: int = 4096          # images (or texts) per shard
     edit_shard_size: int = 50_000   # edits per edit_scores file
@@ -133,6 +133,9 @@ def run_embed(cfg: EmbedConfig) -> EmbedSummary:
         torch.set_num_threads(old_threads)
 
 
+MAX_STREAMS = 8  # each stream holds one batch's activations
+
+
 @dataclass(frozen=True)
 class Layout:
     """How the local backend uses the machine during the image stage."""
@@ -145,17 +148,18 @@ class Layout:
 
 def local_layout(device: str, cpus: int, workers: int | None = None, streams: int | None = None,
                  threads: int | None = None) -> Layout:
-    """CPU: by default no decode processes and min(cores, 4) streams of cores // streams torch threads: every
-    core runs one batch from decode to embedding, with no hand-off between processes and no thread waiting on
-    another inside an operator; texts then use every core. With workers > 0 (or a GPU), DataLoader workers decode
-    and one stream runs the model."""
+    """CPU: by default no decode processes and one stream per core (at most MAX_STREAMS, each then with
+    cores // streams torch threads; given threads per stream: cores // threads streams): every core runs one batch
+    from decode to embedding, with no hand-off between processes and no torch thread spinning while its stream
+    decodes; texts then use every core. With workers > 0 (or a GPU), DataLoader workers decode and one stream
+    runs the model."""
     if device != "cpu":
         return Layout(workers if workers is not None else (min(16, cpus) if device.startswith("cuda")
                                                            else max(1, cpus // 2)), 1, threads, threads)
     if workers:
         t = threads or max(1, cpus - workers)
         return Layout(workers, 1, t, t)
-    n = max(1, streams or min(cpus, 4))
+    n = max(1, streams or min(MAX_STREAMS, max(1, cpus // threads) if threads else cpus))
     return Layout(0, n, threads or max(1, cpus // n), threads or cpus)
 
 

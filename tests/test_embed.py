@@ -98,12 +98,13 @@ def test_process_image_statuses(tmp_path):
 def test_local_layout_defaults():
     from embeddings.main import Layout, local_layout
 
-    # CPU: one stream per core (at most 4), each decoding its own batches; texts get every core
+    # CPU: one stream per core (at most 8), each decoding its own batches; texts get every core
     assert local_layout("cpu", 2) == Layout(workers=0, streams=2, threads=1, rest_threads=2)
-    assert local_layout("cpu", 16) == Layout(workers=0, streams=4, threads=4, rest_threads=16)
+    assert local_layout("cpu", 16) == Layout(workers=0, streams=8, threads=2, rest_threads=16)
     # decode processes asked for: one stream on the cores they leave
     assert local_layout("cpu", 8, workers=2) == Layout(workers=2, streams=1, threads=6, rest_threads=6)
     assert local_layout("cpu", 2, streams=1, threads=2) == Layout(workers=0, streams=1, threads=2, rest_threads=2)
+    assert local_layout("cpu", 8, threads=4) == Layout(workers=0, streams=2, threads=4, rest_threads=4)
     # GPU: DataLoader workers feed one stream
     assert local_layout("cuda", 32) == Layout(workers=16, streams=1, threads=None, rest_threads=None)
 
