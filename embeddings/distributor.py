@@ -1,9 +1,11 @@
 """Distributors: run the image and text shards of a plan, locally or on Ray Data. Both call the same mapper
 (`embeddings.mapper`) and writer, so their outputs are the same.
 
-- local: a torch DataLoader whose workers read, hash, decode and resize (one shard's manifest row group at a
-  time); the main process runs the model batch by batch under inference_mode (bf16 autocast, pinned memory
-  and non-blocking copies on CUDA) and writes each shard as soon as its last batch is in.
+- local: on CPU, `streams` threads of the main process each decode a batch (`mapper.ImageBatches`) and run the
+  model on it under inference_mode; with decode workers (the CUDA default) a torch DataLoader's worker
+  processes decode whole batches and the main process runs the model (bf16 autocast, pinned memory and
+  non-blocking copies on CUDA). Batches are consumed in order and one writer thread writes each shard as soon
+  as its last batch is in.
 - ray: `ray.data.from_items(shards).map_batches(ShardActor, compute=ActorPoolStrategy(size=n), num_gpus=1
   per actor on CUDA)`; each actor loads the model once and runs whole shards (decode in a thread pool).
 """

@@ -1,5 +1,6 @@
-"""The mapper: shard rows in, output tables out. Shared by the local backend (DataLoader workers decode, the
-main process runs the model) and the Ray backend (one actor does both for a whole shard).
+"""The mapper: shard rows in, output tables out. Shared by the local backend (CPU streams decode and embed whole
+batches, or DataLoader workers decode and the main process runs the model) and the Ray backend (one actor does
+both for a whole shard). A batch travels as columns (`decode_rows`), never as one dict per image.
 
 Device logic: `device_settings` picks the torch device, the autocast dtype (bf16 on CUDA, none on CPU),
 pinned memory and non-blocking copies (CUDA only). Images travel as uint8 and are normalised on the device.
