@@ -59,13 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", default=None, help="open_clip pretrained tag or a local weights file")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--workers", type=int, default=None, help="image decoding workers")
+    p.add_argument("--workers", type=int, default=None,
+                   help="image decoding processes (CPU default 0: the streams decode; CUDA: cores, max 16)")
+    p.add_argument("--streams", type=int, default=None,
+                   help="CPU: batches decoded and embedded at once by threads (default: cores, max 8)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--shard-size", type=int, default=4096, help="images or texts per output shard")
     p.add_argument("--concepts", type=Path, default=None, metavar="FILE",
                    help="zero-shot concept prompts (default: embeddings/concepts.csv)")
     p.add_argument("--max-image-pixels", type=int, default=None, help="larger images get status too_large")
-    p.add_argument("--threads", type=int, default=None, help="torch threads in the main process (CPU)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per stream (CPU)")
     p.add_argument("--ray-actors", type=int, default=None, help="Ray backend: number of model actors")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_warehouse(p)
@@ -125,6 +128,7 @@ def _run(args: argparse.Namespace) -> int:
             shard_size=args.shard_size,
             concepts_file=args.concepts,
             threads=args.threads,
+            streams=args.streams,
             ray_actors=args.ray_actors,
             progress=not args.no_progress,
             **({"max_image_pixels": args.max_image_pixels} if args.max_image_pixels else {}),

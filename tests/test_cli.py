@@ -32,3 +32,24 @@ def test_help_lists_the_ingest_formats():
     from editlens.cli import INGEST_FORMATS
 
     assert tuple(INGEST_FORMATS) == tuple(ingest.formats)
+
+
+def test_embed_flags_reach_the_job_config(tmp_path, monkeypatch):
+    """--streams, --threads and --workers go to EmbedConfig unchanged (the job's CPU layout)."""
+    import embeddings.main as em
+    from editlens import cli
+
+    seen = {}
+
+    def fake_run_embed(cfg):
+        seen["cfg"] = cfg
+        raise SystemExit(0)
+
+    monkeypatch.setattr(em, "run_embed", fake_run_embed)
+    try:
+        cli.main(["embed", "--warehouse", str(tmp_path / "wh"), "--streams", "3", "--threads", "1",
+                  "--workers", "0", "--no-progress"])
+    except SystemExit:
+        pass
+    cfg = seen["cfg"]
+    assert (cfg.streams, cfg.threads, cfg.workers, cfg.progress) == (3, 1, 0, False)
