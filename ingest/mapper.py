@@ -541,12 +541,18 @@ def _file_pieces(m: UnitMapper, records, instruction, source, target, instructio
         _const("{}", string, n) if extra is None else _column(extra, string), _const(m.source_file, string, n),
         pa.array(records, pa.int64()), _const(m.run_id, string, n),
     ], schema=T.EDITS)
-    images = pa.table([
+    images = _file_images(m, image_ids, uniq, exists)
+    return edits, images, (edit_ids, uniq, image_ids), exists.count(False)
+
+
+def _file_images(m: UnitMapper, image_ids: pa.Array, uniq: pa.Array, exists: list[bool]) -> pa.Table:
+    """`images` rows for files under the dataset root: one per distinct location, first seen first."""
+    k, string = len(uniq), pa.string()
+    return pa.table([
         image_ids, _const(m.dataset, string, k), _const(m.part, string, k), _const("file", string, k),
         _const(m.root, string, k), uniq, pa.nulls(k, pa.int32()), pa.nulls(k, pa.int64()), pa.nulls(k, string),
         _column(exists, pa.bool_()),
     ], schema=T.IMAGES)
-    return edits, images, (edit_ids, uniq, image_ids), exists.count(False)
 
 
 def add_turn_batch(m: UnitMapper, *, records: list[int], session_ids: list[str], turns: list[int],
@@ -600,11 +606,7 @@ def _turn_pieces(m: UnitMapper, records, session_ids, turns, source, target, ins
         _column(extra, string), _const(m.source_file, string, n), pa.array(records, pa.int64()),
         _const(m.run_id, string, n),
     ], schema=T.EDITS)
-    images = pa.table([
-        image_ids, _const(m.dataset, string, k), _const(m.part, string, k), _const("file", string, k),
-        _const(m.root, string, k), uniq, pa.nulls(k, pa.int32()), pa.nulls(k, pa.int64()), pa.nulls(k, string),
-        _column(exists, pa.bool_()),
-    ], schema=T.IMAGES)
+    images = _file_images(m, image_ids, uniq, exists)
     return edits, images, (edit_ids, uniq, image_ids), exists.count(False)
 
 
