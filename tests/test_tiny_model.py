@@ -3,6 +3,7 @@ on shapes-world pairs the model never saw."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,6 +138,25 @@ def test_pipeline_instruction_directional_finds_wrong_instructions(pipeline_scor
     n_wrong_truth = sum(1 for t in pipeline_scores["truth"] if t.get("defect") == "wrong_instruction")
     assert len(wrong) == n_wrong_truth >= 10 and len(clean) >= 300
     assert roc_auc(clean, wrong) >= 0.9
+
+
+@pytest.mark.slow
+def test_pipeline_seeded_misaligned_threshold_finds_most_wrong_instructions(pipeline_scores):
+    """The dbt flag's rule (directional_instruction below the seeded threshold) on clean vs wrong-instruction
+    edits: a guard against regressions of the bundled weights or the seed (measured: P 0.73, R 0.89 on this
+    sample; issue 5 asks for 0.9 / 0.9, see tests/test_dbt_ground_truth.py)."""
+    import csv
+
+    seeds = Path(__file__).resolve().parents[1] / "seeds" / "thresholds.csv"
+    th = {r["name"]: float(r["value"]) for r in csv.DictReader(seeds.open())}["misaligned_directional_instruction"]
+    rows = [r for r in pipeline_scores["rows"] if r["directional_instruction"] is not None
+            and (r["clean"] or r["defect"] == "wrong_instruction")]
+    flagged = [r["directional_instruction"] < th for r in rows]
+    wrong = [r["defect"] == "wrong_instruction" for r in rows]
+    tp = sum(f and w for f, w in zip(flagged, wrong))
+    fp = sum(f and not w for f, w in zip(flagged, wrong))
+    fn = sum(w and not f for f, w in zip(flagged, wrong))
+    assert tp / (tp + fp) >= 0.65 and tp / (tp + fn) >= 0.85, (th, tp, fp, fn)
 
 
 @pytest.mark.slow
