@@ -143,7 +143,7 @@ def test_pipeline_instruction_directional_finds_wrong_instructions(pipeline_scor
 @pytest.mark.slow
 def test_pipeline_seeded_misaligned_threshold_finds_most_wrong_instructions(pipeline_scores):
     """The dbt flag's rule (directional_instruction below the seeded threshold) on clean vs wrong-instruction
-    edits: a guard against regressions of the bundled weights or the seed (measured: P 0.73, R 0.89 on this
+    edits: a guard against regressions of the bundled weights or the seed (measured: P 0.76, R 0.93 on this
     sample; issue 5 asks for 0.9 / 0.9, see tests/test_dbt_ground_truth.py)."""
     import csv
 
@@ -156,7 +156,7 @@ def test_pipeline_seeded_misaligned_threshold_finds_most_wrong_instructions(pipe
     tp = sum(f and w for f, w in zip(flagged, wrong))
     fp = sum(f and not w for f, w in zip(flagged, wrong))
     fn = sum(w and not f for f, w in zip(flagged, wrong))
-    assert tp / (tp + fp) >= 0.65 and tp / (tp + fn) >= 0.85, (th, tp, fp, fn)
+    assert tp / (tp + fp) >= 0.7 and tp / (tp + fn) >= 0.85, (th, tp, fp, fn)
 
 
 @pytest.mark.slow
