@@ -38,6 +38,9 @@ import torch.nn.functional as F
 from embeddings import tiny
 
 
+CAPTION_NEGATIVE_OPS = ("move", "replace", "resize", "recolor")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
@@ -55,7 +58,7 @@ class TrainConfig:
     hard_negatives: int = 3  # wrong instructions per pair, used as extra negatives
     p_two_ops: float = 0.1
     caption_negatives: int = 0  # near-miss captions per pair, extra negatives of the caption loss
-    caption_negative_ops: tuple[str, ...] = ("move", "replace", "resize", "recolor")  # edits making them
+    caption_negative_ops: tuple[str, ...] = CAPTION_NEGATIVE_OPS  # the edits that make the near-miss captions
     init: Path | None = None  # start from these weights (a continuation run) instead of random
     focus_ops: tuple[str, ...] = ()  # operations drawn more often (the ones the model still confuses)
     p_focus: float = 0.0  # share of pairs whose edit is redrawn from focus_ops on the same source scene
@@ -286,9 +289,6 @@ def wrong_for_edits(world, edits, rng: np.random.Generator, k: int) -> list[str]
             for _ in range(k)] if ops else []
 
 
-CAPTION_NEGATIVE_OPS = ("move", "replace", "resize", "recolor")
-
-
 def wrong_captions_for(world, scene, rng: np.random.Generator, k: int,
                        kinds: tuple[str, ...] = CAPTION_NEGATIVE_OPS) -> list[str]:
     """Captions of `scene` after a different shape edit: near-miss captions that teach where, which kind and
@@ -409,7 +409,9 @@ def train(cfg: TrainConfig):
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
             msg = " ".join(f"{k}={v / cfg.log_every:.3f}" for k, v in running.items())
             print(f"step {step + 1}/{cfg.steps} {msg} lr={lr_at(step, cfg):.2e} "
-                  f"sig_cos_threshold={-float(sig[1].detach()) / float(sig[0].detach().exp()):.3f} t={time.time() - t0:.0f}s", flush=True)
+                  + (f"sig_cos_threshold={-float(sig[1].detach()) / float(sig[0].detach().exp()):.3f} "
+                     if cfg.w_instruction_sigmoid > 0 else "")
+                  + f"t={time.time() - t0:.0f}s", flush=True)
             running = {}
     elapsed = time.time() - t0
     model.eval()
@@ -454,7 +456,8 @@ def parse_args(argv=None) -> TrainConfig:
     ap.add_argument("--out", type=Path, default=d.out)
     ap.add_argument("--log-every", type=int, default=d.log_every)
     a = ap.parse_args(argv)
-    return TrainConfig(seed=a.seed, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup_steps=a.warmup_steps, threads=a.threads,
+    return TrainConfig(seed=a.seed, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup_steps=a.warmup_steps,
+                       threads=a.threads,
                        w_caption=a.w_caption, w_instruction=a.w_instruction,
                        w_caption_direction=a.w_caption_direction,
                        w_instruction_sigmoid=a.w_instruction_sigmoid, hard_negatives=a.hard_negatives,
