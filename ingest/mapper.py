@@ -422,6 +422,11 @@ def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], inst
 
 # ---- the column-wise batch in Arrow: no per-record Python objects beyond the SHA-1 inputs and digests -----------
 
+try:  # the optional compiled batch SHA-1 (setup.py); hashlib below gives the same digests without it
+    from ingest._sha1batch import digests as _c_sha1
+except ImportError:
+    _c_sha1 = None
+
 _HEX = np.array([int.from_bytes(f"{b:02x}".encode(), "little") for b in range(256)], dtype="<u2")
 
 
@@ -432,11 +437,17 @@ def _short_ids(digests: bytes, n: int) -> pa.Array:
                                                   pa.py_buffer(data)])
 
 
-def _sha1_digests(texts: pa.Array) -> bytes:
-    """SHA-1 digests (20 bytes each, concatenated) of each value's UTF-8 bytes (no nulls)."""
+def _sha1_digests(texts: pa.Array, batch=_c_sha1) -> bytes:
+    """SHA-1 digests (20 bytes each, concatenated) of each value's UTF-8 bytes (no nulls): in one C call when
+    the optional extension is built (``batch``), else one hashlib call per value; the same bytes either way."""
     n = len(texts)
-    offsets = np.frombuffer(texts.buffers()[1], np.int32, n + 1, texts.offset * 4).tolist()
+    if n == 0:
+        return b""
+    offsets = np.frombuffer(texts.buffers()[1], np.int32, n + 1, texts.offset * 4)
     buf = texts.buffers()[2]
+    if batch is not None:
+        return batch(b"" if buf is None else buf, offsets)
+    offsets = offsets.tolist()
     data = b"" if buf is None else buf.to_pybytes()
     sha1 = hashlib.sha1
     return b"".join([sha1(data[a:b]).digest() for a, b in zip(offsets, offsets[1:])])
