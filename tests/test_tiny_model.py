@@ -213,6 +213,39 @@ def test_focus_ops_and_move_only_caption_negatives():
     assert len({p.op for p in plain}) > 3  # without focus the world's mix of operations
 
 
+def test_same_shape_wrong_instructions():
+    """--p-same-shape: an object edit's wrong instructions become another operation on the same shape."""
+    import itertools
+    import types
+
+    from embeddings.tiny.train import SHAPE_OPS, TrainConfig, load_world, same_shape_wrong_instruction, \
+        train_pairs
+
+    world = load_world("editlens.sample.world")
+    made = []
+    spy = types.SimpleNamespace(applicable_ops=world.applicable_ops, instruction=world.instruction,
+                                make_edit=lambda *a: made.append(world.make_edit(*a)) or made[-1])
+    rng = np.random.default_rng(0)
+    checked = 0
+    for pair in world.iter_pairs(60, 11):
+        made.clear()
+        text = same_shape_wrong_instruction(spy, pair, rng)
+        if pair.op not in SHAPE_OPS:
+            assert text is None and not made
+            continue
+        if text is not None:
+            last = made[-1]
+            assert last.op in SHAPE_OPS and last.op != pair.op
+            assert last.params["shape"] == pair.edit.params["shape"]
+            checked += 1
+    assert checked >= 20
+    cfg = dict(seed=5, steps=1, batch_size=16, p_two_ops=0.0, focus_ops=("remove",), p_focus=1.0)
+    base = list(itertools.islice(train_pairs(world, TrainConfig(**cfg)), 16))
+    same = list(itertools.islice(train_pairs(world, TrainConfig(**cfg, p_same_shape=1.0)), 16))
+    assert [p.instruction for p in base] == [p.instruction for p in same]  # only the negatives change
+    assert sum(a.wrong != b.wrong for a, b in zip(base, same)) >= 12
+
+
 def test_sigmoid_loss_is_added_and_finite(tmp_path, capsys):
     import math
     import re

@@ -62,6 +62,7 @@ class TrainConfig:
     init: Path | None = None  # start from these weights (a continuation run) instead of random
     focus_ops: tuple[str, ...] = ()  # operations drawn more often (the ones the model still confuses)
     p_focus: float = 0.0  # share of pairs whose edit is redrawn from focus_ops on the same source scene
+    p_same_shape: float = 0.0  # share of an object edit's wrong instructions that edit the same shape otherwise
     p_jpeg: float = 0.5
     world: str = "editlens.sample.world"
     out: Path = field(default_factory=lambda: tiny.WEIGHTS_PATH)
@@ -301,6 +302,26 @@ def wrong_captions_for(world, scene, rng: np.random.Generator, k: int,
             for _ in range(k)] if ops else []
 
 
+SHAPE_OPS = ("remove", "replace", "recolor", "move", "resize")  # operations on one existing shape
+
+
+def same_shape_wrong_instruction(world, pair, rng: np.random.Generator, tries: int = 12) -> str | None:
+    """An instruction for a different operation on the same shape as `pair`'s edit ("shrink the green star"
+    for an edit that removed it): the near misses the model confuses most. None when the edit is not on one
+    existing shape, the world cannot do it, or no draw lands on that shape."""
+    edit = getattr(pair, "edit", None)
+    if edit is None or edit.op not in SHAPE_OPS or not all(hasattr(world, f) for f in
+                                                           ("applicable_ops", "make_edit", "instruction")):
+        return None
+    shape = edit.params.get("shape")
+    ops = [o for o in world.applicable_ops(edit.scene) if o in SHAPE_OPS and o != edit.op]
+    for _ in range(tries if ops and shape is not None else 0):
+        other = world.make_edit(edit.scene, ops[int(rng.integers(len(ops)))], rng)
+        if other.params.get("shape") == shape:
+            return world.instruction(other, rng)
+    return None
+
+
 def focus_pair(world, pair, ops: tuple[str, ...], rng: np.random.Generator):
     """`pair`'s source scene edited by one of `ops` instead (the world's `random_edit` falls back to any
     applicable operation when none of `ops` applies); `pair` itself when the world cannot do it."""
@@ -316,6 +337,7 @@ def train_pairs(world, cfg: TrainConfig):
     rng = np.random.default_rng([cfg.seed, 1])
     cap_rng = np.random.default_rng([cfg.seed, 3])
     focus_rng = np.random.default_rng([cfg.seed, 4])
+    shape_rng = np.random.default_rng([cfg.seed, 5])
     for p in call_iter_pairs(world, cfg.seed, cfg.steps * cfg.batch_size):
         if cfg.p_focus > 0 and cfg.focus_ops and focus_rng.random() < cfg.p_focus:
             p = focus_pair(world, p, cfg.focus_ops, focus_rng)
@@ -328,6 +350,9 @@ def train_pairs(world, cfg: TrainConfig):
                                                cfg.caption_negative_ops))
             continue
         wrong = [w for w in (call_wrong_instruction(world, p, rng) for _ in range(cfg.hard_negatives)) if w]
+        if cfg.p_same_shape > 0:  # replace some by same-shape near misses (own stream: the rest stays as it was)
+            wrong = [(same_shape_wrong_instruction(world, p, shape_rng) or w)
+                     if shape_rng.random() < cfg.p_same_shape else w for w in wrong]
         result = p.edit.result if getattr(p, "edit", None) is not None else None
         yield TrainPair(p.source, p.target, p.instruction, p.source_caption, p.target_caption, p.op, wrong,
                         wrong_captions_for(world, result, cap_rng, cfg.caption_negatives,
@@ -450,6 +475,8 @@ def parse_args(argv=None) -> TrainConfig:
                     help="comma-separated operations drawn more often (e.g. move,replace)")
     ap.add_argument("--p-focus", type=float, default=d.p_focus,
                     help="share of pairs whose edit is redrawn from --focus-ops on the same source")
+    ap.add_argument("--p-same-shape", type=float, default=d.p_same_shape,
+                    help="share of an object edit's wrong instructions drawn as another operation on the same shape")
     ap.add_argument("--p-two-ops", type=float, default=d.p_two_ops, help="share of two-operation edits")
     ap.add_argument("--p-jpeg", type=float, default=d.p_jpeg, help="share of pairs seen as JPEGs")
     ap.add_argument("--world", default=d.world, help="module providing iter_pairs (default: shapes world)")
@@ -464,7 +491,7 @@ def parse_args(argv=None) -> TrainConfig:
                        p_two_ops=a.p_two_ops, p_jpeg=a.p_jpeg, caption_negatives=a.caption_negatives,
                        caption_negative_ops=tuple(o for o in a.caption_negative_ops.split(",") if o),
                        init=a.init, focus_ops=tuple(o for o in a.focus_ops.split(",") if o),
-                       p_focus=a.p_focus,
+                       p_focus=a.p_focus, p_same_shape=a.p_same_shape,
                        world=a.world, out=a.out, log_every=a.log_every)
 
 
