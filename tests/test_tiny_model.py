@@ -246,6 +246,28 @@ def test_same_shape_wrong_instructions():
     assert sum(a.wrong != b.wrong for a, b in zip(base, same)) >= 12
 
 
+def test_patch_embedding_adapts_to_a_larger_patch_for_the_same_grid():
+    """--init weights with 8 px patches load into a 12 px patch model (96 px pictures, same 8x8 grid) with the
+    same token responses on a picture upsampled by 1.5."""
+    from embeddings.tiny.train import adapt_patch_embedding
+
+    torch.manual_seed(0)
+    small, large = torch.nn.Conv2d(3, 16, 8, 8, bias=False), torch.nn.Conv2d(3, 16, 12, 12, bias=False)
+    holder = torch.nn.Module()
+    holder.visual = torch.nn.Module()
+    holder.visual.conv1 = large
+    sd = adapt_patch_embedding({"visual.conv1.weight": small.weight.detach(), "other": torch.ones(2)}, holder)
+    assert sd["visual.conv1.weight"].shape == (16, 3, 12, 12) and torch.equal(sd["other"], torch.ones(2))
+    large.weight.data = sd["visual.conv1.weight"]
+    img = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 256, 256), 4)  # smooth 64 px picture
+    up = torch.nn.functional.interpolate(img, size=(96, 96), mode="bilinear", align_corners=False)
+    a, b = small(img), large(up)
+    assert a.shape == b.shape == (1, 16, 8, 8)
+    assert torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1] > 0.95
+    assert adapt_patch_embedding({"visual.conv1.weight": large.weight.detach()}, holder)["visual.conv1.weight"] \
+        is not None  # already the right shape: kept
+
+
 def test_sigmoid_loss_is_added_and_finite(tmp_path, capsys):
     import math
     import re

@@ -331,6 +331,21 @@ def focus_pair(world, pair, ops: tuple[str, ...], rng: np.random.Generator):
     return world.make_pair(world.random_edit(edit.scene, rng, ops=list(ops)), rng, source=pair.source)
 
 
+def adapt_patch_embedding(sd: dict, model, key: str = "visual.conv1.weight") -> dict:
+    """Weights trained with another patch size for the same token grid (e.g. 8 px patches of a 64 px picture
+    -> 12 px patches of a 96 px one): the patch kernels are resized bilinearly and scaled by the area ratio, so
+    each token sees the same region of the picture with about the same response; every other tensor is kept.
+    `sd` unchanged when the shapes already agree."""
+    want = model.state_dict()[key].shape
+    w = sd.get(key)
+    if w is None or w.shape == want or w.shape[:2] != want[:2]:
+        return sd
+    ratio = (w.shape[2] * w.shape[3]) / (want[2] * want[3])
+    out = dict(sd)
+    out[key] = torch.nn.functional.interpolate(w, size=tuple(want[2:]), mode="bilinear", align_corners=False) * ratio
+    return out
+
+
 def train_pairs(world, cfg: TrainConfig):
     """Endless TrainPairs: the world's correct single edits, a share turned into two-operation edits, each
     with `cfg.hard_negatives` wrong instructions (the world's `wrong_instruction`, as the sample uses)."""
@@ -403,7 +418,8 @@ def train(cfg: TrainConfig):
 
         from safetensors.torch import load_file
 
-        model.load_state_dict({k: v.float() for k, v in load_file(str(cfg.init)).items()}, strict=True)
+        sd = adapt_patch_embedding({k: v.float() for k, v in load_file(str(cfg.init)).items()}, model)
+        model.load_state_dict(sd, strict=True)
         init_sha = hashlib.sha256(Path(cfg.init).read_bytes()).hexdigest()
     model.train()
     preprocess = tiny.preprocess()
