@@ -409,7 +409,9 @@ def _single_edits(part: str, scene: world.Scene, rng: np.random.Generator) -> li
     if part == "part2" and rng.random() < MULTI_OP_SHARE:
         ops = [o for o in world.applicable_ops(e1.result) if o != e1.op]
         if ops:
-            edits.append(world.make_edit(e1.result, world._pick(rng, ops), rng))
+            second = world.make_edit(e1.result, world._pick(rng, ops), rng)
+            if second.result != scene:  # not one that undoes the first (add a shape, then remove that shape)
+                edits.append(second)
     return edits
 
 

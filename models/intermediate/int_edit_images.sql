@@ -1,4 +1,5 @@
--- One row per edit: what is known about its source and target images (existence, decode status, content hashes).
+-- One row per edit: what is known about its source and target images (existence, decode status, content hashes,
+-- sharpness).
 with
 
 edits as (
@@ -17,7 +18,7 @@ missing_files as (
 facts as (
 
     -- one row per image_id by the embed contract
-    select image_id, sha256, phash, width, height, status from {{ ref('stg_editlens__image_facts') }}
+    select image_id, sha256, phash, width, height, blur, status from {{ ref('stg_editlens__image_facts') }}
 
 ),
 
@@ -35,6 +36,8 @@ joined as (
         src.height as source_height,
         tgt.width as target_width,
         tgt.height as target_height,
+        src.blur as source_sharpness,
+        tgt.blur as target_sharpness,
         coalesce(src.status, case when src_missing.image_id is not null then 'missing' end, 'unknown')
             as source_status,
         coalesce(tgt.status, case when tgt_missing.image_id is not null then 'missing' end, 'unknown')

@@ -80,13 +80,18 @@ flags as (
         edits.split,
 
         ---------- pair integrity
-        -- identical bytes, or all of: an unchanged pHash, no changed thumbnail pixel, CLIP-I of (nearly) 1.
-        -- (Any one alone also fires on small real edits: a blur or a recoloured small shape.)
+        -- identical bytes, or all of: an unchanged pHash, no changed thumbnail pixel, CLIP-I of (nearly) 1, and
+        -- the same sharpness. (Any one alone also fires on small real edits: a blur or a recoloured small shape;
+        -- a blur of a mostly flat picture even passes the first three, as pHash ignores fine detail and the
+        -- 32 px thumbnail smooths it away, but the full-resolution Laplacian variance drops several-fold.)
         coalesce(
             edits.source_sha256 = edits.target_sha256
             or (edits.phash_distance = 0
                 and edits.pixel_changed_frac <= {{ threshold('noop_pixel_changed_frac') }}
-                and edits.clip_i >= {{ threshold('noop_clip_i') }}),
+                and edits.clip_i >= {{ threshold('noop_clip_i') }}
+                and coalesce(abs(edits.target_sharpness - edits.source_sharpness)
+                             <= {{ threshold('noop_max_sharpness_change') }}
+                                * greatest(edits.source_sharpness, edits.target_sharpness), true)),
             false) as is_noop,
         edits.source_status not in ('ok', 'unknown') or edits.target_status not in ('ok', 'unknown')
             as has_broken_image,

@@ -93,6 +93,8 @@ final as (
         images.source_height,
         images.target_width,
         images.target_height,
+        images.source_sharpness,
+        images.target_sharpness,
 
         ---------- provenance
         edits.source_file,
