@@ -83,7 +83,7 @@ flags as (
         -- identical bytes, or all of: an unchanged pHash, no changed thumbnail pixel, CLIP-I of (nearly) 1, and
         -- the same sharpness. (Any one alone also fires on small real edits: a blur or a recoloured small shape;
         -- a blur of a mostly flat picture even passes the first three, as pHash ignores fine detail and the
-        -- 32 px thumbnail smooths it away, but the full-resolution Laplacian variance drops several-fold.)
+        -- 32 px thumbnail smooths it away, but the Laplacian variance of the 64 px facts copy drops several-fold.)
         coalesce(
             edits.source_sha256 = edits.target_sha256
             or (edits.phash_distance = 0
