@@ -354,7 +354,7 @@ def test_rows_carry_model_identity(embedded):
     trained = Path(tiny.WEIGHTS_PATH).is_file()  # the bundled weights once committed, else seeded random init
     assert (key, name) == (s.model_key, "editlens-tiny")
     assert pretrained == ("editlens-tiny.safetensors" if trained else "random-init:seed0")
-    assert "resize 96 bicubic squash" in preprocess and dim == 128  # as editlens-tiny was trained
+    assert "resize 64 bicubic squash" in preprocess and dim == 128  # as editlens-tiny was trained
     for t in ("image_embeddings", "text_embeddings", "image_concepts", "edit_scores"):
         assert q(wh, f"select distinct model_key from {t}") == [(key,)]
     for t in ("image_concepts", "edit_scores"):

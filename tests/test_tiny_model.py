@@ -63,8 +63,7 @@ def test_config_registers_and_state_dict_loads_strictly():
     sd = load_file(str(tiny.WEIGHTS_PATH))
     result = model.load_state_dict(sd, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
-    assert model.visual.image_size in ((96, 96), 96)  # 12 px patches: an 8x8 grid, as the 64 px / 8 px model had
-    assert model.visual.conv1.kernel_size == (12, 12)
+    assert model.visual.image_size == (64, 64) or model.visual.image_size == 64
 
 
 def test_identical_images_give_clip_i_one(loaded):
@@ -144,7 +143,7 @@ def test_pipeline_instruction_directional_finds_wrong_instructions(pipeline_scor
 @pytest.mark.slow
 def test_pipeline_seeded_misaligned_threshold_finds_most_wrong_instructions(pipeline_scores):
     """The dbt flag's rule (directional_instruction below the seeded threshold) on clean vs wrong-instruction
-    edits: a guard against regressions of the bundled weights or the seed (measured: P 0.76, R 0.93 on this
+    edits: a guard against regressions of the bundled weights or the seed (measured: P 0.78, R 0.93 on this
     sample; issue 5 asks for 0.9 / 0.9, see tests/test_dbt_ground_truth.py)."""
     import csv
 

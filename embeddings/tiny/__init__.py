@@ -10,7 +10,7 @@ embedding job loads it exactly like any other open_clip model:
     tokenizer = open_clip.get_tokenizer(tiny.MODEL_NAME)
 
 Preprocessing is open_clip's own eval transform for this config with resize_mode "squash" (bicubic resize of
-the whole picture to 96x96, OpenAI CLIP mean/std): the same transform the training script uses. Pass
+the whole picture to 64x64, OpenAI CLIP mean/std): the same transform the training script uses. Pass
 `image_resize_mode=RESIZE_MODE` (open_clip's default centre crop would cut off the edges of non-square
 pictures). `TRAINING.md` has the exact command and seed that produced the weights.
 """
@@ -24,7 +24,7 @@ CONFIG_PATH = PACKAGE_DIR / "editlens-tiny.json"
 WEIGHTS_PATH = PACKAGE_DIR / "editlens-tiny.safetensors"
 # Human-readable description of the preprocessing (stored beside every score; see formats.md section 3).
 RESIZE_MODE = "squash"  # pass as create_model_and_transforms(..., image_resize_mode=RESIZE_MODE)
-PREPROCESS = "open_clip image_transform(96, resize_mode=squash): bicubic resize to 96x96, OpenAI mean/std"
+PREPROCESS = "open_clip image_transform(64, resize_mode=squash): bicubic resize to 64x64, OpenAI mean/std"
 
 
 def register() -> None:
