@@ -82,8 +82,9 @@ def test_flag_matches_ground_truth(pipeline, name):
 
 @pytest.mark.xfail(reason="editlens-tiny's instruction-directional score separates wrong instructions from right "
                           "ones with ROC AUC 0.987-0.994 on generated samples, but at 3% prevalence the seeded "
-                          "threshold (chosen on seed 33: P 0.92, R 0.93) reaches P 0.84, R 0.88 on this sample, "
-                          "short of 0.9 / 0.9; see embeddings/tiny/TRAINING.md",
+                          "threshold (chosen on seed 33: P 0.92, R 0.93 there) reaches P 0.79, R 0.88 on this "
+                          "sample (53 / 14 / 7; 4 of the 14 false positives carry an injected unsafe or demographic "
+                          "clause), short of 0.9 / 0.9; see embeddings/tiny/TRAINING.md",
                    strict=False)
 def test_misaligned_matches_wrong_instructions(pipeline):
     tp, fp, fn = _precision_recall(pipeline, "is_misaligned", ["wrong_instruction"])
