@@ -3,8 +3,8 @@
 
 - local: on CPU, `streams` threads of the main process each decode a batch (`mapper.ImageBatches`) and run the
   model on it under inference_mode; with decode workers (the CUDA default) a torch DataLoader's worker
-  processes decode whole batches and the main process runs the model (bf16 autocast, pinned memory and
-  non-blocking copies on CUDA). Batches are consumed in order and one writer thread writes each shard as soon
+  processes decode chunks of batch / workers rows, and the main process joins them into model batches and runs
+  the model one batch ahead (bf16 autocast, pinned memory, non-blocking copies both ways on CUDA). Batches are consumed in order and one writer thread writes each shard as soon
   as its last batch is in.
 - ray: `ray.data.from_items(shards).map_batches(ShardActor, compute=ActorPoolStrategy(size=n), num_gpus=1
   per actor on CUDA)`; each actor loads the model once and runs whole shards (decode in a thread pool).
@@ -55,7 +55,9 @@ def run_images_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, known: np.nd
 
     if not plan.total:
         return []
-    ds = ImageBatches(plan, encoder.loaded.spec.preprocess, batch_size, max_pixels)
+    inline = workers == 0 and streams > 1
+    ds = ImageBatches(plan, encoder.loaded.spec.preprocess,
+                      batch_size if inline else loader_chunk_size(batch_size, workers), max_pixels)
     need: dict[int, bool] = {}  # shard -> its image_embeddings file is still to write (decided once per shard)
 
     def need_embed(shard: int) -> bool:
@@ -69,8 +71,8 @@ def run_images_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, known: np.nd
     with ThreadPoolExecutor(1, thread_name_prefix="embed-writer") as writer:
         writing = None
         try:
-            for b, emb in (_embedded_streams(ds, encoder, need_embed, streams) if workers == 0 and streams > 1
-                           else _embedded_loader(ds, encoder, need_embed, workers)):
+            for b, emb in (_embedded_streams(ds, encoder, need_embed, streams) if inline
+                           else _embedded_loader(ds, encoder, need_embed, workers, batch_size)):
                 shard = b["shard"]
                 if current is None or current.name != plan.names[shard]:
                     if current is not None:
@@ -89,20 +91,64 @@ def run_images_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, known: np.nd
     return results
 
 
-def _embedded_loader(ds: ImageBatches, encoder: Encoder, need_embed, workers: int):
-    """(batch, embeddings) in order: DataLoader workers decode, this thread runs the model."""
+def loader_chunk_size(batch_size: int, workers: int) -> int:
+    """Rows per DataLoader item: a worker decodes a chunk, the main process joins chunks into model batches.
+    With whole batches per worker, the first batch waited for one worker to decode all of it (1,024 images, ~3 s
+    at 224 px) while the other workers' batches could not be used yet; chunks of batch / workers rows keep
+    every worker's output usable at once."""
+    return max(1, min(batch_size, max(32, -(-batch_size // max(1, workers)))))
+
+
+def _embedded_loader(ds: ImageBatches, encoder: Encoder, need_embed, workers: int, batch_size: int | None = None):
+    """(chunk, embeddings) in order: DataLoader workers decode chunks of rows, this thread joins consecutive
+    chunks into model batches of up to `batch_size` images and runs the model, one batch ahead: batch k+1 is
+    launched on the device before batch k's embeddings are collected, so on CUDA the GPU computes while this
+    thread hands out results and fetches the next chunks."""
     from torch.utils.data import DataLoader
 
+    batch_size = batch_size or ds.batches.batch_size
     kwargs = {"num_workers": workers, "batch_size": None, "collate_fn": identity,
               "pin_memory": encoder.settings.pin_memory}
     if workers > 0:
-        # CUDA batches are big (1024 x 3 x 224 x 224 bytes = 154 MB): keep 2 per worker in shared memory
-        kwargs.update(prefetch_factor=2 if encoder.settings.pin_memory else 4, worker_init_fn=_worker_init,
-                      multiprocessing_context="fork")
+        # about two model batches in flight across the workers (a CUDA batch is 1024 x 3 x 224 x 224 bytes)
+        per_worker = max(2, -(-2 * batch_size // max(1, ds.batches.batch_size * workers)))
+        kwargs.update(prefetch_factor=per_worker, worker_init_fn=_worker_init, multiprocessing_context="fork")
     loader = DataLoader(ds, **kwargs)
+
+    def launch(chunks: list[dict]):
+        embed = [c for c in chunks if c["pixels"] is not None and need_embed(c["shard"])]
+        return chunks, embed, (encoder.images_async([c["pixels"] for c in embed]) if embed else None)
+
+    def collect(launched):
+        chunks, embed, handle = launched
+        out: dict[int, np.ndarray] = {}
+        if handle is not None:
+            emb, off = encoder.collect(handle), 0
+            for c in embed:
+                out[id(c)], off = emb[off:off + len(c["pixels"])], off + len(c["pixels"])
+        for c in chunks:
+            yield c, out.get(id(c))
+
+    group: list[dict] = []
+    rows = 0
+    pending = None
     try:
         for b in loader:
-            yield b, (encoder.images(b["pixels"]) if b["pixels"] is not None and need_embed(b["shard"]) else None)
+            n = len(b["pixels"]) if b["pixels"] is not None else 0
+            if group and rows + n > batch_size:
+                launched = launch(group)
+                if pending is not None:
+                    yield from collect(pending)
+                pending, group, rows = launched, [], 0
+            group.append(b)
+            rows += n
+        if group:
+            launched = launch(group)
+            if pending is not None:
+                yield from collect(pending)
+            pending = launched
+        if pending is not None:
+            yield from collect(pending)
     finally:
         del loader
 

@@ -80,18 +80,42 @@ class Encoder:
         return self.torch.autocast(device_type=self.settings.device.split(":")[0], dtype=self.settings.autocast_dtype)
 
     def images(self, pixels) -> np.ndarray:
+        """uint8 (n, 3, s, s) pixels -> (n, d) float32 embeddings (waits for the device)."""
+        return self.collect(self.images_async([pixels]))
+
+    def images_async(self, parts: list) -> Any:
+        """Start embedding the concatenation of `parts` (uint8 (n_i, 3, s, s) arrays or tensors) and return a
+        handle for `collect`. On CUDA the host-to-device copies, the forward and the copy back are queued on the
+        stream and this returns at once, so the caller can fetch and launch the next batch while the device
+        works; the parts must stay alive until `collect` (the handle holds them). Elsewhere it computes now."""
         torch = self.torch
-        if pixels is None or len(pixels) == 0:
+        parts = [p if isinstance(p, torch.Tensor) else torch.from_numpy(np.asarray(p)) for p in parts if p is not None]
+        parts = [p for p in parts if len(p)]
+        if not parts:
             return np.zeros((0, self.loaded.spec.embed_dim), dtype=np.float32)
-        if not isinstance(pixels, torch.Tensor):
-            pixels = torch.from_numpy(np.asarray(pixels))
         with torch.inference_mode():
-            x = pixels.to(self.settings.device, non_blocking=self.settings.non_blocking).float()
+            dev = [p.to(self.settings.device, non_blocking=self.settings.non_blocking) for p in parts]
+            x = (dev[0] if len(dev) == 1 else torch.cat(dev)).float()
             x = (x - self.mean) / self.std
             with self._autocast():
                 e = self.model.encode_image(x)
             e = torch.nn.functional.normalize(e.float(), dim=-1)
-            return e.cpu().numpy().astype(np.float32)
+            if not self.settings.device.startswith("cuda"):
+                return e.cpu().numpy().astype(np.float32)
+            host = torch.empty(e.shape, dtype=torch.float32, pin_memory=True)
+            host.copy_(e, non_blocking=True)
+            done = torch.cuda.Event()
+            done.record()
+            return host, done, parts
+
+    @staticmethod
+    def collect(handle: Any) -> np.ndarray:
+        """The embeddings of an `images_async` handle, waiting for the device where needed."""
+        if isinstance(handle, np.ndarray):
+            return handle
+        host, done, _parts = handle
+        done.synchronize()
+        return host.numpy().copy()  # the pinned buffer goes back to torch's pool at once
 
     def texts(self, texts: list[str]) -> np.ndarray:
         torch = self.torch

@@ -436,3 +436,34 @@ def test_process_image_modes_and_formats(tmp_path, mode, fmt):
     assert out["status"] == "ok", out["status_message"]
     assert out["format"] == fmt and out["pixels"].shape == (3, 48, 48) and len(out["thumb"]) == 3072
     assert out["width"] == 80 and out["height"] == 96
+
+
+def test_loader_chunks_joined_into_batches_equal_the_streams_path(tmp_path):
+    """Decode workers hand out chunks of batch / workers rows; the main process joins them into model batches
+    (launched one ahead of collection). Same facts and embeddings as CPU streams decoding whole batches."""
+    from embeddings.distributor import loader_chunk_size
+
+    assert loader_chunk_size(1024, 16) == 64
+    assert loader_chunk_size(1024, 64) == 32  # never tiny chunks
+    assert loader_chunk_size(256, 1) == 256 and loader_chunk_size(16, 4) == 16
+
+    def run(sub: str, **kw):
+        info = build_warehouse(tmp_path / sub, n_extra=70)
+        s = run_embed(EmbedConfig(warehouse=info["warehouse"], allow_random_weights=True, progress=False,
+                                  shard_size=40, batch_size=64, threads=1, **kw))
+        con = duckdb.connect()
+        pq_dir = info["warehouse"].root / "parquet"
+        facts = con.execute(f"select image_id, status, sha256, phash, blur from read_parquet('{pq_dir}/image_facts/*.parquet') "
+                            "order by image_id").fetchall()
+        emb = con.execute(f"select sha256, embedding from read_parquet('{pq_dir}/image_embeddings/*.parquet') "
+                          "order by sha256").fetchall()
+        return s, facts, emb
+
+    s_loader, facts_loader, emb_loader = run("loader", workers=2)  # chunks of 32 rows, two per model batch
+    s_streams, facts_streams, emb_streams = run("streams", workers=0, streams=2)
+    assert s_loader.workers == 2 and s_streams.workers == 0
+    assert len(facts_loader) == len(facts_streams) > 70
+    assert facts_loader == facts_streams
+    assert [r[0] for r in emb_loader] == [r[0] for r in emb_streams]
+    a = np.array([r[1] for r in emb_loader]); b = np.array([r[1] for r in emb_streams])
+    assert a.shape[0] > 70 and np.abs(a - b).max() < 1e-5
