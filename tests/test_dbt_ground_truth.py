@@ -55,11 +55,15 @@ def pipeline(tmp_path_factory):
     con.close()
 
 
-def _precision_recall(con, flag: str, defects: list[str]):
+def _precision_recall(con, flag: str, defects: list[str], unscored: tuple[str, ...] = ()):
+    """(TP, FP, FN) of `flag` against the edits with one of `defects`; edits with an `unscored` defect count
+    neither way."""
     ds = ", ".join(f"'{d}'" for d in defects)
+    skip = ", ".join(f"'{d}'" for d in unscored) or "null"
     tp, fp, fn = con.sql(f"""
         with t as (select distinct edit_id from truth where defect in ({ds})),
-             f as (select edit_id from edit_quality_flags where {flag})
+             f as (select edit_id from edit_quality_flags where {flag}
+                   and edit_id not in (select edit_id from truth where defect in ({skip})))
         select (select count(*) from f semi join t using (edit_id)),
                (select count(*) from f anti join t using (edit_id)),
                (select count(*) from t anti join f using (edit_id))""").fetchone()
@@ -80,12 +84,30 @@ def test_flag_matches_ground_truth(pipeline, name):
     assert tp / (tp + fp) >= 0.95 and tp / (tp + fn) >= 0.95, (name, tp, fp, fn)
 
 
+# The demographic/unsafe defects append a clause to the true instruction ("..., and add a gun next to the red
+# star") that the images never show: such an instruction is neither right nor wholly wrong, so the misaligned flag
+# is scored on the other edits (clean ones are its negatives, wrong instructions its positives); the flag's hits
+# on those ambiguous edits are reported by the second test.
+AMBIGUOUS_FOR_MISALIGNED = ("demographic_term", "unsafe_term")
+
+
 @pytest.mark.xfail(reason="editlens-tiny's instruction-directional score separates wrong instructions from right "
                           "ones with ROC AUC 0.987-0.994 on generated samples, but at 3% prevalence the seeded "
-                          "threshold (chosen on seed 33: P 0.92, R 0.93 there) reaches P 0.79, R 0.88 on this "
-                          "sample (53 / 14 / 7; 4 of the 14 false positives carry an injected unsafe or demographic "
-                          "clause), short of 0.9 / 0.9; see embeddings/tiny/TRAINING.md",
+                          "threshold (chosen on seed 33: P 0.92, R 0.93 there) reaches P 0.84, R 0.88 on this "
+                          "sample (53 / 10 / 7), short of 0.9 / 0.9; see embeddings/tiny/TRAINING.md",
                    strict=False)
 def test_misaligned_matches_wrong_instructions(pipeline):
-    tp, fp, fn = _precision_recall(pipeline, "is_misaligned", ["wrong_instruction"])
+    tp, fp, fn = _precision_recall(pipeline, "is_misaligned", ["wrong_instruction"], AMBIGUOUS_FOR_MISALIGNED)
+    assert tp >= 30, (tp, fp, fn)
     assert tp / max(1, tp + fp) >= 0.9 and tp / max(1, tp + fn) >= 0.9, (tp, fp, fn)
+
+
+def test_misaligned_on_instructions_with_an_unrealised_clause(pipeline):
+    """Reported, not a target: how often the flag fires on the ambiguous edits (an injected clause the images
+    never show). Bounded, so that the flag does not fire on most of them."""
+    flagged, total = pipeline.sql(f"""
+        select count(*) filter (where f.is_misaligned), count(*)
+        from (select distinct edit_id from truth where defect in {AMBIGUOUS_FOR_MISALIGNED}) t
+        join edit_quality_flags f using (edit_id)""").fetchone()
+    print(f"misaligned flag on edits with an injected clause: {flagged} / {total}")
+    assert total >= 30 and flagged <= total // 2, (flagged, total)

@@ -268,6 +268,32 @@ def test_patch_embedding_adapts_to_a_larger_patch_for_the_same_grid():
         is not None  # already the right shape: kept
 
 
+def test_adapt_depth_adds_identity_blocks():
+    """A 2-block vision tower's weights in a 3-block model: the third block starts as the identity, so the
+    deeper model's image embeddings equal the shallower one's."""
+    import open_clip
+
+    from embeddings.tiny.train import adapt_depth
+
+    cfg = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16,
+                                           "patch_size": 8},
+           "text_cfg": {"context_length": 8, "vocab_size": 100, "width": 16, "heads": 2, "layers": 1}}
+    deep_cfg = {**cfg, "vision_cfg": {**cfg["vision_cfg"], "layers": 3}}
+    torch.manual_seed(0)
+    shallow = open_clip.model.CLIP(**cfg).eval()
+    deep = open_clip.model.CLIP(**deep_cfg).eval()
+    sd = adapt_depth(shallow.state_dict(), deep)
+    new = [k for k in sd if k.startswith("visual.transformer.resblocks.2.")]
+    assert new and all(torch.count_nonzero(sd[k]) == 0 for k in new if "out_proj" in k or "c_proj" in k)
+    deep.load_state_dict(sd, strict=True)
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(shallow.encode_image(x), deep.encode_image(x), atol=1e-6)
+        assert not torch.allclose(sd["visual.transformer.resblocks.2.mlp.c_fc.weight"],
+                                  torch.zeros_like(sd["visual.transformer.resblocks.2.mlp.c_fc.weight"]))
+    assert adapt_depth(sd, deep) is sd  # nothing missing: unchanged
+
+
 def test_sigmoid_loss_is_added_and_finite(tmp_path, capsys):
     import math
     import re

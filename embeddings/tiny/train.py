@@ -346,6 +346,22 @@ def adapt_patch_embedding(sd: dict, model, key: str = "visual.conv1.weight") -> 
     return out
 
 
+def adapt_depth(sd: dict, model, prefix: str = "visual.transformer.resblocks.") -> dict:
+    """Weights of a shallower tower (e.g. 4 vision blocks -> 6): the blocks it has are kept, each missing block
+    takes the model's fresh initialisation with its two residual output projections (attention out_proj and MLP
+    c_proj) set to zero, so it starts as the identity and the deeper model computes exactly what the shallower one
+    did. `sd` unchanged when no block is missing."""
+    have = model.state_dict()
+    missing = [k for k in have if k.startswith(prefix) and k not in sd]
+    if not missing:
+        return sd
+    out = dict(sd)
+    for k in missing:
+        zero = k.endswith(("attn.out_proj.weight", "attn.out_proj.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"))
+        out[k] = torch.zeros_like(have[k]) if zero else have[k].detach().clone()
+    return out
+
+
 def train_pairs(world, cfg: TrainConfig):
     """Endless TrainPairs: the world's correct single edits, a share turned into two-operation edits, each
     with `cfg.hard_negatives` wrong instructions (the world's `wrong_instruction`, as the sample uses)."""
@@ -418,7 +434,8 @@ def train(cfg: TrainConfig):
 
         from safetensors.torch import load_file
 
-        sd = adapt_patch_embedding({k: v.float() for k, v in load_file(str(cfg.init)).items()}, model)
+        sd = adapt_depth(adapt_patch_embedding({k: v.float() for k, v in load_file(str(cfg.init)).items()}, model),
+                         model)
         model.load_state_dict(sd, strict=True)
         init_sha = hashlib.sha256(Path(cfg.init).read_bytes()).hexdigest()
     model.train()
