@@ -87,14 +87,14 @@ def test_flag_matches_ground_truth(pipeline, name):
 # The demographic/unsafe defects append a clause to the true instruction ("..., and add a gun next to the red
 # star") that the images never show: such an instruction is neither right nor wholly wrong, so the misaligned flag
 # is scored on the other edits (clean ones are its negatives, wrong instructions its positives); the flag's hits
-# on those ambiguous edits are reported by the second test.
+# on those ambiguous edits are reported by the second test (5 / 120 flagged with stage 11).
 AMBIGUOUS_FOR_MISALIGNED = ("demographic_term", "unsafe_term")
 
 
 @pytest.mark.xfail(reason="editlens-tiny's instruction-directional score separates wrong instructions from right "
-                          "ones with ROC AUC 0.987-0.994 on generated samples, but at 3% prevalence the seeded "
-                          "threshold (chosen on seed 33: P 0.92, R 0.93 there) reaches P 0.84, R 0.88 on this "
-                          "sample (53 / 10 / 7), short of 0.9 / 0.9; see embeddings/tiny/TRAINING.md",
+                          "ones with ROC AUC 0.989-0.994 on generated samples, but at 3% prevalence the seeded "
+                          "threshold (chosen on seed 33: P 0.92, R 0.93 there) reaches P 0.84, R 0.87 on this "
+                          "sample (52 / 10 / 8), short of 0.9 / 0.9; see embeddings/tiny/TRAINING.md",
                    strict=False)
 def test_misaligned_matches_wrong_instructions(pipeline):
     tp, fp, fn = _precision_recall(pipeline, "is_misaligned", ["wrong_instruction"], AMBIGUOUS_FOR_MISALIGNED)
