@@ -4,8 +4,8 @@
 - local: on CPU, `streams` threads of the main process each decode a batch (`mapper.ImageBatches`) and run the
   model on it under inference_mode; with decode workers (the CUDA default) a torch DataLoader's worker
   processes decode chunks of batch / workers rows, and the main process joins them into model batches and runs
-  the model one batch ahead (bf16 autocast, pinned memory, non-blocking copies both ways on CUDA). Batches are consumed in order and one writer thread writes each shard as soon
-  as its last batch is in.
+  the model one batch ahead (bf16 autocast, pinned memory, non-blocking copies both ways on CUDA). Batches are
+  consumed in order and one writer thread writes each shard as soon as its last batch is in.
 - ray: `ray.data.from_items(shards).map_batches(ShardActor, compute=ActorPoolStrategy(size=n), num_gpus=1
   per actor on CUDA)`; each actor loads the model once and runs whole shards (decode in a thread pool).
 """
@@ -129,20 +129,21 @@ def _embedded_loader(ds: ImageBatches, encoder: Encoder, need_embed, workers: in
         for c in chunks:
             yield c, out.get(id(c))
 
-    group: list[dict] = []
-    rows = 0
-    pending = None
-    try:
+    def groups():  # consecutive chunks, at most batch_size images each
+        group, rows = [], 0
         for b in loader:
             n = len(b["pixels"]) if b["pixels"] is not None else 0
             if group and rows + n > batch_size:
-                launched = launch(group)
-                if pending is not None:
-                    yield from collect(pending)
-                pending, group, rows = launched, [], 0
+                yield group
+                group, rows = [], 0
             group.append(b)
             rows += n
         if group:
+            yield group
+
+    pending = None
+    try:
+        for group in groups():
             launched = launch(group)
             if pending is not None:
                 yield from collect(pending)
