@@ -10,7 +10,7 @@
 #     echo /.whl/ >> .git/info/exclude
 #     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #         --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-#         -d .whl open_clip_torch==3.3.0 ftfy wcwidth duckdb==1.5.6
+#         -d .whl open_clip_torch==3.3.0 ftfy wcwidth duckdb==1.5.6 simplejpeg==1.9.0
 # and call the device tool with carry [".whl"]. Environment knobs: N_B32, N_L14, WORKERS, ROUNDS.
 set -uo pipefail
 cd "$(dirname "$0")/.."
