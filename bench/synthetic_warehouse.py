@@ -437,6 +437,7 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                 "clip_t_instruction": f32(clip_t - 0.02),
                 "directional_caption": f32(directional) if has_caps else pa.nulls(n, pa.float32()),
                 "directional_instruction": f32(directional),
+                "directional_instruction_core": f32(directional),
                 "pixel_l1": f32(pix * 0.3), "pixel_mse": f32(pix * 0.1), "pixel_changed_frac": f32(pix),
                 "phash_distance": pa.array(np.where(ok, ph_dist, 0), pa.int32(), mask=~ok),
                 "null_reason": pa.array(null_reason, pa.string()),

@@ -52,6 +52,7 @@ SCORES: dict[str, tuple[str, bool]] = {
     "clip_t_instruction": ("CLIP-T (target image vs instruction)", True),
     "directional_caption": ("Directional (caption-based)", True),
     "directional_instruction": ("Directional (instruction-only, weak)", True),
+    "directional_instruction_core": ("Directional (instruction core, no framing phrases)", True),
     "pixel_l1": ("Pixel L1", False),
     "pixel_mse": ("Pixel MSE", False),
     "pixel_changed_frac": ("Changed pixel fraction", False),

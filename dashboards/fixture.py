@@ -306,6 +306,7 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
             "clip_t_instruction": pa.array(clip_t_instr.astype(np.float32)),
             "directional_caption": pa.array(directional.astype(np.float32)),
             "directional_instruction": pa.array(dir_instr.astype(np.float32)),
+            "directional_instruction_core": pa.array(dir_instr.astype(np.float32)),
             "pixel_l1": pa.array(pixel_l1.astype(np.float32)),
             "pixel_changed_frac": pa.array(changed.astype(np.float32)),
             "phash_distance": pa.array(phash),
@@ -370,6 +371,7 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
     qf.update({k: pa.array(v) for k, v in flags.items()})
     qf["clip_i"] = edits.column("clip_i")
     qf["directional_instruction"] = edits.column("directional_instruction")
+    qf["directional_instruction_core"] = edits.column("directional_instruction_core")
     qf["directional_caption"] = edits.column("directional_caption")
     qf["broken_image_reason"] = pa.array(
         np.where(
@@ -462,10 +464,11 @@ _AGGREGATES = {
     """,
     "score_histograms": """
         with s as (unpivot (select dataset, part, clip_i, clip_t_target_caption, clip_t_instruction, directional_caption,
-                                   directional_instruction, pixel_changed_frac, phash_distance::double as phash_distance
+                                   directional_instruction, directional_instruction_core, pixel_changed_frac,
+                                   phash_distance::double as phash_distance
                             from edits)
                    on clip_i, clip_t_target_caption, clip_t_instruction, directional_caption, directional_instruction,
-                      pixel_changed_frac, phash_distance into name metric value score),
+                      directional_instruction_core, pixel_changed_frac, phash_distance into name metric value score),
         b as (select dataset, part, metric, case when metric = 'phash_distance' then 1.0 else 0.05 end as w,
                      floor(score / w) * w as lo from s)
         select dataset, part, metric, round(lo, 4) as bin_lower, round(lo + any_value(w), 4) as bin_upper,

@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shard-size", type=int, default=4096, help="images or texts per output shard")
     p.add_argument("--concepts", type=Path, default=None, metavar="FILE",
                    help="zero-shot concept prompts (default: embeddings/concepts.csv)")
+    p.add_argument("--instruction-frames", type=Path, default=None, metavar="FILE",
+                   help="framing phrases removed for directional_instruction_core "
+                        "(default: embeddings/instruction_frames.csv)")
+    p.add_argument("--rescore-edits", action="store_true",
+                   help="recompute this model's edit scores from stored embeddings (after editing the frames file)")
     p.add_argument("--max-image-pixels", type=int, default=None, help="larger images get status too_large")
     p.add_argument("--threads", type=int, default=None, help="torch threads per stream (CPU)")
     p.add_argument("--ray-actors", type=int, default=None, help="Ray backend: number of model actors")
@@ -127,6 +132,8 @@ def _run(args: argparse.Namespace) -> int:
             backend=args.backend,
             shard_size=args.shard_size,
             concepts_file=args.concepts,
+            frames_file=args.instruction_frames,
+            rescore_edits=args.rescore_edits,
             threads=args.threads,
             streams=args.streams,
             ray_actors=args.ray_actors,

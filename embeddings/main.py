@@ -21,6 +21,7 @@ from embeddings import manifest as M
 from embeddings import scoring as S
 from embeddings import tables as T
 from embeddings.concepts import ConceptSet
+from embeddings.frames import InstructionFrames
 from embeddings.distributor import ActorArgs, run_images_local, run_ray, run_texts_local
 from embeddings.errors import EmbedInputError
 from embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS
@@ -42,6 +43,8 @@ class EmbedConfig:
     edit_shard_size: int = 50_000   # edits per edit_scores file
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     concepts_file: Path | None = None
+    frames_file: Path | None = None  # instruction framing phrases (default: embeddings/instruction_frames.csv)
+    rescore_edits: bool = False     # recompute this model's edit_scores (after editing the frames file)
     allow_random_weights: bool = False  # tests and the speed bench only: never the default
     jpeg_draft: bool = True
     threads: int | None = None      # torch threads per stream (CPU default: cores // streams, or cores - workers)
@@ -123,12 +126,13 @@ def run_embed(cfg: EmbedConfig) -> EmbedSummary:
         raise EmbedInputError(f"unknown backend {cfg.backend!r} (local or ray)")
     settings = device_settings(cfg.device)
     concepts = ConceptSet.load(cfg.concepts_file)
+    frames = InstructionFrames.load(cfg.frames_file)
     lay = local_layout(settings.device, os.cpu_count() or 1, cfg.workers, cfg.streams, cfg.threads)
     old_threads = torch.get_num_threads()
     if lay.threads:
         torch.set_num_threads(lay.threads)
     try:
-        return _run(cfg, wh, settings, concepts, lay, t0)
+        return _run(cfg, wh, settings, concepts, frames, lay, t0)
     finally:
         torch.set_num_threads(old_threads)
 
@@ -163,7 +167,8 @@ def local_layout(device: str, cpus: int, workers: int | None = None, streams: in
     return Layout(0, n, threads or max(1, cpus // n), threads or cpus)
 
 
-def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, lay: Layout, t0: float) -> EmbedSummary:
+def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, frames: InstructionFrames, lay: Layout,
+         t0: float) -> EmbedSummary:
     import torch
 
     loaded = load_model(cfg.model, cfg.pretrained, device=settings.device,
@@ -189,7 +194,7 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, lay: L
     summary.images_planned, summary.image_shards = image_plan.total, len(image_plan.names)
     text_plan = None
     if cfg.backend == "ray":
-        text_plan = M.plan_texts(con, wh, spec.key, cfg.shard_size, work_dir)
+        text_plan = M.plan_texts(con, wh, spec.key, cfg.shard_size, work_dir, frames)
         args = ActorArgs(str(wh.root), cfg.model, cfg.pretrained, settings.device, cfg.allow_random_weights,
                          cfg.jpeg_draft, batch_size, cfg.max_image_pixels, max(1, cfg.threads or 1),
                          decode_threads=max(1, lay.workers, lay.streams))
@@ -217,7 +222,7 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, lay: L
     if cfg.images_only:
         pass
     elif cfg.backend != "ray":
-        text_plan = M.plan_texts(con, wh, spec.key, cfg.shard_size, work_dir)
+        text_plan = M.plan_texts(con, wh, spec.key, cfg.shard_size, work_dir, frames)
         summary.texts_embedded = run_texts_local(wh, text_plan, encoder, batch_size, cfg.progress)
 
     if not cfg.images_only:
@@ -228,8 +233,11 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, lay: L
         # 5. edits
         from tqdm import tqdm
 
+        if cfg.rescore_edits:  # scores come from stored embeddings and thumbnails: seconds, no image is read
+            for part in wh.table_dir(T.EDIT_SCORES).glob(f"{spec.key[:8]}-*.parquet"):
+                part.unlink()
         with tqdm(desc="edits", unit="edit", disable=not cfg.progress, dynamic_ncols=True) as bar:
-            summary.edits_scored = S.run_edit_stage(con, wh, spec, cfg.edit_shard_size, bar)
+            summary.edits_scored = S.run_edit_stage(con, wh, spec, cfg.edit_shard_size, bar, frames)
     con.close()
     for p in (image_plan.manifest, text_plan.manifest if text_plan else None):
         if p is not None:

@@ -7,7 +7,8 @@ the work that is not on disk yet:
   has no `image_embeddings` row for the model. Pending images are sorted by image_id and cut into shards of
   `shard_size`; shard names are ``<model_key[:8]>-<first image_id>-<sha1 of the ids>[:12]``, so a rerun cuts
   the remaining work into the same shards with the same names.
-- texts: distinct non-empty instructions and captions (by `text_hash`) without a `text_embeddings` row.
+- texts: distinct non-empty instructions, their cores (`frames`) and captions (by `text_hash`) without a
+  `text_embeddings` row.
 - edits: edits without an `edit_scores` row for the model (streamed by `edit_stream`, see `scoring`).
 """
 
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 
 from editlens.warehouse import Warehouse
 from embeddings import tables as T
+from embeddings.frames import InstructionFrames
 
 IMAGE_COLUMNS = ["image_id", "location_kind", "root", "path", "row_group", "row", "column", "exists", "has_facts"]
 
@@ -142,17 +144,19 @@ def plan_images(con: duckdb.DuckDBPyConnection, wh: Warehouse, key: str, shard_s
     return _write_manifest(reader, work_dir / f"images-{key}.parquet", shard_size, key[:8], "image_id", "images")
 
 
-def text_sources(wh: Warehouse) -> str:
+def text_sources(wh: Warehouse, frames: InstructionFrames | None = None) -> str:
     e = source(wh, "edits")
+    core = f"\n               union select {frames.core_sql('instruction')} from {e}" if frames else ""
     return f"""(select instruction as text from {e}
                union select source_caption from {e}
-               union select target_caption from {e})"""
+               union select target_caption from {e}{core})"""
 
 
-def plan_texts(con: duckdb.DuckDBPyConnection, wh: Warehouse, key: str, shard_size: int, work_dir: Path) -> Plan:
+def plan_texts(con: duckdb.DuckDBPyConnection, wh: Warehouse, key: str, shard_size: int, work_dir: Path,
+               frames: InstructionFrames | None = None) -> Plan:
     sql = f"""
         with t as (select distinct text, substr(sha1(text), 1, 16) as text_hash
-                   from {text_sources(wh)} where text is not null and length(trim(text)) > 0),
+                   from {text_sources(wh, frames)} where text is not null and length(trim(text)) > 0),
         done as (select distinct text_hash from {source(wh, T.TEXT_EMBEDDINGS)} where model_key = '{key}')
         select t.text_hash, t.text from t anti join done using (text_hash)
         order by t.text_hash, t.text

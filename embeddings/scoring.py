@@ -8,6 +8,7 @@ Edit metrics (formats.md section 3; E normalised embeddings, I0 source, I1 targe
   clip_t_instruction       cos(E(I1), E(P))
   directional_caption      cos(E(I1) - E(I0), E(T1) - E(T0))
   directional_instruction  cos(E(I1) - E(I0), E(P))        (weak signal, kept apart)
+  directional_instruction_core  cos(E(I1) - E(I0), E(core(P)))  P without its framing phrases (`frames`)
   pixel_l1 / pixel_mse     mean |a - b| / mean (a - b)^2 of [0, 1] RGB, both images squashed to 32x32
   pixel_changed_frac       share of the 32x32 pixels whose largest channel difference exceeds 0.1
   phash_distance           Hamming distance of the two 64-bit perceptual hashes
@@ -30,6 +31,7 @@ from editlens.warehouse import Warehouse, atomic_write_table
 from embeddings import manifest as M
 from embeddings import tables as T
 from embeddings.concepts import ConceptSet
+from embeddings.frames import InstructionFrames
 from embeddings.imageio import THUMB_SIZE
 from embeddings.models import ModelSpec
 
@@ -75,7 +77,8 @@ def _masked(values: np.ndarray, mask: np.ndarray) -> pa.Array:
     return pa.array(np.where(mask, values, 0.0), mask=~mask, type=pa.float64())
 
 
-def edit_query(wh: Warehouse, key: str) -> str:
+def edit_query(wh: Warehouse, key: str, frames: InstructionFrames | None = None) -> str:
+    core = frames.core_sql("instr") if frames else "instr"
     return f"""
         with edits as (
             select edit_id, any_value(source_image_id) as s_id, any_value(target_image_id) as t_id,
@@ -90,6 +93,7 @@ def edit_query(wh: Warehouse, key: str) -> str:
         txt as (select text_hash, embedding from {M.source(wh, T.TEXT_EMBEDDINGS)} where model_key = '{key}'),
         p as (select *,
                   case when length(trim(instr)) > 0 then substr(sha1(instr), 1, 16) end as h_instr,
+                  case when length(trim(instr)) > 0 then substr(sha1({core}), 1, 16) end as h_core,
                   case when length(trim(s_cap)) > 0 then substr(sha1(s_cap), 1, 16) end as h_scap,
                   case when length(trim(t_cap)) > 0 then substr(sha1(t_cap), 1, 16) end as h_tcap
               from pending)
@@ -97,7 +101,7 @@ def edit_query(wh: Warehouse, key: str) -> str:
                fs.status as s_status, ft.status as t_status, fs.phash as s_phash, ft.phash as t_phash,
                fs.thumb as s_thumb, ft.thumb as t_thumb,
                es.embedding as s_emb, et.embedding as t_emb,
-               ti.embedding as i_emb, tsc.embedding as sc_emb, ttc.embedding as tc_emb,
+               ti.embedding as i_emb, tco.embedding as co_emb, tsc.embedding as sc_emb, ttc.embedding as tc_emb,
                p.h_instr is not null as has_instr, p.h_scap is not null as has_scap, p.h_tcap is not null as has_tcap
         from p
         left join facts fs on fs.image_id = p.s_id
@@ -105,6 +109,7 @@ def edit_query(wh: Warehouse, key: str) -> str:
         left join emb es on es.sha256 = fs.sha256
         left join emb et on et.sha256 = ft.sha256
         left join txt ti on ti.text_hash = p.h_instr
+        left join txt tco on tco.text_hash = p.h_core
         left join txt tsc on tsc.text_hash = p.h_scap
         left join txt ttc on ttc.text_hash = p.h_tcap
     """
@@ -116,6 +121,7 @@ def score_edits(tbl: pa.Table, spec: ModelSpec) -> pa.Table:
     s, s_ok = _vectors(tbl["s_emb"], d)
     t, t_ok = _vectors(tbl["t_emb"], d)
     ins, i_ok = _vectors(tbl["i_emb"], d)
+    core, co_ok = _vectors(tbl["co_emb"], d)
     sc, sc_ok = _vectors(tbl["sc_emb"], d)
     tc, tc_ok = _vectors(tbl["tc_emb"], d)
     s_status = tbl["s_status"].to_pylist()
@@ -131,6 +137,7 @@ def score_edits(tbl: pa.Table, spec: ModelSpec) -> pa.Table:
     d_img = t - s
     dir_cap, dir_cap_ok = _cos_rows(d_img, tc - sc)
     dir_ins, dir_ins_ok = _cos_rows(d_img, ins)
+    dir_core, dir_core_ok = _cos_rows(d_img, core)
     img_dir_ok = np.linalg.norm(d_img, axis=1) > EPS
     cap_dir_ok = np.linalg.norm(tc - sc, axis=1) > EPS
 
@@ -160,6 +167,8 @@ def score_edits(tbl: pa.Table, spec: ModelSpec) -> pa.Table:
             r.append("no_instruction")
         elif not i_ok[k]:
             r.append("instruction_embedding_missing")
+        elif not co_ok[k]:
+            r.append("instruction_core_embedding_missing")
         if not has_tcap[k]:
             r.append("no_target_caption")
         elif not tc_ok[k]:
@@ -185,6 +194,7 @@ def score_edits(tbl: pa.Table, spec: ModelSpec) -> pa.Table:
         "clip_t_instruction": _masked(clip_t_ins, t_ok & i_ok),
         "directional_caption": _masked(dir_cap, both & sc_ok & tc_ok & dir_cap_ok),
         "directional_instruction": _masked(dir_ins, both & i_ok & dir_ins_ok),
+        "directional_instruction_core": _masked(dir_core, both & co_ok & dir_core_ok),
         "pixel_l1": _masked(l1, px_ok),
         "pixel_mse": _masked(mse, px_ok),
         "pixel_changed_frac": _masked(changed, px_ok),
@@ -195,10 +205,10 @@ def score_edits(tbl: pa.Table, spec: ModelSpec) -> pa.Table:
 
 
 def run_edit_stage(con: duckdb.DuckDBPyConnection, wh: Warehouse, spec: ModelSpec, shard_size: int,
-                   progress=None) -> int:
+                   progress=None, frames: InstructionFrames | None = None) -> int:
     """Streams pending edits with their images' facts and embeddings, one atomic file per shard. Scores are
     row-wise, so shard boundaries do not change any value."""
-    reader = con.execute(edit_query(wh, spec.key)).to_arrow_reader(max(1024, shard_size))
+    reader = con.execute(edit_query(wh, spec.key, frames)).to_arrow_reader(max(1024, shard_size))
     done = 0
     buf: list[pa.RecordBatch] = []
     nbuf = 0

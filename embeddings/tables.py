@@ -66,6 +66,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("clip_t_instruction", pa.float64()),
         ("directional_caption", pa.float64()),
         ("directional_instruction", pa.float64()),
+        ("directional_instruction_core", pa.float64()),
         ("pixel_l1", pa.float64()),
         ("pixel_mse", pa.float64()),
         ("pixel_changed_frac", pa.float64()),

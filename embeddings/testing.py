@@ -94,7 +94,8 @@ def build_warehouse(root: Path, n_extra: int = 0) -> dict:
         edit("a0.jpg", "a0.jpg", "do nothing", "a red circle", "a red circle"),          # no-op pair
         edit("a2.jpg", "missing.jpg", "remove the circle", "a circle", "nothing"),      # missing target
         edit("trunc.jpg", "a3.jpg", "add a circle", None, "a circle"),                  # truncated source
-        edit("a4.jpg", "b0.png", "turn the circle into a square", None, None),          # no captions
+        edit("a4.jpg", "b0.png", "In this image, turn the circle into a square, with no other changes.",
+             None, None),                                                               # no captions; framed
         edit("notimage.jpg", "embedded", "restore the image", "noise", "a picture"),    # unsupported source
         edit("a0.jpg", "copy_of_a0.jpg", "keep it", "same", "same again"),              # duplicate content
         edit("a5.jpg", "embedded", "paint it", "a picture", "a painting"),

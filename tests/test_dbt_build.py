@@ -158,6 +158,25 @@ def test_build_with_only_ingest_tables(tmp_path):
     assert (root / "marts" / "dataset_scorecard.parquet").exists()
 
 
+def test_build_reads_columns_an_older_warehouse_lacks_as_null(tmp_path):
+    """A warehouse embedded before `directional_instruction_core` joined the contract still builds; the
+    misaligned flag then reads `directional_instruction`."""
+    root = tmp_path / "wh"
+    make_synthetic_warehouse(root, n_edits=800, seed=2, concepts=False)
+    for part in (root / "parquet" / "edit_scores").glob("*.parquet"):
+        pq.write_table(pq.read_table(part).drop_columns(["directional_instruction_core"]), part)
+    assert run_build(Warehouse.at(root), ["--quiet"]) == 0
+    con = duckdb.connect(str(root / "editlens.duckdb"), read_only=True)
+    n, n_core, n_dir = con.sql("select count(*), count(directional_instruction_core), count(directional_instruction) "
+                               "from edits").fetchone()
+    assert n == 800 and n_core == 0 and n_dir > 0
+    th = con.sql("select value from thresholds where name = 'misaligned_directional_instruction'").fetchone()[0]
+    want = con.sql(f"""select count(*) from edits join edit_quality_flags f using (edit_id)
+                       where edits.directional_instruction < {th} and not f.is_noop and not f.has_broken_image""").fetchone()[0]
+    got = con.sql("select count(*) from edit_quality_flags where is_misaligned").fetchone()[0]
+    assert want > 0 and got >= want
+
+
 def test_unusable_warehouse_is_a_clear_error(tmp_path, editlens_bin):
     with pytest.raises(BuildInputError):
         build(BuildConfig(warehouse=Warehouse.at(tmp_path / "nothing")))

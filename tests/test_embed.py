@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -109,13 +110,59 @@ def test_local_layout_defaults():
     assert local_layout("cuda", 32) == Layout(workers=16, streams=1, threads=None, rest_threads=None)
 
 
-def test_process_batch_equals_single_images(tmp_path, monkeypatch):
+def test_model_pixels_match_open_clip_transform_and_pillow():
+    """The torchvision uint8 path (squash, and shortest side + centre crop) gives open_clip's eval transform's
+    input, and the Pillow path's to within rounding."""
+    import open_clip
+    import torch
+
+    for mode, size, shape in (("shortest", 64, (120, 90)), ("squash", 96, (150, 100)), ("squash", 64, (50, 40))):
+        img = draw(3, size=shape[0]).resize(shape)
+        pp = Preprocess(size=size, resize_mode=mode, jpeg_draft=False)
+        assert pp.tensor_resize()
+        fast = pp.model_pixels(np.asarray(img))
+        assert tuple(fast.shape) == (3, size, size) and fast.dtype == torch.uint8
+        slow = torch.from_numpy(pp.to_model_input(img))
+        assert float((fast.float() - slow.float()).abs().mean()) < 1.0  # 8-bit levels
+        ours = (fast.float() / 255.0 - torch.tensor(pp.mean).view(3, 1, 1)) / torch.tensor(pp.std).view(3, 1, 1)
+        ref = open_clip.image_transform(size, is_train=False, resize_mode=mode)(img)
+        assert float((ours - ref).abs().mean()) < 0.01, mode
+    assert not Preprocess(size=64, resize_mode="longest").tensor_resize()  # padding: Pillow
+
+
+def test_jpeg_scaled_decode_and_fallbacks(tmp_path):
+    """JPEGs decode at the smallest M/8 scale keeping both sides >= the size needed; grey JPEGs keep mode L;
+    CMYK and truncated JPEGs go through Pillow, which decodes or classifies them as before."""
+    from embeddings import imageio
+
+    buf = io.BytesIO()
+    draw(7, size=256).resize((256, 160)).save(buf, "JPEG", quality=90)
+    out: dict = {}
+    arr = imageio._jpeg_scaled(buf.getvalue(), 96, out, 10**8)
+    assert arr.shape == (100, 160, 3)  # 5/8 of 160 x 256: the smallest scale with both sides >= 96
+    assert (out["width"], out["height"], out["format"], out["mode"]) == (256, 160, "JPEG", "RGB")
+    assert imageio._jpeg_scaled(buf.getvalue(), 96, {}, 1000) is None  # over max_pixels: Pillow says too_large
+    pp = Preprocess(size=64, resize_mode="squash")
+    for name, make in (("grey", lambda im: im.convert("L")), ("cmyk", lambda im: im.convert("CMYK"))):
+        p = tmp_path / f"{name}.jpg"
+        make(draw(8, size=128)).save(p, "JPEG")
+        r = process_image({"image_id": name, "root": str(tmp_path), "path": p.name}, pp)
+        assert r["status"] == "ok" and r["format"] == "JPEG" and r["pixels"].shape == (3, 64, 64)
+        assert r["mode"] == {"grey": "L", "cmyk": "CMYK"}[name]
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    r = process_image({"image_id": "cut", "root": str(tmp_path), "path": cut.name}, pp)
+    assert r["status"] == "truncated" and r["pixels"] is None and r["width"] == 256
+
+
+@pytest.mark.parametrize("mode", ["shortest", "longest"])  # torchvision path; Pillow mosaics
+def test_process_batch_equals_single_images(tmp_path, monkeypatch, mode):
     """A batch's facts and model inputs are each image's own, whatever else is in the batch (model inputs
-    pasted 2 to an image here, to cross that boundary too)."""
+    pasted 2 to an image on the Pillow path here, to cross that boundary too)."""
     from embeddings import imageio
 
     monkeypatch.setattr(imageio, "_MOSAIC_BYTES", 2 * 4 * 40 * 40)
-    pp = Preprocess(size=40)
+    pp = Preprocess(size=40, resize_mode=mode)
     recs = []
     for i, (size, fmt) in enumerate([(96, "JPEG"), (150, "PNG"), (64, "JPEG"), (300, "JPEG")]):
         p = tmp_path / f"{i}.{fmt.lower()}"
@@ -281,6 +328,7 @@ def test_embeddings_deduplicated_by_content(embedded):
                   " from image_embeddings")[0]
     assert norms[0] == pytest.approx(1.0, abs=1e-5) and norms[1] == pytest.approx(1.0, abs=1e-5)
     texts = {t for e in embedded["edits"] for t in (e["instruction"], e["source_caption"], e["target_caption"]) if t}
+    texts.add("turn the circle into a square")  # the core of the one framed instruction
     assert q(wh, "select count(*), count(distinct text_hash) from text_embeddings")[0] == (len(texts), len(texts))
     want = {hashlib.sha1(t.encode()).hexdigest()[:16] for t in texts}
     assert {r[0] for r in q(wh, "select text_hash from text_embeddings")} == want
@@ -288,7 +336,7 @@ def test_embeddings_deduplicated_by_content(embedded):
 
 def _score(wh, edit_id):
     cols = ["clip_i", "clip_t_target_caption", "clip_t_instruction", "directional_caption",
-            "directional_instruction", "pixel_l1", "pixel_mse", "pixel_changed_frac", "phash_distance", "null_reason"]
+            "directional_instruction", "directional_instruction_core", "pixel_l1", "pixel_mse", "pixel_changed_frac", "phash_distance", "null_reason"]
     row = q(wh, f"select {', '.join(cols)} from edit_scores where edit_id = '{edit_id}'")
     assert len(row) == 1
     return dict(zip(cols, row[0]))
@@ -315,6 +363,8 @@ def test_edit_scores_values(embedded):
     assert nocap["clip_t_target_caption"] is None and nocap["directional_caption"] is None
     assert nocap["clip_i"] is not None and nocap["directional_instruction"] is not None
     assert nocap["null_reason"] == "no_target_caption;no_source_caption"
+    assert nocap["directional_instruction_core"] is not None
+    assert nocap["directional_instruction_core"] != pytest.approx(nocap["directional_instruction"], abs=1e-6)
     assert _score(wh, edits[5]["edit_id"])["null_reason"] == "source_image_unsupported"
 
     # recompute one edit's scores from the stored embeddings and thumbnails
@@ -339,6 +389,11 @@ def test_edit_scores_values(embedded):
     assert got["directional_caption"] == pytest.approx(
         cos(t - s, txt(e["target_caption"]) - txt(e["source_caption"])), abs=1e-5)
     assert got["directional_instruction"] == pytest.approx(cos(t - s, txt(e["instruction"])), abs=1e-5)
+    assert got["directional_instruction_core"] == pytest.approx(got["directional_instruction"], abs=1e-12)  # unframed
+    framed = edits[4]
+    (s4, _, _), (t4, _, _) = img(framed["source_image_id"]), img(framed["target_image_id"])
+    assert _score(wh, framed["edit_id"])["directional_instruction_core"] == pytest.approx(
+        cos(t4 - s4, txt("turn the circle into a square")), abs=1e-5)
     assert got["pixel_l1"] == pytest.approx(np.abs(tt - st).mean(), abs=1e-9)
     assert got["pixel_mse"] == pytest.approx(((tt - st) ** 2).mean(), abs=1e-9)
     assert got["phash_distance"] == ((sp ^ tp) & (2**64 - 1)).bit_count() > 0

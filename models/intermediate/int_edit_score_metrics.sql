@@ -8,7 +8,7 @@ edits as (
 
     select
         dataset, part, clip_i, clip_t_target_caption, clip_t_instruction, directional_caption,
-        directional_instruction, pixel_changed_frac, cast(phash_distance as double) as phash_distance
+        directional_instruction, directional_instruction_core, pixel_changed_frac, cast(phash_distance as double) as phash_distance
     from {{ ref('edits') }}
 
 ),
@@ -17,7 +17,7 @@ unpivoted as (
 
     unpivot edits
     on clip_i, clip_t_target_caption, clip_t_instruction, directional_caption, directional_instruction,
-        pixel_changed_frac, phash_distance
+        directional_instruction_core, pixel_changed_frac, phash_distance
     into name metric value score
 
 )

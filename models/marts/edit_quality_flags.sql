@@ -112,8 +112,11 @@ flags as (
         ---------- alignment
         edits.clip_i,
         edits.directional_instruction,
+        edits.directional_instruction_core,
         edits.directional_caption,
-        coalesce(edits.directional_instruction < {{ threshold('misaligned_directional_instruction') }}
+        -- the instruction's core where the embed job wrote it (older warehouses: the whole instruction)
+        coalesce(coalesce(edits.directional_instruction_core, edits.directional_instruction)
+                < {{ threshold('misaligned_directional_instruction') }}
             or edits.directional_caption < {{ threshold('misaligned_directional_caption') }}, false)
             as below_directional_threshold,
         coalesce(edits.clip_i < {{ threshold('full_regeneration_clip_i') }}, false) as is_full_regeneration,

@@ -70,6 +70,7 @@ final as (
         scores.clip_t_instruction,
         scores.directional_caption,
         scores.directional_instruction,
+        scores.directional_instruction_core,
         scores.pixel_l1,
         scores.pixel_mse,
         scores.pixel_changed_frac,

@@ -24,6 +24,7 @@ renamed as (
         clip_t_instruction,
         directional_caption,
         directional_instruction,
+        directional_instruction_core,
 
         ---------- pixel change
         pixel_l1,
