@@ -522,3 +522,29 @@ def test_loader_chunks_joined_into_batches_equal_the_streams_path(tmp_path):
     assert [r[0] for r in emb_loader] == [r[0] for r in emb_streams]
     a = np.array([r[1] for r in emb_loader]); b = np.array([r[1] for r in emb_streams])
     assert a.shape[0] > 70 and np.abs(a - b).max() < 1e-5
+
+
+def test_rescore_edits_applies_an_edited_frames_file(embedded, tmp_path):
+    """Edits are scored once per model; --rescore-edits recomputes them from stored embeddings, so an edited
+    frames file takes effect (here: no frames, so every core is the whole instruction)."""
+    import shutil
+
+    from editlens.warehouse import Warehouse
+
+    root = tmp_path / "wh"
+    shutil.copytree(embedded["warehouse"].root, root)
+    wh = Warehouse.at(root)
+    framed = embedded["edits"][4]["edit_id"]
+    before = q(wh, f"select directional_instruction, directional_instruction_core from edit_scores "
+                   f"where edit_id = '{framed}'")[0]
+    assert before[0] != pytest.approx(before[1], abs=1e-6)
+    none = tmp_path / "frames.csv"
+    none.write_text("position,pattern\n")
+    same = run_embed(cfg(wh, frames_file=none))
+    assert same.edits_scored == 0  # scored already: untouched without --rescore-edits
+    again = run_embed(cfg(wh, frames_file=none, rescore_edits=True))
+    assert again.edits_scored == len(embedded["edits"]) and again.images_planned == 0
+    assert q(wh, "select count(*), count(distinct edit_id) from edit_scores")[0] == (again.edits_scored,) * 2
+    after = q(wh, f"select directional_instruction, directional_instruction_core from edit_scores "
+                  f"where edit_id = '{framed}'")[0]
+    assert after[0] == pytest.approx(before[0], abs=1e-9) and after[1] == pytest.approx(after[0], abs=1e-12)
