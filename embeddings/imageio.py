@@ -110,16 +110,19 @@ class Preprocess:
         eval transform makes it (Resize + CenterCrop, or one resize to a square for squash), on uint8 pixels."""
         import torch
 
-        tvf = _torchvision_functional()
         s = self.size
-        mode = tvf.InterpolationMode.BICUBIC if self.interpolation == "bicubic" else tvf.InterpolationMode.BILINEAR
         t = torch.from_numpy(arr).permute(2, 0, 1)
-        if self.resize_mode == "squash":
-            return t if t.shape[1:] == (s, s) else tvf.resize(t, [s, s], interpolation=mode, antialias=True)
         h, w = t.shape[1:]
-        if min(h, w) != s:
-            t = tvf.resize(t, s, interpolation=mode, antialias=True)  # the shorter side to s
-        return tvf.center_crop(t, [s, s])
+        if self.resize_mode == "squash":
+            size = (s, s)
+        else:  # the shorter side to s, as torchvision's Resize(int) does (the longer one truncated)
+            size = (s, int(s * w / h)) if h <= w else (int(s * h / w), s)
+        if (h, w) != size:  # torch's antialiased uint8 kernels (the ones torchvision's resize calls)
+            t = torch.nn.functional.interpolate(t.unsqueeze(0), size=size, mode=self.interpolation,
+                                                antialias=True, align_corners=False)[0]
+        if self.resize_mode == "squash":
+            return t
+        return _torchvision_functional().center_crop(t, [s, s])
 
     def to_model_input(self, img: Image.Image) -> np.ndarray:
         """RGB PIL image -> uint8 array (3, size, size)."""

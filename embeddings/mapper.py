@@ -34,6 +34,9 @@ class DeviceSettings:
     autocast_dtype: Any  # torch.dtype or None
     pin_memory: bool
     non_blocking: bool
+    # CPU: the model runs on slices of this many images of a decoded batch: activations of a few dozen images
+    # stay in the caches (the 64 px bundled model: ~1,080 images/s at 32 a slice, ~700 at 256, on 2 cores)
+    forward_batch: int | None = None
 
 
 def device_settings(device: str, cuda_available: bool | None = None) -> DeviceSettings:
@@ -53,11 +56,14 @@ def device_settings(device: str, cuda_available: bool | None = None) -> DeviceSe
         return DeviceSettings(dev, None, False, False)
     if dev != "cpu":
         raise EmbedInputError(f"unknown device {device!r} (cpu, cuda or cuda:N)")
-    return DeviceSettings("cpu", None, False, False)
+    return DeviceSettings("cpu", None, False, False, forward_batch=CPU_FORWARD_BATCH)
+
+
+CPU_FORWARD_BATCH = 32
 
 
 def default_batch_size(device: str) -> int:
-    return 1024 if device.startswith("cuda") else 256
+    return 1024 if device.startswith("cuda") else 64
 
 
 class Encoder:
@@ -95,11 +101,13 @@ class Encoder:
             return np.zeros((0, self.loaded.spec.embed_dim), dtype=np.float32)
         with torch.inference_mode():
             dev = [p.to(self.settings.device, non_blocking=self.settings.non_blocking) for p in parts]
-            x = (dev[0] if len(dev) == 1 else torch.cat(dev)).float()
-            x = (x - self.mean) / self.std
-            with self._autocast():
-                e = self.model.encode_image(x)
-            e = torch.nn.functional.normalize(e.float(), dim=-1)
+            x = dev[0] if len(dev) == 1 else torch.cat(dev)
+            fb = self.settings.forward_batch or len(x)
+            outs = []
+            for i in range(0, len(x), fb):
+                with self._autocast():
+                    outs.append(self.model.encode_image((x[i:i + fb].float() - self.mean) / self.std).float())
+            e = torch.nn.functional.normalize(outs[0] if len(outs) == 1 else torch.cat(outs), dim=-1)
             if not self.settings.device.startswith("cuda"):
                 return e.cpu().numpy().astype(np.float32)
             host = torch.empty(e.shape, dtype=torch.float32, pin_memory=True)

@@ -548,3 +548,24 @@ def test_rescore_edits_applies_an_edited_frames_file(embedded, tmp_path):
     after = q(wh, f"select directional_instruction, directional_instruction_core from edit_scores "
                   f"where edit_id = '{framed}'")[0]
     assert after[0] == pytest.approx(before[0], abs=1e-9) and after[1] == pytest.approx(after[0], abs=1e-12)
+
+
+def test_cpu_forward_slices_give_the_same_embeddings():
+    """On CPU the model runs on slices of a decoded batch (cache-sized); the embeddings are the same as one
+    forward pass over the whole batch."""
+    import dataclasses
+
+    from embeddings.mapper import CPU_FORWARD_BATCH, Encoder, default_batch_size
+    from embeddings.models import load_model
+
+    cpu = device_settings("cpu")
+    assert cpu.forward_batch == CPU_FORWARD_BATCH and default_batch_size("cpu") >= CPU_FORWARD_BATCH
+    assert device_settings("cuda", cuda_available=True).forward_batch is None
+    loaded = load_model("editlens-tiny", None, device="cpu")
+    s = loaded.spec.preprocess.size
+    pix = np.stack([np.asarray(draw(40 + i).convert("RGB").resize((s, s))).transpose(2, 0, 1) for i in range(7)])
+    whole = Encoder(loaded, dataclasses.replace(cpu, forward_batch=None)).images(pix)
+    sliced = Encoder(loaded, dataclasses.replace(cpu, forward_batch=3)).images(pix)
+    assert whole.shape == sliced.shape == (7, loaded.spec.embed_dim)
+    np.testing.assert_allclose(sliced, whole, atol=1e-5)
+    assert float(np.abs(whole[0] - whole[1]).max()) > 1e-3  # different pictures, different embeddings
