@@ -93,8 +93,9 @@ AMBIGUOUS_FOR_MISALIGNED = ("demographic_term", "unsafe_term")
 
 @pytest.mark.xfail(reason="editlens-tiny's instruction-directional score separates wrong instructions from right "
                           "ones with ROC AUC 0.989-0.994 on generated samples, but at 3% prevalence the seeded "
-                          "threshold (chosen on seed 33: P 0.92, R 0.93 there) reaches P 0.84, R 0.87 on this "
-                          "sample (52 / 10 / 8), short of 0.9 / 0.9; see embeddings/tiny/TRAINING.md",
+                          "threshold (chosen on seed 33: P 0.92, R 0.93 there) reaches P 0.897, R 0.87 on this "
+                          "sample with the instruction core (52 / 6 / 8; 52 / 10 / 8 on whole instructions), short "
+                          "of 0.9 / 0.9; see embeddings/tiny/TRAINING.md",
                    strict=False)
 def test_misaligned_matches_wrong_instructions(pipeline):
     tp, fp, fn = _precision_recall(pipeline, "is_misaligned", ["wrong_instruction"], AMBIGUOUS_FOR_MISALIGNED)
