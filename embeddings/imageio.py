@@ -100,8 +100,9 @@ class Preprocess:
         return img.resize((s, s), rs, box=(left * fx, top * fy, (left + s) * fx, (top + s) * fy))
 
     def tensor_resize(self) -> bool:
-        """Whether `model_pixels` resizes with torchvision's uint8 kernels (squash and shortest-side + centre crop,
-        bicubic or bilinear): the same antialiased filters as Pillow's, about three times faster."""
+        """Whether `model_pixels` makes the model input (squash, or shortest side + centre crop; bicubic or
+        bilinear) with torch's antialiased uint8 kernels, the ones torchvision's resize uses: the same filters as
+        Pillow's, about three times faster. Otherwise Pillow resizes and the inputs are pasted into mosaics."""
         return (self.resize_mode in ("squash", "shortest") and self.interpolation in ("bicubic", "bilinear")
                 and _torchvision_functional() is not None)
 
@@ -299,7 +300,7 @@ def _jpeg_scaled(data: bytes, want: int, out: dict, max_pixels: int) -> np.ndarr
     sides >= `want` (never enlarged), with its header facts written to `out`; None (and `out` untouched) where
     simplejpeg is missing, the file is something else (CMYK, multi-picture, over `max_pixels`) or any problem is
     reported: Pillow then decodes it and classifies the failure."""
-    if _simplejpeg is None or data[:3] != b"\xff\xd8\xff" or b"MPF\x00" in data[:65536]:
+    if _simplejpeg is None or not data.startswith(b"\xff\xd8\xff") or data.find(b"MPF\x00", 0, 65536) >= 0:
         return None
     try:
         h, w, colorspace, _ = _simplejpeg.decode_jpeg_header(data)
