@@ -104,7 +104,7 @@ class Preprocess:
         bilinear) with torch's antialiased uint8 kernels, the ones torchvision's resize uses: the same filters as
         Pillow's, about three times faster. Otherwise Pillow resizes and the inputs are pasted into mosaics."""
         return (self.resize_mode in ("squash", "shortest") and self.interpolation in ("bicubic", "bilinear")
-                and _torchvision_functional() is not None)
+                and _torch_available())
 
     def model_pixels(self, arr: np.ndarray) -> Any:
         """(h, w, 3) uint8 RGB array -> the (3, size, size) uint8 model input as a torch tensor, as open_clip's
@@ -123,7 +123,8 @@ class Preprocess:
                                                 antialias=True, align_corners=False)[0]
         if self.resize_mode == "squash":
             return t
-        return _torchvision_functional().center_crop(t, [s, s])
+        top, left = int(round((size[0] - s) / 2.0)), int(round((size[1] - s) / 2.0))  # torchvision's CenterCrop
+        return t[:, top:top + s, left:left + s]
 
     def to_model_input(self, img: Image.Image) -> np.ndarray:
         """RGB PIL image -> uint8 array (3, size, size)."""
@@ -283,13 +284,13 @@ def _classify_decode_error(exc: BaseException) -> str:
 
 
 @functools.cache
-def _torchvision_functional() -> Any:
-    """torchvision's v2 functional transforms, or None where torchvision is missing (Pillow resizes then)."""
+def _torch_available() -> bool:
+    """Whether torch imports here (the embed job always has it; without it Pillow makes the model inputs)."""
     try:
-        from torchvision.transforms.v2 import functional as tvf
+        import torch  # noqa: F401
     except Exception:  # noqa: BLE001 - any import problem: the Pillow path does the same work
-        return None
-    return tvf
+        return False
+    return True
 
 
 _JPEG_MODES = {"YCbCr": "RGB", "RGB": "RGB", "Gray": "L"}  # simplejpeg's colour spaces -> Pillow's modes

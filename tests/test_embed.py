@@ -111,7 +111,7 @@ def test_local_layout_defaults():
 
 
 def test_model_pixels_match_open_clip_transform_and_pillow():
-    """The torchvision uint8 path (squash, and shortest side + centre crop) gives open_clip's eval transform's
+    """The torch uint8 path (squash, and shortest side + centre crop) gives open_clip's eval transform's
     input, and the Pillow path's to within rounding."""
     import open_clip
     import torch
@@ -155,7 +155,7 @@ def test_jpeg_scaled_decode_and_fallbacks(tmp_path):
     assert r["status"] == "truncated" and r["pixels"] is None and r["width"] == 256
 
 
-@pytest.mark.parametrize("mode", ["shortest", "longest"])  # torchvision path; Pillow mosaics
+@pytest.mark.parametrize("mode", ["shortest", "longest"])  # torch path; Pillow mosaics
 def test_process_batch_equals_single_images(tmp_path, monkeypatch, mode):
     """A batch's facts and model inputs are each image's own, whatever else is in the batch (model inputs
     pasted 2 to an image on the Pillow path here, to cross that boundary too)."""
