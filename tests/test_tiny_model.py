@@ -322,3 +322,38 @@ def test_cli_exit_codes_for_unusable_input(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     assert tr.main(["--world", "no_such_world_module", "--steps", "1", "--out", str(tmp_path / "x")]) == 2
     assert "cannot import" in capsys.readouterr().err
+
+
+def test_equal_mask_matches_pairwise_comparison():
+    from embeddings.tiny.train import equal_mask
+
+    a = ["red circle", "blue star", "red circle", ("x", "y")]
+    b = ["blue star", "red circle", ("x", "y"), "green"]
+    want = torch.tensor([[float(x == y) for y in b] for x in a])
+    assert torch.equal(equal_mask(a, b), want)
+    assert equal_mask(a, b).sum() == 4
+
+
+def test_training_with_data_workers_is_deterministic_and_checkpoints(tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    from embeddings.tiny.train import TrainConfig, train, worker_seed
+
+    assert len({worker_seed(10, k) for k in range(16)}) == 16 and worker_seed(10, 0) != worker_seed(11, 0)
+    outs = []
+    for name in ("a", "b"):
+        cfg = TrainConfig(seed=4, steps=3, batch_size=4, warmup_steps=1, workers=2, save_every=2,
+                          out=tmp_path / f"{name}.safetensors", log_every=1)
+        train(cfg)
+        outs.append(load_file(str(cfg.out)))
+    assert "checkpoint" in capsys.readouterr().out
+    assert outs[0].keys() == outs[1].keys()
+    assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
+    meta = json.loads(__import__("safetensors").safe_open(str(tmp_path / "a.safetensors"), "pt")
+                      .metadata()["editlens_tiny_training"])
+    assert meta["workers"] == 2 and "device" not in meta and "steps_done" not in meta
+    # the two data streams differ from the single in-process stream of the same seed
+    one = TrainConfig(seed=4, steps=3, batch_size=4, warmup_steps=1, out=tmp_path / "one.safetensors")
+    train(one)
+    single = load_file(str(one.out))
+    assert not all(torch.equal(single[k], outs[0][k]) for k in single)

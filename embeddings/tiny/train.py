@@ -28,7 +28,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +67,9 @@ class TrainConfig:
     world: str = "editlens.sample.world"
     out: Path = field(default_factory=lambda: tiny.WEIGHTS_PATH)
     log_every: int = 50
+    device: str = "cpu"  # "cuda" trains on the GPU (the data is still drawn on CPU)
+    workers: int = 0  # data processes (0: drawn in the training process, one stream seeded by `seed`)
+    save_every: int = 0  # also write `out` every this many steps (a run cut short keeps its last checkpoint)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -152,9 +155,12 @@ def augment(pair, rng: np.random.Generator, p_jpeg: float):
 # losses
 # ---------------------------------------------------------------------------------------------------------
 
-def equal_mask(a: list, b: list) -> torch.Tensor:
-    """mask[i, j] = a[i] == b[j]."""
-    return torch.tensor([[x == y for y in b] for x in a], dtype=torch.float32)
+def equal_mask(a: list, b: list, device=None) -> torch.Tensor:
+    """mask[i, j] = a[i] == b[j] (items are hashable: texts or tuples of texts)."""
+    ids: dict = {}
+    ia = torch.tensor([ids.setdefault(x, len(ids)) for x in a], dtype=torch.long)
+    ib = torch.tensor([ids.setdefault(y, len(ids)) for y in b], dtype=torch.long)
+    return (ia[:, None] == ib[None, :]).to(device=device, dtype=torch.float32)
 
 
 def soft_ce(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
@@ -192,11 +198,12 @@ def losses(model, dir_scale, batch, tokens: TokenCache, cfg: TrainConfig,
            sig: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     src, tgt, instr, scap, tcap, wrong, wcaps = batch
     n = len(instr)
-    img = F.normalize(model.encode_image(torch.cat([src, tgt])), dim=-1)
+    dev = model.logit_scale.device
+    img = F.normalize(model.encode_image(torch.cat([src, tgt]).to(dev, non_blocking=True)), dim=-1)
     captions = scap + tcap + list(wcaps)
     short = instr + list(wrong)
-    txt = F.normalize(torch.cat([encode_text_trimmed(model, tokens(captions)),
-                                 encode_text_trimmed(model, tokens(short))]), dim=-1)
+    txt = F.normalize(torch.cat([encode_text_trimmed(model, tokens(captions).to(dev, non_blocking=True)),
+                                 encode_text_trimmed(model, tokens(short).to(dev, non_blocking=True))]), dim=-1)
     n_w = len(wcaps)
     t_wcap = txt[2 * n:2 * n + n_w]
     txt = torch.cat([txt[:2 * n], txt[2 * n + n_w:]])
@@ -205,28 +212,28 @@ def losses(model, dir_scale, batch, tokens: TokenCache, cfg: TrainConfig,
 
     caps = scap + tcap
     clip_scale = model.logit_scale.exp().clamp(max=100)
-    l_cap = contrastive(img, torch.cat([t_scap, t_tcap]), equal_mask(caps, caps), clip_scale,
+    l_cap = contrastive(img, torch.cat([t_scap, t_tcap]), equal_mask(caps, caps, dev), clip_scale,
                         extra_b=t_wcap if n_w else None,
-                        extra_pos=equal_mask(caps, list(wcaps)) if n_w else None)
+                        extra_pos=equal_mask(caps, list(wcaps), dev) if n_w else None)
 
     d_img = F.normalize(e_tgt - e_src, dim=-1)
     s = dir_scale.exp().clamp(max=100)
     wrong_texts = list(wrong)
     hard = bool(wrong_texts)
     # a "wrong" instruction that equals a row's own instruction is a positive for that row, not a negative
-    l_ins = contrastive(d_img, t_instr, equal_mask(instr, instr), s,
+    l_ins = contrastive(d_img, t_instr, equal_mask(instr, instr, dev), s,
                         extra_b=t_wrong if hard else None,
-                        extra_pos=equal_mask(instr, wrong_texts) if hard else None)
+                        extra_pos=equal_mask(instr, wrong_texts, dev) if hard else None)
 
     d_cap = F.normalize(t_tcap - t_scap, dim=-1)
     cap_pairs = list(zip(scap, tcap))
-    l_cdir = contrastive(d_img, d_cap, equal_mask(cap_pairs, cap_pairs), s)
+    l_cdir = contrastive(d_img, d_cap, equal_mask(cap_pairs, cap_pairs, dev), s)
     total = cfg.w_caption * l_cap + cfg.w_instruction * l_ins + cfg.w_caption_direction * l_cdir
     out = {"loss": total, "caption": l_cap, "instruction": l_ins, "caption_direction": l_cdir}
     if cfg.w_instruction_sigmoid > 0 and sig is not None:
         cols = torch.cat([t_instr, t_wrong]) if hard else t_instr
-        pos = torch.cat([equal_mask(instr, instr), equal_mask(instr, wrong_texts)], 1) if hard \
-            else equal_mask(instr, instr)
+        pos = torch.cat([equal_mask(instr, instr, dev), equal_mask(instr, wrong_texts, dev)], 1) if hard \
+            else equal_mask(instr, instr, dev)
         l_sig = sigmoid_pairs(d_img, cols, pos, sig[0].exp(), sig[1])
         out["instruction_sigmoid"] = l_sig
         out["loss"] = total + cfg.w_instruction_sigmoid * l_sig
@@ -407,6 +414,37 @@ def make_batches(world, preprocess, cfg: TrainConfig):
                [c for p in pairs for c in p.wrong_captions])
 
 
+def worker_seed(seed: int, worker: int) -> int:
+    """The world seed of data process `worker` in a run seeded `seed` (no overlap with small hand-picked seeds)."""
+    return int(np.random.SeedSequence([seed, 0xDA7A, worker]).generate_state(1)[0])
+
+
+class WorkerBatches(torch.utils.data.IterableDataset):
+    """`make_batches` in each DataLoader worker, worker k drawing its own stream seeded `worker_seed(seed, k)`;
+    the DataLoader takes the workers' batches in turn, so a run is as deterministic as with one stream."""
+
+    def __init__(self, cfg: TrainConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        k, n = (info.id, info.num_workers) if info is not None else (0, 1)
+        torch.set_num_threads(1)
+        cfg = replace(self.cfg, seed=worker_seed(self.cfg.seed, k), steps=-(-self.cfg.steps // n) + 1)
+        yield from make_batches(load_world(cfg.world), tiny.preprocess(), cfg)
+
+
+def batch_source(world, preprocess, cfg: TrainConfig):
+    """The run's batches: drawn in this process (workers 0) or by `cfg.workers` DataLoader processes."""
+    if cfg.workers <= 0:
+        return make_batches(world, preprocess, cfg)
+    loader = torch.utils.data.DataLoader(WorkerBatches(cfg), batch_size=None, num_workers=cfg.workers,
+                                         prefetch_factor=4, pin_memory=cfg.device.startswith("cuda"),
+                                         persistent_workers=False)
+    return iter(loader)
+
+
 def save_weights(model, path: Path, metadata: dict) -> None:
     from safetensors.torch import save_file
 
@@ -424,8 +462,14 @@ def train(cfg: TrainConfig):
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
-    torch.use_deterministic_algorithms(True)
+    # CUDA: warn rather than stop where an op has no deterministic kernel
+    torch.use_deterministic_algorithms(True, warn_only=cfg.device.startswith("cuda"))
+    if cfg.device.startswith("cuda"):
+        import os
 
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     tiny.register()
     model = open_clip.create_model(tiny.MODEL_NAME, device="cpu")
     init_sha = None
@@ -438,11 +482,13 @@ def train(cfg: TrainConfig):
                          model)
         model.load_state_dict(sd, strict=True)
         init_sha = hashlib.sha256(Path(cfg.init).read_bytes()).hexdigest()
+    model.to(cfg.device)
     model.train()
     preprocess = tiny.preprocess()
     tokens = TokenCache(open_clip.get_tokenizer(tiny.MODEL_NAME))
-    dir_scale = torch.nn.Parameter(torch.tensor(math.log(10.0)))
-    sig = (torch.nn.Parameter(torch.tensor(math.log(10.0))), torch.nn.Parameter(torch.tensor(-5.0)))
+    dir_scale = torch.nn.Parameter(torch.tensor(math.log(10.0), device=cfg.device))
+    sig = (torch.nn.Parameter(torch.tensor(math.log(10.0), device=cfg.device)),
+           torch.nn.Parameter(torch.tensor(-5.0, device=cfg.device)))
 
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
@@ -451,7 +497,12 @@ def train(cfg: TrainConfig):
                             lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
 
     world = load_world(cfg.world)
-    batches = make_batches(world, preprocess, cfg)
+    batches = batch_source(world, preprocess, cfg)
+    meta = {k: v for k, v in asdict(cfg).items() if k not in ("out", "init", "device", "save_every")}
+    if init_sha:
+        meta["init_sha256"] = init_sha
+    # no timings, paths or device in the file: the same settings give the same file on the same hardware
+    meta.update(torch=torch.__version__, open_clip=open_clip.__version__)
     t0 = time.time()
     running: dict[str, float] = {}
     for step in range(cfg.steps):
@@ -463,21 +514,19 @@ def train(cfg: TrainConfig):
         torch.nn.utils.clip_grad_norm_(list(model.parameters()) + [dir_scale, *sig], 1.0)
         opt.step()
         for k, v in out.items():
-            running[k] = running.get(k, 0.0) + float(v.detach())
+            running[k] = running.get(k, 0.0) + v.detach()  # no GPU sync per step
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-            msg = " ".join(f"{k}={v / cfg.log_every:.3f}" for k, v in running.items())
+            msg = " ".join(f"{k}={float(v) / cfg.log_every:.3f}" for k, v in running.items())
             print(f"step {step + 1}/{cfg.steps} {msg} lr={lr_at(step, cfg):.2e} "
                   + (f"sig_cos_threshold={-float(sig[1].detach()) / float(sig[0].detach().exp()):.3f} "
                      if cfg.w_instruction_sigmoid > 0 else "")
                   + f"t={time.time() - t0:.0f}s", flush=True)
             running = {}
+        if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
+            save_weights(model, Path(cfg.out), {"editlens_tiny_training": json.dumps({**meta, "steps_done": step + 1})})
+            print(f"checkpoint {cfg.out} at step {step + 1}", flush=True)
     elapsed = time.time() - t0
     model.eval()
-    meta = {k: v for k, v in asdict(cfg).items() if k not in ("out", "init")}  # paths are not settings
-    if init_sha:
-        meta["init_sha256"] = init_sha
-    # no timings in the file: the same seed and steps give a byte-identical file
-    meta.update(torch=torch.__version__, open_clip=open_clip.__version__)
     save_weights(model, Path(cfg.out), {"editlens_tiny_training": json.dumps(meta)})
     print(f"saved {cfg.out} ({Path(cfg.out).stat().st_size / 1e6:.2f} MB) after {elapsed:.0f}s", flush=True)
     return model, elapsed
@@ -515,6 +564,10 @@ def parse_args(argv=None) -> TrainConfig:
     ap.add_argument("--world", default=d.world, help="module providing iter_pairs (default: shapes world)")
     ap.add_argument("--out", type=Path, default=d.out)
     ap.add_argument("--log-every", type=int, default=d.log_every)
+    ap.add_argument("--device", default=d.device, help="cpu (default) or cuda")
+    ap.add_argument("--workers", type=int, default=d.workers,
+                    help="data processes, each drawing its own seeded stream (0: one stream in this process)")
+    ap.add_argument("--save-every", type=int, default=d.save_every, help="also write --out every N steps")
     a = ap.parse_args(argv)
     return TrainConfig(seed=a.seed, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup_steps=a.warmup_steps,
                        threads=a.threads,
@@ -525,7 +578,8 @@ def parse_args(argv=None) -> TrainConfig:
                        caption_negative_ops=tuple(o for o in a.caption_negative_ops.split(",") if o),
                        init=a.init, focus_ops=tuple(o for o in a.focus_ops.split(",") if o),
                        p_focus=a.p_focus, p_same_shape=a.p_same_shape,
-                       world=a.world, out=a.out, log_every=a.log_every)
+                       world=a.world, out=a.out, log_every=a.log_every, device=a.device, workers=a.workers,
+                       save_every=a.save_every)
 
 
 def main(argv=None) -> int:
