@@ -142,20 +142,24 @@ def test_pipeline_instruction_directional_finds_wrong_instructions(pipeline_scor
 
 @pytest.mark.slow
 def test_pipeline_seeded_misaligned_threshold_finds_most_wrong_instructions(pipeline_scores):
-    """The dbt flag's rule (directional_instruction below the seeded threshold) on clean vs wrong-instruction
-    edits: a guard against regressions of the bundled weights or the seed (measured: P 0.78, R 0.93 on this
-    sample; issue 5 asks for 0.9 / 0.9, see tests/test_dbt_ground_truth.py)."""
+    """The dbt flag's rule (directional_instruction below the seeded threshold, CLIP-I below the resolution
+    floor `misaligned_max_clip_i`) on clean vs wrong-instruction edits, here on whole instructions: a guard
+    against regressions of the bundled weights or the seeds (measured: 26 / 4 / 1, P 0.87, R 0.96 on this
+    sample, seed 21, one of the calibration samples; the 0.9 / 0.9 target is tested on the demo's sample by
+    tests/test_dbt_ground_truth.py)."""
     import csv
 
     seeds = Path(__file__).resolve().parents[1] / "seeds" / "thresholds.csv"
-    th = {r["name"]: float(r["value"]) for r in csv.DictReader(seeds.open())}["misaligned_directional_instruction"]
+    values = {r["name"]: float(r["value"]) for r in csv.DictReader(seeds.open())}
+    th, cap = values["misaligned_directional_instruction"], values["misaligned_max_clip_i"]
     rows = [r for r in pipeline_scores["rows"] if r["directional_instruction"] is not None
             and (r["clean"] or r["defect"] == "wrong_instruction")]
-    flagged = [r["directional_instruction"] < th for r in rows]
+    flagged = [r["directional_instruction"] < th and r["clip_i"] < cap for r in rows]
     wrong = [r["defect"] == "wrong_instruction" for r in rows]
     tp = sum(f and w for f, w in zip(flagged, wrong))
     fp = sum(f and not w for f, w in zip(flagged, wrong))
     fn = sum(w and not f for f, w in zip(flagged, wrong))
+    print(f"seeded misaligned rule on whole instructions: TP {tp} FP {fp} FN {fn}")
     assert tp / (tp + fp) >= 0.7 and tp / (tp + fn) >= 0.85, (th, tp, fp, fn)
 
 
@@ -357,3 +361,26 @@ def test_training_with_data_workers_is_deterministic_and_checkpoints(tmp_path, c
     train(one)
     single = load_file(str(one.out))
     assert not all(torch.equal(single[k], outs[0][k]) for k in single)
+
+
+def test_pretokenised_batches_give_the_same_losses():
+    import math
+
+    import open_clip
+
+    from embeddings import tiny
+    from embeddings.tiny.train import TokenCache, TrainConfig, batch_texts_tokens, load_world, losses, make_batches
+
+    tiny.register()
+    torch.manual_seed(0)
+    model = open_clip.create_model(tiny.MODEL_NAME, device="cpu")
+    cfg = TrainConfig(seed=6, steps=1, batch_size=4, caption_negatives=2, w_instruction_sigmoid=1.0)
+    batch = next(make_batches(load_world(cfg.world), tiny.preprocess(), cfg))
+    tok = TokenCache(open_clip.get_tokenizer(tiny.MODEL_NAME))
+    sig = (torch.tensor(math.log(10.0)), torch.tensor(-5.0))
+    scale = torch.tensor(math.log(10.0))
+    with torch.no_grad():
+        a = losses(model, scale, batch, tok, cfg, sig)
+        b = losses(model, scale, (*batch, *batch_texts_tokens(batch, TokenCache(tok.tokenizer))), None, cfg, sig)
+    assert set(a) == set(b) and len(a) == 5
+    assert all(torch.equal(a[k], b[k]) for k in a)

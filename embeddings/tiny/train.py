@@ -196,14 +196,16 @@ def sigmoid_pairs(a: torch.Tensor, b: torch.Tensor, positives: torch.Tensor, sca
 
 def losses(model, dir_scale, batch, tokens: TokenCache, cfg: TrainConfig,
            sig: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-    src, tgt, instr, scap, tcap, wrong, wcaps = batch
+    src, tgt, instr, scap, tcap, wrong, wcaps = batch[:7]
     n = len(instr)
     dev = model.logit_scale.device
     img = F.normalize(model.encode_image(torch.cat([src, tgt]).to(dev, non_blocking=True)), dim=-1)
     captions = scap + tcap + list(wcaps)
     short = instr + list(wrong)
-    txt = F.normalize(torch.cat([encode_text_trimmed(model, tokens(captions).to(dev, non_blocking=True)),
-                                 encode_text_trimmed(model, tokens(short).to(dev, non_blocking=True))]), dim=-1)
+    # batches from data workers carry their texts already tokenised (`batch_texts_tokens`)
+    cap_tok, short_tok = batch[7:9] if len(batch) >= 9 else (tokens(captions), tokens(short))
+    txt = F.normalize(torch.cat([encode_text_trimmed(model, cap_tok.to(dev, non_blocking=True)),
+                                 encode_text_trimmed(model, short_tok.to(dev, non_blocking=True))]), dim=-1)
     n_w = len(wcaps)
     t_wcap = txt[2 * n:2 * n + n_w]
     txt = torch.cat([txt[:2 * n], txt[2 * n + n_w:]])
@@ -414,6 +416,14 @@ def make_batches(world, preprocess, cfg: TrainConfig):
                [c for p in pairs for c in p.wrong_captions])
 
 
+def batch_texts_tokens(batch, tokens: TokenCache) -> tuple[torch.Tensor, torch.Tensor]:
+    """The token rows `losses` needs for a batch: captions (source, target, near-miss) and short texts
+    (instructions, wrong instructions), in that order. Data workers compute them: tokenising ~2,500 fresh texts
+    per batch of 256 takes the training process ~0.2 s, longer than a GPU step."""
+    _, _, instr, scap, tcap, wrong, wcaps = batch[:7]
+    return tokens(scap + tcap + list(wcaps)), tokens(instr + list(wrong))
+
+
 def worker_seed(seed: int, worker: int) -> int:
     """The world seed of data process `worker` in a run seeded `seed` (no overlap with small hand-picked seeds)."""
     return int(np.random.SeedSequence([seed, 0xDA7A, worker]).generate_state(1)[0])
@@ -432,7 +442,14 @@ class WorkerBatches(torch.utils.data.IterableDataset):
         k, n = (info.id, info.num_workers) if info is not None else (0, 1)
         torch.set_num_threads(1)
         cfg = replace(self.cfg, seed=worker_seed(self.cfg.seed, k), steps=-(-self.cfg.steps // n) + 1)
-        yield from make_batches(load_world(cfg.world), tiny.preprocess(), cfg)
+        import open_clip
+
+        tiny.register()
+        tokens = TokenCache(open_clip.get_tokenizer(tiny.MODEL_NAME))
+        for batch in make_batches(load_world(cfg.world), tiny.preprocess(), cfg):
+            yield (*batch, *batch_texts_tokens(batch, tokens))
+            if len(tokens.cache) > 200_000:  # fresh texts every batch: keep the cache from growing without end
+                tokens.cache.clear()
 
 
 def batch_source(world, preprocess, cfg: TrainConfig):
