@@ -344,7 +344,8 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
     introduced = tgt_flag & ~src_flag
     broken = (status_src != "ok") | (status_tgt != "ok")
     is_noop = (clip_i > 0.97) & ~broken
-    misaligned = (directional < 0.1) & ~is_noop & ~broken
+    below_resolution = clip_i >= 0.9985
+    misaligned = (directional < 0.13) & ~below_resolution & ~is_noop & ~broken
     flags = {
         "is_noop": is_noop,
         "has_broken_image": broken,
@@ -355,6 +356,7 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
         "is_full_regeneration": clip_i < 0.5,
         "is_misaligned": misaligned,
     }
+    flags_extra = {"is_change_below_resolution": below_resolution}
     n_flags = np.sum(np.stack([flags[f] for f in QUALITY_FLAGS]), axis=0).astype(np.int32)
     qf_list = [
         [f.removeprefix("is_").removeprefix("has_") for f in QUALITY_FLAGS if flags[f][i]] for i in range(n)
@@ -368,7 +370,7 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
         "part": pa.array(part, pa.string()),
         "split": pa.array(split, pa.string()),
     }
-    qf.update({k: pa.array(v) for k, v in flags.items()})
+    qf.update({k: pa.array(v) for k, v in {**flags, **flags_extra}.items()})
     qf["clip_i"] = edits.column("clip_i")
     qf["directional_instruction"] = edits.column("directional_instruction")
     qf["directional_instruction_core"] = edits.column("directional_instruction_core")
@@ -428,6 +430,7 @@ _AGGREGATES = {
                count(*) filter (where f.is_noop) / count(*) as noop_share,
                count(*) filter (where f.is_misaligned) as n_misaligned,
                count(*) filter (where f.is_misaligned) / count(e.clip_i) as misaligned_share,
+               count(*) filter (where f.is_change_below_resolution) as n_change_below_resolution,
                count(*) filter (where f.is_full_regeneration) as n_full_regeneration,
                count(*) filter (where f.has_broken_image) as n_broken_image,
                count(*) filter (where f.has_broken_image) / count(*) as broken_image_share,

@@ -171,8 +171,10 @@ def test_build_reads_columns_an_older_warehouse_lacks_as_null(tmp_path):
                                "from edits").fetchone()
     assert n == 800 and n_core == 0 and n_dir > 0
     th = con.sql("select value from thresholds where name = 'misaligned_directional_instruction'").fetchone()[0]
+    cap = con.sql("select value from thresholds where name = 'misaligned_max_clip_i'").fetchone()[0]
     want = con.sql(f"""select count(*) from edits join edit_quality_flags f using (edit_id)
-                       where edits.directional_instruction < {th} and not f.is_noop and not f.has_broken_image""").fetchone()[0]
+                       where edits.directional_instruction < {th} and edits.clip_i < {cap}
+                         and not f.is_noop and not f.has_broken_image""").fetchone()[0]
     got = con.sql("select count(*) from edit_quality_flags where is_misaligned").fetchone()[0]
     assert want > 0 and got >= want
 

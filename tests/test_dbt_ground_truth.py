@@ -1,6 +1,7 @@
 """sample -> ingest -> embed -> dbt build: quality flags against the sample generator's ground truth, on the
-sample the demo generates (2,000 edits, seed 0; thresholds are never tuned on it: the misaligned threshold was
-chosen on seed 33).
+sample the demo generates (2,000 edits, seed 0; thresholds are never tuned on it: the misaligned thresholds,
+`misaligned_directional_instruction` and `misaligned_max_clip_i`, were chosen on samples with seeds 11, 21, 33, 77
+and 78).
 
 Joins `ground_truth.jsonl` rows to the `edits` mart on (part, source_file, source_record, turn_index) and checks
 precision and recall of each flag (issue 5): >= 0.95 for no-op, broken or missing images, duplicates,
@@ -91,16 +92,25 @@ def test_flag_matches_ground_truth(pipeline, name):
 AMBIGUOUS_FOR_MISALIGNED = ("demographic_term", "unsafe_term")
 
 
-@pytest.mark.xfail(reason="editlens-tiny's instruction-directional score separates wrong instructions from right "
-                          "ones with ROC AUC 0.989-0.994 on generated samples, but at 3% prevalence the seeded "
-                          "threshold (chosen on seed 33: P 0.92, R 0.93 there) reaches P 0.897, R 0.87 on this "
-                          "sample with the instruction core (52 / 6 / 8; 52 / 10 / 8 on whole instructions), short "
-                          "of 0.9 / 0.9; see embeddings/tiny/TRAINING.md",
-                   strict=False)
 def test_misaligned_matches_wrong_instructions(pipeline):
+    # measured with the bundled stage-11 weights: 54 / 2 / 6 (P 0.964, R 0.900); without the resolution floor
+    # (misaligned_max_clip_i) and at the former threshold 0.1: 52 / 6 / 8
     tp, fp, fn = _precision_recall(pipeline, "is_misaligned", ["wrong_instruction"], AMBIGUOUS_FOR_MISALIGNED)
+    print(f"misaligned vs wrong instructions: TP {tp} FP {fp} FN {fn}")
     assert tp >= 30, (tp, fp, fn)
     assert tp / max(1, tp + fp) >= 0.9 and tp / max(1, tp + fn) >= 0.9, (tp, fp, fn)
+
+
+def test_changes_below_the_model_resolution_are_not_judged(pipeline):
+    """Edits whose CLIP-I reaches `misaligned_max_clip_i` carry `is_change_below_resolution` and are never
+    flagged misaligned; the scorecard counts them."""
+    cap = pipeline.sql("select value from thresholds where name = 'misaligned_max_clip_i'").fetchone()[0]
+    n_below, n_cap, n_bad = pipeline.sql(f"""
+        select count(*) filter (where is_change_below_resolution), count(*) filter (where clip_i >= {cap}),
+               count(*) filter (where is_misaligned and clip_i >= {cap})
+        from edit_quality_flags""").fetchone()
+    assert n_below == n_cap and n_below > 0 and n_bad == 0, (n_below, n_cap, n_bad)
+    assert pipeline.sql("select sum(n_change_below_resolution) from dataset_scorecard").fetchone()[0] == n_below
 
 
 def test_misaligned_on_instructions_with_an_unrealised_clause(pipeline):

@@ -119,6 +119,8 @@ flags as (
                 < {{ threshold('misaligned_directional_instruction') }}
             or edits.directional_caption < {{ threshold('misaligned_directional_caption') }}, false)
             as below_directional_threshold,
+        -- source and target embeddings too close for the direction of their difference to mean anything
+        coalesce(edits.clip_i >= {{ threshold('misaligned_max_clip_i') }}, false) as is_change_below_resolution,
         coalesce(edits.clip_i < {{ threshold('full_regeneration_clip_i') }}, false) as is_full_regeneration,
 
         ---------- content mentions
@@ -149,9 +151,11 @@ final as (
 
     select
         * exclude (below_directional_threshold, is_duplicate_pair_raw),
-        -- a no-op or an unreadable pair is reported as such, not as misaligned or as a duplicate
+        -- a no-op or an unreadable pair is reported as such, not as misaligned or as a duplicate; a change
+        -- below the model's resolution is not judged
         is_duplicate_pair_raw and not is_noop as is_duplicate_pair,
-        below_directional_threshold and not is_noop and not has_broken_image as is_misaligned
+        below_directional_threshold and not is_change_below_resolution and not is_noop and not has_broken_image
+            as is_misaligned
     from flags
 
 )
