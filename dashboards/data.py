@@ -62,7 +62,7 @@ SCORES: dict[str, tuple[str, bool]] = {
 # worst examples first (and whether a high value is the bad end)
 QUALITY_FLAGS: dict[str, tuple[str | None, bool]] = {
     "is_noop": ("clip_i", True),
-    "is_misaligned": ("directional_caption", False),
+    "is_misaligned": ("directional_instruction_core", False),  # the score the flag's main rule reads
     "is_full_regeneration": ("clip_i", False),
     "has_broken_image": (None, False),
     "is_duplicate_pair": (None, False),

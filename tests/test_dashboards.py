@@ -515,3 +515,16 @@ def test_headline_scores_fall_back_to_instruction_scores():
     }
     assert data.headline_scores(row) == [("CLIP-I", 0.9), ("CLIP-T (instr.)", 0.25), ("directional", 0.3)]
     assert data.headline_scores({"clip_i": float("nan")}) == [("CLIP-I", None)]
+
+
+def test_misaligned_examples_are_ranked_by_the_instruction_core_score(tmp_path):
+    """The misaligned flag's worst examples come lowest `directional_instruction_core` first (the score its main
+    rule reads; most editing datasets have no captions)."""
+    write_fixture_warehouse(tmp_path, n_edits=400, seed=3)
+    m = data.Marts.open(tmp_path)
+    f = pd.read_parquet(tmp_path / "marts" / "edit_quality_flags.parquet")
+    flagged = f[f["is_misaligned"]]
+    assert len(flagged) >= 6
+    want = flagged.sort_values(["directional_instruction_core", "edit_id"])["edit_id"].head(6).tolist()
+    got = data.worst_examples(m, "is_misaligned", limit=6)["edit_id"].tolist()
+    assert got == want
