@@ -836,6 +836,17 @@ def pass_counts(m: Marts, thresholds: dict[str, tuple[str, float]]) -> pd.DataFr
     return df
 
 
+def n_alignment_not_judged(m: Marts) -> int | None:
+    """Edits the misaligned flag does not judge (`is_change_below_resolution`: the change is below what the
+    model resolves); None for marts built before that column existed."""
+    if _card_has(m, "n_change_below_resolution"):
+        return int(m.df("select sum(n_change_below_resolution)::bigint as n from dataset_scorecard")["n"].iloc[0] or 0)
+    if m.has("edit_quality_flags") and "is_change_below_resolution" in m.columns("edit_quality_flags"):
+        return int(m.df("select count(*) filter (where is_change_below_resolution) as n from edit_quality_flags")
+                   ["n"].iloc[0])
+    return None
+
+
 def flag_counts(m: Marts) -> pd.DataFrame:
     m.require("edit_quality_flags")
     flags = flag_columns(m)

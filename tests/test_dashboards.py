@@ -209,6 +209,8 @@ def test_quality_thresholds_count_live(app, marts):
     assert per_ds == passing.groupby(e["dataset"]).sum().astype(int).to_dict()
     # worst examples of a flag: count in caption, cards show flagged edits, worst first
     f = marts["edit_quality_flags"]
+    n_unjudged = int(f["is_change_below_resolution"].sum())
+    assert n_unjudged > 0 and f"misaligned flag: {n_unjudged:,} edits whose change" in text_of(at)
     at.selectbox(key="worst_flag").set_value("is_full_regeneration").run()
     n = int(f["is_full_regeneration"].sum())
     assert f"{n:,} edits flagged full regeneration" in text_of(at)

@@ -82,6 +82,13 @@ if m.has("edit_quality_flags"):
         ),
         width="stretch",
     )
+    unjudged = data.n_alignment_not_judged(m)
+    if unjudged:
+        st.caption(
+            f"Not judged by the misaligned flag: {ui.num(unjudged)} edits whose change is below what the model "
+            "resolves (CLIP-I at or above the `misaligned_max_clip_i` seed), so no directional score means "
+            "anything for them."
+        )
     ui.denominator_note(int(fc["denominator"].iloc[0]) if len(fc) else 0, "edits")
     st.subheader("Worst examples per flag")
     flags = fc["flag"].tolist()
