@@ -1,6 +1,10 @@
-"""Train `editlens-tiny` on the procedurally generated shapes world (CPU, deterministic given the seed).
+"""Train `editlens-tiny` on the procedurally generated shapes world (deterministic given the seed and settings).
 
     python -m embeddings.tiny.train --seed 0 --steps N --out embeddings/tiny/editlens-tiny.safetensors
+    python -m embeddings.tiny.train --init W --device cuda --workers 14 --batch-size 256 --save-every 250 ...
+
+On a GPU the pairs are drawn (and their texts tokenised) by `--workers` DataLoader processes, each with its own
+seeded stream; `--save-every` writes the weights during the run, so a run cut short keeps a checkpoint.
 
 The model is open_clip's own CLIP class built from `editlens-tiny.json`; images go through open_clip's eval
 transform for that config (`embeddings.tiny.preprocess()`, shared with scoring). Each step draws a batch of
