@@ -29,6 +29,7 @@ import inspect
 import itertools
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -486,8 +487,6 @@ def train(cfg: TrainConfig):
     # CUDA: warn rather than stop where an op has no deterministic kernel
     torch.use_deterministic_algorithms(True, warn_only=cfg.device.startswith("cuda"))
     if cfg.device.startswith("cuda"):
-        import os
-
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
