@@ -222,8 +222,13 @@ def test_same_shape_wrong_instructions():
     import itertools
     import types
 
-    from embeddings.tiny.train import SHAPE_OPS, TrainConfig, load_world, same_shape_wrong_instruction, \
-        train_pairs
+    from embeddings.tiny.train import (
+        SHAPE_OPS,
+        TrainConfig,
+        load_world,
+        same_shape_wrong_instruction,
+        train_pairs,
+    )
 
     world = load_world("editlens.sample.world")
     made = []
@@ -369,7 +374,14 @@ def test_pretokenised_batches_give_the_same_losses():
     import open_clip
 
     from embeddings import tiny
-    from embeddings.tiny.train import TokenCache, TrainConfig, batch_texts_tokens, load_world, losses, make_batches
+    from embeddings.tiny.train import (
+        TokenCache,
+        TrainConfig,
+        batch_texts_tokens,
+        load_world,
+        losses,
+        make_batches,
+    )
 
     tiny.register()
     torch.manual_seed(0)

@@ -42,7 +42,6 @@ import torch.nn.functional as F
 
 from embeddings import tiny
 
-
 CAPTION_NEGATIVE_OPS = ("move", "replace", "resize", "recolor")
 
 
