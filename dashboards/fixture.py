@@ -357,7 +357,6 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
         "is_full_regeneration": clip_i < 0.5,
         "is_misaligned": misaligned,
     }
-    flags_extra = {"is_change_below_resolution": below_resolution}
     n_flags = np.sum(np.stack([flags[f] for f in QUALITY_FLAGS]), axis=0).astype(np.int32)
     qf_list = [
         [f.removeprefix("is_").removeprefix("has_") for f in QUALITY_FLAGS if flags[f][i]] for i in range(n)
@@ -371,7 +370,8 @@ def make_fixture_tables(n_edits: int = 240, seed: int = 0) -> dict[str, pa.Table
         "part": pa.array(part, pa.string()),
         "split": pa.array(split, pa.string()),
     }
-    qf.update({k: pa.array(v) for k, v in {**flags, **flags_extra}.items()})
+    qf.update({k: pa.array(v) for k, v in flags.items()})
+    qf["is_change_below_resolution"] = pa.array(below_resolution)  # not a quality flag: not counted above
     qf["clip_i"] = edits.column("clip_i")
     qf["directional_instruction"] = edits.column("directional_instruction")
     qf["directional_instruction_core"] = edits.column("directional_instruction_core")
