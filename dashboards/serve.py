@@ -12,13 +12,10 @@ import sys
 import threading
 from pathlib import Path
 
+from editlens.contract.errors import UnusableInput
 from editlens.warehouse import ENV_VAR, Warehouse
 
 APP = Path(__file__).resolve().parent / "app.py"
-
-
-class DashboardError(Exception):
-    exit_code = 2
 
 
 def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
@@ -45,9 +42,9 @@ def serve(warehouse: Warehouse | str | os.PathLike, host: str = "127.0.0.1", por
     """Run the app until interrupted; returns streamlit's exit code (2 when the warehouse folder is missing)."""
     wh = warehouse if isinstance(warehouse, Warehouse) else Warehouse.at(warehouse)
     if not wh.root.is_dir():
-        raise DashboardError(f"warehouse folder {wh.root} does not exist (run `editlens build` first)")
+        raise UnusableInput(f"warehouse folder {wh.root} does not exist (run `editlens build` first)")
     if not (1 <= int(port) <= 65535):
-        raise DashboardError(f"bad port {port}")
+        raise UnusableInput(f"bad port {port}")
     if not wh.marts_dir.is_dir() or not any(wh.marts_dir.glob("*.parquet")):
         print(
             f"note: no marts in {wh.marts_dir} yet; pages will say so until `editlens build` has run",

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data
-from dashboards.images import ImageRef, thumbnail_png
+from dashboards.images import ImageLocation, thumbnail_png
 
 
 def guard(m: data.Marts, *names: str) -> None:
@@ -57,7 +57,7 @@ def thumbs(
     out = []
     for i in image_ids:
         row = refs.get(i) if i else None
-        out.append(thumbnail_png(ImageRef.from_row(row) if row else None, size=size, blur=blur))
+        out.append(thumbnail_png(ImageLocation.from_row(row) if row else None, size=size, blur=blur))
     return out
 
 

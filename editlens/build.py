@@ -19,15 +19,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from editlens.contract.errors import UnusableInput
 from editlens.warehouse import ENV_VAR, Warehouse
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-
-
-class BuildInputError(Exception):
-    """Unusable input for a build (reported as one line, exit code 2)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -47,7 +42,7 @@ def dbt_executable() -> str:
         return str(here)
     found = shutil.which("dbt")
     if not found:
-        raise BuildInputError("dbt is not installed (pip install dbt-duckdb)")
+        raise UnusableInput("dbt is not installed (pip install dbt-duckdb)")
     return found
 
 
@@ -77,9 +72,9 @@ def dbt_command(cfg: BuildConfig) -> tuple[list[str], dict[str, str]]:
 
 def check_warehouse(wh: Warehouse) -> None:
     if not wh.root.is_dir():
-        raise BuildInputError(f"warehouse {wh.root} does not exist: run `editlens ingest` first")
+        raise UnusableInput(f"warehouse {wh.root} does not exist: run `editlens ingest` first")
     if not wh.has_table("edits"):
-        raise BuildInputError(f"no ingested edits under {wh.table_dir('edits')}: run `editlens ingest` first")
+        raise UnusableInput(f"no ingested edits under {wh.table_dir('edits')}: run `editlens ingest` first")
 
 
 def remove_stale_exports(wh: Warehouse) -> int:

@@ -11,18 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from editlens.contract.errors import EXIT_UNUSABLE_INPUT, UnusableInput
+from editlens.contract.formats import FORMATS
 from editlens.warehouse import ENV_VAR, Warehouse
-
-
-# The names `ingest.formats` accepts, listed here so that `--help` does not import the readers.
-INGEST_FORMATS = (
-    "seed", "seed-part1", "seed-part2", "seed-part3", "ip2p-parquet", "ip2p-original",
-    "magicbrush-parquet", "magicbrush-test", "hqedit-parquet",
-)
-
-
-class UsageError(Exception):
-    """Unusable input: reported as one line on stderr with exit code 2."""
 
 
 def _add_warehouse(p: argparse.ArgumentParser) -> None:
@@ -48,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         default=None,
-        help="force a reader instead of auto-detection: " + ", ".join(INGEST_FORMATS),
+        help="force a reader instead of auto-detection: " + ", ".join(FORMATS),
     )
     p.add_argument("--no-check-images", action="store_true", help="skip the image existence check")
     p.add_argument("--workers", type=int, default=None, help="parallel reader processes (default: cores)")
@@ -166,24 +157,19 @@ def _run(args: argparse.Namespace) -> int:
                 device=args.device,
             )
         )
-    raise UsageError(f"unknown command {args.command}")
+    raise UnusableInput(f"unknown command {args.command}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args)
-    except UsageError as exc:
+    except UnusableInput as exc:
         print(f"editlens {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_UNUSABLE_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a stage's own unusable-input error carries exit code 2
-        if getattr(exc, "exit_code", None) == 2:
-            print(f"editlens {args.command}: error: {exc}", file=sys.stderr)
-            return 2
-        raise
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.errors import EmbedInputError
+from editlens.contract.errors import UnusableInput
 
 DEFAULT_CONCEPTS = Path(__file__).resolve().parent / "concepts.csv"
 NEUTRAL = "neutral"
@@ -37,18 +37,18 @@ class ConceptSet:
     def load(cls, path: str | Path | None = None) -> ConceptSet:
         path = Path(path) if path else DEFAULT_CONCEPTS
         if not path.is_file():
-            raise EmbedInputError(f"concepts file not found: {path}")
+            raise UnusableInput(f"concepts file not found: {path}")
         seen: dict[tuple[str, str], list[str]] = {}
         with open(path, newline="", encoding="utf-8") as fh:
             rd = csv.DictReader(fh)
             if not rd.fieldnames or not {"group", "concept", "prompt"} <= set(rd.fieldnames):
-                raise EmbedInputError(f"{path}: needs the columns group, concept, prompt")
+                raise UnusableInput(f"{path}: needs the columns group, concept, prompt")
             for row in rd:
                 g, c, p = (row["group"] or "").strip(), (row["concept"] or "").strip(), (row["prompt"] or "").strip()
                 if g and c and p:
                     seen.setdefault((g, c), []).append(p)
         if not seen:
-            raise EmbedInputError(f"{path}: no prompts")
+            raise UnusableInput(f"{path}: no prompts")
         keys = list(seen)
         return cls(tuple(k[0] for k in keys), tuple(k[1] for k in keys), tuple(tuple(seen[k]) for k in keys))
 

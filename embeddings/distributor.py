@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from editlens.contract.errors import UnusableInput
 from editlens.warehouse import Warehouse
 from embeddings import manifest as M
 from embeddings import tables as T
-from embeddings.errors import EmbedInputError
 from embeddings.mapper import (
     Encoder,
     ImageBatches,
@@ -252,7 +252,7 @@ def run_ray(args: ActorArgs, image_plan: M.Plan, text_plan: M.Plan, known: np.nd
         import ray
         import ray.data
     except ImportError:
-        raise EmbedInputError("--backend ray needs Ray: pip install 'editlens[ray]'") from None
+        raise UnusableInput("--backend ray needs Ray: pip install 'editlens[ray]'") from None
     if not ray.is_initialized():
         ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
                  num_cpus=os.cpu_count() or 1)

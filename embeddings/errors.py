@@ -1,9 +1,3 @@
-"""Errors of the embedding job."""
+"""Kept for code written against the old name: the embed job raises `editlens.contract.UnusableInput`."""
 
-from __future__ import annotations
-
-
-class EmbedInputError(Exception):
-    """Unusable input (no ingest tables, unknown model, weights that cannot be loaded): exit code 2, one line."""
-
-    exit_code = 2
+from editlens.contract.errors import UnusableInput as EmbedInputError  # noqa: F401

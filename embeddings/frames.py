@@ -20,7 +20,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from embeddings.errors import EmbedInputError
+from editlens.contract.errors import UnusableInput
 
 DEFAULT_FRAMES = Path(__file__).resolve().parent / "instruction_frames.csv"
 POSITIONS = ("lead", "tail")
@@ -39,18 +39,18 @@ class InstructionFrames:
     def load(cls, path: str | Path | None = None) -> InstructionFrames:
         path = Path(path) if path else DEFAULT_FRAMES
         if not path.is_file():
-            raise EmbedInputError(f"instruction frames file not found: {path}")
+            raise UnusableInput(f"instruction frames file not found: {path}")
         found: dict[str, list[str]] = {p: [] for p in POSITIONS}
         with open(path, newline="", encoding="utf-8") as fh:
             rd = csv.DictReader(fh)
             if not rd.fieldnames or not {"position", "pattern"} <= set(rd.fieldnames):
-                raise EmbedInputError(f"{path}: needs the columns position, pattern")
+                raise UnusableInput(f"{path}: needs the columns position, pattern")
             for line, row in enumerate(rd, start=2):
                 pos, pat = (row["position"] or "").strip().lower(), (row["pattern"] or "").strip()
                 if not pat:
                     continue
                 if pos not in POSITIONS:
-                    raise EmbedInputError(f"{path}:{line}: position must be lead or tail, not {pos!r}")
+                    raise UnusableInput(f"{path}:{line}: position must be lead or tail, not {pos!r}")
                 found[pos].append(pat)
         frames = cls(tuple(found["lead"]), tuple(found["tail"]))
         frames.check(path)
@@ -65,7 +65,7 @@ class InstructionFrames:
             try:
                 con.execute(f"select regexp_replace('x', {_sql_str(pat)}, '', 'i')").fetchall()
             except duckdb.Error as exc:
-                raise EmbedInputError(f"{where}: pattern {pat!r} does not compile: {exc}") from None
+                raise UnusableInput(f"{where}: pattern {pat!r} does not compile: {exc}") from None
 
     def core_sql(self, expr: str) -> str:
         """SQL for the core of the text expression `expr` (null stays null)."""

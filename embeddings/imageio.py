@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -36,6 +35,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from editlens.contract.locations import ImageLocation, ImageUnavailable, LastRowGroup, read_column
 
 try:  # libjpeg-turbo's M/8 DCT scaling: decodes a JPEG straight to about the size the model needs
     import simplejpeg as _simplejpeg
@@ -169,64 +170,14 @@ def hamming64(a: int, b: int) -> int:
 # reading bytes
 
 
-class _ParquetBytesCache:
-    """Keeps the last read row group of an embedded-image Parquet file (rows of one shard cluster together)."""
-
-    def __init__(self) -> None:
-        self.key: tuple[str, int, str] | None = None
-        self.column: Any = None
-
-    def get(self, path: str, row_group: int, row: int, column: str) -> bytes | None:
-        import pyarrow.parquet as pq
-
-        key = (path, int(row_group if row_group is not None else -1), column)
-        if key != self.key:
-            top, _, sub = column.partition(".")
-            pf = pq.ParquetFile(path)
-            if row_group is None or row_group < 0:
-                tbl = pf.read(columns=[top])
-            else:
-                tbl = pf.read_row_group(int(row_group), columns=[top])
-            col = tbl.column(top).combine_chunks()
-            if sub:
-                col = col.field(sub)
-            elif hasattr(col.type, "num_fields") and col.type.num_fields:
-                col = col.field("bytes")
-            self.key, self.column = key, col
-        v = self.column[int(row)].as_py()
-        if isinstance(v, dict):
-            v = v.get("bytes")
-        return v
-
-
-def read_bytes(rec: dict, cache: _ParquetBytesCache | None = None) -> tuple[bytes | None, str | None]:
-    """Return (bytes, None) or (None, reason) for one `images` row."""
+def read_bytes(rec: dict, cache: LastRowGroup | None = None) -> tuple[bytes | None, str | None]:
+    """(bytes, None) or (None, reason) for one `images` row; a location ingest found no file at is not read."""
     if rec.get("exists") is False:
         return None, "ingest found no file at this location"
-    root = rec.get("root") or ""
-    rel = rec.get("path") or ""
-    path = os.path.join(root, rel) if root else rel
-    if (rec.get("location_kind") or "file") == "parquet":
-        try:
-            data = (cache or _ParquetBytesCache()).get(str(path), rec.get("row_group"), rec.get("row"), rec.get("column") or "image")
-        except FileNotFoundError:
-            return None, f"parquet file not found: {rel}"
-        except (IndexError, KeyError) as exc:
-            return None, f"embedded image not found: {type(exc).__name__}: {exc}"
-        except Exception as exc:  # noqa: BLE001 - unreadable parquet: the image is missing for us
-            return None, f"cannot read embedded image: {type(exc).__name__}: {exc}"
-        if data is None:
-            return None, "embedded image is null"
-        return bytes(data), None
     try:
-        with open(path, "rb") as fh:
-            return fh.read(), None
-    except FileNotFoundError:
-        return None, f"file not found: {rel}"
-    except IsADirectoryError:
-        return None, f"not a file: {rel}"
-    except PermissionError as exc:
-        return None, f"permission denied: {exc}"
+        return ImageLocation.from_row(rec).read_bytes(cache or read_column), None
+    except ImageUnavailable as exc:
+        return None, str(exc)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -315,7 +266,7 @@ def _jpeg_scaled(data: bytes, want: int, out: dict, max_pixels: int) -> np.ndarr
     return arr
 
 
-def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: _ParquetBytesCache | None):
+def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRowGroup | None):
     """Read, hash and decode one row into `out` (sha256, size, format, mode, status): (RGB image, its (h, w, 3)
     uint8 array or None), or None when it cannot be decoded."""
     try:
@@ -374,7 +325,7 @@ def _batch_facts(mosaic: Image.Image, k: int) -> dict[str, np.ndarray]:
 
 
 def process_batch(recs: list[dict], pp: Preprocess, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-                  cache: _ParquetBytesCache | None = None) -> ImageBatch:
+                  cache: LastRowGroup | None = None) -> ImageBatch:
     """Read, hash and decode a batch of `images` rows. Never raises: failures become a status with a message."""
     rows = [empty_record(r) for r in recs]
     n, s = len(recs), pp.size
@@ -435,6 +386,6 @@ def process_batch(recs: list[dict], pp: Preprocess, max_pixels: int = DEFAULT_MA
 
 
 def process_image(rec: dict, pp: Preprocess, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-                  cache: _ParquetBytesCache | None = None) -> dict:
+                  cache: LastRowGroup | None = None) -> dict:
     """One `images` row: its image_facts values and its model input (`pixels`, uint8 CHW, None unless ok)."""
     return process_batch([rec], pp, max_pixels, cache).record(0)

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from editlens.contract.errors import UnusableInput
 from editlens.warehouse import Warehouse, atomic_write_table, remove_stale_temporaries
 from embeddings import manifest as M
 from embeddings import scoring as S
 from embeddings import tables as T
 from embeddings.concepts import ConceptSet
-from embeddings.frames import InstructionFrames
 from embeddings.distributor import ActorArgs, run_images_local, run_ray, run_texts_local
-from embeddings.errors import EmbedInputError
+from embeddings.frames import InstructionFrames
 from embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS
 from embeddings.mapper import Encoder, default_batch_size, device_settings
 from embeddings.models import TINY_NAME, load_model
@@ -101,7 +101,7 @@ class EmbedSummary:
 def _check_inputs(wh: Warehouse) -> None:
     missing = [t for t in ("images", "edits") if not wh.has_table(t)]
     if missing:
-        raise EmbedInputError(f"no ingest tables ({', '.join(missing)}) under {wh.parquet_dir}: "
+        raise UnusableInput(f"no ingest tables ({', '.join(missing)}) under {wh.parquet_dir}: "
                               "run `editlens ingest` first")
 
 
@@ -123,7 +123,7 @@ def run_embed(cfg: EmbedConfig) -> EmbedSummary:
     wh = cfg.warehouse.resolved()
     _check_inputs(wh)
     if cfg.backend not in ("local", "ray"):
-        raise EmbedInputError(f"unknown backend {cfg.backend!r} (local or ray)")
+        raise UnusableInput(f"unknown backend {cfg.backend!r} (local or ray)")
     settings = device_settings(cfg.device)
     concepts = ConceptSet.load(cfg.concepts_file)
     frames = InstructionFrames.load(cfg.frames_file)

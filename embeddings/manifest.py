@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from editlens.contract.batches import rebatch
 from editlens.warehouse import Warehouse
 from embeddings import tables as T
 from embeddings.frames import InstructionFrames
@@ -90,28 +91,12 @@ def _write_manifest(reader: pa.RecordBatchReader, path: Path, shard_size: int, p
     path.parent.mkdir(parents=True, exist_ok=True)
     plan = Plan(kind=kind, manifest=path)
     writer = None
-    pending: list[pa.RecordBatch] = []
-    n_pending = 0
-
-    def flush(tbl: pa.Table) -> None:
-        nonlocal writer
+    for tbl in rebatch(reader, shard_size):
         if writer is None:
             writer = pq.ParquetWriter(path, tbl.schema)
         writer.write_table(tbl, row_group_size=max(len(tbl), 1))
         plan.names.append(shard_name(prefix, tbl.column(id_col).to_pylist()))
         plan.sizes.append(len(tbl))
-
-    for batch in reader:
-        pending.append(batch)
-        n_pending += batch.num_rows
-        while n_pending >= shard_size:
-            tbl = pa.Table.from_batches(pending).combine_chunks()
-            flush(tbl.slice(0, shard_size))
-            rest = tbl.slice(shard_size)
-            pending = rest.to_batches() if rest.num_rows else []
-            n_pending = rest.num_rows
-    if n_pending:
-        flush(pa.Table.from_batches(pending).combine_chunks())
     if writer is not None:
         writer.close()
     else:

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from editlens.contract.locations import LastRowGroup
 from editlens.warehouse import Warehouse
 from embeddings import manifest as M
 from embeddings import tables as T
-from embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS, Preprocess, _ParquetBytesCache, process_batch
+from embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS, Preprocess, process_batch
 from embeddings.models import LoadedModel, ModelSpec
 
 # ---------------------------------------------------------------------------------------------------------
@@ -44,18 +45,18 @@ def device_settings(device: str, cuda_available: bool | None = None) -> DeviceSe
     Asking for CUDA without a CUDA device is unusable input."""
     import torch
 
-    from embeddings.errors import EmbedInputError
+    from editlens.contract.errors import UnusableInput
 
     dev = (device or "cpu").strip().lower()
     if dev.startswith("cuda"):
         avail = torch.cuda.is_available() if cuda_available is None else cuda_available
         if not avail:
-            raise EmbedInputError(f"device {device!r} requested but CUDA is not available")
+            raise UnusableInput(f"device {device!r} requested but CUDA is not available")
         return DeviceSettings(dev, torch.bfloat16, True, True)
     if dev == "mps":
         return DeviceSettings(dev, None, False, False)
     if dev != "cpu":
-        raise EmbedInputError(f"unknown device {device!r} (cpu, cuda or cuda:N)")
+        raise UnusableInput(f"unknown device {device!r} (cpu, cuda or cuda:N)")
     return DeviceSettings("cpu", None, False, False, forward_batch=CPU_FORWARD_BATCH)
 
 
@@ -204,12 +205,12 @@ class ImageBatches:
         loc = self._local
         if getattr(loc, "shard", None) != shard:
             loc.rows, loc.shard = manifest_rows(self.plan.read_shard(shard)), shard
-            loc.cache = getattr(loc, "cache", None) or _ParquetBytesCache()
+            loc.cache = getattr(loc, "cache", None) or LastRowGroup()
         return decode_rows(loc.rows[start:stop], shard, self.pp, self.max_pixels, loc.cache)
 
 
 def decode_rows(rows: list[dict], shard: int, pp: Preprocess, max_pixels: int,
-                cache: _ParquetBytesCache | None = None) -> dict:
+                cache: LastRowGroup | None = None) -> dict:
     """Manifest rows -> {shard, facts (image_facts columns), has_facts, ok (rows with a model input), pixels
     (uint8 tensor (len(ok), 3, size, size) or None)}."""
     import torch
@@ -305,7 +306,7 @@ def process_shard_inline(wh: Warehouse, plan: M.Plan, shard: int, encoder: Encod
 
     def part(chunk: list[dict]) -> dict:
         if not hasattr(local, "cache"):
-            local.cache = _ParquetBytesCache()  # one per thread: consecutive rows share a row group
+            local.cache = LastRowGroup()  # one per thread: consecutive rows share a row group
         return decode_rows(chunk, shard, pp, max_pixels, local.cache)
 
     with ThreadPoolExecutor(max_workers=threads) as ex:

@@ -1,7 +1,7 @@
 """Model loading: any open_clip model name + pretrained tag, a local weights file, or the bundled editlens-tiny.
 
 Never a silent random model: a failed download, a missing weights file or an unknown name raises
-`EmbedInputError` (exit code 2). Random weights only with ``allow_random_weights=True`` (tests, speed bench);
+`UnusableInput` (exit code 2). Random weights only with ``allow_random_weights=True`` (tests, speed bench);
 they are recorded as ``pretrained = "random-init:seed0"``.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embeddings.errors import EmbedInputError
+from editlens.contract.errors import UnusableInput
 from embeddings.imageio import Preprocess
 
 TINY_NAME = "editlens-tiny"
@@ -125,7 +125,7 @@ def load_model(name: str = TINY_NAME, pretrained: str | None = None, device: str
 
     tiny_weights = _register_tiny()
     if name not in open_clip.list_models():
-        raise EmbedInputError(f"unknown model {name!r} (open_clip knows {len(open_clip.list_models())} names; "
+        raise UnusableInput(f"unknown model {name!r} (open_clip knows {len(open_clip.list_models())} names; "
                               f"see open_clip.list_models())")
 
     weights_path: str | None = None
@@ -134,15 +134,15 @@ def load_model(name: str = TINY_NAME, pretrained: str | None = None, device: str
         if tiny_weights is not None and tiny_weights.is_file():
             weights_path = str(tiny_weights)
         elif not allow_random_weights:
-            raise EmbedInputError(
+            raise UnusableInput(
                 f"editlens-tiny weights not found at {tiny_weights}; train them (python -m embeddings.tiny.train) "
                 "or choose --model NAME --pretrained TAG|FILE")
     elif pretrained is not None and (Path(pretrained).suffix in WEIGHT_SUFFIXES or Path(pretrained).exists()):
         if not Path(pretrained).is_file():
-            raise EmbedInputError(f"weights file not found: {pretrained}")
+            raise UnusableInput(f"weights file not found: {pretrained}")
         weights_path = str(Path(pretrained).resolve())
     elif pretrained is None and not allow_random_weights:
-        raise EmbedInputError(f"model {name!r} needs --pretrained TAG or a weights file "
+        raise UnusableInput(f"model {name!r} needs --pretrained TAG or a weights file "
                               f"(tags: {', '.join(open_clip.list_pretrained_tags_by_model(name)[:6]) or 'none'})")
 
     weights_sha = file_sha256(weights_path) if weights_path else None
@@ -159,10 +159,10 @@ def load_model(name: str = TINY_NAME, pretrained: str | None = None, device: str
                 tag = Path(weights_path).name
             else:
                 model = open_clip.create_model(name, pretrained=pretrained, device="cpu", cache_dir=cache_dir)
-    except EmbedInputError:
+    except UnusableInput:
         raise
     except Exception as exc:  # noqa: BLE001 - download failure offline, bad checkpoint, unknown tag
-        raise EmbedInputError(f"cannot load {name} pretrained={pretrained}: {_first_line(exc)}") from None
+        raise UnusableInput(f"cannot load {name} pretrained={pretrained}: {_first_line(exc)}") from None
 
     model.eval().to(device)
     cfg = open_clip.get_model_preprocess_cfg(model)

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from editlens.contract.batches import rebatch
 from editlens.warehouse import Warehouse, atomic_write_table
 from embeddings import manifest as M
 from embeddings import tables as T
@@ -210,28 +211,13 @@ def run_edit_stage(con: duckdb.DuckDBPyConnection, wh: Warehouse, spec: ModelSpe
     row-wise, so shard boundaries do not change any value."""
     reader = con.execute(edit_query(wh, spec.key, frames)).to_arrow_reader(max(1024, shard_size))
     done = 0
-    buf: list[pa.RecordBatch] = []
-    nbuf = 0
-
-    def flush(tbl: pa.Table) -> None:
-        nonlocal done
+    for tbl in rebatch(reader, shard_size):
         out = score_edits(tbl, spec).sort_by("edit_id")
         name = M.shard_name(spec.key[:8], out["edit_id"].to_pylist())
         T.write_part(wh, T.EDIT_SCORES, name, out)
         done += out.num_rows
         if progress is not None:
             progress.update(out.num_rows)
-
-    for batch in reader:
-        buf.append(batch)
-        nbuf += batch.num_rows
-        while nbuf >= shard_size:
-            tbl = pa.Table.from_batches(buf).combine_chunks()
-            flush(tbl.slice(0, shard_size))
-            rest = tbl.slice(shard_size)
-            buf, nbuf = (rest.to_batches() if rest.num_rows else []), rest.num_rows
-    if nbuf:
-        flush(pa.Table.from_batches(buf).combine_chunks())
     return done
 
 

@@ -1,4 +1,5 @@
-"""Output table schemas and the writer (one atomic Parquet file per shard and table)."""
+"""The embed job's writer: one atomic Parquet file per shard and table, in the schemas of
+`editlens.contract.tables` (whose table names it re-exports for the embed modules)."""
 
 from __future__ import annotations
 
@@ -7,82 +8,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from editlens.contract.tables import (  # noqa: F401 - the table names, re-exported for the embed modules
+    EDIT_SCORES,
+    EMBED_MODELS,
+    EMBED_SCHEMAS,
+    IMAGE_CONCEPTS,
+    IMAGE_EMBEDDINGS,
+    IMAGE_FACTS,
+    TEXT_EMBEDDINGS,
+)
 from editlens.warehouse import Warehouse, atomic_write_table
 
-IMAGE_FACTS = "image_facts"
-IMAGE_EMBEDDINGS = "image_embeddings"
-TEXT_EMBEDDINGS = "text_embeddings"
-IMAGE_CONCEPTS = "image_concepts"
-EDIT_SCORES = "edit_scores"
-EMBED_MODELS = "embed_models"
-
-SCHEMAS: dict[str, pa.Schema] = {
-    IMAGE_FACTS: pa.schema([
-        ("image_id", pa.string()),
-        ("sha256", pa.string()),
-        ("phash", pa.int64()),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
-        ("format", pa.string()),
-        ("mode", pa.string()),
-        ("file_size", pa.int64()),
-        ("status", pa.string()),
-        ("status_message", pa.string()),
-        ("brightness", pa.float64()),
-        ("contrast", pa.float64()),
-        ("entropy", pa.float64()),
-        ("blur", pa.float64()),
-        ("thumb", pa.binary()),
-    ]),
-    IMAGE_EMBEDDINGS: pa.schema([
-        ("sha256", pa.string()),
-        ("model_key", pa.string()),
-        ("embedding", pa.list_(pa.float32())),
-    ]),
-    TEXT_EMBEDDINGS: pa.schema([
-        ("text_hash", pa.string()),
-        ("model_key", pa.string()),
-        ("embedding", pa.list_(pa.float32())),
-    ]),
-    IMAGE_CONCEPTS: pa.schema([
-        ("sha256", pa.string()),
-        ("model_key", pa.string()),
-        ("model_name", pa.string()),
-        ("pretrained", pa.string()),
-        ("preprocess", pa.string()),
-        ("prompt_set", pa.string()),
-        ("concept_group", pa.string()),
-        ("concept", pa.string()),
-        ("score", pa.float32()),
-    ]),
-    EDIT_SCORES: pa.schema([
-        ("edit_id", pa.string()),
-        ("model_key", pa.string()),
-        ("model_name", pa.string()),
-        ("pretrained", pa.string()),
-        ("preprocess", pa.string()),
-        ("clip_i", pa.float64()),
-        ("clip_t_target_caption", pa.float64()),
-        ("clip_t_instruction", pa.float64()),
-        ("directional_caption", pa.float64()),
-        ("directional_instruction", pa.float64()),
-        ("directional_instruction_core", pa.float64()),
-        ("pixel_l1", pa.float64()),
-        ("pixel_mse", pa.float64()),
-        ("pixel_changed_frac", pa.float64()),
-        ("phash_distance", pa.int32()),
-        ("null_reason", pa.string()),
-    ]),
-    EMBED_MODELS: pa.schema([
-        ("model_key", pa.string()),
-        ("model_name", pa.string()),
-        ("pretrained", pa.string()),
-        ("weights_sha256", pa.string()),
-        ("preprocess", pa.string()),
-        ("embed_dim", pa.int32()),
-        ("logit_scale", pa.float64()),
-    ]),
-}
+SCHEMAS = EMBED_SCHEMAS
 
 
 def embedding_array(vectors: np.ndarray) -> pa.Array:

@@ -4,17 +4,8 @@ Entry point: ``ingest.main.run_ingest(IngestConfig(...))``. ``formats`` lists th
 accepts (``seed`` auto-detects the SEED-Data-Edit part from the folder layout).
 """
 
-formats: tuple[str, ...] = (
-    "seed",
-    "seed-part1",
-    "seed-part2",
-    "seed-part3",
-    "ip2p-parquet",
-    "ip2p-original",
-    "magicbrush-parquet",
-    "magicbrush-test",
-    "hqedit-parquet",
-)
-FORMATS = formats
+from editlens.contract.formats import FORMATS
+
+formats = FORMATS  # the names are written once, in editlens.contract.formats
 
 __all__ = ["formats", "FORMATS"]

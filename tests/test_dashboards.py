@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards import data
 from dashboards.fixture import write_fixture_warehouse
+from editlens.contract.errors import UnusableInput
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
 N = 240
@@ -388,7 +389,7 @@ def test_serve_binds_localhost_by_default_and_rejects_missing_dir(tmp_path):
     cmd = serve.streamlit_command()
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--server.headless") + 1] == "true"
-    with pytest.raises(serve.DashboardError) as ei:
+    with pytest.raises(UnusableInput) as ei:
         serve.serve(tmp_path / "absent")
     assert ei.value.exit_code == 2
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from dashboards.images import ImageRef, ImageUnavailable, read_bytes, thumbnail_image, thumbnail_png
+from dashboards.images import ImageLocation, ImageUnavailable, read_bytes, thumbnail_image, thumbnail_png
 
 
 def _png(color, size=(64, 48)) -> bytes:
@@ -48,26 +48,26 @@ def _mean(png: bytes):
 
 
 def test_file_and_parquet_locations(store):
-    assert Image.open(io.BytesIO(read_bytes(ImageRef("i", "file", str(store), "a/x.png")))).getpixel(
+    assert Image.open(io.BytesIO(read_bytes(ImageLocation("file", str(store), "a/x.png")))).getpixel(
         (1, 1)
     ) == (200, 0, 0)
     g = read_bytes(
-        ImageRef("j", "parquet", str(store), "emb.parquet", row_group=1, row=0, column="img.bytes")
+        ImageLocation("parquet", str(store), "emb.parquet", row_group=1, row=0, column="img.bytes")
     )
     assert Image.open(io.BytesIO(g)).getpixel((1, 1)) == (0, 200, 0)
-    y = read_bytes(ImageRef("k", "parquet", str(store), "emb.parquet", row_group=1, row=0, column="raw"))
+    y = read_bytes(ImageLocation("parquet", str(store), "emb.parquet", row_group=1, row=0, column="raw"))
     assert Image.open(io.BytesIO(y)).getpixel((1, 1)) == (250, 250, 0)
-    b = read_bytes(ImageRef("l", "parquet", str(store), "emb.parquet", row_group=0, row=0, column="img"))
+    b = read_bytes(ImageLocation("parquet", str(store), "emb.parquet", row_group=0, row=0, column="img"))
     assert Image.open(io.BytesIO(b)).getpixel((1, 1)) == (0, 0, 200)
 
 
 @pytest.mark.parametrize(
     "ref, why",
     [
-        (ImageRef("m", "file", "/nonexistent", "x.png"), "missing file"),
-        (ImageRef("n", "parquet", "/nonexistent", "e.parquet", 0, 0, "img"), "missing parquet file"),
-        (ImageRef("o", "parquet", None, None, 0, 0, "img"), "no path"),
-        (ImageRef("p", "s3", "/", "x"), "unknown location kind"),
+        (ImageLocation("file", "/nonexistent", "x.png"), "missing file"),
+        (ImageLocation("parquet", "/nonexistent", "e.parquet", 0, 0, "img"), "missing parquet file"),
+        (ImageLocation("parquet", None, None, 0, 0, "img"), "no path"),
+        (ImageLocation("s3", "/", "x"), "unknown location kind"),
     ],
 )
 def test_unavailable_is_a_reason_not_a_crash(ref, why):
@@ -81,7 +81,7 @@ def test_unavailable_is_a_reason_not_a_crash(ref, why):
 def test_row_out_of_range(store):
     with pytest.raises(ImageUnavailable, match="row out of range"):
         read_bytes(
-            ImageRef("q", "parquet", str(store), "emb.parquet", row_group=0, row=5, column="img.bytes")
+            ImageLocation("parquet", str(store), "emb.parquet", row_group=0, row=5, column="img.bytes")
         )
 
 
@@ -91,7 +91,7 @@ def test_broken_image_gives_placeholder(store):
 
 
 def test_thumbnail_keeps_aspect_and_blur_changes_pixels(store):
-    ref = ImageRef("i", "file", str(store), "a/x.png")
+    ref = ImageLocation("file", str(store), "a/x.png")
     sharp = Image.open(io.BytesIO(thumbnail_png(ref, size=32)))
     blurred = Image.open(io.BytesIO(thumbnail_png(ref, size=32, blur=True)))
     assert sharp.size == blurred.size == (32, 24)

@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.synthetic_warehouse import make_synthetic_warehouse
-from editlens.build import BuildConfig, BuildInputError, build, dbt_command, run_build
+from editlens.build import BuildConfig, build, dbt_command, run_build
+from editlens.contract.errors import UnusableInput
 from editlens.warehouse import Warehouse
 
 MARTS = [
@@ -180,7 +181,7 @@ def test_build_reads_columns_an_older_warehouse_lacks_as_null(tmp_path):
 
 
 def test_unusable_warehouse_is_a_clear_error(tmp_path, editlens_bin):
-    with pytest.raises(BuildInputError):
+    with pytest.raises(UnusableInput):
         build(BuildConfig(warehouse=Warehouse.at(tmp_path / "nothing")))
     r = subprocess.run([*editlens_bin, "build", "--warehouse", str(tmp_path / "nothing")],
                        capture_output=True, text=True)

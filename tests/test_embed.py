@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from editlens.contract.errors import UnusableInput
 from embeddings.concepts import ConceptSet
-from embeddings.errors import EmbedInputError
 from embeddings.imageio import Preprocess, hamming64, phash64, process_batch, process_image
 from embeddings.main import EmbedConfig, run_embed
 from embeddings.mapper import device_settings
@@ -190,10 +190,10 @@ def test_device_settings_cpu_and_cuda():
     assert cpu.autocast_dtype is None and not cpu.pin_memory and not cpu.non_blocking
     cuda = device_settings("cuda:0", cuda_available=True)
     assert cuda.autocast_dtype == torch.bfloat16 and cuda.pin_memory and cuda.non_blocking
-    with pytest.raises(EmbedInputError) as e:
+    with pytest.raises(UnusableInput) as e:
         device_settings("cuda", cuda_available=False)
     assert e.value.exit_code == 2
-    with pytest.raises(EmbedInputError):
+    with pytest.raises(UnusableInput):
         device_settings("tpu")
 
 
@@ -230,7 +230,7 @@ def test_concepts_file_is_editable(tmp_path):
     cs = ConceptSet.load(p)
     assert cs.concepts == ("red", "blue") and cs.prompts[1] == ("a blue thing", "blue")
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(EmbedInputError):
+    with pytest.raises(UnusableInput):
         ConceptSet.load(tmp_path / "bad.csv")
 
 
@@ -240,12 +240,12 @@ def test_model_loading_errors_and_local_weights(tmp_path):
 
     from embeddings.models import file_sha256, load_model
 
-    with pytest.raises(EmbedInputError) as e:
+    with pytest.raises(UnusableInput) as e:
         load_model("no-such-model")
     assert e.value.exit_code == 2
-    with pytest.raises(EmbedInputError):
+    with pytest.raises(UnusableInput):
         load_model("ViT-B-32", pretrained=str(tmp_path / "absent.safetensors"))
-    with pytest.raises(EmbedInputError):
+    with pytest.raises(UnusableInput):
         load_model("ViT-B-32")  # no tag, no file, no random weights: refused
     from embeddings import tiny
     from embeddings.models import register_config
@@ -254,10 +254,10 @@ def test_model_loading_errors_and_local_weights(tmp_path):
         bundled = load_model("editlens-tiny")
         assert bundled.spec.weights_sha256 == file_sha256(tiny.WEIGHTS_PATH)
     else:
-        with pytest.raises(EmbedInputError, match="weights not found"):
+        with pytest.raises(UnusableInput, match="weights not found"):
             load_model("editlens-tiny")
     register_config("test-micro", MICRO)
-    with pytest.raises(EmbedInputError):
+    with pytest.raises(UnusableInput):
         load_model("test-micro")  # random weights must be asked for
     rand = load_model("test-micro", allow_random_weights=True)
     assert rand.spec.pretrained == "random-init:seed0" and rand.spec.weights_sha256 is None
@@ -272,7 +272,7 @@ def test_model_loading_errors_and_local_weights(tmp_path):
         assert (a == b).all()
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(EmbedInputError, match="cannot load"):
+    with pytest.raises(UnusableInput, match="cannot load"):
         load_model("test-micro", pretrained=str(bad))
     assert "editlens-tiny" in open_clip.list_models()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from embeddings.errors import EmbedInputError
+from editlens.contract.errors import UnusableInput
 from embeddings.frames import InstructionFrames
 
 
@@ -32,20 +32,20 @@ def test_default_frames_strip_lead_and_tail_phrases_only():
 
 
 def test_frames_file_errors_are_clear(tmp_path):
-    with pytest.raises(EmbedInputError, match="not found"):
+    with pytest.raises(UnusableInput, match="not found"):
         InstructionFrames.load(tmp_path / "nope.csv")
     bad_pos = tmp_path / "pos.csv"
     bad_pos.write_text("position,pattern\nmiddle,foo\n")
-    with pytest.raises(EmbedInputError, match="lead or tail"):
+    with pytest.raises(UnusableInput, match="lead or tail"):
         InstructionFrames.load(bad_pos)
     bad_re = tmp_path / "re.csv"
     bad_re.write_text('position,pattern\nlead,"(unclosed"\n')
-    with pytest.raises(EmbedInputError, match="does not compile") as e:
+    with pytest.raises(UnusableInput, match="does not compile") as e:
         InstructionFrames.load(bad_re)
     assert e.value.exit_code == 2
     cols = tmp_path / "cols.csv"
     cols.write_text("where,regex\nlead,x\n")
-    with pytest.raises(EmbedInputError, match="columns"):
+    with pytest.raises(UnusableInput, match="columns"):
         InstructionFrames.load(cols)
 
 

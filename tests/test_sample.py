@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from editlens.sample import SampleConfig, SampleError, generate, iter_pairs, run, world, wrong_instruction
+from editlens.contract.errors import UnusableInput
+from editlens.sample import SampleConfig, generate, iter_pairs, run, world, wrong_instruction
 from editlens.sample.defects import DEFECTS, DEMOGRAPHIC_TERMS, UNSAFE_TERMS, all_terms
 from editlens.sample.generate import ANN_DIR, REPO
 
@@ -519,13 +520,13 @@ def test_wrong_instruction_names_another_operation():
 
 
 def test_bad_arguments_and_folders(tmp_path):
-    with pytest.raises(SampleError) as exc:
+    with pytest.raises(UnusableInput) as exc:
         generate(tmp_path / "x", n_edits=5)
     assert exc.value.exit_code == 2
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
-    with pytest.raises(SampleError):
+    with pytest.raises(UnusableInput):
         generate(busy, n_edits=50)
     assert (busy / "notes.txt").read_text() == "mine"
 

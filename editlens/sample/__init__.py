@@ -6,13 +6,12 @@ world.wrong_instruction(pair_or_edit, rng) -> str           an instruction for a
 """
 
 from editlens.sample import world
-from editlens.sample.generate import SampleConfig, SampleError, SampleSummary, generate, run
+from editlens.sample.generate import SampleConfig, SampleSummary, generate, run
 from editlens.sample.world import Pair, iter_pairs, wrong_instruction
 
 __all__ = [
     "Pair",
     "SampleConfig",
-    "SampleError",
     "SampleSummary",
     "generate",
     "iter_pairs",

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from editlens.contract.errors import UnusableInput
 from editlens.sample import world
 from editlens.sample.defects import DEFAULT_RATES, DEFECTS, inject_term
 
@@ -89,12 +90,6 @@ _OUTPUTS = (
     "truth_edits.jsonl",
     "sample_manifest.json",
 )
-
-
-class SampleError(ValueError):
-    """Unusable arguments or output folder (the CLI reports it on one line with exit code 2)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -632,10 +627,10 @@ def _write_session(w: _Writer, slot: Slot, sdir: str, seed: int, rng: np.random.
 
 def _prepare_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
-        raise SampleError(f"{out} exists and is not a folder")
+        raise UnusableInput(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not (out / "sample_manifest.json").exists():
-            raise SampleError(
+            raise UnusableInput(
                 f"{out} is not empty and holds no editlens sample (sample_manifest.json): "
                 "choose an empty or new folder"
             )
@@ -656,14 +651,14 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def run(cfg: SampleConfig) -> SampleSummary:
     if not isinstance(cfg.n_edits, int) or cfg.n_edits < 10:
-        raise SampleError(f"--edits must be an integer >= 10 (got {cfg.n_edits})")
+        raise UnusableInput(f"--edits must be an integer >= 10 (got {cfg.n_edits})")
     if cfg.n_edits > 5_000_000:
-        raise SampleError(f"--edits {cfg.n_edits} is more than this generator is meant for (5,000,000)")
+        raise UnusableInput(f"--edits {cfg.n_edits} is more than this generator is meant for (5,000,000)")
     unknown = set(cfg.rates) - set(DEFECTS)
     if unknown:
-        raise SampleError(f"unknown defect kinds: {sorted(unknown)}")
+        raise UnusableInput(f"unknown defect kinds: {sorted(unknown)}")
     if cfg.records_per_file < 1:
-        raise SampleError(f"records_per_file must be >= 1 (got {cfg.records_per_file})")
+        raise UnusableInput(f"records_per_file must be >= 1 (got {cfg.records_per_file})")
     out = Path(cfg.out_dir)
     _prepare_out(out)
     rng = np.random.default_rng([int(cfg.seed), 0xED17])

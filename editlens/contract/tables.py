@@ -1,0 +1,205 @@
+"""Arrow schemas of every job table (the contract in ARCHITECTURE.md), the reject reason codes and the ingest
+record limits. Written once here; ingest and embed write these schemas and `models/staging/__sources.yml`
+declares exactly these columns (a test checks it)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# ---------------------------------------------------------------------------------------------------------
+# written by ingest
+
+INGEST_TABLES = ("edits", "images", "rejects", "ingest_runs")
+INGEST_DATA_TABLES = ("edits", "images", "rejects")  # written first; ingest_runs is the commit marker, written last
+
+EDITS = pa.schema(
+    [
+        ("edit_id", pa.string()),
+        ("dataset", pa.string()),
+        ("part", pa.string()),
+        ("split", pa.string()),
+        ("session_id", pa.string()),
+        ("turn_index", pa.int32()),
+        ("source_image_id", pa.string()),
+        ("target_image_id", pa.string()),
+        ("mask_image_id", pa.string()),
+        ("instruction", pa.string()),
+        ("instruction_ori", pa.string()),
+        ("source_caption", pa.string()),
+        ("target_caption", pa.string()),
+        ("provided_labels", pa.list_(pa.string())),
+        ("provided_scores", pa.string()),
+        ("extra", pa.string()),
+        ("source_file", pa.string()),
+        ("source_record", pa.int64()),
+        ("ingest_run_id", pa.string()),
+    ]
+)
+
+IMAGES = pa.schema(
+    [
+        ("image_id", pa.string()),
+        ("dataset", pa.string()),
+        ("part", pa.string()),
+        ("location_kind", pa.string()),
+        ("root", pa.string()),
+        ("path", pa.string()),
+        ("row_group", pa.int32()),
+        ("row", pa.int64()),
+        ("column", pa.string()),
+        ("exists", pa.bool_()),
+    ]
+)
+
+REJECTS = pa.schema(
+    [
+        ("ingest_run_id", pa.string()),
+        ("dataset", pa.string()),
+        ("part", pa.string()),
+        ("source_file", pa.string()),
+        ("source_record", pa.int64()),
+        ("turn_index", pa.int32()),
+        ("reason", pa.string()),
+        ("message", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+
+INGEST_RUNS = pa.schema(
+    [
+        ("ingest_run_id", pa.string()),
+        ("dataset", pa.string()),
+        ("part", pa.string()),
+        ("source_file", pa.string()),
+        ("unit", pa.string()),
+        ("shard", pa.string()),
+        ("reader", pa.string()),
+        ("root", pa.string()),
+        ("images_checked", pa.bool_()),
+        ("checksum", pa.string()),
+        ("records_read", pa.int64()),
+        ("records_loaded", pa.int64()),
+        ("records_rejected", pa.int64()),
+        ("images_referenced", pa.int64()),
+        ("images_missing", pa.int64()),
+        ("started_at", pa.timestamp("us", tz="UTC")),
+        ("duration_s", pa.float64()),
+    ]
+)
+
+INGEST_SCHEMAS: dict[str, pa.Schema] = {
+    "edits": EDITS, "images": IMAGES, "rejects": REJECTS, "ingest_runs": INGEST_RUNS,
+}
+
+# Reject reason codes (the `reason` column).
+MALFORMED_JSON = "malformed_json"
+MISSING_KEY = "missing_key"
+WRONG_TYPE = "wrong_type"
+EMPTY_INSTRUCTION = "empty_instruction"
+INSTRUCTION_TOO_LONG = "instruction_too_long"
+INVALID_UTF8 = "invalid_utf8"
+UNSAFE_PATH = "unsafe_path"
+DUPLICATE_RECORD = "duplicate_record"
+UNREADABLE_PARQUET = "unreadable_parquet"
+UNREADABLE_FILE = "unreadable_file"
+MISSING_FILE = "missing_file"
+
+REASONS = (
+    MALFORMED_JSON,
+    MISSING_KEY,
+    WRONG_TYPE,
+    EMPTY_INSTRUCTION,
+    INSTRUCTION_TOO_LONG,
+    INVALID_UTF8,
+    UNSAFE_PATH,
+    DUPLICATE_RECORD,
+    UNREADABLE_PARQUET,
+    UNREADABLE_FILE,
+    MISSING_FILE,
+)
+
+MAX_INSTRUCTION_CHARS = 10_000
+RAW_EXCERPT_CHARS = 500
+
+
+# ---------------------------------------------------------------------------------------------------------
+# written by embed
+
+IMAGE_FACTS = "image_facts"
+IMAGE_EMBEDDINGS = "image_embeddings"
+TEXT_EMBEDDINGS = "text_embeddings"
+IMAGE_CONCEPTS = "image_concepts"
+EDIT_SCORES = "edit_scores"
+EMBED_MODELS = "embed_models"
+EMBED_TABLES = (IMAGE_FACTS, IMAGE_EMBEDDINGS, TEXT_EMBEDDINGS, IMAGE_CONCEPTS, EDIT_SCORES, EMBED_MODELS)
+
+EMBED_SCHEMAS: dict[str, pa.Schema] = {
+    IMAGE_FACTS: pa.schema([
+        ("image_id", pa.string()),
+        ("sha256", pa.string()),
+        ("phash", pa.int64()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("format", pa.string()),
+        ("mode", pa.string()),
+        ("file_size", pa.int64()),
+        ("status", pa.string()),
+        ("status_message", pa.string()),
+        ("brightness", pa.float64()),
+        ("contrast", pa.float64()),
+        ("entropy", pa.float64()),
+        ("blur", pa.float64()),
+        ("thumb", pa.binary()),
+    ]),
+    IMAGE_EMBEDDINGS: pa.schema([
+        ("sha256", pa.string()),
+        ("model_key", pa.string()),
+        ("embedding", pa.list_(pa.float32())),
+    ]),
+    TEXT_EMBEDDINGS: pa.schema([
+        ("text_hash", pa.string()),
+        ("model_key", pa.string()),
+        ("embedding", pa.list_(pa.float32())),
+    ]),
+    IMAGE_CONCEPTS: pa.schema([
+        ("sha256", pa.string()),
+        ("model_key", pa.string()),
+        ("model_name", pa.string()),
+        ("pretrained", pa.string()),
+        ("preprocess", pa.string()),
+        ("prompt_set", pa.string()),
+        ("concept_group", pa.string()),
+        ("concept", pa.string()),
+        ("score", pa.float32()),
+    ]),
+    EDIT_SCORES: pa.schema([
+        ("edit_id", pa.string()),
+        ("model_key", pa.string()),
+        ("model_name", pa.string()),
+        ("pretrained", pa.string()),
+        ("preprocess", pa.string()),
+        ("clip_i", pa.float64()),
+        ("clip_t_target_caption", pa.float64()),
+        ("clip_t_instruction", pa.float64()),
+        ("directional_caption", pa.float64()),
+        ("directional_instruction", pa.float64()),
+        ("directional_instruction_core", pa.float64()),
+        ("pixel_l1", pa.float64()),
+        ("pixel_mse", pa.float64()),
+        ("pixel_changed_frac", pa.float64()),
+        ("phash_distance", pa.int32()),
+        ("null_reason", pa.string()),
+    ]),
+    EMBED_MODELS: pa.schema([
+        ("model_key", pa.string()),
+        ("model_name", pa.string()),
+        ("pretrained", pa.string()),
+        ("weights_sha256", pa.string()),
+        ("preprocess", pa.string()),
+        ("embed_dim", pa.int32()),
+        ("logit_scale", pa.float64()),
+    ]),
+}
+
+# every job table (DIR/parquet/<table>/)
+SCHEMAS: dict[str, pa.Schema] = {**INGEST_SCHEMAS, **EMBED_SCHEMAS}
