@@ -73,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra arguments passed to dbt build")
     _add_warehouse(p)
 
+    p = sub.add_parser("export", help="write the edits that pass a policy file, with a data card")
+    p.add_argument("out", type=Path, metavar="OUT", help="output folder (replaced atomically if an earlier export)")
+    p.add_argument("--policy", type=Path, required=True, metavar="FILE",
+                   help="policy YAML, or the name of one saved under DIR/policies/")
+    p.add_argument("--format", required=True, help="seed, parquet or manifest")
+    p.add_argument("--images", default="copy", help="copy (SEED: hard links where possible; Parquet: embedded "
+                   "bytes) or reference (SEED: annotations only; Parquet: the images' locations)")
+    _add_warehouse(p)
+
     p = sub.add_parser("dashboard", help="serve the Streamlit dashboards on localhost")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--host", default="127.0.0.1")
@@ -139,6 +148,13 @@ def _run(args: argparse.Namespace) -> int:
 
         extra = [a for a in args.dbt_args if a != "--"]
         return run_build(wh, extra)
+    if args.command == "export":
+        from editlens.export.main import ExportConfig, run_export
+
+        summary = run_export(ExportConfig(warehouse=wh, policy=args.policy, format=args.format, out=args.out,
+                                          images=args.images))
+        print(summary.describe())
+        return 0
     if args.command == "dashboard":
         from dashboards.serve import serve
 
