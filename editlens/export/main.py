@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from editlens.contract import UnusableInput
 from editlens.export.card import build_card, card_json, card_markdown
 from editlens.export.policy import Policy, PolicyError, load_policy
 from editlens.export.rows import kept_rows
@@ -23,10 +24,8 @@ from editlens.warehouse import Warehouse
 CARD_JSON, CARD_MD = "datacard.json", "datacard.md"
 
 
-class UnusableExport(Exception):
+class UnusableExport(UnusableInput):
     """Unusable input or output folder for an export (exit code 2)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import yaml
 
+from editlens.contract import UnusableInput
 
-class PolicyError(Exception):
+
+class PolicyError(UnusableInput):
     """An unusable policy file or a policy the warehouse cannot apply (exit code 2)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

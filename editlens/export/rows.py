@@ -8,7 +8,8 @@ import json
 from dataclasses import dataclass
 
 import duckdb
-import pyarrow.parquet as pq
+
+from editlens.contract import ImageLocation, ImageUnavailable
 
 _IMAGE_COLS = ("location_kind", "root", "path", "row_group", "parquet_row", "parquet_column")
 
@@ -68,27 +69,11 @@ def kept_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return out
 
 
-class ImageReader:
-    """An image's bytes from its location (files read whole; Parquet row groups read once and cached)."""
-
-    def __init__(self) -> None:
-        self._files: dict[str, pq.ParquetFile] = {}
-        self._group: tuple[tuple, list] | None = None
-
-    def read(self, ref: ImageRef) -> bytes | None:
-        base = f"{ref.root.rstrip('/')}/{ref.path}"
-        try:
-            if ref.location_kind == "file":
-                with open(base, "rb") as fh:
-                    return fh.read()
-            key = (base, ref.row_group, ref.column)
-            if self._group is None or self._group[0] != key:
-                pf = self._files.get(base) or self._files.setdefault(base, pq.ParquetFile(base))
-                top = ref.column.split(".")[0]
-                col = pf.read_row_group(ref.row_group, columns=[top]).column(0)
-                if ref.column.endswith(".bytes"):
-                    col = col.combine_chunks().field("bytes")
-                self._group = (key, col.to_pylist())
-            return self._group[1][ref.row]
-        except (OSError, IndexError, KeyError, ValueError):
-            return None
+def read_image(ref: ImageRef, columns=None) -> bytes | None:
+    """An image's bytes (None when they cannot be had); `columns` is a cached column reader such as
+    `LastRowGroup()` for Parquet-embedded images."""
+    loc = ImageLocation(ref.location_kind, ref.root, ref.path, ref.row_group, ref.row, ref.column)
+    try:
+        return loc.read_bytes(columns) if columns is not None else loc.read_bytes()
+    except ImageUnavailable:
+        return None

@@ -10,7 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from editlens.export.rows import ImageReader
+from editlens.contract import LastRowGroup
+from editlens.export.rows import read_image
 
 IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 SCHEMA = pa.schema([
@@ -23,7 +24,7 @@ ROW_GROUP = 1000
 
 
 def write(rows: list[dict], out: Path, images: str) -> tuple[list[str], int]:
-    reader = ImageReader()
+    columns = LastRowGroup()
     n_images = 0
 
     def image(ref):
@@ -31,7 +32,7 @@ def write(rows: list[dict], out: Path, images: str) -> tuple[list[str], int]:
         if ref is None:
             return None
         if images == "copy":
-            data = reader.read(ref)
+            data = read_image(ref, columns)
             n_images += data is not None
             return {"bytes": data, "path": os.path.basename(ref.path) if ref.location_kind == "file" else None}
         return {"bytes": None, "path": ref.location}
