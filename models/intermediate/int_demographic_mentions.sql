@@ -1,4 +1,8 @@
--- One row per edit, text field and demographic lexicon term mentioned there (whole words, any case, plurals).
+-- One row per edit, text field and demographic lexicon term mentioned there (whole words, any case, plurals),
+-- less the occurrences the word-sense guard cancels (seed lexicon_sense_guards: "candy cane", "old photo",
+-- "european palace", "the lion king"): a term stands while it has more occurrences than guarded ones.
+-- The guard's rules are read when the model compiles.
+-- depends_on: {{ ref('lexicon_sense_guards') }}
 with
 
 edits as (
@@ -26,21 +30,41 @@ texts as (
 
 forms as (
 
-    select distinct edit_id, field, unnest({{ lexicon_matches('text', 'demographic_lexicon') }}) as matched_form
+    select edit_id, field, text, unnest({{ lexicon_matches('text', 'demographic_lexicon') }}) as matched_form
     from texts
+
+),
+
+occurrences as (
+
+    select
+        forms.edit_id,
+        forms.field,
+        lexicon.term,
+        lexicon.demographic_group,
+        lexicon.subgroup,
+        any_value(forms.text) as text,
+        count(*) as n_occurrences
+    from forms
+    join lexicon on {{ lexicon_join('forms.matched_form', 'lexicon.term') }}
+    group by all
+
+),
+
+guarded as (
+
+    select
+        *,
+        {{ lexicon_guarded_count('text', 'term', 'demographic', 'demographic_lexicon', 'group') }} as n_guarded
+    from occurrences
 
 ),
 
 matched as (
 
-    select distinct
-        forms.edit_id,
-        forms.field,
-        lexicon.term,
-        lexicon.demographic_group,
-        lexicon.subgroup
-    from forms
-    join lexicon on {{ lexicon_join('forms.matched_form', 'lexicon.term') }}
+    select edit_id, field, term, demographic_group, subgroup
+    from guarded
+    where n_occurrences > n_guarded
 
 )
 
