@@ -9,188 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest import tables as T
-
-SEP = "\x1f"
-
-
-def short_sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def excerpt(raw: bytes | str | None) -> str | None:
-    if raw is None:
-        return None
-    if isinstance(raw, bytes):
-        raw = raw[: T.RAW_EXCERPT_CHARS * 4].decode("utf-8", "replace")
-    return raw[: T.RAW_EXCERPT_CHARS]
-
-
-class BadField(Exception):
-    """A field that makes its record unusable: carries the reject reason code."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-def check_instruction(value: object, key: str = "instruction") -> str:
-    if value is None:
-        raise BadField(T.MISSING_KEY, f"`{key}` is absent or null")
-    if not isinstance(value, str):
-        raise BadField(T.WRONG_TYPE, f"`{key}` is {type(value).__name__}, expected a string")
-    if not value.strip():
-        raise BadField(T.EMPTY_INSTRUCTION, f"`{key}` is empty")
-    if len(value) > T.MAX_INSTRUCTION_CHARS:
-        raise BadField(T.INSTRUCTION_TOO_LONG, f"`{key}` has {len(value)} characters (> {T.MAX_INSTRUCTION_CHARS})")
-    return value
-
-
-def optional_text(value: object, key: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise BadField(T.WRONG_TYPE, f"`{key}` is {type(value).__name__}, expected a string or null")
-
-
-def check_labels(value: object, key: str = "task_type") -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    raise BadField(T.WRONG_TYPE, f"`{key}` must be a list of strings")
-
-
-def check_rel_path(value: object, key: str) -> str:
-    """Lexical checks of an image path taken from a record; returns it normalised (``/``-separated)."""
-    if value is None:
-        raise BadField(T.MISSING_KEY, f"`{key}` is absent or null")
-    if not isinstance(value, str):
-        raise BadField(T.WRONG_TYPE, f"`{key}` is {type(value).__name__}, expected a path string")
-    p = value
-    if not p or not p.strip():
-        raise BadField(T.MISSING_KEY, f"`{key}` is empty")
-    # fast path: the common, clean case
-    if p[0] != "/" and ".." not in p and "\\" not in p and "//" not in p and "./" not in p and ":" not in p[:3] \
-            and "\x00" not in p:
-        return p
-    q = p.replace("\\", "/")
-    if "\x00" in q:
-        raise BadField(T.UNSAFE_PATH, f"`{key}` contains a NUL byte")
-    if q.startswith("/") or (len(q) > 1 and q[1] == ":" and q[0].isalpha()):
-        raise BadField(T.UNSAFE_PATH, f"`{key}` is absolute: {p[:200]}")
-    parts = [c for c in q.split("/") if c not in ("", ".")]
-    if ".." in parts:
-        raise BadField(T.UNSAFE_PATH, f"`{key}` escapes the dataset root: {p[:200]}")
-    if not parts:
-        raise BadField(T.MISSING_KEY, f"`{key}` is empty")
-    return "/".join(parts)
-
-
-class ImageChecker:
-    """Cheap image existence and symlink-escape checks: one directory listing per folder, cached.
-
-    Lives as long as its worker process, so a folder holding a million images is listed once per process.
-    ``enabled=False`` skips the file system entirely (``exists`` is then null, symlinks are not followed).
-    """
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self._listing: dict[str, tuple[frozenset, frozenset, bool] | None] = {}
-        self._real: dict[str, str] = {}
-
-    def _realpath(self, p: str) -> str:
-        r = self._real.get(p)
-        if r is None:
-            r = self._real[p] = os.path.realpath(p)
-        return r
-
-    def _folder(self, folder: str, base_real: str):
-        info = self._listing.get(folder, False)
-        if info is False:
-            info = None
-            try:
-                names, links = [], []
-                with os.scandir(folder) as it:
-                    for e in it:
-                        names.append(e.name)
-                        if e.is_symlink():
-                            links.append(e.name)
-                real = self._realpath(folder)
-                inside = real == base_real or real.startswith(base_real + os.sep)
-                info = (frozenset(names), frozenset(links), inside)
-            except (FileNotFoundError, NotADirectoryError, PermissionError, OSError):
-                info = None
-            self._listing[folder] = info
-        return info
-
-    def check_many(self, image_root_abs: str, rels: list[str]) -> list[bool | None]:
-        """``check`` for a column of paths: one listing lookup per distinct folder. Raises BadField when any path
-        is unsafe (callers then fall back to ``check`` path by path)."""
-        if not self.enabled:
-            return [None] * len(rels)
-        base_real = self._realpath(image_root_abs)
-        if not os.path.isdir(image_root_abs):  # no images extracted at all (annotations-only download)
-            return [False] * len(rels)
-        split = [r.rpartition("/") for r in rels]
-        folders = {d for d, _, _ in split}
-        infos = {}
-        for d in folders:
-            info = self._folder(image_root_abs + "/" + d if d else image_root_abs, base_real)
-            if info is not None and (not info[2] or info[1]):  # folder escapes, or holds symlinks: path by path
-                return [self.check(image_root_abs, r) for r in rels]
-            infos[d] = info[0] if info is not None else None
-        if len(infos) == 1:
-            (names,) = infos.values()
-            if names is None:
-                return [False] * len(rels)
-            return [name in names for _, _, name in split]
-        return [False if infos[d] is None else name in infos[d] for d, _, name in split]
-
-    def check(self, image_root_abs: str, rel: str) -> bool | None:
-        """Does ``image_root_abs/rel`` exist? Raises BadField(unsafe_path) when a symlink leads outside."""
-        if not self.enabled:
-            return None
-        base_real = self._realpath(image_root_abs)
-        d, _, name = rel.rpartition("/")
-        folder = image_root_abs + "/" + d if d else image_root_abs
-        info = self._folder(folder, base_real)
-        if info is None:
-            return False
-        names, links, inside = info
-        if not inside:
-            raise BadField(T.UNSAFE_PATH, f"folder of {rel[:200]} resolves outside the dataset root")
-        if name not in names:
-            return False
-        if name in links:
-            real = os.path.realpath(folder + "/" + name)
-            if not (real == base_real or real.startswith(base_real + os.sep)):
-                raise BadField(T.UNSAFE_PATH, f"{rel[:200]} is a symlink pointing outside the dataset root")
-            return os.path.exists(real)
-        return True
-
-
-@dataclass(frozen=True)
-class ParquetImage:
-    """An image embedded in a Parquet file: referenced in place, never copied."""
-
-    path: str  # the Parquet file, relative to the dataset root
-    row_group: int
-    row: int  # 0-based row within the row group
-    column: str  # e.g. ``source_img.bytes`` or ``image`` (plain binary)
-    exists: bool | None
-
-    @property
-    def location(self) -> str:
-        return f"{self.path}#rg={self.row_group}&row={self.row}&col={self.column}"
+from ingest.fields import BadField, check_instruction, check_labels, check_rel_path, excerpt, optional_text  # noqa: F401
+from ingest.ids import SEP, distinct, sha1_digests, short_ids, short_sha1
+from ingest.images import ImageChecker, ParquetImage
 
 
 class UnitMapper:
@@ -422,43 +249,6 @@ def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], inst
 
 # ---- the column-wise batch in Arrow: no per-record Python objects beyond the SHA-1 inputs and digests -----------
 
-try:  # the optional compiled batch SHA-1 (setup.py); hashlib below gives the same digests without it
-    from ingest._sha1batch import digests as _c_sha1
-except ImportError:
-    _c_sha1 = None
-
-_HEX = np.array([int.from_bytes(f"{b:02x}".encode(), "little") for b in range(256)], dtype="<u2")
-
-
-def _short_ids(digests: bytes, n: int) -> pa.Array:
-    """16-hex-char ids (``hexdigest()[:16]``) of ``n`` concatenated 20-byte SHA-1 digests, as an Arrow array."""
-    data = _HEX[np.frombuffer(digests, np.uint8).reshape(n, 20)[:, :8]]
-    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(np.arange(0, 16 * n + 1, 16, dtype=np.int32)),
-                                                  pa.py_buffer(data)])
-
-
-def _sha1_digests(texts: pa.Array, batch=_c_sha1) -> bytes:
-    """SHA-1 digests (20 bytes each, concatenated) of each value's UTF-8 bytes (no nulls): in one C call when
-    the optional extension is built (``batch``), else one hashlib call per value; the same bytes either way."""
-    n = len(texts)
-    if n == 0:
-        return b""
-    offsets = np.frombuffer(texts.buffers()[1], np.int32, n + 1, texts.offset * 4)
-    buf = texts.buffers()[2]
-    if batch is not None:
-        return batch(b"" if buf is None else buf, offsets)
-    offsets = offsets.tolist()
-    data = b"" if buf is None else buf.to_pybytes()
-    sha1 = hashlib.sha1
-    return b"".join([sha1(data[a:b]).digest() for a, b in zip(offsets, offsets[1:])])
-
-
-def _distinct(digests: bytes, n: int) -> bool:
-    """No two of the ``n`` concatenated digests share their first 8 bytes (the 16-hex-char id)."""
-    key = np.sort(np.frombuffer(digests, np.uint8).reshape(n, 20)[:, :8].copy().view(">u8").ravel())
-    return not (key[1:] == key[:-1]).any()
-
-
 def _const(value, typ: pa.DataType, n: int) -> pa.Array:
     return pa.nulls(n, typ) if value is None else pa.repeat(pa.scalar(value, typ), n)
 
@@ -512,9 +302,9 @@ def _file_pieces(m: UnitMapper, records, instruction, source, target, instructio
         tgt_loc = pc.binary_join_element_wise(prefix, tgt, "")
     else:
         src_loc, tgt_loc = src, tgt
-    edit_digests = _sha1_digests(pc.binary_join_element_wise(f"{m.dataset}{SEP}{m.part}{SEP}{SEP}1", src_loc,
+    edit_digests = sha1_digests(pc.binary_join_element_wise(f"{m.dataset}{SEP}{m.part}{SEP}{SEP}1", src_loc,
                                                              tgt_loc, ins, SEP))
-    if not _distinct(edit_digests, n):  # a duplicate edit within the batch: the row path writes its reject
+    if not distinct(edit_digests, n):  # a duplicate edit within the batch: the row path writes its reject
         return None
     try:
         exists_s = m.checker.check_many(m.image_root_abs, source)
@@ -524,11 +314,11 @@ def _file_pieces(m: UnitMapper, records, instruction, source, target, instructio
     # images: one id per source and target location (equal locations, equal ids); rows for the distinct
     # locations, first seen first (sources, then targets)
     locs = pa.concat_arrays([src_loc, tgt_loc])
-    image_digests = _sha1_digests(pc.binary_join_element_wise(m.dataset, locs, SEP))
-    all_ids = _short_ids(image_digests, 2 * n)
+    image_digests = sha1_digests(pc.binary_join_element_wise(m.dataset, locs, SEP))
+    all_ids = short_ids(image_digests, 2 * n)
     src_ids, tgt_ids = all_ids[:n], all_ids[n:]
     exists = exists_s + exists_t
-    if _distinct(image_digests, 2 * n):  # distinct ids: distinct locations (the usual Part-1/Part-2 file)
+    if distinct(image_digests, 2 * n):  # distinct ids: distinct locations (the usual Part-1/Part-2 file)
         uniq, image_ids = locs, all_ids
     else:
         _, first = np.unique(locs.dictionary_encode().indices.to_numpy(zero_copy_only=False), return_index=True)
@@ -536,7 +326,7 @@ def _file_pieces(m: UnitMapper, records, instruction, source, target, instructio
         uniq, image_ids = locs.take(first), all_ids.take(first)
         exists = [exists[j] for j in first.to_pylist()]
     k = len(uniq)
-    edit_ids = _short_ids(edit_digests, n)
+    edit_ids = short_ids(edit_digests, n)
     string, nulls = pa.string(), pa.nulls(n, pa.string())
 
     def opt(col, typ=string, key=None):
@@ -589,9 +379,9 @@ def _turn_pieces(m: UnitMapper, records, session_ids, turns, source, target, ins
     src_loc = pc.binary_join_element_wise(prefix, src, "") if prefix else src
     tgt_loc = pc.binary_join_element_wise(prefix, tgt, "") if prefix else tgt
     turn = pa.array(turns, pa.int32())
-    edit_digests = _sha1_digests(pc.binary_join_element_wise(f"{m.dataset}{SEP}{m.part}", sid, turn.cast(pa.string()),
+    edit_digests = sha1_digests(pc.binary_join_element_wise(f"{m.dataset}{SEP}{m.part}", sid, turn.cast(pa.string()),
                                                              src_loc, tgt_loc, ins, SEP))
-    if not _distinct(edit_digests, n):
+    if not distinct(edit_digests, n):
         return None
     rels = [None] * (2 * n)  # per turn: source, then target (add_edit's order)
     rels[0::2], rels[1::2] = source, target
@@ -605,11 +395,11 @@ def _turn_pieces(m: UnitMapper, records, session_ids, turns, source, target, ins
     enc = locs.dictionary_encode()
     uniq, codes = enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)
     k = len(uniq)
-    image_ids = _short_ids(_sha1_digests(pc.binary_join_element_wise(m.dataset, uniq, SEP)), k)
+    image_ids = short_ids(sha1_digests(pc.binary_join_element_wise(m.dataset, uniq, SEP)), k)
     _, first = np.unique(codes, return_index=True)
     exists = [exists[j] for j in first.tolist()]
     string, nulls = pa.string(), pa.nulls(n, pa.string())
-    edit_ids = _short_ids(edit_digests, n)
+    edit_ids = short_ids(edit_digests, n)
     edits = pa.table([
         edit_ids, _const(m.dataset, string, n), _const(m.part, string, n), _const(m.split, string, n), sid, turn,
         image_ids.take(pa.array(codes[0::2])), image_ids.take(pa.array(codes[1::2])), nulls, ins, nulls, nulls,

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ingest import mapper
+from ingest import ids
 
 
 def _texts(seed: int, n: int) -> list[str]:
@@ -26,13 +26,13 @@ def _expected(values: list[str]) -> bytes:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_fallback_digests_equal_hashlib(seed):
     values = _texts(seed, 500)
-    assert mapper._sha1_digests(pa.array(values, pa.string()), batch=None) == _expected(values)
+    assert ids.sha1_digests(pa.array(values, pa.string()), batch=None) == _expected(values)
 
 
 def test_short_ids_are_hexdigest_prefixes():
     values = _texts(2, 50)
-    ids = mapper._short_ids(mapper._sha1_digests(pa.array(values, pa.string()), batch=None), 50).to_pylist()
-    assert ids == [hashlib.sha1(v.encode()).hexdigest()[:16] for v in values]
+    got = ids.short_ids(ids.sha1_digests(pa.array(values, pa.string()), batch=None), 50).to_pylist()
+    assert got == [hashlib.sha1(v.encode()).hexdigest()[:16] for v in values]
 
 
 ext = pytest.importorskip("ingest._sha1batch", reason="the optional C extension is not built here")
@@ -42,15 +42,15 @@ ext = pytest.importorskip("ingest._sha1batch", reason="the optional C extension 
 def test_extension_digests_equal_hashlib(seed):
     values = _texts(seed, 1000)
     arr = pa.array(values, pa.string())
-    assert mapper._sha1_digests(arr, batch=ext.digests) == _expected(values)
+    assert ids.sha1_digests(arr, batch=ext.digests) == _expected(values)
     # a slice (non-zero array offset, offsets not starting at 0) and an all-empty array
-    assert mapper._sha1_digests(arr.slice(137, 400), batch=ext.digests) == _expected(values[137:537])
-    assert mapper._sha1_digests(pa.array([""] * 3, pa.string()), batch=ext.digests) == _expected([""] * 3)
-    assert mapper._sha1_digests(arr.slice(5, 0), batch=ext.digests) == b""
+    assert ids.sha1_digests(arr.slice(137, 400), batch=ext.digests) == _expected(values[137:537])
+    assert ids.sha1_digests(pa.array([""] * 3, pa.string()), batch=ext.digests) == _expected([""] * 3)
+    assert ids.sha1_digests(arr.slice(5, 0), batch=ext.digests) == b""
 
 
 def test_mapper_uses_the_extension_when_built():
-    assert mapper._c_sha1 is ext.digests
+    assert ids._c_sha1 is ext.digests
 
 
 @pytest.mark.parametrize("offsets", [[0, 5, 3], [0, 99], [-1, 2]])
