@@ -188,8 +188,8 @@ def main(argv=None) -> int:
 
     import torch
 
+    from embeddings.encoder import Encoder, default_batch_size, device_settings
     from embeddings.main import EmbedConfig, local_layout, run_embed
-    from embeddings.mapper import Encoder, default_batch_size, device_settings
     from embeddings.models import load_model
 
     out = args.out

@@ -16,12 +16,18 @@ Attribute groups describe *perceived* presentation / age / skin tone of a person
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from editlens.contract.errors import UnusableInput
+from editlens.warehouse import Warehouse
+from embeddings import tables as T
+from embeddings.models import ModelSpec
 
 DEFAULT_CONCEPTS = Path(__file__).resolve().parent / "concepts.csv"
 NEUTRAL = "neutral"
@@ -85,3 +91,50 @@ class ConceptSet:
                 for k, j in enumerate(cols):
                     result.append((g, self.concepts[j], z[:, k]))
         return result
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the concept stage: image_concepts from stored image embeddings
+
+
+def prompt_set_id(concepts: ConceptSet) -> str:
+    text = "\n".join(f"{g}\t{c}\t{p}" for g, c, ps in zip(concepts.groups, concepts.concepts, concepts.prompts)
+                     for p in ps)
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def run_concept_stage(wh: Warehouse, spec: ModelSpec, concepts: ConceptSet, concept_emb: np.ndarray) -> int:
+    """One `image_concepts` file per `image_embeddings` file of this model and prompt set; files of this model
+    made with an older prompt set are removed once the new ones are written."""
+    pset = prompt_set_id(concepts)
+    prefix = spec.key[:8]
+    emb_dir = wh.table_dir(T.IMAGE_EMBEDDINGS)
+    written = 0
+    if not emb_dir.is_dir():
+        return 0
+    for f in sorted(emb_dir.glob(f"{prefix}-*.parquet")):
+        name = f"{f.stem}-p{pset}"
+        if T.part_exists(wh, T.IMAGE_CONCEPTS, name):
+            continue
+        tbl = pq.read_table(f, filters=[("model_key", "=", spec.key)])
+        vecs, _ = T.embedding_matrix(tbl["embedding"], spec.embed_dim)
+        shas = tbl["sha256"].to_pylist()
+        scored = concepts.score(vecs, concept_emb, spec.logit_scale)
+        n = len(shas)
+        cols = {
+            "sha256": [s for _ in scored for s in shas],
+            "concept_group": [g for g, _, _ in scored for _ in range(n)],
+            "concept": [c for _, c, _ in scored for _ in range(n)],
+            "score": pa.array(np.concatenate([v for _, _, v in scored]) if scored and n else np.zeros(0),
+                              type=pa.float32()),
+        }
+        m = len(cols["sha256"])
+        cols.update(model_key=[spec.key] * m, model_name=[spec.name] * m, pretrained=[spec.pretrained] * m,
+                    preprocess=[spec.preprocess_str] * m, prompt_set=[pset] * m)
+        T.write_part(wh, T.IMAGE_CONCEPTS, name, T.to_table(T.IMAGE_CONCEPTS, cols))
+        written += m
+    cdir = wh.table_dir(T.IMAGE_CONCEPTS)
+    for f in cdir.glob(f"{prefix}-*.parquet"):
+        if not f.stem.endswith(f"-p{pset}"):
+            f.unlink(missing_ok=True)
+    return written

@@ -1,7 +1,8 @@
-"""Distributors: run the image and text shards of a plan, locally or on Ray Data. Both call the same mapper
-(`embeddings.mapper`) and writer, so their outputs are the same.
+"""Distributors: run the image and text shards of a plan, locally or on Ray Data. Both use the same reader, model
+wrapper and writer (`embeddings.reader`, `embeddings.encoder`, `embeddings.writer`; `embeddings.mapper` runs a
+whole shard), so their outputs are the same.
 
-- local: on CPU, `streams` threads of the main process each decode a batch (`mapper.ImageBatches`) and run the
+- local: on CPU, `streams` threads of the main process each decode a batch (`reader.ImageBatches`) and run the
   model on it under inference_mode; with decode workers (the CUDA default) a torch DataLoader's worker
   processes decode chunks of batch / workers rows, and the main process joins them into model batches and runs
   the model one batch ahead (bf16 autocast, pinned memory, non-blocking copies both ways on CUDA). Batches are
@@ -21,16 +22,10 @@ from editlens.contract.errors import UnusableInput
 from editlens.warehouse import Warehouse
 from embeddings import manifest as M
 from embeddings import tables as T
-from embeddings.mapper import (
-    Encoder,
-    ImageBatches,
-    ImageShard,
-    ShardResult,
-    device_settings,
-    identity,
-    process_shard_inline,
-    process_text_shard,
-)
+from embeddings.encoder import Encoder, device_settings
+from embeddings.mapper import process_shard_inline, process_text_shard
+from embeddings.reader import ImageBatches, identity
+from embeddings.writer import ImageShard, ShardResult
 
 
 def _worker_init(_: int) -> None:

@@ -21,11 +21,11 @@ from editlens.warehouse import Warehouse, atomic_write_table, remove_stale_tempo
 from embeddings import manifest as M
 from embeddings import scoring as S
 from embeddings import tables as T
-from embeddings.concepts import ConceptSet
+from embeddings.concepts import ConceptSet, run_concept_stage
 from embeddings.distributor import ActorArgs, run_images_local, run_ray, run_texts_local
+from embeddings.encoder import Encoder, default_batch_size, device_settings
 from embeddings.frames import InstructionFrames
 from embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS
-from embeddings.mapper import Encoder, default_batch_size, device_settings
 from embeddings.models import TINY_NAME, load_model
 
 
@@ -228,7 +228,7 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, frames
     if not cfg.images_only:
         # 4. concepts
         concept_emb = concepts.concept_matrix(encoder.texts_batched(concepts.all_prompts(), batch_size))
-        summary.concept_rows = S.run_concept_stage(wh, spec, concepts, concept_emb)
+        summary.concept_rows = run_concept_stage(wh, spec, concepts, concept_emb)
 
         # 5. edits
         from tqdm import tqdm

@@ -135,7 +135,7 @@ def load_model(name: str = TINY_NAME, pretrained: str | None = None, device: str
             weights_path = str(tiny_weights)
         elif not allow_random_weights:
             raise UnusableInput(
-                f"editlens-tiny weights not found at {tiny_weights}; train them (python -m embeddings.tiny.train) "
+                f"editlens-tiny weights not found at {tiny_weights}; train them (python -m training.tiny.train) "
                 "or choose --model NAME --pretrained TAG|FILE")
     elif pretrained is not None and (Path(pretrained).suffix in WEIGHT_SUFFIXES or Path(pretrained).exists()):
         if not Path(pretrained).is_file():
@@ -173,7 +173,7 @@ def load_model(name: str = TINY_NAME, pretrained: str | None = None, device: str
         mean=tuple(float(x) for x in cfg.get("mean", Preprocess.mean)),
         std=tuple(float(x) for x in cfg.get("std", Preprocess.std)),
         interpolation=str(cfg.get("interpolation", "bicubic")),
-        # editlens-tiny was trained on whole pictures squashed to its input size (embeddings/tiny/TRAINING.md)
+        # editlens-tiny was trained on whole pictures squashed to its input size (training/tiny/TRAINING.md)
         resize_mode=_tiny_resize_mode() if name == TINY_NAME else str(cfg.get("resize_mode", "shortest")),
         fill_color=int(cfg.get("fill_color", 0) or 0),
         jpeg_draft=jpeg_draft,

@@ -18,7 +18,6 @@ Edit metrics (formats.md section 3; E normalised embeddings, I0 source, I1 targe
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import duckdb
@@ -31,27 +30,12 @@ from editlens.contract.batches import rebatch
 from editlens.warehouse import Warehouse, atomic_write_table
 from embeddings import manifest as M
 from embeddings import tables as T
-from embeddings.concepts import ConceptSet
 from embeddings.frames import InstructionFrames
 from embeddings.imageio import THUMB_SIZE
 from embeddings.models import ModelSpec
 
 CHANGED_THRESHOLD = 0.1
 EPS = 1e-6
-
-
-def _vectors(col: pa.ChunkedArray | pa.Array, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """list<float> column -> (n, d) float64 matrix (zeros where null) and a validity mask."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    n = len(arr)
-    valid = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool) if n else np.zeros(0, bool)
-    out = np.zeros((n, d), dtype=np.float64)
-    if valid.any():
-        flat = pc.list_flatten(arr).to_numpy(zero_copy_only=False).astype(np.float64)
-        out[valid] = flat.reshape(int(valid.sum()), d)
-        norms = np.linalg.norm(out[valid], axis=1, keepdims=True)
-        out[valid] = out[valid] / np.maximum(norms, 1e-12)  # re-normalise in float64: cos(x, x) == 1
-    return out, valid
 
 
 def _thumbs(col) -> tuple[np.ndarray, np.ndarray]:
@@ -119,12 +103,12 @@ def edit_query(wh: Warehouse, key: str, frames: InstructionFrames | None = None)
 def score_edits(tbl: pa.Table, spec: ModelSpec) -> pa.Table:
     """One chunk of the edit query -> `edit_scores` rows."""
     n, d = tbl.num_rows, spec.embed_dim
-    s, s_ok = _vectors(tbl["s_emb"], d)
-    t, t_ok = _vectors(tbl["t_emb"], d)
-    ins, i_ok = _vectors(tbl["i_emb"], d)
-    core, co_ok = _vectors(tbl["co_emb"], d)
-    sc, sc_ok = _vectors(tbl["sc_emb"], d)
-    tc, tc_ok = _vectors(tbl["tc_emb"], d)
+    s, s_ok = T.embedding_matrix(tbl["s_emb"], d)
+    t, t_ok = T.embedding_matrix(tbl["t_emb"], d)
+    ins, i_ok = T.embedding_matrix(tbl["i_emb"], d)
+    core, co_ok = T.embedding_matrix(tbl["co_emb"], d)
+    sc, sc_ok = T.embedding_matrix(tbl["sc_emb"], d)
+    tc, tc_ok = T.embedding_matrix(tbl["tc_emb"], d)
     s_status = tbl["s_status"].to_pylist()
     t_status = tbl["t_status"].to_pylist()
     has_instr = np.asarray(tbl["has_instr"].to_pylist(), dtype=bool)
@@ -219,53 +203,6 @@ def run_edit_stage(con: duckdb.DuckDBPyConnection, wh: Warehouse, spec: ModelSpe
         if progress is not None:
             progress.update(out.num_rows)
     return done
-
-
-# ---------------------------------------------------------------------------------------------------------
-# concepts
-
-
-def prompt_set_id(concepts: ConceptSet) -> str:
-    text = "\n".join(f"{g}\t{c}\t{p}" for g, c, ps in zip(concepts.groups, concepts.concepts, concepts.prompts)
-                     for p in ps)
-    return hashlib.sha1(text.encode()).hexdigest()[:8]
-
-
-def run_concept_stage(wh: Warehouse, spec: ModelSpec, concepts: ConceptSet, concept_emb: np.ndarray) -> int:
-    """One `image_concepts` file per `image_embeddings` file of this model and prompt set; files of this model
-    made with an older prompt set are removed once the new ones are written."""
-    pset = prompt_set_id(concepts)
-    prefix = spec.key[:8]
-    emb_dir = wh.table_dir(T.IMAGE_EMBEDDINGS)
-    written = 0
-    if not emb_dir.is_dir():
-        return 0
-    for f in sorted(emb_dir.glob(f"{prefix}-*.parquet")):
-        name = f"{f.stem}-p{pset}"
-        if T.part_exists(wh, T.IMAGE_CONCEPTS, name):
-            continue
-        tbl = pq.read_table(f, filters=[("model_key", "=", spec.key)])
-        vecs, _ = _vectors(tbl["embedding"], spec.embed_dim)
-        shas = tbl["sha256"].to_pylist()
-        scored = concepts.score(vecs, concept_emb, spec.logit_scale)
-        n = len(shas)
-        cols = {
-            "sha256": [s for _ in scored for s in shas],
-            "concept_group": [g for g, _, _ in scored for _ in range(n)],
-            "concept": [c for _, c, _ in scored for _ in range(n)],
-            "score": pa.array(np.concatenate([v for _, _, v in scored]) if scored and n else np.zeros(0),
-                              type=pa.float32()),
-        }
-        m = len(cols["sha256"])
-        cols.update(model_key=[spec.key] * m, model_name=[spec.name] * m, pretrained=[spec.pretrained] * m,
-                    preprocess=[spec.preprocess_str] * m, prompt_set=[pset] * m)
-        T.write_part(wh, T.IMAGE_CONCEPTS, name, T.to_table(T.IMAGE_CONCEPTS, cols))
-        written += m
-    cdir = wh.table_dir(T.IMAGE_CONCEPTS)
-    for f in cdir.glob(f"{prefix}-*.parquet"):
-        if not f.stem.endswith(f"-p{pset}"):
-            f.unlink(missing_ok=True)
-    return written
 
 
 # ---------------------------------------------------------------------------------------------------------

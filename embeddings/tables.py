@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from editlens.contract.tables import (  # noqa: F401 - the table names, re-exported for the embed modules
     EDIT_SCORES,
@@ -28,6 +29,20 @@ def embedding_array(vectors: np.ndarray) -> pa.Array:
     n, d = v.shape if v.ndim == 2 else (0, 0)
     offsets = pa.array(np.arange(0, n * d + 1, max(d, 1), dtype=np.int32)[: n + 1])
     return pa.ListArray.from_arrays(offsets, pa.array(v.reshape(-1)))
+
+
+def embedding_matrix(col: pa.ChunkedArray | pa.Array, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """list<float> column -> (n, d) float64 matrix, rows re-normalised (zeros where null), and a validity mask."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n = len(arr)
+    valid = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool) if n else np.zeros(0, bool)
+    out = np.zeros((n, d), dtype=np.float64)
+    if valid.any():
+        flat = pc.list_flatten(arr).to_numpy(zero_copy_only=False).astype(np.float64)
+        out[valid] = flat.reshape(int(valid.sum()), d)
+        norms = np.linalg.norm(out[valid], axis=1, keepdims=True)
+        out[valid] = out[valid] / np.maximum(norms, 1e-12)  # re-normalise in float64: cos(x, x) == 1
+    return out, valid
 
 
 def to_table(name: str, columns: dict[str, object]) -> pa.Table:

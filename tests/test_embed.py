@@ -17,9 +17,9 @@ from PIL import Image
 
 from editlens.contract.errors import UnusableInput
 from embeddings.concepts import ConceptSet
+from embeddings.encoder import device_settings
 from embeddings.imageio import Preprocess, hamming64, phash64, process_batch, process_image
 from embeddings.main import EmbedConfig, run_embed
-from embeddings.mapper import device_settings
 from embeddings.testing import build_warehouse, draw
 
 REPO = Path(__file__).resolve().parents[1]
@@ -555,7 +555,7 @@ def test_cpu_forward_slices_give_the_same_embeddings():
     forward pass over the whole batch."""
     import dataclasses
 
-    from embeddings.mapper import CPU_FORWARD_BATCH, Encoder, default_batch_size
+    from embeddings.encoder import CPU_FORWARD_BATCH, Encoder, default_batch_size
     from embeddings.models import load_model
 
     cpu = device_settings("cpu")

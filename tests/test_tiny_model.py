@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from embeddings import tiny
-from embeddings.tiny.evaluate import EvalConfig, embed_images, evaluate, roc_auc
+from training.tiny.evaluate import EvalConfig, embed_images, evaluate, roc_auc
 
 MAX_WEIGHTS_BYTES = 20 * 1024 * 1024
 
@@ -182,7 +182,7 @@ def test_pipeline_finds_every_noop(pipeline_scores):
 def test_training_is_deterministic_and_writes_fp16_safetensors(tmp_path):
     from safetensors.torch import load_file
 
-    from embeddings.tiny.train import TrainConfig, train
+    from training.tiny.train import TrainConfig, train
 
     outs = []
     for name in ("a", "b"):
@@ -203,7 +203,7 @@ def test_focus_ops_and_move_only_caption_negatives():
     --caption-negative-ops picks which edits make the near-miss captions."""
     import itertools
 
-    from embeddings.tiny.train import TrainConfig, load_world, train_pairs
+    from training.tiny.train import TrainConfig, load_world, train_pairs
 
     world = load_world("editlens.sample.world")
     cfg = TrainConfig(seed=5, steps=1, batch_size=24, p_two_ops=0.0, caption_negatives=2,
@@ -222,7 +222,7 @@ def test_same_shape_wrong_instructions():
     import itertools
     import types
 
-    from embeddings.tiny.train import (
+    from training.tiny.train import (
         SHAPE_OPS,
         TrainConfig,
         load_world,
@@ -258,7 +258,7 @@ def test_same_shape_wrong_instructions():
 def test_patch_embedding_adapts_to_a_larger_patch_for_the_same_grid():
     """--init weights with 8 px patches load into a 12 px patch model (96 px pictures, same 8x8 grid) with the
     same token responses on a picture upsampled by 1.5."""
-    from embeddings.tiny.train import adapt_patch_embedding
+    from training.tiny.train import adapt_patch_embedding
 
     torch.manual_seed(0)
     small, large = torch.nn.Conv2d(3, 16, 8, 8, bias=False), torch.nn.Conv2d(3, 16, 12, 12, bias=False)
@@ -282,7 +282,7 @@ def test_adapt_depth_adds_identity_blocks():
     deeper model's image embeddings equal the shallower one's."""
     import open_clip
 
-    from embeddings.tiny.train import adapt_depth
+    from training.tiny.train import adapt_depth
 
     cfg = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16,
                                            "patch_size": 8},
@@ -307,7 +307,7 @@ def test_sigmoid_loss_is_added_and_finite(tmp_path, capsys):
     import math
     import re
 
-    from embeddings.tiny.train import TrainConfig, train
+    from training.tiny.train import TrainConfig, train
 
     cfg = TrainConfig(seed=3, steps=1, batch_size=4, warmup_steps=1, w_instruction_sigmoid=1.0,
                       out=tmp_path / "s.safetensors", log_every=1)
@@ -324,8 +324,8 @@ def test_sigmoid_loss_is_added_and_finite(tmp_path, capsys):
 
 
 def test_cli_exit_codes_for_unusable_input(tmp_path, capsys):
-    from embeddings.tiny import evaluate as ev
-    from embeddings.tiny import train as tr
+    from training.tiny import evaluate as ev
+    from training.tiny import train as tr
 
     assert ev.main(["--weights", str(tmp_path / "nope.safetensors")]) == 2
     assert "not found" in capsys.readouterr().err
@@ -334,7 +334,7 @@ def test_cli_exit_codes_for_unusable_input(tmp_path, capsys):
 
 
 def test_equal_mask_matches_pairwise_comparison():
-    from embeddings.tiny.train import equal_mask
+    from training.tiny.train import equal_mask
 
     a = ["red circle", "blue star", "red circle", ("x", "y")]
     b = ["blue star", "red circle", ("x", "y"), "green"]
@@ -346,7 +346,7 @@ def test_equal_mask_matches_pairwise_comparison():
 def test_training_with_data_workers_is_deterministic_and_checkpoints(tmp_path, capsys):
     from safetensors.torch import load_file
 
-    from embeddings.tiny.train import TrainConfig, train, worker_seed
+    from training.tiny.train import TrainConfig, train, worker_seed
 
     assert len({worker_seed(10, k) for k in range(16)}) == 16 and worker_seed(10, 0) != worker_seed(11, 0)
     outs = []
@@ -374,7 +374,7 @@ def test_pretokenised_batches_give_the_same_losses():
     import open_clip
 
     from embeddings import tiny
-    from embeddings.tiny.train import (
+    from training.tiny.train import (
         TokenCache,
         TrainConfig,
         batch_texts_tokens,

@@ -12,7 +12,7 @@ embedding job loads it exactly like any other open_clip model:
 Preprocessing is open_clip's own eval transform for this config with resize_mode "squash" (bicubic resize of
 the whole picture to 64x64, OpenAI CLIP mean/std): the same transform the training script uses. Pass
 `image_resize_mode=RESIZE_MODE` (open_clip's default centre crop would cut off the edges of non-square
-pictures). `TRAINING.md` has the exact command and seed that produced the weights.
+pictures). `training/tiny/TRAINING.md` has the exact command and seed that produced the weights.
 """
 from __future__ import annotations
 

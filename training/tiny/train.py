@@ -1,7 +1,7 @@
 """Train `editlens-tiny` on the procedurally generated shapes world (deterministic given the seed and settings).
 
-    python -m embeddings.tiny.train --seed 0 --steps N --out embeddings/tiny/editlens-tiny.safetensors
-    python -m embeddings.tiny.train --init W --device cuda --workers 14 --batch-size 256 --save-every 250 ...
+    python -m training.tiny.train --seed 0 --steps N --out embeddings/tiny/editlens-tiny.safetensors
+    python -m training.tiny.train --init W --device cuda --workers 14 --batch-size 256 --save-every 250 ...
 
 On a GPU the pairs are drawn (and their texts tokenised) by `--workers` DataLoader processes, each with its own
 seeded stream; `--save-every` writes the weights during the run, so a run cut short keeps a checkpoint.
@@ -553,7 +553,7 @@ def train(cfg: TrainConfig):
 
 def parse_args(argv=None) -> TrainConfig:
     d = TrainConfig()
-    ap = argparse.ArgumentParser(prog="python -m embeddings.tiny.train", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m training.tiny.train", description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--steps", type=int, default=d.steps)
     ap.add_argument("--batch-size", type=int, default=d.batch_size)

@@ -1,6 +1,6 @@
 """Evaluate `editlens-tiny` on freshly generated shapes-world pairs (a seed training never used).
 
-    python -m embeddings.tiny.evaluate [--weights PATH] [--n 400] [--seed 1000]
+    python -m training.tiny.evaluate [--weights PATH] [--n 400] [--seed 1000]
 
 Reports (and returns as a dict):
 
@@ -106,7 +106,7 @@ def wrong_edits(world, pairs, seed: int) -> list[tuple[str, str]]:
 def evaluate(model, preprocess, tokenizer, cfg: EvalConfig = EvalConfig()) -> dict:
     import importlib
 
-    from embeddings.tiny.train import call_iter_pairs
+    from training.tiny.train import call_iter_pairs
 
     torch.set_num_threads(cfg.threads)
     model.eval()
@@ -158,7 +158,7 @@ def evaluate(model, preprocess, tokenizer, cfg: EvalConfig = EvalConfig()) -> di
 
 def main(argv=None) -> int:
     d = EvalConfig()
-    ap = argparse.ArgumentParser(prog="python -m embeddings.tiny.evaluate",
+    ap = argparse.ArgumentParser(prog="python -m training.tiny.evaluate",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--weights", type=Path, default=tiny.WEIGHTS_PATH)
     ap.add_argument("--n", type=int, default=d.n)

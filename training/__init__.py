@@ -1,0 +1,1 @@
+"""Programs that make the bundled artefacts (not part of the installed package)."""
