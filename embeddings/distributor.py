@@ -146,7 +146,7 @@ def _embedded_loader(ds: ImageBatches, encoder: Encoder, need_embed, workers: in
         if pending is not None:
             yield from collect(pending)
     finally:
-        del loader
+        loader = None  # drop the DataLoader now: its worker processes end with it
 
 
 def _embedded_streams(ds: ImageBatches, encoder: Encoder, need_embed, streams: int):
