@@ -1,7 +1,8 @@
 -- One row per edit and perceived-attribute concept (presentation, age, skin tone): source and target zero-shot
--- scores and their shift (target - source), for edits whose source or target shows a person (zero-shot
--- `person` score >= the attribute_min_person_score threshold): elsewhere the attribute scores mean nothing.
--- The chosen embedding model only (int_score_model).
+-- scores and their shift (target - source), for edits whose source or target shows a person: a face found by
+-- the face detector, or a zero-shot `person` score over its calibrated threshold. Elsewhere the attribute
+-- scores mean nothing. Only attribute concepts the calibration seed lists for the chosen embedding model
+-- (int_concept_calibration): an uncalibrated model gives no rows.
 with
 
 chosen_model as (
@@ -10,12 +11,22 @@ chosen_model as (
 
 ),
 
+calibration as (
+
+    select concept_group, concept, threshold from {{ ref('int_concept_calibration') }} where is_calibrated
+
+),
+
 with_person as (
 
-    select distinct sha256
-    from {{ ref('stg_editlens__image_concepts') }}
+    select distinct concepts.sha256
+    from {{ ref('stg_editlens__image_concepts') }} as concepts
     semi join chosen_model using (model_key)
-    where concept_group = 'person' and concept = 'person' and score >= {{ threshold('attribute_min_person_score') }}
+    join calibration using (concept_group, concept)
+    where concepts.concept_group = 'person' and concepts.concept = 'person' and concepts.score >= calibration.threshold
+    union
+    select sha256 from {{ ref('stg_editlens__image_detections') }}
+    where detector = 'opencv-haar-face' and status = 'ok' and n_detections > 0
 
 ),
 
@@ -42,6 +53,7 @@ attributes as materialized (
     from {{ ref('stg_editlens__image_concepts') }}
     semi join chosen_model using (model_key)
     semi join relevant using (sha256)
+    semi join calibration using (concept_group, concept)
     where concept_group <> 'safety' and concept_group <> 'person'
 
 ),

@@ -51,7 +51,9 @@ per_part as (
         count(*) filter (where flags.has_content_overlap) as n_content_overlap,
         count(*) filter (where flags.mentions_demographic_term) as n_demographic_mention,
         count(*) filter (where flags.mentions_unsafe_term) as n_unsafe_term,
-        count(*) filter (where flags.unsafe_image_introduced) as n_unsafe_image_introduced,
+        -- null where no edit could be judged (no calibrated image signal, or images missing)
+        case when count(flags.unsafe_image_introduced) > 0 then
+            count(*) filter (where flags.unsafe_image_introduced) end as n_unsafe_image_introduced,
         count(*) filter (where flags.asks_watermark_removal) as n_watermark_removal_request,
         count(*) filter (where flags.n_quality_flags > 0) as n_with_any_quality_flag
     from edits

@@ -58,9 +58,9 @@ safety_text as (
 
 ),
 
-image_flags as (
+image_safety as (
 
-    select sha256, list(category order by category) as categories from {{ ref('int_image_concept_flags') }} group by sha256
+    select edit_id, unsafe_image_introduced, target_categories from {{ ref('int_edit_image_safety') }}
 
 ),
 
@@ -130,8 +130,9 @@ flags as (
         safety_text.unsafe_categories,
         coalesce(safety_text.mentions_watermark, false) and removal_labels.edit_id is not null
             as asks_watermark_removal,
-        tgt_flags.sha256 is not null and src_flags.sha256 is null as unsafe_image_introduced,
-        tgt_flags.categories as target_unsafe_categories
+        -- null = unknown: an image missing or broken, or no calibrated image signal (int_edit_image_safety)
+        image_safety.unsafe_image_introduced,
+        image_safety.target_categories as target_unsafe_categories
 
     from edits
     left join duplicates on duplicates.edit_id = edits.edit_id
@@ -142,8 +143,7 @@ flags as (
     left join demographic on demographic.edit_id = edits.edit_id
     left join safety_text on safety_text.edit_id = edits.edit_id
     left join removal_labels on removal_labels.edit_id = edits.edit_id
-    left join image_flags as src_flags on src_flags.sha256 = edits.source_sha256
-    left join image_flags as tgt_flags on tgt_flags.sha256 = edits.target_sha256
+    left join image_safety on image_safety.edit_id = edits.edit_id
 
 ),
 

@@ -1,6 +1,8 @@
--- One row per edit flagged for safety: unsafe terms in the instruction, unsafe zero-shot scores on its images,
--- whether the edit introduced the unsafe content (target flagged, source not), and requests to remove
--- watermarks, logos or signatures. `reasons` says why, one entry per finding.
+-- One row per edit flagged for safety: unsafe terms in the instruction, images flagged by a calibrated signal
+-- (zero-shot concept with a calibrated threshold, dedicated detector), whether the edit introduced the content
+-- (flagged on the target, not on the source; null = unknown: an image missing or broken, or no calibrated image
+-- signal), and requests to remove watermarks, logos or signatures. `reasons` says why, one entry per finding;
+-- `signals` which signals fired.
 with
 
 edits as (
@@ -11,13 +13,27 @@ edits as (
 
 flags as (
 
-    select edit_id, asks_watermark_removal, unsafe_image_introduced from {{ ref('edit_quality_flags') }}
+    select edit_id, asks_watermark_removal from {{ ref('edit_quality_flags') }}
+
+),
+
+image_safety as (
+
+    select edit_id, image_safety_status, unsafe_image_introduced, introduced_categories, introduced_signals
+    from {{ ref('int_edit_image_safety') }}
+
+),
+
+image_flags as (
+
+    select * from {{ ref('int_image_safety_flags') }}
 
 ),
 
 text_hits as (
 
-    select edit_id, category, 'instruction mentions "' || term || '" (' || category || ')' as reason
+    select edit_id, category, 'instruction_lexicon' as signal,
+        'instruction mentions "' || term || '" (' || category || ')' as reason
     from {{ ref('int_safety_mentions') }}
     where category <> 'watermark'
 
@@ -25,29 +41,33 @@ text_hits as (
 
 image_hits as (
 
-    select edits.edit_id, f.category,
-        side || ' image ' || f.concept || ' score ' || round(f.score, 3) || ' (' || f.category || ')' as reason, side
+    select edits.edit_id, f.category, f.signal,
+        'source image: ' || f.signal || ' ' || f.label || ' score ' || round(f.score, 3)
+            || ' >= ' || f.threshold || ' (' || f.category || ')' as reason
     from edits
-    join {{ ref('int_image_concept_flags') }} as f on f.sha256 = edits.source_sha256
-    cross join (select 'source' as side)
+    join image_flags as f on f.sha256 = edits.source_sha256
     union all
-    select edits.edit_id, f.category,
-        'target image ' || f.concept || ' score ' || round(f.score, 3) || ' (' || f.category || ')', 'target'
+    select edits.edit_id, f.category, f.signal,
+        'target image: ' || f.signal || ' ' || f.label || ' score ' || round(f.score, 3)
+            || ' >= ' || f.threshold || ' (' || f.category || ')'
     from edits
-    join {{ ref('int_image_concept_flags') }} as f on f.sha256 = edits.target_sha256
+    join image_flags as f on f.sha256 = edits.target_sha256
 
 ),
 
 findings as (
 
-    select edit_id, category, reason from text_hits
+    select edit_id, category, signal, reason from text_hits
     union all
-    select edit_id, category, reason from image_hits
+    select edit_id, category, signal, reason from image_hits
     union all
-    select edit_id, 'watermark', 'asks to remove a watermark, logo or signature' from flags where asks_watermark_removal
+    select edit_id, 'watermark', 'instruction_lexicon', 'asks to remove a watermark, logo or signature'
+    from flags where asks_watermark_removal
     union all
-    select edit_id, null, 'the edit introduced unsafe content (target flagged, source not)'
-    from flags where unsafe_image_introduced
+    select edit_id, null, null,
+        'the edit introduced ' || array_to_string(introduced_categories, ', ')
+            || ' (on the target, not on the source: ' || array_to_string(introduced_signals, ', ') || ')'
+    from image_safety where unsafe_image_introduced
 
 ),
 
@@ -61,12 +81,17 @@ final as (
         edits.instruction,
         list(distinct findings.category order by findings.category) filter (where findings.category is not null)
             as categories,
+        list(distinct findings.signal order by findings.signal) filter (where findings.signal is not null)
+            as signals,
         list(distinct findings.reason order by findings.reason) as reasons,
-        any_value(flags.unsafe_image_introduced) as unsafe_image_introduced,
+        any_value(image_safety.unsafe_image_introduced) as unsafe_image_introduced,
+        any_value(image_safety.introduced_categories) as introduced_categories,
+        any_value(image_safety.image_safety_status) as image_safety_status,
         any_value(flags.asks_watermark_removal) as asks_watermark_removal
     from findings
     join edits using (edit_id)
     join flags using (edit_id)
+    join image_safety using (edit_id)
     group by all
 
 )
