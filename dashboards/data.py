@@ -42,7 +42,8 @@ MARTS = (
     "bias_slices",  # demographic_group x subgroup x dataset x label: mentions, filter impact, each with denominator
     "attribute_shifts",  # dataset x label x perceived-attribute concept: n_edits, mean shift
     "safety_slices",  # category x dataset x part: flagged counts and their denominators
-    "safety_flagged_edits",  # one row per edit flagged for safety: categories, reasons, introduced
+    "safety_flagged_edits",  # one row per edit flagged for safety: categories, signals, reasons, introduced
+    "safety_signals",  # signal x category: in use or why not (not_calibrated, not_run), version, threshold
 )
 
 # score columns of `edits`, in display order, with a readable name and whether higher is better
@@ -675,7 +676,8 @@ def attribute_shift(m: Marts, dataset: str | None = None) -> pd.DataFrame:
 
 
 def safety_rates(m: Marts) -> pd.DataFrame:
-    """Per dataset and category: flagged counts with their denominators (edits, edits with images)."""
+    """Per dataset and category: flagged counts with their denominators. Image counts are null (never 0) where
+    no calibrated image signal covers the category; `image_null_reason` says why."""
     m.require("safety_slices")
     cols = set(m.columns("safety_slices"))
     want = [
@@ -683,12 +685,14 @@ def safety_rates(m: Marts) -> pd.DataFrame:
         "n_source_image_flagged",
         "n_target_image_flagged",
         "n_introduced_by_edit",
+        "n_edits_image_unknown",
     ]
     sums = "".join(f", sum({c})::bigint as {c}" for c in want if c in cols)
-    img = "n_edits_with_images" if "n_edits_with_images" in cols else "n_edits"
-    df = m.df(f"""select dataset, category, sum(n_edits)::bigint as n_edits, sum({img})::bigint as n_edits_with_images{sums}
+    img = next((c for c in ("n_edits_image_computed", "n_edits_with_images") if c in cols), "n_edits")
+    reason = ", min(image_null_reason) as image_null_reason" if "image_null_reason" in cols else ""
+    df = m.df(f"""select dataset, category, sum(n_edits)::bigint as n_edits, sum({img})::bigint as n_edits_image_computed{sums}{reason}
                   from safety_slices group by all order by dataset, category""")
-    den = df["n_edits_with_images"].where(df["n_edits_with_images"] > 0)
+    den = df["n_edits_image_computed"].where(df["n_edits_image_computed"] > 0)
     if "n_target_image_flagged" in df.columns:
         df["target_image_flagged_rate"] = df["n_target_image_flagged"] / den
     if "n_introduced_by_edit" in df.columns:
@@ -698,13 +702,28 @@ def safety_rates(m: Marts) -> pd.DataFrame:
     return df
 
 
-def safety_counts(m: Marts) -> dict[str, int]:
+def safety_signals(m: Marts) -> pd.DataFrame:
+    """Per signal and category: in use or not (and why), version, threshold, calibration."""
+    if not m.has("safety_signals"):
+        return pd.DataFrame(columns=["signal", "category", "signal_version", "is_in_use", "null_reason"])
+    return m.df("select * from safety_signals order by signal, category")
+
+
+def safety_counts(m: Marts) -> dict[str, int | None]:
+    """Flagged edits, edits that introduced unsafe image content (None when no edit could be judged: no
+    calibrated image signal), watermark removal requests."""
     m.require("safety_flagged_edits")
     r = m.df("""select count(*) as n_flagged, count(*) filter (where unsafe_image_introduced) as n_introduced,
                        count(*) filter (where asks_watermark_removal) as n_watermark from safety_flagged_edits""").iloc[
         0
     ]
-    return {k: int(r[k] or 0) for k in r.index}
+    out: dict[str, int | None] = {k: int(r[k] or 0) for k in r.index}
+    sig = safety_signals(m)
+    if len(sig) and "is_in_use" in sig.columns:
+        img = sig[sig["signal"] != "instruction_lexicon"]
+        if not img["is_in_use"].fillna(False).astype(bool).any():
+            out["n_introduced"] = None
+    return out
 
 
 def safety_gallery(

@@ -13,7 +13,7 @@ st.info(
     "**What these numbers can and cannot mean.** Group mentions count words of a lexicon "
     "(`seeds/demographic_lexicon.csv`) in the instructions and captions: they describe the text, not the people in "
     "the pictures. Attribute shifts come from zero-shot CLIP scores for *perceived* attributes (apparent age, "
-    "skin tone, presentation): they say how one image model describes a picture, never who a person is, and they "
+    "skin tone, presentation), shown only for a model calibrated for them and only where a person is found: they say how one image model describes a picture, never who a person is, and they "
     "carry that model's own biases. Use them to find slices worth a human look and to compare slices scored by the "
     "same model; never to label individuals or to claim a dataset's demographics."
 )
@@ -56,7 +56,16 @@ if m.has("attribute_shifts"):
     st.subheader("Perceived-attribute shift per instruction label")
     sh = data.attribute_shift(m, scope)
     if sh.empty:
-        st.info("No perceived-attribute scores in this scope (run `editlens embed` with concepts).")
+        sig = data.safety_signals(m)
+        clip = sig[sig["signal"] == "clip"] if len(sig) else sig
+        model = clip["signal_version"].dropna().iloc[0] if len(clip) and clip["signal_version"].notna().any() else None
+        st.info(
+            "**Not calibrated for this model.** "
+            + (f"The perceived-attribute scores of {model} " if model else "Perceived-attribute scores ")
+            + "are reported only for concepts that seeds/concept_calibration.csv lists for the model, and only "
+            "on edits where a face detector (`editlens embed --detectors faces`) or a calibrated person score "
+            "finds a person. No shift is shown in this scope."
+        )
     else:
         groups = sorted(sh["concept_group"].unique())
         sh["concept"] = sh["concept_group"] + ": " + sh["concept"]
