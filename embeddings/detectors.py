@@ -24,14 +24,16 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 
-from embeddings.errors import EmbedInputError
+from editlens.contract.errors import UnusableInput as EmbedInputError
+from editlens.contract.tables import EMBED_SCHEMAS, IMAGE_DETECTIONS
 
 NUDENET = "nudenet"
 HAAR_FACE = "opencv-haar-face"
@@ -42,17 +44,7 @@ DETECT_SIZE = 640  # long side of the copy the detectors see (NudeNet works at 3
 MAX_BOXES = 16
 HAAR_FILE = "haarcascade_frontalface_default.xml"
 
-DETECTIONS_SCHEMA = pa.schema([
-    ("sha256", pa.string()),
-    ("detector", pa.string()),
-    ("detector_version", pa.string()),
-    ("status", pa.string()),  # ok | error
-    ("message", pa.string()),
-    ("n_detections", pa.int32()),
-    ("largest_share", pa.float32()),
-    ("boxes", pa.string()),
-    ("class_scores", pa.list_(pa.struct([("label", pa.string()), ("score", pa.float32())]))),
-])
+DETECTIONS_SCHEMA = EMBED_SCHEMAS[IMAGE_DETECTIONS]
 
 
 @dataclass(frozen=True)
@@ -89,7 +81,7 @@ def encode_boxes(boxes: Sequence[Sequence[float]], width: int, height: int) -> t
     parts = []
     for x, y, w, h in b[:MAX_BOXES]:
         q = (x / width, y / height, (x + w) / width, (y + h) / height)
-        parts.append(",".join(str(int(round(min(max(v, 0.0), 1.0) * 1000))) for v in q))
+        parts.append(",".join(str(round(min(max(v, 0.0), 1.0) * 1000)) for v in q))
     return ";".join(parts), float(min(share, 1.0))
 
 
@@ -104,9 +96,8 @@ class NudeNetDetector:
     name = NUDENET
 
     def __init__(self) -> None:
-        from nudenet import NudeDetector
-
         import nudenet
+        from nudenet import NudeDetector
 
         self._det = NudeDetector()
         model = Path(nudenet.__file__).resolve().parent / "320n.onnx"
@@ -225,5 +216,6 @@ def detect_images(detectors: Sequence[Detector], shas: Sequence[str],
             cols["n_detections"].append(d.n_detections if d else None)
             cols["largest_share"].append(d.largest_share if d else None)
             cols["boxes"].append(d.boxes if d else None)
-            cols["class_scores"].append([{"label": k, "score": v} for k, v in d.class_scores] if d else None)
+            cols["class_labels"].append([k for k, _ in d.class_scores] if d else None)
+            cols["class_scores"].append([v for _, v in d.class_scores] if d else None)
     return pa.Table.from_pydict(cols, schema=DETECTIONS_SCHEMA)

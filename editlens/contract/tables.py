@@ -131,7 +131,9 @@ TEXT_EMBEDDINGS = "text_embeddings"
 IMAGE_CONCEPTS = "image_concepts"
 EDIT_SCORES = "edit_scores"
 EMBED_MODELS = "embed_models"
-EMBED_TABLES = (IMAGE_FACTS, IMAGE_EMBEDDINGS, TEXT_EMBEDDINGS, IMAGE_CONCEPTS, EDIT_SCORES, EMBED_MODELS)
+IMAGE_DETECTIONS = "image_detections"  # optional: `editlens embed --detectors` (embeddings/detectors.py)
+EMBED_TABLES = (IMAGE_FACTS, IMAGE_EMBEDDINGS, TEXT_EMBEDDINGS, IMAGE_CONCEPTS, EDIT_SCORES, EMBED_MODELS,
+                IMAGE_DETECTIONS)
 
 EMBED_SCHEMAS: dict[str, pa.Schema] = {
     IMAGE_FACTS: pa.schema([
@@ -198,6 +200,20 @@ EMBED_SCHEMAS: dict[str, pa.Schema] = {
         ("preprocess", pa.string()),
         ("embed_dim", pa.int32()),
         ("logit_scale", pa.float64()),
+    ]),
+    # one row per image content and detector; boxes x0,y0,x1,y1 in thousandths, largest first, ';'-separated;
+    # class_labels[i] has the highest score class_scores[i] of its boxes
+    IMAGE_DETECTIONS: pa.schema([
+        ("sha256", pa.string()),
+        ("detector", pa.string()),
+        ("detector_version", pa.string()),
+        ("status", pa.string()),
+        ("message", pa.string()),
+        ("n_detections", pa.int32()),
+        ("largest_share", pa.float32()),
+        ("boxes", pa.string()),
+        ("class_labels", pa.list_(pa.string())),
+        ("class_scores", pa.list_(pa.float32())),
     ]),
 }
 

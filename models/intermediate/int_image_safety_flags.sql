@@ -37,9 +37,9 @@ concept_hits as (
 
 detector_scores as (
 
-    select sha256, detector, unnest(class_scores) as cs
+    select sha256, detector, unnest(class_labels) as label, unnest(class_scores) as score
     from {{ ref('stg_editlens__image_detections') }}
-    where status = 'ok' and len(class_scores) > 0
+    where status = 'ok' and len(class_labels) > 0
 
 ),
 
@@ -49,14 +49,14 @@ detector_hits as (
         detector_scores.sha256,
         thresholds.category,
         detector_scores.detector as signal,
-        max(detector_scores.cs.score) as score,
-        arg_max(detector_scores.cs.label, detector_scores.cs.score) as label,
-        arg_max(thresholds.threshold, detector_scores.cs.score) as threshold
+        max(detector_scores.score) as score,
+        arg_max(detector_scores.label, detector_scores.score) as label,
+        arg_max(thresholds.threshold, detector_scores.score) as threshold
     from detector_scores
     join {{ ref('detector_thresholds') }} as thresholds
         on thresholds.detector = detector_scores.detector
-        and thresholds.label = detector_scores.cs.label
-        and detector_scores.cs.score >= thresholds.threshold
+        and thresholds.label = detector_scores.label
+        and detector_scores.score >= thresholds.threshold
     group by all
 
 ),

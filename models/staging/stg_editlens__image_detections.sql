@@ -22,6 +22,7 @@ renamed as (
         n_detections,
         largest_share,
         boxes,
+        class_labels,
         class_scores
 
     from source
