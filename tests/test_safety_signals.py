@@ -122,7 +122,7 @@ def test_detector_introduces_only_what_the_source_lacks(warehouses):
                                     where list_contains(introduced_signals, 'nudenet:sexual')""").fetchall()}
     assert got == warehouses["introduced"]
     reasons = dict(con.sql("select edit_id, reasons from safety_flagged_edits").fetchall())
-    e0 = sorted(warehouses["introduced"])[0]
+    e0 = min(warehouses["introduced"])
     assert any("nudenet" in r and ">= 0.5" in r for r in reasons[e0])
     assert any(r.startswith("the edit introduced sexual") for r in reasons[e0])
     e2, e3 = sorted(warehouses["not_introduced"])
