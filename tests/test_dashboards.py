@@ -173,9 +173,11 @@ def test_safety_rates_and_blurred_gallery(app, marts):
     rates = frame(at, "safety_rates")
     sl = marts["safety_slices"]
     assert int(rates["n_target_image_flagged"].sum()) == int(sl["n_target_image_flagged"].sum())
-    assert "n target image flagged / n edits with images" in text_of(at)
+    assert "n instruction flagged / n edits" in text_of(at)
+    at.radio(key="safety_rate").set_value("flagged target image").run()
+    assert "n target image flagged / n edits image computed" in text_of(at)
     at.radio(key="safety_rate").set_value("introduced by the edit").run()
-    assert "n introduced by edit / n edits with images" in text_of(at)
+    assert "n introduced by edit / n edits image computed" in text_of(at)
     reveal = [t for t in at.toggle if t.key and t.key.startswith("reveal_")]
     assert len(reveal) == min(8, len(s)) > 0
     assert all(t.value is False for t in reveal)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -89,7 +90,7 @@ def warehouses(tmp_path_factory):
     wh = Warehouse.at(calibrated)
     atomic_write_table(_detections(rows), wh.shard_path(IMAGE_DETECTIONS, "test"))
     out = {"calibrated": _build(calibrated), "uncalibrated": _build(uncal),
-           "introduced": {e0, e1}, "not_introduced": {e2, e3}, "detected": {e0, e1, e2, e3, e4, e5, e6}}
+           "roots": {"calibrated": calibrated, "uncalibrated": uncal}, "introduced": {e0, e1}, "not_introduced": {e2, e3}, "detected": {e0, e1, e2, e3, e4, e5, e6}}
     yield out
     out["calibrated"].close()
     out["uncalibrated"].close()
@@ -164,3 +165,36 @@ def test_faces_gate_the_attribute_shift(warehouses):
           on d.sha256 in (i.source_sha256, i.target_sha256)
         where i.edit_id = '{e}' and d.detector = 'opencv-haar-face' and d.n_detections > 0""").fetchone()[0]}
     assert len(with_face) == 3 and with_face <= faces
+
+
+def _page(root, page, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from dashboards import data
+
+    monkeypatch.setenv("EDITLENS_WAREHOUSE", str(root))
+    if hasattr(data, "reset"):
+        data.reset()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_pages_say_not_calibrated_instead_of_a_rate(warehouses, monkeypatch):
+    root = warehouses["roots"]["uncalibrated"]
+    at = _page(root, "safety", monkeypatch)
+    assert any("not calibrated for this model" in w.value for w in at.warning)
+    assert {m.label: m.value for m in at.metric}["Unsafe content introduced by the edit"] == "not calibrated"
+    for choice in ("flagged target image", "introduced by the edit"):
+        at.radio(key="safety_rate").set_value(choice).run()
+        assert any("Not calibrated for this model" in i.value for i in at.info)
+        assert not any("%" in c.value for c in at.caption if "Cells:" in c.value)
+    at = _page(root, "bias", monkeypatch)
+    assert any("Not calibrated for this model" in i.value for i in at.info)
+    # the calibrated warehouse shows its image rates
+    at = _page(warehouses["roots"]["calibrated"], "safety", monkeypatch)
+    assert not any("not calibrated for this model" in w.value for w in at.warning)
+    at.radio(key="safety_rate").set_value("introduced by the edit").run()
+    assert any("n introduced by edit / n edits image computed" in c.value for c in at.caption)
