@@ -299,14 +299,14 @@ def test_rerun_gives_byte_identical_files(wh, tmp_path):
 def test_parquet_export_embeds_or_references_images(wh, con, tmp_path):
     pol = _policy(tmp_path, CLEAN)
     card = _export(wh, pol, "parquet", tmp_path / "pc")
-    t = pq.read_table(tmp_path / "pc" / "data" / "train-00000-of-00001.parquet").to_pylist()
+    t = pq.read_table(tmp_path / "pc" / "seed-data-edit" / "data" / "train-00000-of-00001.parquet").to_pylist()
     assert len(t) == card["totals"]["n_out"]
     row = t[0]
     (root, path) = con.execute("select root, path from stg_editlens__images i join edits e "
                                "on e.source_image_id = i.image_id where e.edit_id = ?", [row["edit_id"]]).fetchone()
     assert row["source_image"]["bytes"] == Path(root, path).read_bytes()
     _export(wh, pol, "parquet", tmp_path / "pr", "--images", "reference")
-    r0 = pq.read_table(tmp_path / "pr" / "data" / "train-00000-of-00001.parquet").to_pylist()[0]
+    r0 = pq.read_table(tmp_path / "pr" / "seed-data-edit" / "data" / "train-00000-of-00001.parquet").to_pylist()[0]
     assert r0["source_image"]["bytes"] is None and r0["source_image"]["path"] == f"{root}/{path}"
 
 
@@ -346,3 +346,76 @@ def test_shipped_policy_applies_and_saved_policies_resolve_by_name(wh, tmp_path)
     card2 = _export(wh, "clean", "manifest", tmp_path / "n")
     assert card2["policy"]["sha256"] == card["policy"]["sha256"] and card2["totals"] == card["totals"]
     assert 0 < card["totals"]["n_out"] < card["totals"]["n_in"]
+
+
+# ---- peers: HF Parquet in the release's own columns, read back by their readers ---------------------------------
+
+def _jpeg(rng, size=48) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _peer_content(wh_dir, dataset) -> list:
+    from editlens.contract import ImageLocation
+
+    con = duckdb.connect()
+    imgs = {r["image_id"]: ImageLocation.from_row(r) for r in con.execute(
+        f"select * from read_parquet('{wh_dir}/parquet/images/*.parquet')").to_arrow_table().to_pylist()}
+    rows = con.execute(f"""select session_id, turn_index, instruction, source_caption, target_caption,
+        source_image_id, target_image_id, mask_image_id from read_parquet('{wh_dir}/parquet/edits/*.parquet')
+        where dataset = '{dataset}'""").fetchall()
+    digest = lambda iid: None if iid is None else hashlib.sha256(imgs[iid].read_bytes()).hexdigest()
+    return sorted((r[:5] + tuple(digest(i) for i in r[5:])) for r in rows)
+
+
+def test_peer_parquet_export_in_native_columns_reads_back(tmp_path):
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(3)
+    hf = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    img = lambda: {"bytes": _jpeg(rng), "path": None}
+    ip2p = tmp_path / "data" / "ip2p" / "data"
+    ip2p.mkdir(parents=True)
+    pq.write_table(pa.table({
+        "original_prompt": [f"a photo {i}" for i in range(6)],
+        "original_image": pa.array([img() for _ in range(6)], hf),
+        "edit_prompt": [f"make it style {i}" for i in range(6)],
+        "edited_prompt": [f"a photo {i} in style" for i in range(6)],
+        "edited_image": pa.array([img() for _ in range(6)], hf),
+    }), ip2p / "train-00000-of-00001.parquet", row_group_size=4)
+    mb = tmp_path / "data" / "magicbrush" / "data"
+    mb.mkdir(parents=True)
+    pq.write_table(pa.table({
+        "img_id": ["11", "11", "11", "12"], "turn_index": pa.array([1, 2, 3, 1], pa.int32()),
+        "source_img": pa.array([img() for _ in range(4)], hf),
+        "mask_img": pa.array([img(), None, img(), img()], hf),
+        "instruction": ["add a hat", "make it red", "remove the cup", "add a dog"],
+        "target_img": pa.array([img() for _ in range(4)], hf),
+    }), mb / "dev-00000-of-00001.parquet")
+    wh = tmp_path / "wh"
+    for d in ("ip2p", "magicbrush"):
+        _run("ingest", tmp_path / "data" / d, "--warehouse", wh)
+    _run("embed", "--warehouse", wh, "--no-progress")
+    _run("build", "--warehouse", wh)
+    pol = _policy(tmp_path, "name: all\nwhere: \"not (dataset = 'magicbrush' and turn_index = 2)\"\n")
+    card = _export(wh, pol, "parquet", tmp_path / "out")
+    assert sorted(card["export"]["files"]) == ["instructpix2pix/data/train-00000-of-00001.parquet",
+                                               "magicbrush/data/dev-00000-of-00001.parquet"]
+    mb_out = pq.read_table(tmp_path / "out" / "magicbrush/data/dev-00000-of-00001.parquet")
+    assert mb_out.column_names == ["img_id", "turn_index", "source_img", "mask_img", "instruction", "target_img"]
+    assert [(r["img_id"], r["turn_index"]) for r in mb_out.to_pylist()] == [("11", 1), ("12", 1)]  # cut at turn 2
+    wh2 = tmp_path / "wh2"
+    for d in ("instructpix2pix", "magicbrush"):
+        _run("ingest", tmp_path / "out" / d, "--warehouse", wh2)
+    assert _peer_content(wh2, "instructpix2pix") == _peer_content(wh, "instructpix2pix")
+    orig_mb = [r for r in _peer_content(wh, "magicbrush") if (r[0], r[1]) != ("11", 2) and (r[0], r[1]) != ("11", 3)]
+    assert _peer_content(wh2, "magicbrush") == orig_mb
+    (n_rej,) = duckdb.execute(f"select count(*) from read_parquet('{wh2}/parquet/rejects/*.parquet')").fetchone()
+    assert n_rej == 0
