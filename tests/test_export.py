@@ -419,3 +419,21 @@ def test_peer_parquet_export_in_native_columns_reads_back(tmp_path):
     assert _peer_content(wh2, "magicbrush") == orig_mb
     (n_rej,) = duckdb.execute(f"select count(*) from read_parquet('{wh2}/parquet/rejects/*.parquet')").fetchone()
     assert n_rej == 0
+
+
+def test_marts_only_evaluation_matches_the_database(wh, tmp_path):
+    """The dashboard's policy page evaluates on the exported marts: same counts and card as the export."""
+    from editlens.export.card import impact
+    from editlens.export.policy import save_policy
+    from editlens.export.select import connect_marts, evaluate
+
+    card = _export(wh, _policy(tmp_path, CLEAN), "manifest", tmp_path / "m")
+    policy = parse_policy(CLEAN)
+    con = connect_marts(wh / "marts")
+    got = impact(con, policy, evaluate(con, policy))
+    for key in ("totals", "counts", "removals", "bias_impact", "safety_left", "model"):
+        assert got[key] == card[key], key
+    saved = save_policy(policy, wh / "policies")
+    assert saved == wh / "policies" / "clean-v1.yaml" and parse_policy(saved.read_text()).require == policy.require
+    with pytest.raises(PolicyError, match="file name"):
+        save_policy(parse_policy("name: ../evil\n"), wh / "policies")

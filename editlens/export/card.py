@@ -36,6 +36,14 @@ def _rows(con, sql: str, params=None) -> list[dict]:
     return con.execute(sql, params or []).to_arrow_table().to_pylist()
 
 
+def _has(con, relation: str) -> bool:
+    try:
+        con.execute(f"select * from {relation} limit 0")
+        return True
+    except duckdb.Error:
+        return False
+
+
 def _counts(con) -> dict:
     by_part = _rows(con, """
         select dataset, part, count(*) as n_in, count(*) filter (where kept) as n_out
@@ -116,6 +124,8 @@ def bias_impact(con) -> list[dict]:
 
 
 def _safety(con) -> list[dict]:
+    if not _has(con, "safety_flagged_edits"):
+        return []
     return _rows(con, """
         select c.category, count(*) as n_in, count(*) filter (where x.kept) as n_left
         from (select edit_id, unnest(categories) as category from safety_flagged_edits) c
@@ -123,20 +133,26 @@ def _safety(con) -> list[dict]:
         group by all order by category""")
 
 
-def build_card(con: duckdb.DuckDBPyConnection, policy: Policy, sel: Selection, *, fmt: str, images: str,
-               files: list[str], n_images: int) -> dict:
+def impact(con: duckdb.DuckDBPyConnection, policy: Policy, sel: Selection) -> dict:
+    """Everything the card says about the policy's effect (the dashboard's policy page shows the same)."""
     return {
         "policy": {"name": policy.name, "description": policy.description, "sha256": policy.sha256,
                    "multi_turn": policy.multi_turn, "unscored": policy.unscored, "text": policy.source_text},
         "model": {"model_key": sel.model_key, "model_name": sel.model_name,
                   "thresholds": [{"score": t.score, "op": t.op, "value": t.value} for t in policy.require]},
-        "export": {"format": fmt, "images": images, "files": files, "n_images_copied": n_images},
         "totals": {"n_in": sel.n_in, "n_out": sel.n_kept, "n_removed": sel.n_in - sel.n_kept},
         "counts": _counts(con),
         "removals": _checks(con, sel),
         "bias_impact": bias_impact(con),
         "safety_left": _safety(con),
     }
+
+
+def build_card(con: duckdb.DuckDBPyConnection, policy: Policy, sel: Selection, *, fmt: str, images: str,
+               files: list[str], n_images: int) -> dict:
+    card = impact(con, policy, sel)
+    export = {"format": fmt, "images": images, "files": files, "n_images_copied": n_images}
+    return {"policy": card.pop("policy"), "model": card.pop("model"), "export": export, **card}
 
 
 def card_json(card: dict) -> str:

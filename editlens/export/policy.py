@@ -17,7 +17,9 @@ multi_turn: cut                         # a failing turn: cut the session there 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,3 +199,23 @@ def dump_policy(policy: Policy) -> str:
         doc["where"] = policy.where
     doc["multi_turn"] = policy.multi_turn
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+_SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def save_policy(policy: Policy, folder: str | Path) -> Path:
+    """Write the policy as `<folder>/<name>.yaml` (temporary name, then rename); returns the path."""
+    if not _SAVE_NAME.match(policy.name):
+        raise PolicyError(f"policy name {policy.name!r}: letters, digits, `_`, `.`, `-` only, to be a file name")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{policy.name}.yaml"
+    tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        tmp.write_text(dump_policy(policy), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path

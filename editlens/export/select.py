@@ -6,6 +6,7 @@ model, `stg_editlens__edit_scores`; everything by column name. The result is the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -139,3 +140,26 @@ def evaluate(con: duckdb.DuckDBPyConnection, policy: Policy) -> Selection:
     """)
     n_in, n_kept = con.execute("select count(*), count(*) filter (where kept) from export_selection").fetchone()
     return Selection(tuple(checks), model_key, model_name, n_in, n_kept)
+
+
+MART_VIEWS = ("edits", "edit_quality_flags", "safety_flagged_edits")
+
+
+def connect_marts(marts_dir: str | Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection on the exported marts (`DIR/marts/*.parquet`) that `evaluate` can run on, for
+    readers that must not open the database (the dashboard). Thresholds there read the marts' model only: its
+    scores are the ones the edits mart carries."""
+    from editlens.contract import SCHEMAS
+
+    marts_dir = Path(marts_dir)
+    con = duckdb.connect()
+    for name in MART_VIEWS:
+        p = marts_dir / f"{name}.parquet"
+        if p.is_file():
+            con.execute(f"create view {name} as select * from read_parquet('{str(p).replace(chr(39), chr(39) * 2)}')")
+    e_cols = set(_columns(con, "edits"))
+    scores = [c for c in SCHEMAS["edit_scores"].names if c not in SCORE_ID_COLUMNS and c in e_cols]
+    con.execute(f"""create view stg_editlens__edit_scores as
+        select edit_id, score_model_key as model_key, score_model_name as model_name{"".join(", " + c for c in scores)}
+        from edits where score_model_key is not null""")
+    return con
