@@ -1,9 +1,34 @@
 -- Instruction features per distinct instruction: length, language guess, leading verb, clauses, object nouns.
+-- Language guess, for short texts too ("enhance overall brightness"): letters of a non-Latin script more numerous
+-- than the Latin words decide by script (kana -> ja before Han -> zh, so Japanese with kanji is ja); otherwise
+-- the Latin words are looked up in the seed language_words (read when the model compiles) and the language with
+-- the most distinct words found wins; none found, or a tie at the top -> unknown.
+-- depends_on: {{ ref('language_words') }}
 with
 
 instructions as (
 
     select * from {{ ref('int_instructions') }}
+
+),
+
+scripts as (
+
+    select
+        *,
+        regexp_extract_all(instruction_norm, '[a-z\x{00c0}-\x{00d6}\x{00d8}-\x{00f6}\x{00f8}-\x{024f}]+')
+            as latin_words,
+        len(regexp_extract_all(instruction_norm,
+            '[\x{0370}-\x{03ff}\x{0400}-\x{04ff}\x{0590}-\x{05ff}\x{0600}-\x{06ff}\x{0900}-\x{097f}\x{0e00}-\x{0e7f}\x{1100}-\x{11ff}\x{3040}-\x{30ff}\x{3400}-\x{9fff}\x{ac00}-\x{d7af}]'))
+            as n_other_script_letters
+    from instructions
+
+),
+
+language_scored as (
+
+    select *, {{ language_scores('latin_words') }} as language_scores
+    from scripts
 
 ),
 
@@ -15,15 +40,19 @@ features as (
         len(clauses) as n_clauses,
         case
             when instruction_norm = '' then 'empty'
-            when regexp_matches(instruction_norm, '[\x{4e00}-\x{9fff}]') then 'zh'
-            when regexp_matches(instruction_norm, '[\x{3040}-\x{30ff}]') then 'ja'
-            when regexp_matches(instruction_norm, '[\x{ac00}-\x{d7af}]') then 'ko'
-            when regexp_matches(instruction_norm, '[\x{0400}-\x{04ff}]') then 'ru'
-            when regexp_matches(instruction_norm, '[\x{0600}-\x{06ff}]') then 'ar'
-            when regexp_matches(instruction_norm,
-                '\b(?:the|a|an|to|of|and|with|in|on|it|make|add|remove|change|replace|turn|put)\b') then 'en'
-            when regexp_matches(instruction_norm, '\b(?:el|la|los|las|und|der|die|das|le|les|des|une)\b')
-                then 'other_latin'
+            when n_other_script_letters > len(latin_words) then case
+                when regexp_matches(instruction_norm, '[\x{3040}-\x{30ff}]') then 'ja'
+                when regexp_matches(instruction_norm, '[\x{ac00}-\x{d7af}\x{1100}-\x{11ff}]') then 'ko'
+                when regexp_matches(instruction_norm, '[\x{3400}-\x{9fff}]') then 'zh'
+                when regexp_matches(instruction_norm, '[\x{0400}-\x{04ff}]') then 'ru'
+                when regexp_matches(instruction_norm, '[\x{0600}-\x{06ff}]') then 'ar'
+                when regexp_matches(instruction_norm, '[\x{0370}-\x{03ff}]') then 'el'
+                when regexp_matches(instruction_norm, '[\x{0590}-\x{05ff}]') then 'he'
+                when regexp_matches(instruction_norm, '[\x{0900}-\x{097f}]') then 'hi'
+                else 'th'
+            end
+            when language_scores[1].n > 0 and language_scores[1].n > language_scores[2].n
+                then language_scores[1].language
             else 'unknown'
         end as language_guess,
         nullif(regexp_extract(instruction_norm,
@@ -38,7 +67,7 @@ features as (
                            'same', 'original', 'new', 'other', 'way', 'one', 'overall', 'entire', 'whole', 'it',
                            'and', 'of', 'with', 'in', 'on', 'to', 'is', 'be', 'more', 'less', 'look')
         )) as object_nouns
-    from instructions
+    from language_scored
 
 )
 
