@@ -40,13 +40,9 @@ def _clear_caches() -> None:
 
     from dashboards import data
 
-    data._stop_warm_ups()
-    data._STOP.clear()
+    data.reset()
     st.cache_data.clear()
     st.cache_resource.clear()
-    data._WARM.clear()
-    data._INDEX_STATE.clear()
-    data._ARRAYS_READY.clear()
 
 
 def _timed(fn) -> float:

@@ -31,8 +31,7 @@ def wh(tmp_path_factory) -> Path:
 
 def _fresh(root: Path) -> data.Marts:
     m = data.Marts.open(root)
-    data._INDEX_STATE.clear()  # as after a rebuild: no row index yet, the warm-up not started
-    data._WARM.clear()
+    data.reset()  # as after a rebuild: no row index yet, the warm-up not started
     return m
 
 
@@ -42,7 +41,7 @@ def test_image_refs_with_dataset_and_part_hints_find_the_same_rows(wh):
     in_p1 = imgs.loc[imgs["part"] == "p1", "image_id"].tolist()[:2]
     in_p2 = imgs.loc[imgs["part"] == "p2", "image_id"].tolist()[:2]
     ids = [*in_p1, *in_p2, "ffffffffffffffff", "not-hex"]
-    assert data._row_index(m, build=False, table="images") is None
+    assert data.row_index(m, build=False, table="images") is None
     plain = data.image_refs(m, ids)
     # hinted with p1 only: the p2 ids are found by the dataset-wide second look; unknown ids stay unknown
     hinted = data.image_refs(m, ids, ["d1"], ["p1"])
@@ -51,7 +50,7 @@ def test_image_refs_with_dataset_and_part_hints_find_the_same_rows(wh):
     # a wrong dataset hint finds nothing (an image id is a hash of its dataset: it cannot be elsewhere)
     assert data.image_refs(m, in_p1, ["other"], []) == {}
     data.warm_up(m, wait=True)
-    assert data._row_index(m, build=False, table="images") is not None
+    assert data.row_index(m, build=False, table="images") is not None
     assert data.image_refs(m, ids, ["d1"], ["p1"]) == plain
     row = imgs.set_index("image_id")
     for i, ref in plain.items():
@@ -64,11 +63,11 @@ def test_rows_by_id_before_the_index_keeps_order_and_drops_unknown_ids(wh):
     edits = pq.read_table(wh / "marts" / "edits.parquet").to_pandas()
     ids = [edits["edit_id"].iloc[i] for i in (150, 3, 77)] + ["0000000000000bad"]
     cols = ["edit_id", "dataset", "instruction", "source_image_id"]
-    assert data._row_index(m, build=False) is None
+    assert data.row_index(m, build=False) is None
     got = data.rows_by_id(m, ids, cols)
     want = edits.set_index("edit_id").loc[ids[:3]].reset_index()[cols]
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
     assert data.rows_by_id(m, ["0000000000000bad"], cols).empty
     data.warm_up(m, wait=True)
-    assert data._row_index(m, build=False) is not None
+    assert data.row_index(m, build=False) is not None
     pd.testing.assert_frame_equal(data.rows_by_id(m, ids, cols), got, check_dtype=False)

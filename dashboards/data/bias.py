@@ -1,0 +1,71 @@
+"""Queries of the Bias page: group mentions, filter impact, perceived-attribute shifts."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboards.data.connection import Marts
+
+
+def bias_datasets(m: Marts) -> list[str]:
+    m.require("bias_slices")
+    return m.df("select distinct dataset from bias_slices order by 1")["dataset"].tolist()
+
+
+def group_mentions(m: Marts, dataset: str | None = None, label: str = "all") -> pd.DataFrame:
+    """Per demographic group and subgroup: edits mentioning it, out of the slice's edits (the denominator)."""
+    m.require("bias_slices")
+    params: list = [label]
+    where = "label = ? and subgroup <> 'all'"
+    if dataset:
+        where += " and dataset = ?"
+        params.append(dataset)
+    return m.df(
+        f"""with s as (select * from bias_slices where {where}),
+            d as (select sum(n) as denominator from (select distinct dataset, n_edits_in_slice as n from s))
+            select demographic_group, subgroup, sum(n_edits)::bigint as n_edits, any_value(d.denominator)::bigint as denominator,
+                   sum(n_edits) / any_value(d.denominator) as mention_rate
+            from s, d group by all order by demographic_group, n_edits desc""",
+        params,
+    )
+
+
+def filter_impact(m: Marts, dataset: str | None = None, label: str = "all") -> pd.DataFrame:
+    """Per group (all its subgroups together): share of its scored edits passing the quality filter, vs overall."""
+    m.require("bias_slices")
+    params: list = [label]
+    where = "label = ? and subgroup = 'all'"
+    if dataset:
+        where += " and dataset = ?"
+        params.append(dataset)
+    df = m.df(
+        f"""with s as (select * from bias_slices where {where}),
+            o as (select sum(p) as overall_n_passing, sum(n) as overall_n_scored from
+                  (select distinct dataset, overall_n_passing as p, overall_n_scored as n from s))
+            select demographic_group, sum(n_passing)::bigint as n_passing, sum(n_scored)::bigint as n_scored,
+                   sum(n_passing) / nullif(sum(n_scored), 0) as filter_pass_rate,
+                   any_value(o.overall_n_passing)::bigint as overall_n_passing,
+                   any_value(o.overall_n_scored)::bigint as overall_n_scored
+            from s, o group by all order by demographic_group""",
+        params,
+    )
+    df["overall_filter_pass_rate"] = df["overall_n_passing"] / df["overall_n_scored"].where(
+        df["overall_n_scored"] > 0
+    )
+    return df
+
+
+def attribute_shift(m: Marts, dataset: str | None = None) -> pd.DataFrame:
+    """Per instruction label and perceived-attribute concept: edits and their mean score shift (target - source)."""
+    m.require("attribute_shifts")
+    params: list = []
+    where = "where label <> 'all'"
+    if dataset:
+        where += " and dataset = ?"
+        params.append(dataset)
+    return m.df(
+        f"""select label, concept_group, concept, sum(n_edits)::bigint as n_edits,
+                   sum(shift_mean * n_edits) / nullif(sum(n_edits), 0) as mean_shift
+            from attribute_shifts {where} group by all order by concept_group, concept, label""",
+        params,
+    )
