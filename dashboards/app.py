@@ -30,6 +30,7 @@ PAGES = [
     st.Page(_PAGES / "quality.py", title="Quality", url_path="quality"),
     st.Page(_PAGES / "multi_turn.py", title="Multi-turn", url_path="multi-turn"),
     st.Page(_PAGES / "explorer.py", title="Edit explorer", url_path="explorer"),
+    st.Page(_PAGES / "policy.py", title="Policy", url_path="policy"),
     st.Page(_PAGES / "sql.py", title="SQL", url_path="sql"),
 ]
 

@@ -437,3 +437,43 @@ def test_marts_only_evaluation_matches_the_database(wh, tmp_path):
     assert saved == wh / "policies" / "clean-v1.yaml" and parse_policy(saved.read_text()).require == policy.require
     with pytest.raises(PolicyError, match="file name"):
         save_policy(parse_policy("name: ../evil\n"), wh / "policies")
+
+
+# ---- dashboard: the Policy page ---------------------------------------------------------------------------------
+
+def test_policy_page_counts_live_and_saves(wh, con, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("EDITLENS_WAREHOUSE", str(wh))
+    app = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=120)
+    at.run()
+    at.switch_page("views/policy.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {x.label: x.value for x in at.metric}
+    default_fail = ("coalesce(f.is_noop, false) or coalesce(f.has_broken_image, false) or "
+                    "coalesce(f.is_duplicate_pair, false) or coalesce(f.is_misaligned, false)")
+    (n_in,) = con.execute("select count(*) from edits").fetchone()
+    assert metrics["Edits kept"] == f"{len(_expected_kept(con, default_fail, 'cut')):,}"
+    assert metrics["Of"] == f"{n_in:,}"
+    # add a rule and a threshold: the counts follow
+    at.multiselect(key="policy_drop_(new policy)").select("unsafe_introduced").run()
+    at.multiselect(key="policy_scores_(new policy)").select("clip_i").run()
+    at.number_input(key="policy_v_clip_i_(new policy)").set_value(0.75).run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {x.label: x.value for x in at.metric}
+    assert metrics["Edits kept"] == f"{len(_expected_kept(con, CLEAN_FAIL_SQL, 'cut')):,}"
+    bias = at.get_by_key("policy_bias").dataframe[0].value
+    assert set(bias["demographic_group"]) == {
+        g for (gs,) in con.execute("select demographic_groups from edit_quality_flags").fetchall() for g in gs or []}
+    at.text_input(key="policy_name_(new policy)").set_value("from-page").run()
+    at.button(key="policy_save").click().run()
+    saved = wh / "policies" / "from-page.yaml"
+    assert saved.is_file()
+    p = parse_policy(saved.read_text())
+    assert p.drop == ("noop", "broken_image", "duplicate", "misaligned", "unsafe_introduced")
+    assert [(t.score, t.op, t.value) for t in p.require] == [("clip_i", ">=", 0.75)]
+    # the saved policy exports with the same counts the page showed
+    out = wh.parent / "from-page-export"
+    card = _export(wh, "from-page", "manifest", out)
+    assert f"{card['totals']['n_out']:,}" == metrics["Edits kept"]

@@ -3,8 +3,8 @@ builds SQL.
 
 ``connection`` opens the exported marts (one in-memory DuckDB view per ``DIR/marts/<mart>.parquet``, results cached
 per mart version); ``columns`` names the marts' columns by role; one query module per page (``overview``,
-``instruction_types``, ``bias``, ``safety``, ``quality``, ``multi_turn``, ``explorer``, ``sql``); ``lookup`` finds
-edits and images by id; ``speedups`` holds the in-memory indexes and arrays and ``warmup`` builds them in the
+``instruction_types``, ``bias``, ``safety``, ``quality``, ``multi_turn``, ``explorer``, ``sql``, ``policy``);
+``lookup`` finds edits and images by id; ``speedups`` holds the in-memory indexes and arrays and ``warmup`` builds them in the
 background (``reset()`` forgets them). The names below are what the pages use (``data.parts(m)`` and so on).
 """
 
@@ -50,6 +50,14 @@ from dashboards.data.overview import (
     scorecard_denominator,
     scorecard_metric_columns,
     totals,
+)
+from dashboards.data.policy import (
+    load_saved_policy,
+    policy_effect,
+    policy_model,
+    policy_scores,
+    save_page_policy,
+    saved_policies,
 )
 from dashboards.data.quality import (
     flag_counts,
@@ -107,10 +115,14 @@ __all__ = [
     "label_origins",
     "label_quality",
     "labels",
+    "load_saved_policy",
     "marts",
     "n_alignment_not_judged",
     "parts",
     "pass_counts",
+    "policy_effect",
+    "policy_model",
+    "policy_scores",
     "reset",
     "row_index",
     "rows_by_id",
@@ -119,6 +131,8 @@ __all__ = [
     "safety_gallery",
     "safety_rates",
     "safety_signals",
+    "save_page_policy",
+    "saved_policies",
     "score_columns",
     "score_histogram",
     "score_label",
