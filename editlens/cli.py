@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--instruction-frames", type=Path, default=None, metavar="FILE",
                    help="framing phrases removed for directional_instruction_core "
                         "(default: embeddings/instruction_frames.csv)")
+    p.add_argument("--detectors", default="", metavar="NAMES",
+                   help="dedicated detectors on the same decoded images: nudenet, faces (opencv-haar-face) or all; "
+                        "needs pip install 'editlens[detectors]'")
     p.add_argument("--rescore-edits", action="store_true",
                    help="recompute this model's edit scores from stored embeddings (after editing the frames file)")
     p.add_argument("--max-image-pixels", type=int, default=None, help="larger images get status too_large")
@@ -134,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
             concepts_file=args.concepts,
             frames_file=args.instruction_frames,
             rescore_edits=args.rescore_edits,
+            detectors=tuple(n for n in args.detectors.split(",") if n.strip()),
             threads=args.threads,
             streams=args.streams,
             ray_actors=args.ray_actors,

@@ -24,8 +24,9 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -41,6 +42,7 @@ ALL_DETECTORS = (NUDENET, HAAR_FACE)
 ALIASES = {"faces": HAAR_FACE, "face": HAAR_FACE, "nudity": NUDENET, "all": None}
 INSTALL_HINT = "pip install 'editlens[detectors]'"
 DETECT_SIZE = 640  # long side of the copy the detectors see (NudeNet works at 320, the cascade finds faces >= 20 px)
+DETECT_MIN_SIDE = 320  # the decode keeps both sides at least this when detectors run (JPEG DCT scaling)
 MAX_BOXES = 16
 HAAR_FILE = "haarcascade_frontalface_default.xml"
 
@@ -191,31 +193,88 @@ def detect_input(rgb: np.ndarray, size: int = DETECT_SIZE) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((max(1, round(w * s)), max(1, round(h * s))), Image.BOX))
 
 
+@dataclass
+class DetectStage:
+    """The detectors as a stage of the embed job's decode: picklable (DataLoader workers, Ray actors), each
+    thread or process loads its own detectors once. `known` holds the sorted uint64 sha256 prefixes of contents
+    every named detector already scored (skipped, as embeddings skip embedded contents)."""
+
+    names: tuple[str, ...]
+    known: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    min_side: int = DETECT_MIN_SIDE  # JPEGs are decoded at a DCT scale keeping both sides >= this
+
+    def __post_init__(self) -> None:
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def detectors(self) -> list[Detector]:
+        if getattr(self._local, "detectors", None) is None:
+            self._local.detectors = load_detectors(self.names)
+        return self._local.detectors
+
+    def collector(self) -> _Collector:
+        return _Collector(self)
+
+    def is_known(self, sha: str) -> bool:
+        if not len(self.known):
+            return False
+        p = np.uint64(int(sha[:16], 16))
+        i = int(np.searchsorted(self.known, p))
+        return i < len(self.known) and self.known[i] == p
+
+
+class _Collector:
+    """One batch's detections: each distinct content not yet scored goes through every detector once, as soon
+    as it is decoded (only the rows are kept, never the images)."""
+
+    def __init__(self, stage: DetectStage):
+        self.stage, self.seen = stage, set()
+        self.cols: dict[str, list] = {f.name: [] for f in DETECTIONS_SCHEMA}
+
+    def add(self, sha: str, rgb: np.ndarray) -> None:
+        if sha in self.seen or self.stage.is_known(sha):
+            return
+        self.seen.add(sha)
+        _append(self.cols, self.stage.detectors(), sha, detect_input(rgb))
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_pydict(self.cols, schema=DETECTIONS_SCHEMA)
+
+
+def _append(cols: dict[str, list], detectors: Sequence[Detector], sha: str, rgb: np.ndarray) -> None:
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    elif rgb.shape[2] == 4:
+        rgb = rgb[..., :3]
+    for det in detectors:
+        try:
+            d, status, msg = det.detect(rgb), "ok", None
+        except Exception as e:  # noqa: BLE001 - one image's failure is recorded, the job goes on
+            d, status, msg = None, "error", f"{type(e).__name__}: {e}"[:500]
+        cols["sha256"].append(sha)
+        cols["detector"].append(det.name)
+        cols["detector_version"].append(det.version)
+        cols["status"].append(status)
+        cols["message"].append(msg)
+        cols["n_detections"].append(d.n_detections if d else None)
+        cols["largest_share"].append(d.largest_share if d else None)
+        cols["boxes"].append(d.boxes if d else None)
+        cols["class_labels"].append([k for k, _ in d.class_scores] if d else None)
+        cols["class_scores"].append([v for _, v in d.class_scores] if d else None)
+
+
 def detect_images(detectors: Sequence[Detector], shas: Sequence[str],
                   images: Sequence[np.ndarray | None]) -> pa.Table:
     """Rows of `DETECTIONS_SCHEMA` for each (content, detector); images that did not decode (None) get no row
     (their status is in image_facts). A detector error on one image is an `error` row, never a stopped job."""
     cols: dict[str, list] = {f.name: [] for f in DETECTIONS_SCHEMA}
     for sha, rgb in zip(shas, images):
-        if rgb is None:
-            continue
-        if rgb.ndim == 2:
-            rgb = np.repeat(rgb[..., None], 3, axis=2)
-        elif rgb.shape[2] == 4:
-            rgb = rgb[..., :3]
-        for det in detectors:
-            try:
-                d, status, msg = det.detect(rgb), "ok", None
-            except Exception as e:  # noqa: BLE001 - one image's failure is recorded, the job goes on
-                d, status, msg = None, "error", f"{type(e).__name__}: {e}"[:500]
-            cols["sha256"].append(sha)
-            cols["detector"].append(det.name)
-            cols["detector_version"].append(det.version)
-            cols["status"].append(status)
-            cols["message"].append(msg)
-            cols["n_detections"].append(d.n_detections if d else None)
-            cols["largest_share"].append(d.largest_share if d else None)
-            cols["boxes"].append(d.boxes if d else None)
-            cols["class_labels"].append([k for k, _ in d.class_scores] if d else None)
-            cols["class_scores"].append([v for _, v in d.class_scores] if d else None)
+        if rgb is not None:
+            _append(cols, detectors, sha, rgb)
     return pa.Table.from_pydict(cols, schema=DETECTIONS_SCHEMA)

@@ -41,7 +41,8 @@ def _progress(total: int, desc: str, unit: str, enabled: bool):
 
 
 def run_images_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, known: np.ndarray, batch_size: int,
-                     workers: int, max_pixels: int, progress: bool = True, streams: int = 1) -> list[ShardResult]:
+                     workers: int, max_pixels: int, progress: bool = True, streams: int = 1,
+                     detect=None) -> list[ShardResult]:
     """Decode, embed and write every image shard of `plan`. With workers > 0, DataLoader worker processes decode
     and the main process runs the model; with workers = 0, `streams` threads of the main process each decode and
     embed whole batches (CPU: no hand-off between processes, every core busy with one batch). Either way the
@@ -52,7 +53,7 @@ def run_images_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, known: np.nd
         return []
     inline = workers == 0 and streams > 1
     ds = ImageBatches(plan, encoder.loaded.spec.preprocess,
-                      batch_size if inline else loader_chunk_size(batch_size, workers), max_pixels)
+                      batch_size if inline else loader_chunk_size(batch_size, workers), max_pixels, detect)
     need: dict[int, bool] = {}  # shard -> its image_embeddings file is still to write (decided once per shard)
 
     def need_embed(shard: int) -> bool:
@@ -203,6 +204,7 @@ class ActorArgs:
     max_pixels: int
     threads: int            # torch threads per actor
     decode_threads: int = 1  # image decoding threads per actor (Pillow releases the GIL while decoding)
+    detect: object = None  # embeddings.detectors.DetectStage, or None
 
 
 class ShardActor:
@@ -230,7 +232,7 @@ class ShardActor:
             if kind == "image":
                 r = process_shard_inline(self.wh, self.image_plan, shard, self.encoder, self.known,
                                          self.args.batch_size, self.args.max_pixels,
-                                         threads=self.args.decode_threads)
+                                         threads=self.args.decode_threads, detect=self.args.detect)
                 n_img, n_facts, n_emb = r.images, r.facts_written, r.embeddings_written
             else:
                 n_txt = process_text_shard(self.wh, self.text_plan, shard, self.encoder, self.args.batch_size)

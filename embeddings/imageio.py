@@ -191,11 +191,13 @@ _MOSAIC_BYTES = 16 << 20  # model inputs are pasted into images of at most this 
 @dataclass
 class ImageBatch:
     """A processed batch, columnar: `facts` holds the `image_facts` columns (one value per input row, None where
-    unknown) and `pixels` the model inputs of the rows listed in `ok`, as uint8 (len(ok), 3, size, size)."""
+    unknown) and `pixels` the model inputs of the rows listed in `ok`, as uint8 (len(ok), 3, size, size);
+    `detections` the `image_detections` rows of its decoded contents when detectors ran."""
 
     facts: dict[str, list]
     ok: list[int]
     pixels: np.ndarray | None
+    detections: Any = None
 
     def __len__(self) -> int:
         return len(self.facts["image_id"])
@@ -266,9 +268,10 @@ def _jpeg_scaled(data: bytes, want: int, out: dict, max_pixels: int) -> np.ndarr
     return arr
 
 
-def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRowGroup | None):
+def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRowGroup | None, want: int = 0):
     """Read, hash and decode one row into `out` (sha256, size, format, mode, status): (RGB image, its (h, w, 3)
-    uint8 array or None), or None when it cannot be decoded."""
+    uint8 array or None), or None when it cannot be decoded. JPEGs are decoded at the smallest DCT scale whose
+    both sides are at least the model size, the facts size and `want` (the detectors' size, when they run)."""
     try:
         data, why = read_bytes(rec, cache)
     except Exception as exc:  # noqa: BLE001 - a bad record never stops the job
@@ -279,7 +282,7 @@ def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRo
     out["sha256"] = hashlib.sha256(data).hexdigest()
     out["file_size"] = len(data)
     if pp.jpeg_draft:
-        scaled = _jpeg_scaled(data, max(pp.size, FACT_SIZE), out, max_pixels)
+        scaled = _jpeg_scaled(data, max(pp.size, FACT_SIZE, want), out, max_pixels)
         if scaled is not None:
             return Image.fromarray(scaled, "RGB"), scaled
     try:
@@ -290,8 +293,8 @@ def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRo
             out["status"], out["status_message"] = "too_large", f"{w}x{h} is more than {max_pixels} pixels"
             return None
         if pp.jpeg_draft and img.format == "JPEG":
-            want = max(pp.size, FACT_SIZE)
-            img.draft("RGB", (want, want))
+            side = max(pp.size, FACT_SIZE, want)
+            img.draft("RGB", (side, side))
         img.load()
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)
@@ -325,9 +328,12 @@ def _batch_facts(mosaic: Image.Image, k: int) -> dict[str, np.ndarray]:
 
 
 def process_batch(recs: list[dict], pp: Preprocess, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-                  cache: LastRowGroup | None = None) -> ImageBatch:
-    """Read, hash and decode a batch of `images` rows. Never raises: failures become a status with a message."""
+                  cache: LastRowGroup | None = None, detect: Any = None) -> ImageBatch:
+    """Read, hash and decode a batch of `images` rows. Never raises: failures become a status with a message.
+    With `detect` (an `embeddings.detectors.DetectStage`) the same decoded image also goes to the detectors."""
     rows = [empty_record(r) for r in recs]
+    want = detect.min_side if detect is not None else 0
+    found = detect.collector() if detect is not None else None
     n, s = len(recs), pp.size
     per_mosaic = max(1, min(n, _MOSAIC_BYTES // (4 * s * s)))
     facts = Image.new("RGB", (FACT_SIZE, FACT_SIZE * max(1, n)))
@@ -349,10 +355,12 @@ def process_batch(recs: list[dict], pp: Preprocess, max_pixels: int = DEFAULT_MA
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i, (rec, out) in enumerate(zip(recs, rows)):
-            decoded = _decode(rec, out, pp, max_pixels, cache)
+            decoded = _decode(rec, out, pp, max_pixels, cache, want)
             if decoded is None:
                 continue
             rgb, arr = decoded
+            if found is not None:
+                found.add(out["sha256"], arr if arr is not None else np.asarray(rgb))
             k = len(ok)
             try:
                 small = rgb.resize((FACT_SIZE, FACT_SIZE), Image.Resampling.BOX)
@@ -382,7 +390,8 @@ def process_batch(recs: list[dict], pp: Preprocess, max_pixels: int = DEFAULT_MA
         thumbs = f["thumb"]
         for j, i in enumerate(ok):
             cols["thumb"][i] = thumbs[j].tobytes()
-    return ImageBatch(cols, ok, pixels[: len(ok)] if ok else None)
+    return ImageBatch(cols, ok, pixels[: len(ok)] if ok else None,
+                      found.table() if found is not None else None)
 
 
 def process_image(rec: dict, pp: Preprocess, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,

@@ -22,11 +22,13 @@ from embeddings import manifest as M
 from embeddings import scoring as S
 from embeddings import tables as T
 from embeddings.concepts import ConceptSet, run_concept_stage
+from embeddings.detectors import DetectStage, load_detectors, parse_names
 from embeddings.distributor import ActorArgs, run_images_local, run_ray, run_texts_local
 from embeddings.encoder import Encoder, default_batch_size, device_settings
 from embeddings.frames import InstructionFrames
 from embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS
 from embeddings.models import TINY_NAME, load_model
+from embeddings.writer import compact_detections
 
 
 @dataclass
@@ -52,6 +54,7 @@ class EmbedConfig:
     progress: bool = True
     duckdb_memory: str = "2GB"
     images_only: bool = False       # stop after image facts + embeddings (speed bench, or a facts-only pass)
+    detectors: tuple[str, ...] = ()  # dedicated detectors on the same decoded images (embeddings/detectors.py)
 
 
 @dataclass
@@ -66,6 +69,7 @@ class EmbedSummary:
     image_shards: int = 0
     facts_written: int = 0
     embeddings_written: int = 0
+    detections_written: int = 0
     duplicates_removed: int = 0
     statuses: dict = field(default_factory=dict)
     texts_embedded: int = 0
@@ -91,6 +95,7 @@ class EmbedSummary:
             (f"images: {self.images_planned} to do in {self.image_shards} shards ({st}); "
              f"{self.facts_written} facts, {self.embeddings_written} new embeddings")
             + (f", {self.duplicates_removed} duplicate rows compacted" if self.duplicates_removed else "")
+            + (f", {self.detections_written} detector rows" if self.detections_written else "")
             + (f"; {self.images_per_second:.0f} images/s" if self.images_planned else ""),
             f"texts: {self.texts_embedded} embedded; concepts: {self.concept_rows} rows; edits: {self.edits_scored} scored",
             f"done in {self.seconds:.1f} s; tables under {self.warehouse / 'parquet'}",
@@ -127,6 +132,8 @@ def run_embed(cfg: EmbedConfig) -> EmbedSummary:
     settings = device_settings(cfg.device)
     concepts = ConceptSet.load(cfg.concepts_file)
     frames = InstructionFrames.load(cfg.frames_file)
+    if cfg.detectors:  # a detector asked for but not installed: one clear error (exit 2) before any work
+        load_detectors(cfg.detectors)
     lay = local_layout(settings.device, os.cpu_count() or 1, cfg.workers, cfg.streams, cfg.threads)
     old_threads = torch.get_num_threads()
     if lay.threads:
@@ -189,34 +196,39 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, frames
 
     # 1. images
     t_img = time.perf_counter()
-    image_plan = M.plan_images(con, wh, spec.key, cfg.shard_size, work_dir)
+    names = parse_names(cfg.detectors)
+    image_plan = M.plan_images(con, wh, spec.key, cfg.shard_size, work_dir, names)
     known = M.known_content(con, wh, spec.key)
+    detect = DetectStage(names, M.known_detections(con, wh, names)) if names else None
     summary.images_planned, summary.image_shards = image_plan.total, len(image_plan.names)
     text_plan = None
     if cfg.backend == "ray":
         text_plan = M.plan_texts(con, wh, spec.key, cfg.shard_size, work_dir, frames)
         args = ActorArgs(str(wh.root), cfg.model, cfg.pretrained, settings.device, cfg.allow_random_weights,
                          cfg.jpeg_draft, batch_size, cfg.max_image_pixels, max(1, cfg.threads or 1),
-                         decode_threads=max(1, lay.workers, lay.streams))
+                         decode_threads=max(1, lay.workers, lay.streams), detect=detect)
         totals = run_ray(args, image_plan, text_plan, known, cfg.ray_actors, cfg.progress)
         summary.facts_written, summary.embeddings_written = totals["facts"], totals["embeddings"]
         summary.texts_embedded = totals["texts"]
         summary.image_seconds = time.perf_counter() - t_img
     else:
         results = run_images_local(wh, image_plan, encoder, known, batch_size, lay.workers, cfg.max_image_pixels,
-                                   cfg.progress, streams=lay.streams)
+                                   cfg.progress, streams=lay.streams, detect=detect)
         summary.image_seconds = time.perf_counter() - t_img
         if lay.rest_threads:
             torch.set_num_threads(lay.rest_threads)
         for r in results:
             summary.facts_written += r.facts_written
             summary.embeddings_written += r.embeddings_written
+            summary.detections_written += r.detections_written
             for k, v in (r.statuses or {}).items():
                 summary.statuses[k] = summary.statuses.get(k, 0) + v
 
     # 2. dedup by content across shards of this run
     summary.duplicates_removed = S.compact(con, wh, T.IMAGE_EMBEDDINGS, spec.key)
     S.compact(con, wh, T.IMAGE_CONCEPTS, spec.key)
+    if names:  # a content under two image_ids in two shards: its detector rows kept once
+        summary.detections_written -= compact_detections(con, wh)
 
     # 3. texts
     if cfg.images_only:

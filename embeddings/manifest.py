@@ -15,6 +15,7 @@ the work that is not on disk yet:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,7 +105,20 @@ def _write_manifest(reader: pa.RecordBatchReader, path: Path, shard_size: int, p
     return plan
 
 
-def plan_images(con: duckdb.DuckDBPyConnection, wh: Warehouse, key: str, shard_size: int, work_dir: Path) -> Plan:
+def _detected(wh: Warehouse, detectors: Sequence[str]) -> str:
+    """Contents every named detector scored (image_detections)."""
+    names = ", ".join(f"'{n}'" for n in detectors)
+    return (f"select sha256 from {source(wh, T.IMAGE_DETECTIONS)} where detector in ({names}) "
+            f"group by sha256 having count(distinct detector) = {len(set(detectors))}")
+
+
+def plan_images(con: duckdb.DuckDBPyConnection, wh: Warehouse, key: str, shard_size: int, work_dir: Path,
+                detectors: Sequence[str] = ()) -> Plan:
+    """Images without facts, or whose content has no embedding for the model (or, with detectors, no row of
+    every named detector)."""
+    det_cte = f",\n        det as ({_detected(wh, detectors)})" if detectors else ""
+    det_join = "left join det d on d.sha256 = f.sha256" if detectors else ""
+    det_cond = " or d.sha256 is null" if detectors else ""
     sql = f"""
         with imgs as (
             select image_id,
@@ -116,13 +130,14 @@ def plan_images(con: duckdb.DuckDBPyConnection, wh: Warehouse, key: str, shard_s
         ),
         facts as (select image_id, any_value(sha256) as sha256, any_value(status) as status
                   from {source(wh, T.IMAGE_FACTS)} group by image_id),
-        emb as (select distinct sha256 from {source(wh, T.IMAGE_EMBEDDINGS)} where model_key = '{key}')
+        emb as (select distinct sha256 from {source(wh, T.IMAGE_EMBEDDINGS)} where model_key = '{key}'){det_cte}
         select i.image_id, i.location_kind, i.root, i.path, cast(i.row_group as integer) as row_group,
                cast(i."row" as bigint) as "row", i."column", i."exists", f.image_id is not null as has_facts
         from imgs i
         left join facts f on f.image_id = i.image_id
         left join emb e on e.sha256 = f.sha256
-        where f.image_id is null or (f.status = 'ok' and e.sha256 is null)
+        {det_join}
+        where f.image_id is null or (f.status = 'ok' and (e.sha256 is null{det_cond}))
         order by i.image_id
     """
     reader = con.execute(sql).to_arrow_reader(max(1024, shard_size))
@@ -158,6 +173,15 @@ def known_content(con: duckdb.DuckDBPyConnection, wh: Warehouse, key: str) -> np
         f"select distinct ('0x' || substr(sha256, 1, 16))::ubigint as p from {source(wh, T.IMAGE_EMBEDDINGS)} "
         "where model_key = ? order by p", [key]).fetchnumpy()["p"]
     return np.ascontiguousarray(rows, dtype=np.uint64)  # 8 bytes per content, no Python objects
+
+
+def known_detections(con: duckdb.DuckDBPyConnection, wh: Warehouse, detectors: Sequence[str]) -> np.ndarray:
+    """Sorted uint64 prefixes of the contents every named detector already scored (skipped by the detectors)."""
+    if not detectors or not wh.has_table(T.IMAGE_DETECTIONS):
+        return np.zeros(0, dtype=np.uint64)
+    rows = con.execute(f"select distinct ('0x' || substr(sha256, 1, 16))::ubigint as p "
+                       f"from ({_detected(wh, detectors)}) order by p").fetchnumpy()["p"]
+    return np.ascontiguousarray(rows, dtype=np.uint64)
 
 
 def sha_prefix(sha: str) -> np.uint64:

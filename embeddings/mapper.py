@@ -19,7 +19,7 @@ from embeddings.writer import ImageShard, ShardResult, write_text_shard
 
 
 def process_shard_inline(wh: Warehouse, plan: M.Plan, shard: int, encoder: Encoder, known: np.ndarray,
-                         batch_size: int, max_pixels: int, threads: int = 1) -> ShardResult:
+                         batch_size: int, max_pixels: int, threads: int = 1, detect=None) -> ShardResult:
     """The whole mapper for one shard in one process (Ray actors): decode with a thread pool (each thread a
     slice of the batch), embed, write."""
     from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +34,7 @@ def process_shard_inline(wh: Warehouse, plan: M.Plan, shard: int, encoder: Encod
     def part(chunk: list[dict]) -> dict:
         if not hasattr(local, "cache"):
             local.cache = LastRowGroup()  # one per thread: consecutive rows share a row group
-        return decode_rows(chunk, shard, pp, max_pixels, local.cache)
+        return decode_rows(chunk, shard, pp, max_pixels, local.cache, detect)
 
     with ThreadPoolExecutor(max_workers=threads) as ex:
         for s in range(0, len(rows), batch_size):

@@ -47,8 +47,9 @@ class ImageBatches:
     thread reads the manifest row group of the shard it is working on (one at a time), so memory does not grow
     with the dataset."""
 
-    def __init__(self, plan: M.Plan, pp: Preprocess, batch_size: int, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
-        self.plan, self.pp, self.max_pixels = plan, pp, max_pixels
+    def __init__(self, plan: M.Plan, pp: Preprocess, batch_size: int, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+                 detect=None):
+        self.plan, self.pp, self.max_pixels, self.detect = plan, pp, max_pixels, detect
         self.batches = BatchIndices(plan, batch_size)
         self._local = threading.local()  # per thread: the current shard's rows and a Parquet bytes cache
 
@@ -71,18 +72,19 @@ class ImageBatches:
         if getattr(loc, "shard", None) != shard:
             loc.rows, loc.shard = manifest_rows(self.plan.read_shard(shard)), shard
             loc.cache = getattr(loc, "cache", None) or LastRowGroup()
-        return decode_rows(loc.rows[start:stop], shard, self.pp, self.max_pixels, loc.cache)
+        return decode_rows(loc.rows[start:stop], shard, self.pp, self.max_pixels, loc.cache, self.detect)
 
 
 def decode_rows(rows: list[dict], shard: int, pp: Preprocess, max_pixels: int,
-                cache: LastRowGroup | None = None) -> dict:
+                cache: LastRowGroup | None = None, detect=None) -> dict:
     """Manifest rows -> {shard, facts (image_facts columns), has_facts, ok (rows with a model input), pixels
-    (uint8 tensor (len(ok), 3, size, size) or None)}."""
+    (uint8 tensor (len(ok), 3, size, size) or None), detections (image_detections rows, or None without
+    detectors: an `embeddings.detectors.DetectStage`)}."""
     import torch
 
-    b = process_batch(rows, pp, max_pixels, cache)
+    b = process_batch(rows, pp, max_pixels, cache, detect)
     return {"shard": shard, "facts": b.facts, "has_facts": [bool(r.get("has_facts")) for r in rows], "ok": b.ok,
-            "pixels": torch.from_numpy(b.pixels) if b.pixels is not None else None}
+            "pixels": torch.from_numpy(b.pixels) if b.pixels is not None else None, "detections": b.detections}
 
 
 def identity(item):
@@ -96,6 +98,8 @@ def merge_batches(parts: list[dict]) -> dict:
     if len(parts) == 1:
         return parts[0]
     out = {"shard": parts[0]["shard"], "facts": {c: [] for c in parts[0]["facts"]}, "has_facts": [], "ok": []}
+    found = [p["detections"] for p in parts if p.get("detections") is not None]
+    out["detections"] = pa.concat_tables(found) if found else None
     pixels = []
     n = 0
     for p in parts:

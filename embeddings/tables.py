@@ -14,6 +14,7 @@ from editlens.contract.tables import (  # noqa: F401 - the table names, re-expor
     EMBED_MODELS,
     EMBED_SCHEMAS,
     IMAGE_CONCEPTS,
+    IMAGE_DETECTIONS,
     IMAGE_EMBEDDINGS,
     IMAGE_FACTS,
     TEXT_EMBEDDINGS,

@@ -94,3 +94,69 @@ def test_box_encoding_round_trip():
     assert share == pytest.approx(50 * 100 / (100 * 200))
     assert D.decode_boxes(s)[0] == (0.0, 0.0, 0.5, 0.5)
     assert D.encode_boxes([], 10, 10) == ("", 0.0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# in the embed job: the same decoded images, one row per content and detector
+
+
+def _embed_cfg(wh, **kw):
+    from embeddings.main import EmbedConfig
+
+    base = {"warehouse": wh, "allow_random_weights": True, "shard_size": 4, "workers": 0, "threads": 1,
+            "progress": False, "batch_size": 3}
+    base.update(kw)
+    return EmbedConfig(**base)
+
+
+def _tables(wh, name):
+    import duckdb
+
+    return duckdb.sql(f"select * from read_parquet('{wh.table_glob(name)}')").df() if wh.has_table(name) else None
+
+
+def test_embed_job_runs_the_detectors_on_its_decoded_images(tmp_path):
+    from PIL import Image
+
+    from embeddings.main import run_embed
+    from embeddings.testing import build_warehouse
+
+    info = build_warehouse(tmp_path)
+    photo = tmp_path / "data" / "images" / "a1.jpg"
+    Image.fromarray(skimage.data.astronaut()).save(photo, "JPEG", quality=92)  # edit a0 -> a1 adds a person
+    wh = info["warehouse"]
+    # embedded first without detectors: the detector run plans the decoded images again, only for the detectors
+    run_embed(_embed_cfg(wh, images_only=True))
+    assert not wh.has_table("image_detections")
+    s = run_embed(_embed_cfg(wh, detectors=("all",)))
+    det = _tables(wh, "image_detections")
+    facts = _tables(wh, "image_facts")
+    ok = set(facts.loc[facts["status"] == "ok", "sha256"])
+    assert s.detections_written == len(det) == 2 * len(ok)
+    assert set(det["sha256"]) == ok  # missing, truncated and unsupported images have no row
+    assert det.groupby(["sha256", "detector"]).size().max() == 1
+    assert (det["status"] == "ok").all()
+    face = det[det["detector"] == D.HAAR_FACE].set_index("sha256")["n_detections"]
+    photo_sha = facts.loc[facts["image_id"] == info["ids"]["a1.jpg"], "sha256"].iloc[0]
+    assert face[photo_sha] == 1
+    assert (face.drop(photo_sha) == 0).all()  # drawn circles and squares: no face
+    (x0, y0, x1, y1), = D.decode_boxes(det[(det["sha256"] == photo_sha) & (det["detector"] == D.HAAR_FACE)]
+                                       ["boxes"].iloc[0])
+    assert 0.35 < (x0 + x1) / 2 < 0.55 and 0.15 < (y0 + y1) / 2 < 0.35
+    assert det["detector_version"].str.contains("sha256:").all()
+    # a rerun finds nothing to do
+    again = run_embed(_embed_cfg(wh, detectors=("all",)))
+    assert again.images_planned == 0 and again.detections_written == 0
+    assert len(_tables(wh, "image_detections")) == len(det)
+
+
+def test_embed_job_asks_for_the_extra(tmp_path, monkeypatch):
+    from editlens.contract.errors import UnusableInput
+    from embeddings.main import run_embed
+    from embeddings.testing import build_warehouse
+
+    wh = build_warehouse(tmp_path)["warehouse"]
+    monkeypatch.setattr(D, "available", lambda name: False)
+    with pytest.raises(UnusableInput, match=r"pip install 'editlens\[detectors\]'"):
+        run_embed(_embed_cfg(wh, detectors=("faces",)))
+    assert not wh.has_table("image_facts")  # stopped before any work
