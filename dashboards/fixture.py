@@ -168,12 +168,21 @@ def _write_images(root: Path) -> pa.Table:
                 "exists": True,
             }
         )
-    t = pa.Table.from_pylist(
-        rows,
-        # the ingest contract's own column types (ingest/tables.py), for the columns the lookup reads
-        schema=pa.schema([IMAGES.field(n) for n in _IMAGE_COLUMNS]),
+    t = pa.Table.from_pylist(rows, schema=pa.schema([IMAGES.field(n) for n in _IMAGE_COLUMNS]))
+    # the image_locations mart's names (models/marts/image_locations.sql)
+    return t.rename_columns(
+        ["image_id", "location_kind", "root", "path", "row_group", "parquet_row", "parquet_column", "file_exists"]
     )
-    return t
+
+
+def _thresholds() -> pa.Table:
+    return pa.table(
+        {
+            "name": ["ip2p_clip_i", "ip2p_directional", "ip2p_clip_t"],
+            "value": [0.7, 0.2, 0.2],
+            "description": ["", "", ""],
+        }
+    )
 
 
 def _instructions(rng: np.random.Generator, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -560,7 +569,9 @@ def write_fixture_warehouse(
             continue
         atomic_write_table(t, root / "marts" / f"{name}.parquet")
     images = _write_images(root)
-    atomic_write_table(images, root / "parquet" / "images" / "part-0.parquet")
+    atomic_write_table(images, root / "marts" / "image_locations.parquet")
+    if "thresholds_in_force" not in omit:
+        atomic_write_table(_thresholds(), root / "marts" / "thresholds_in_force.parquet")
     return FixtureSummary(root=root, n_edits=n_edits, n_images=images.num_rows)
 
 

@@ -418,7 +418,7 @@ def test_warm_up_accelerators_give_the_same_answers(tmp_path):
     assert data.row_index(m, build=False) is None  # nothing built yet: these were plain scans
     data.warm_up(m, wait=True)
     assert data.row_index(m, build=False) is not None
-    assert data.row_index(m, build=False, table="images") is not None
+    assert data.row_index(m, build=False, table="image_locations") is not None
     after = answers()
     for b, a in zip(before, after):
         b = b.reset_index(drop=True)

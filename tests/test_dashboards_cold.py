@@ -15,17 +15,15 @@ from dashboards.fixture import write_fixture_warehouse
 
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory) -> Path:
-    """Fixture marts whose image lookup is sharded by dataset and part, like the ingest writes it."""
+    """Fixture marts whose image_locations mart holds two parts of one dataset in separate row groups, sorted by
+    dataset and part as the dbt model writes it."""
     root = tmp_path_factory.mktemp("cold")
     write_fixture_warehouse(root, n_edits=200, seed=11)
-    d = root / "parquet" / "images"
-    imgs = pd.concat([pq.read_table(p).to_pandas() for p in sorted(d.glob("*.parquet"))], ignore_index=True)
-    for p in d.glob("*.parquet"):
-        p.unlink()
+    p = root / "marts" / "image_locations.parquet"
+    imgs = pq.read_table(p).to_pandas()
     half = len(imgs) // 2
-    for i, (part, chunk) in enumerate((("p1", imgs.iloc[:half]), ("p2", imgs.iloc[half:]))):
-        chunk = chunk.assign(dataset="d1", part=part)
-        pq.write_table(pa.Table.from_pandas(chunk, preserve_index=False), d / f"d1-{part}-{i:05d}.parquet")
+    imgs = imgs.assign(dataset="d1", part=["p1"] * half + ["p2"] * (len(imgs) - half))
+    pq.write_table(pa.Table.from_pandas(imgs, preserve_index=False), p, row_group_size=half)
     return root
 
 
@@ -37,11 +35,11 @@ def _fresh(root: Path) -> data.Marts:
 
 def test_image_refs_with_dataset_and_part_hints_find_the_same_rows(wh):
     m = _fresh(wh)
-    imgs = m.query("select image_id, part from images order by image_id")
+    imgs = m.query("select image_id, part from image_locations order by image_id")
     in_p1 = imgs.loc[imgs["part"] == "p1", "image_id"].tolist()[:2]
     in_p2 = imgs.loc[imgs["part"] == "p2", "image_id"].tolist()[:2]
     ids = [*in_p1, *in_p2, "ffffffffffffffff", "not-hex"]
-    assert data.row_index(m, build=False, table="images") is None
+    assert data.row_index(m, build=False, table="image_locations") is None
     plain = data.image_refs(m, ids)
     # hinted with p1 only: the p2 ids are found by the dataset-wide second look; unknown ids stay unknown
     hinted = data.image_refs(m, ids, ["d1"], ["p1"])
@@ -50,7 +48,7 @@ def test_image_refs_with_dataset_and_part_hints_find_the_same_rows(wh):
     # a wrong dataset hint finds nothing (an image id is a hash of its dataset: it cannot be elsewhere)
     assert data.image_refs(m, in_p1, ["other"], []) == {}
     data.warm_up(m, wait=True)
-    assert data.row_index(m, build=False, table="images") is not None
+    assert data.row_index(m, build=False, table="image_locations") is not None
     assert data.image_refs(m, ids, ["d1"], ["p1"]) == plain
     row = imgs.set_index("image_id")
     for i, ref in plain.items():

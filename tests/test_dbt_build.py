@@ -23,6 +23,7 @@ MARTS = [
     "edits", "edit_labels", "edit_quality_flags", "instruction_type_stats", "label_cooccurrence",
     "score_distributions", "score_histograms", "bias_slices", "attribute_shifts", "safety_slices",
     "safety_flagged_edits", "safety_signals", "near_duplicate_pairs", "dataset_scorecard",
+    "image_locations", "thresholds_in_force",
 ]
 # generator truth -> flag column
 FLAG_OF = {
@@ -69,6 +70,21 @@ def test_every_mart_is_exported_whole(built):
     con = built["con"]
     for m in MARTS:
         assert pq.read_metadata(marts / f"{m}.parquet").num_rows == con.sql(f"select count(*) from {m}").fetchone()[0]
+
+
+def test_image_locations_and_thresholds_in_force_are_the_dashboards_inputs(built, repo_root):
+    """The marts the app reads instead of the ingest `images` table and the repo's thresholds seed."""
+    marts = built["root"] / "marts"
+    got = duckdb.sql(f"""select image_id, part, location_kind, root, path, row_group, parquet_row, parquet_column
+                         from '{marts}/image_locations.parquet'""").fetchall()
+    want = duckdb.sql(f"""select image_id, part, location_kind, root, path, row_group, "row", "column"
+                          from read_parquet('{built["root"]}/parquet/images/*.parquet', union_by_name=true)""").fetchall()
+    assert len(got) > 0 and sorted(got, key=str) == sorted(want, key=str)
+    ds_parts = duckdb.sql(f"select dataset, part from '{marts}/image_locations.parquet'").fetchall()
+    assert ds_parts == sorted(ds_parts)  # sorted by dataset and part: a part's lookup reads its row groups only
+    seed = {r[0]: float(r[1]) for r in duckdb.sql(f"select name, value from '{repo_root}/seeds/thresholds.csv'").fetchall()}
+    mart = dict(duckdb.sql(f"select name, value from '{marts}/thresholds_in_force.parquet'").fetchall())
+    assert mart == seed and mart["ip2p_clip_i"] == 0.7
 
 
 def test_edits_mart_has_one_row_per_ingested_edit_and_totals_add_up(built):

@@ -7,7 +7,6 @@ a column added or dropped by the dbt models is one edit here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import pandas as pd
 
@@ -41,14 +40,11 @@ QUALITY_FLAGS: dict[str, tuple[str | None, bool]] = {
 FLAG_COUNT_COLUMN = "n_quality_flags"
 # edits columns shown in example tables, when present
 EXAMPLE_COLUMNS = ("edit_id", "dataset", "part", "split", "session_id", "turn_index", "instruction")
-# image location columns (ARCHITECTURE.md, `images` table)
-IMAGE_LOOKUP_COLUMNS = ("image_id", "location_kind", "root", "path", "row_group", "row", "column")
-# default filter thresholds: the dbt seed when the repo has it, else InstructPix2Pix's generation code
-THRESHOLDS_SEED = Path(__file__).resolve().parents[2] / "seeds" / "thresholds.csv"
+# the Quality page's sliders: score column -> the threshold (thresholds_in_force.name) that sets its default
 DEFAULT_THRESHOLDS = {
-    "clip_i": ("ip2p_clip_i", 0.7),
-    "directional_caption": ("ip2p_directional", 0.2),
-    "clip_t_target_caption": ("ip2p_clip_t", 0.2),
+    "clip_i": "ip2p_clip_i",
+    "directional_caption": "ip2p_directional",
+    "clip_t_target_caption": "ip2p_clip_t",
 }
 
 
@@ -80,16 +76,15 @@ def example_columns(m: Marts, extra: Sequence[str] = ()) -> list[str]:
 
 
 def default_thresholds(m: Marts) -> dict[str, float]:
-    """Filter thresholds for the Quality page's sliders, from seeds/thresholds.csv where present."""
-    seeded: dict[str, float] = {}
-    try:
-        seed = pd.read_csv(THRESHOLDS_SEED)
-        seeded = dict(zip(seed["name"], seed["value"].astype(float)))
-    except (OSError, KeyError, ValueError):
-        pass
+    """Default values of the Quality page's sliders: the thresholds this build used (the `thresholds_in_force`
+    mart), for the score columns present; empty when that mart is missing."""
+    if not m.has("thresholds_in_force"):
+        return {}
+    t = m.df("select name, value from thresholds_in_force")
+    in_force = dict(zip(t["name"], t["value"].astype(float)))
     present = set(score_columns(m))
     return {
-        col: float(seeded.get(name, dv)) for col, (name, dv) in DEFAULT_THRESHOLDS.items() if col in present
+        col: in_force[name] for col, name in DEFAULT_THRESHOLDS.items() if col in present and name in in_force
     }
 
 

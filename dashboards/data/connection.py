@@ -39,6 +39,8 @@ MARTS = (
     "safety_slices",  # category x dataset x part: flagged counts and their denominators
     "safety_flagged_edits",  # one row per edit flagged for safety: categories, signals, reasons, introduced
     "safety_signals",  # signal x category: in use or why not (not_calibrated, not_run), version, threshold
+    "image_locations",  # one row per image and part: where its bytes are (file, or Parquet row group/row/column)
+    "thresholds_in_force",  # name, value, description: the thresholds seed this build used
 )
 
 
@@ -106,8 +108,6 @@ class Marts:
         return self.marts_dir / f"{name}.parquet"
 
     def has(self, name: str) -> bool:
-        if name == "images":
-            return bool(self.image_sources())
         return self.path(name).is_file()
 
     def available(self) -> list[str]:
@@ -133,19 +133,10 @@ class Marts:
             if re.fullmatch(r"[a-z_][a-z0-9_]*", p.stem) and not p.stem.startswith("tmp_")
         }
 
-    def image_sources(self) -> list[Path]:
-        mart = self.marts_dir / "images.parquet"
-        if mart.is_file():
-            return [mart]
-        d = Warehouse(self.root).table_dir("images")
-        return sorted(d.glob("*.parquet")) if d.is_dir() else []
-
     def version(self) -> tuple:
-        """Changes whenever a mart (or the image lookup) is rebuilt: part of every cache key."""
+        """Changes whenever a mart is rebuilt: part of every cache key."""
         out = []
-        for p in (
-            sorted({*(self.path(m) for m in MARTS), *self.console_views().values()}) + self.image_sources()
-        ):
+        for p in sorted({*(self.path(m) for m in MARTS), *self.console_views().values()}):
             try:
                 s = p.stat()
                 out.append((p.name, s.st_mtime_ns, s.st_size))
@@ -168,14 +159,6 @@ class Marts:
                     )
                 else:
                     c.con.execute(f"drop view if exists {m}")
-            srcs = self.image_sources()
-            if srcs:
-                files = "[" + ", ".join(sql_str(str(p)) for p in srcs) + "]"
-                c.con.execute(
-                    f"create or replace view images as select * from read_parquet({files}, union_by_name=true)"
-                )
-            else:
-                c.con.execute("drop view if exists images")
             c.views_for = version
 
     def _conn(self) -> Conn:

@@ -12,8 +12,17 @@ import pandas as pd
 from dashboards.data.connection import Marts, in_list, select_list, sql_str
 from dashboards.data.speedups import row_index
 
-# image location columns (ARCHITECTURE.md, `images` table)
-IMAGE_LOOKUP_COLUMNS = ("image_id", "location_kind", "root", "path", "row_group", "row", "column")
+# the location fields a page gets per image (those of the contract's ImageLocation) and the image_locations
+# mart column each comes from
+IMAGE_LOOKUP_COLUMNS = {
+    "image_id": "image_id",
+    "location_kind": "location_kind",
+    "root": "root",
+    "path": "path",
+    "row_group": "row_group",
+    "row": "parquet_row",
+    "column": "parquet_column",
+}
 
 
 def rows_by_id(m: Marts, ids: Sequence[str], cols: Sequence[str]) -> pd.DataFrame:
@@ -61,11 +70,14 @@ def image_refs(
     prune the others): an image id is a hash of its dataset and location, so an edit's images are always in its
     own dataset; an id not found in the given parts is looked for in the whole dataset."""
     ids = sorted({i for i in image_ids if isinstance(i, str) and i})
-    if not ids or not m.has("images"):
+    if not ids or not m.has("image_locations"):
         return {}
-    cols = set(m.columns("images"))
-    sel = ", ".join(f'"{c}"' if c in cols else f'null as "{c}"' for c in IMAGE_LOOKUP_COLUMNS)
-    idx = row_index(m, build=False, table="images")
+    cols = set(m.columns("image_locations"))
+    sel = ", ".join(
+        f'"{src}" as "{name}"' if src in cols else f'null as "{name}"'
+        for name, src in IMAGE_LOOKUP_COLUMNS.items()
+    )
+    idx = row_index(m, build=False, table="image_locations")
     loc = idx.locate(ids) if idx is not None else None
     if loc is None:  # no index yet: (file, row) of each id from a scan of the id column alone
         loc = _image_locations(m, ids, cols, datasets_, parts_)
@@ -80,7 +92,7 @@ def image_refs(
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(IMAGE_LOOKUP_COLUMNS))
     if len(df) != len(loc) or not set(df["image_id"]) <= set(ids):  # the lookup changed meanwhile: scan it
         params: list = []
-        df = m.df(f"select {sel} from images where {in_list('image_id', ids, params)}", params)
+        df = m.df(f"select {sel} from image_locations where {in_list('image_id', ids, params)}", params)
     out: dict[str, dict] = {}
     for rec in df.to_dict("records"):
         out.setdefault(rec["image_id"], {k: (None if pd.isna(v) else v) for k, v in rec.items()})
@@ -90,10 +102,10 @@ def image_refs(
 def _image_locations(
     m: Marts, ids: list[str], cols: set[str], datasets_: Sequence[str], parts_: Sequence[str]
 ) -> list[tuple[str, int]]:
-    """(file, row) of each id found in the image lookup, reading only its id column (and, given the edits'
-    datasets and parts, only their shards: the `dataset` / `part` statistics prune the others)."""
-    files = "[" + ", ".join(sql_str(str(p)) for p in m.image_sources()) + "]"
-    src = f"read_parquet({files}, filename=true, file_row_number=true, union_by_name=true)"
+    """(file, row) of each id found in the image_locations mart, reading only its id column (and, given the
+    edits' datasets and parts, only their row groups: the mart is sorted by dataset and part, so the `dataset` /
+    `part` statistics prune the others)."""
+    src = f"read_parquet({sql_str(str(m.path('image_locations')))}, filename=true, file_row_number=true)"
     dss = sorted({d for d in datasets_ if isinstance(d, str)}) if "dataset" in cols else []
     pts = sorted({p for p in parts_ if isinstance(p, str)}) if dss and "part" in cols else []
     # an image id is a hash of its dataset and location: an edit's images are in its own dataset (usually its own

@@ -99,7 +99,7 @@ class _RowIndex:
         return None if loc is None else [r for _, r in loc]
 
 
-_INDEXED = {"edits": "edit_id", "images": "image_id"}
+_INDEXED = {"edits": "edit_id", "image_locations": "image_id"}
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -107,9 +107,9 @@ def _row_index_cached(root: str, version: tuple, table: str = "edits") -> _RowIn
     import numpy as np
 
     mm = Marts(Path(root))
-    files = [str(mm.path("edits"))] if table == "edits" else [str(p) for p in mm.image_sources()]
-    if not files:
+    if not mm.has(table):
         return None
+    files = [str(mm.path(table))]
     key = _INDEXED[table]
     lst = "[" + ", ".join(sql_str(f) for f in files) + "]"
     # sorted and numbered by DuckDB, handed over as numeric arrays: building it holds the GIL only for moments,

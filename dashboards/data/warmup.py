@@ -76,7 +76,7 @@ def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
             thresholds = {}
         steps = [
             lambda: row_index(m, build=True),
-            lambda: row_index(m, build=True, table="images"),
+            lambda: row_index(m, build=True, table="image_locations"),
             lambda: score_arrays(m, tuple(sorted(thresholds)), build=True),
             lambda: pass_counts(m, thresholds),
             lambda: session_summary(m),

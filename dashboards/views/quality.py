@@ -18,6 +18,10 @@ if not scores:
 st.subheader("Thresholds")
 st.caption("Move a slider: the pass counts below update live (an edit passes when it meets every threshold).")
 defaults = data.default_thresholds(m)
+if not m.has("thresholds_in_force"):
+    st.caption(
+        f"No `thresholds_in_force` mart, so no default thresholds: the sliders start at the lowest score. {data.BUILD_HINT}"
+    )
 slider_cols = list(defaults) or scores[:2]
 thresholds = {}
 cols = st.columns(len(slider_cols))
