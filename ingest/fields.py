@@ -50,6 +50,13 @@ def check_labels(value: object, key: str = "task_type") -> list[str] | None:
     raise BadField(T.WRONG_TYPE, f"`{key}` must be a list of strings")
 
 
+def is_clean_path(p) -> bool:
+    """The quick test: a path string that passes every lexical check as it is and needs no normalising (anything
+    else goes to ``check_rel_path``)."""
+    return (type(p) is str and p != "" and p[0] != "/" and ".." not in p and "\\" not in p and "//" not in p
+            and "./" not in p and ":" not in p[:3] and "\x00" not in p and not p.isspace())
+
+
 def check_rel_path(value: object, key: str) -> str:
     """Lexical checks of an image path taken from a record; returns it normalised (``/``-separated)."""
     if value is None:
@@ -59,9 +66,7 @@ def check_rel_path(value: object, key: str) -> str:
     p = value
     if not p or not p.strip():
         raise BadField(T.MISSING_KEY, f"`{key}` is empty")
-    # fast path: the common, clean case
-    if p[0] != "/" and ".." not in p and "\\" not in p and "//" not in p and "./" not in p and ":" not in p[:3] \
-            and "\x00" not in p:
+    if is_clean_path(p):  # the common case
         return p
     q = p.replace("\\", "/")
     if "\x00" in q:

@@ -6,12 +6,53 @@ import hashlib
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 SEP = "\x1f"
 
 
 def short_sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _edit_inputs(dataset, part, session_id, turn_index, source_loc, target_loc, instruction) -> tuple:
+    """The edit-id inputs, in order (the formula): for one edit (strings, ``turn_index`` an int) or a column of
+    edits (Arrow string arrays, ``turn_index`` an int32 array; a plain value where the column shares it).
+    ``session_id`` None (single-turn data) counts as the empty string."""
+    if session_id is None:
+        session_id = ""
+    turn = turn_index.cast(pa.string()) if isinstance(turn_index, pa.Array) else str(turn_index)
+    return dataset, part, session_id, turn, source_loc, target_loc, instruction
+
+
+def edit_id(dataset: str, part: str, session_id: str | None, turn_index: int, source_loc: str, target_loc: str,
+            instruction: str) -> str:
+    """``edit_id``: sha1 of dataset, part, session_id, turn_index, source and target location, instruction."""
+    return short_sha1(SEP.join(_edit_inputs(dataset, part, session_id, turn_index, source_loc, target_loc,
+                                            instruction)))
+
+
+def edit_digests(dataset: str, part: str, session_ids: pa.Array | None, turns: pa.Array | int,
+                 source_locs: pa.Array, target_locs: pa.Array, instructions: pa.Array) -> bytes:
+    """``edit_id``'s SHA-1 digests for a column of edits (``short_ids`` turns them into the ids)."""
+    return sha1_digests(pc.binary_join_element_wise(
+        *_edit_inputs(dataset, part, session_ids, turns, source_locs, target_locs, instructions), SEP))
+
+
+def image_id(dataset: str, location: str) -> str:
+    """``image_id``: sha1 of dataset and the image's location (path, or the embedded image's address)."""
+    return short_sha1(dataset + SEP + location)
+
+
+def image_digests(dataset: str, locations: pa.Array) -> bytes:
+    """``image_id``'s SHA-1 digests for a column of locations."""
+    return sha1_digests(pc.binary_join_element_wise(dataset, locations, SEP))
+
+
+def session_id(dataset: str, part: str, source_image, first_target, first_instruction) -> str:
+    """A multi-turn session's key: sha1 of dataset, part and the session's first source, target and instruction
+    as the record gives them (``str()`` of each, so a missing one reads ``None``)."""
+    return short_sha1(SEP.join((dataset, part, str(source_image), str(first_target), str(first_instruction))))
 
 
 try:  # the optional compiled batch SHA-1 (setup.py); hashlib below gives the same digests without it

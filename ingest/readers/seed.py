@@ -16,8 +16,9 @@ import orjson
 import pyarrow as pa
 
 from ingest import tables as T
-from ingest.mapper import BadField, UnitMapper, add_file_batch, add_turn_batch, check_instruction, check_labels, \
-    check_rel_path, optional_text, short_sha1, strings
+from ingest import ids
+from ingest.fields import BadField, check_instruction, check_labels, check_rel_path, is_clean_path, optional_text
+from ingest.mapper import UnitMapper, add_file_batch, add_turn_batch, strings
 from ingest.readers.common import abspath, pack_extra, parse_line, parse_lines, read_bytes
 
 SINGLE_KNOWN = frozenset(
@@ -163,9 +164,7 @@ def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapp
     arrays = {"source": _strings(src), "target": _strings(tgt), "instruction": _strings(ins)}
     for col, a in ((src, arrays["source"]), (tgt, arrays["target"])):
         if not _paths_surely_clean(a):
-            bad.update(k for k, p in enumerate(col)
-                       if type(p) is not str or not p or p[0] == "/" or ".." in p or "\\" in p or "//" in p
-                       or "./" in p or ":" in p[:3] or "\x00" in p or p.isspace())
+            bad.update(k for k, p in enumerate(col) if not is_clean_path(p))
     if not _instructions_surely_clean(arrays["instruction"], mx):
         bad.update(k for k, s in enumerate(ins) if type(s) is not str or not 0 < len(s) <= mx or s.isspace())
     for key, col in (("instruction_ori", ori), ("source_caption", sc), ("target_caption", tc)):
@@ -246,10 +245,8 @@ def _session_turns(data: bytes, dataset: str, part: str, m):
             m.reject(n, T.MISSING_KEY, "session has no turns (no non-null `instruction_k`/`edit_image_k`)", line)
             continue
         extra = "{}" if no_extra else pack_extra(rec, known)
-        session_id = short_sha1(
-            "\x1f".join((dataset, part, str(rec.get("source_image")), str(rec.get("edit_image_1")),
-                         str(rec.get("instruction_1"))))
-        )
+        session_id = ids.session_id(dataset, part, rec.get("source_image"), rec.get("edit_image_1"),
+                                    rec.get("instruction_1"))
         # image path of turn k's target (k >= 1) and of the session source (k = 0), or the BadField it raised
         paths: dict[int, object] = {}
 
