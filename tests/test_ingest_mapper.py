@@ -157,3 +157,26 @@ def test_batch_falls_back_when_arrow_cannot_hold_a_column(tmp_path, monkeypatch)
     assert _rows_of(fast) == _rows_of(rows)
     assert M.add_turn_batch(mapper(tmp_path), records=[1], session_ids=["s"], turns=[1], source=["a.jpg"],
                             target=["b.jpg"], instruction=["x"], extra=["{}"]) is False
+
+
+def test_row_path_exists_stays_aligned_after_an_escaping_target(tmp_path):
+    """A batch whose target is a symlink out of the root goes record by record; the image rows after it keep
+    their own ``exists`` (the previous row path shifted them by one) and equal ``add_edit``'s."""
+    img = tmp_path / "real_editing/images/images"
+    img.mkdir(parents=True)
+    (tmp_path / "outside.jpg").write_bytes(b"x")
+    (img / "evil.jpg").symlink_to(tmp_path / "outside.jpg")
+    (img / "3_0.jpg").write_bytes(b"x")
+    src = ["images/1_0.jpg", "images/2_0.jpg", "images/3_0.jpg"]
+    tgt = ["images/1_1.jpg", "images/evil.jpg", "images/3_1.jpg"]
+    one, many = mapper(tmp_path), mapper(tmp_path)
+    for n, (s, t) in enumerate(zip(src, tgt), 1):
+        one.add_edit(record=n, raw=b"raw", instruction=f"e{n}", source=s, target=t)
+    add_file_batch(many, records=[1, 2, 3], raws=[b"raw"] * 3, instruction=["e1", "e2", "e3"], source=src,
+                   target=tgt)
+    exists = {r["path"].rsplit("/", 1)[1]: r["exists"] for r in many.tables()["images"].to_pylist()}
+    assert exists == {"1_0.jpg": False, "3_0.jpg": True, "1_1.jpg": False, "3_1.jpg": False}
+    assert [r["reason"] for r in many.tables()["rejects"].to_pylist()] == [T.UNSAFE_PATH]
+    key = lambda r: r["image_id"]  # noqa: E731
+    assert sorted(one.tables()["images"].to_pylist(), key=key) == sorted(many.tables()["images"].to_pylist(), key=key)
+    assert one.tables()["edits"].to_pylist() == many.tables()["edits"].to_pylist()
