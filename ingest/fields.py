@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest import tables as T
+from editlens.contract import tables as T
 
 
 def excerpt(raw: bytes | str | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ingest import tables as T
+from editlens.contract import tables as T
 from ingest.fields import BadField
 
 

@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from editlens.contract import tables as T
 from ingest import ids as I
-from ingest import tables as T
 from ingest.fields import (  # noqa: F401 - re-exported for the readers
     BadField,
     check_instruction,
@@ -28,8 +28,6 @@ from ingest.fields import (  # noqa: F401 - re-exported for the readers
     optional_text,
 )
 from ingest.images import ImageChecker, ParquetImage
-
-LABELS_TYPE = T.EDITS.field("provided_labels").type
 
 
 class UnitMapper:
