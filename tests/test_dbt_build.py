@@ -22,7 +22,7 @@ from editlens.warehouse import Warehouse
 MARTS = [
     "edits", "edit_labels", "edit_quality_flags", "instruction_type_stats", "label_cooccurrence",
     "score_distributions", "score_histograms", "bias_slices", "attribute_shifts", "safety_slices",
-    "safety_flagged_edits", "safety_signals", "near_duplicate_pairs", "dataset_scorecard",
+    "safety_flagged_edits", "safety_signals", "people_change_slices", "near_duplicate_pairs", "dataset_scorecard",
     "image_locations", "thresholds_in_force",
 ]
 # generator truth -> flag column

@@ -155,6 +155,18 @@ def test_denominators_are_the_edits_a_signal_scored(warehouses):
         assert rate == pytest.approx(n / d)
 
 
+def test_people_change_from_faces(warehouses):
+    con = warehouses["calibrated"]
+    rows = dict(con.sql("""select people_change, sum(n_edits) from people_change_slices where label = 'all'
+                           group by 1""").fetchall())
+    assert rows == {"adds_people": 2, "removes_people": 1, "no_faces": 4}
+    dens = {d for (d,) in con.sql("""select sum(distinct n_edits_faces_scored) from people_change_slices
+                                     where label = 'all'""").fetchall()}
+    assert dens == {7}
+    # no face detector: no slice, rather than a share of nothing
+    assert warehouses["uncalibrated"].sql("select count(*) from people_change_slices").fetchone() == (0,)
+
+
 def test_faces_gate_the_attribute_shift(warehouses):
     con = warehouses["calibrated"]
     detected = warehouses["detected"]
@@ -193,6 +205,12 @@ def test_pages_say_not_calibrated_instead_of_a_rate(warehouses, monkeypatch):
         assert not any("%" in c.value for c in at.caption if "Cells:" in c.value)
     at = _page(root, "bias", monkeypatch)
     assert any("Not calibrated for this model" in i.value for i in at.info)
+    assert any("face detector did not run" in i.value for i in at.info)
+    # the calibrated warehouse, whose faces were counted, shows who the edits add or remove
+    at = _page(warehouses["roots"]["calibrated"], "bias", monkeypatch)
+    shown = next(f.value for f in at.dataframe if "people_change" in f.value.columns)
+    assert dict(zip(shown["people_change"], shown["n_edits"])) == {"adds_people": 2, "removes_people": 1,
+                                                                   "no_faces": 4}
     # the calibrated warehouse shows its image rates
     at = _page(warehouses["roots"]["calibrated"], "safety", monkeypatch)
     assert not any("not calibrated for this model" in w.value for w in at.warning)

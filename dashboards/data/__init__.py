@@ -8,7 +8,7 @@ per mart version); ``columns`` names the marts' columns by role; one query modul
 background (``reset()`` forgets them). The names below are what the pages use (``data.parts(m)`` and so on).
 """
 
-from dashboards.data.bias import attribute_shift, bias_datasets, filter_impact, group_mentions
+from dashboards.data.bias import attribute_shift, bias_datasets, filter_impact, group_mentions, people_change
 from dashboards.data.columns import (
     EXAMPLE_COLUMNS,
     FLAG_COUNT_COLUMN,
@@ -119,6 +119,7 @@ __all__ = [
     "marts",
     "n_alignment_not_judged",
     "parts",
+    "people_change",
     "pass_counts",
     "policy_effect",
     "policy_model",

@@ -69,3 +69,23 @@ def attribute_shift(m: Marts, dataset: str | None = None) -> pd.DataFrame:
             from attribute_shifts {where} group by all order by concept_group, concept, label""",
         params,
     )
+
+
+def people_change(m: Marts, dataset: str | None = None) -> pd.DataFrame:
+    """Per people change (face detector): edits, out of the edits whose two images the detector scored."""
+    if not m.has("people_change_slices"):
+        return pd.DataFrame(columns=["people_change", "n_edits", "n_edits_faces_scored", "share"])
+    params: list = []
+    where = "where label = 'all'"
+    if dataset:
+        where += " and dataset = ?"
+        params.append(dataset)
+    df = m.df(
+        f"""with s as (select * from people_change_slices {where}),
+            d as (select sum(n) as n_edits_faces_scored from (select distinct dataset, n_edits_faces_scored as n from s))
+            select people_change, sum(n_edits)::bigint as n_edits, any_value(d.n_edits_faces_scored)::bigint as n_edits_faces_scored
+            from s, d group by all order by n_edits desc""",
+        params,
+    )
+    df["share"] = df["n_edits"] / df["n_edits_faces_scored"]
+    return df

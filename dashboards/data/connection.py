@@ -41,6 +41,7 @@ MARTS = (
     "safety_signals",  # signal x category: in use or why not (not_calibrated, not_run), version, threshold
     "image_locations",  # one row per image and part: where its bytes are (file, or Parquet row group/row/column)
     "thresholds_in_force",  # name, value, description: the thresholds seed this build used
+    "people_change_slices",  # dataset x label x people change (face detector): n_edits of n_edits_faces_scored
 )
 
 

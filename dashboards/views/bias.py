@@ -92,6 +92,29 @@ if m.has("attribute_shifts"):
 else:
     st.info(f"Attribute shifts need the `attribute_shifts` mart. {data.BUILD_HINT}")
 
+st.subheader("Edits that add or remove people")
+pc = data.people_change(m, scope)
+if pc.empty:
+    st.info(
+        "The face detector did not run on this warehouse (`pip install 'editlens[detectors]'`, then "
+        "`editlens embed --detectors faces`): no people-change count is shown."
+    )
+else:
+    pden = int(pc["n_edits_faces_scored"].iloc[0])
+    st.altair_chart(
+        alt.Chart(pc)
+        .mark_bar()
+        .encode(
+            x=alt.X("share:Q", axis=alt.Axis(format=".1%"), title=f"share of {pden:,} edits with faces counted"),
+            y=alt.Y("people_change:N", title=None, sort="-x"),
+            tooltip=["people_change", "n_edits", "n_edits_faces_scored", alt.Tooltip("share:Q", format=".2%")],
+        ),
+        width="stretch",
+        height=60 + 32 * len(pc),
+    )
+    ui.denominator_note(pden, "edits whose source and target the face detector (OpenCV Haar, frontal faces) scored")
+    ui.table(pc, "bias_people", {"share": "{:.2%}"})
+
 st.subheader("Filter impact")
 fi = data.filter_impact(m, scope)
 if not fi.empty:
