@@ -72,15 +72,8 @@ def score(gold: dict[str, set], pred: dict[str, set]):
     return per, (tp, fp, fn, p, r, f1)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--target", type=float, default=0.85)
-    a = ap.parse_args(argv)
-    if not a.data.is_file():
-        print(f"skipped: {a.data} not found")
-        return 0
-    records = [json.loads(line) for line in a.data.read_text(encoding="utf-8").splitlines() if line.strip()]
+def build_labels(records: list[dict]) -> tuple[dict[str, set], dict[str, set], float]:
+    """Human (`provided`) and derived labels per edit id (f"{line:016x}") from the real models, and build seconds."""
     with tempfile.TemporaryDirectory(prefix="bench-taxonomy-") as tmp:
         wh = Warehouse.at(tmp).ensure()
         atomic_write_table(edits_table(records), wh.shard_path("edits", "part2-dev"))
@@ -97,7 +90,20 @@ def main(argv: list[str] | None = None) -> int:
         for edit_id, label, origin in con.sql("select edit_id, label, origin from edit_labels").fetchall():
             (gold if origin == "provided" else pred)[edit_id].add(label)
         con.close()
-    gold = {k: gold.get(k, set()) for k in (f"{i:016x}" for i in range(len(records)))}
+    keys = [f"{i:016x}" for i in range(len(records))]
+    return {k: gold.get(k, set()) for k in keys}, {k: pred.get(k, set()) for k in keys}, seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--target", type=float, default=0.85)
+    a = ap.parse_args(argv)
+    if not a.data.is_file():
+        print(f"skipped: {a.data} not found")
+        return 0
+    records = [json.loads(line) for line in a.data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    gold, pred, seconds = build_labels(records)
     per, (tp, fp, fn, p, r, f1) = score(gold, pred)
     top = collections.Counter(lab for g in gold.values() for lab in g).most_common(1)[0][0]
     _, (*_, bp, br, bf1) = score(gold, {k: {top} for k in gold})
