@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
         help="force a reader instead of auto-detection: " + ", ".join(FORMATS),
     )
     p.add_argument("--no-check-images", action="store_true", help="skip the image existence check")
+    p.add_argument("--map", default=None, metavar="NAME=COL,...",
+                   help="generic reader for any editing dataset in JSONL/JSON/Parquet: "
+                        "source=COL,target=COL,instruction=COL[,mask=,source_caption=,target_caption=,session=,"
+                        "turn=,labels=A+B,scores=A+B,dataset=NAME]")
     p.add_argument("--workers", type=int, default=None, help="parallel reader processes (default: cores)")
     _add_warehouse(p)
 
@@ -111,6 +115,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "ingest":
         from ingest.main import IngestConfig, run_ingest
+        from ingest.readers.mapped import parse_map
 
         cfg = IngestConfig(
             path=args.path,
@@ -118,6 +123,7 @@ def _run(args: argparse.Namespace) -> int:
             format=args.format,
             check_images=not args.no_check_images,
             workers=args.workers,
+            column_map=parse_map(args.map) if args.map is not None else None,
         )
         summary = run_ingest(cfg)
         print(summary.describe())

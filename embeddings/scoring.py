@@ -87,7 +87,7 @@ def edit_query(wh: Warehouse, key: str, frames: InstructionFrames | None = None)
                fs.thumb as s_thumb, ft.thumb as t_thumb,
                es.embedding as s_emb, et.embedding as t_emb,
                ti.embedding as i_emb, tco.embedding as co_emb, tsc.embedding as sc_emb, ttc.embedding as tc_emb,
-               p.h_instr is not null as has_instr, p.h_scap is not null as has_scap, p.h_tcap is not null as has_tcap
+               p.t_id is null as no_target, p.h_instr is not null as has_instr, p.h_scap is not null as has_scap, p.h_tcap is not null as has_tcap
         from p
         left join facts fs on fs.image_id = p.s_id
         left join facts ft on ft.image_id = p.t_id
@@ -111,6 +111,7 @@ def score_edits(tbl: pa.Table, spec: ModelSpec) -> pa.Table:
     tc, tc_ok = T.embedding_matrix(tbl["tc_emb"], d)
     s_status = tbl["s_status"].to_pylist()
     t_status = tbl["t_status"].to_pylist()
+    no_target = tbl["no_target"].to_pylist() if "no_target" in tbl.column_names else [False] * n
     has_instr = np.asarray(tbl["has_instr"].to_pylist(), dtype=bool)
     has_scap = np.asarray(tbl["has_scap"].to_pylist(), dtype=bool)
     has_tcap = np.asarray(tbl["has_tcap"].to_pylist(), dtype=bool)
@@ -142,7 +143,9 @@ def score_edits(tbl: pa.Table, spec: ModelSpec) -> pa.Table:
     for k in range(n):
         r = []
         for role, st_, ok in (("source", s_status[k], s_ok[k]), ("target", t_status[k], t_ok[k])):
-            if st_ is None:
+            if role == "target" and no_target[k]:
+                r.append("no_target_image")  # a benchmark edit: the dataset ships no target
+            elif st_ is None:
                 r.append(f"{role}_image_not_processed")
             elif st_ != "ok":
                 r.append(f"{role}_image_{st_}")

@@ -11,6 +11,8 @@ import orjson
 
 import ingest
 from ingest.errors import UnusableInput
+from ingest.readers.mapped import imgedit_units, mapped_units
+from ingest.readers.signatures import SIGNATURES, Signature, match_file, unplaced_reason
 from ingest.units import Unit
 
 SEED = "seed-data-edit"
@@ -178,32 +180,40 @@ def _ip2p_original_units(seeds_path: str) -> list[Unit]:
 
 # ---- Parquet releases -------------------------------------------------------------------------------------------
 
-PARQUET_READERS = {
-    "ip2p-parquet": ("instructpix2pix", "hf-parquet"),
-    "magicbrush-parquet": ("magicbrush", "hf-parquet"),
-    "hqedit-parquet": ("hq-edit", "hf-parquet"),
-}
+def _parquet_readers() -> dict[str, tuple[str, str]]:
+    """format name -> (dataset, first part) of every Parquet format (the parts are in the signature table)."""
+    out: dict[str, tuple[str, str]] = {}
+    for sig in SIGNATURES:
+        out.setdefault(sig.reader, (sig.dataset, sig.part))
+    return out
+
+
+PARQUET_READERS = _parquet_readers()
+_BY_NAME = (("magicbrush", "magicbrush-parquet"), ("hq-edit", "hqedit-parquet"), ("hqedit", "hqedit-parquet"),
+            ("pix2pix", "ip2p-parquet"), ("ip2p", "ip2p-parquet"), ("ultraedit", "ultraedit-parquet"),
+            ("omniedit", "omniedit-parquet"), ("anyedit", "anyedit-parquet"), ("emu_edit", "emu-edit-parquet"))
+
+
+def parquet_signature(path: str, fmt: str | None = None) -> tuple[Signature | None, str | None]:
+    """(signature, reason) of one Parquet file: its dataset/variant by its whole column signature
+    (``ingest.readers.signatures``), or (None, why it cannot be placed, with its columns). With ``fmt`` forced,
+    the signature of that format the file fits best (its reader rejects the file once when it fits none)."""
+    sig, columns = match_file(path, fmt)
+    if sig is not None:
+        return sig, None
+    if fmt is not None:
+        return next(s for s in SIGNATURES if s.reader == fmt), None
+    if columns is None:  # unreadable footer: named by its path, the reader then writes its one reject
+        low = path.lower()
+        for key, reader in _BY_NAME:
+            if key in low:
+                return next(s for s in SIGNATURES if s.reader == reader), None
+    return None, unplaced_reason(columns)
 
 
 def _parquet_format(path: str) -> str | None:
-    import pyarrow.parquet as pq
-
-    try:
-        names = set(pq.read_schema(path).names)
-    except Exception:  # noqa: BLE001 - an unreadable file is classified by its neighbours or its path
-        low = path.lower()
-        for key, fmt in (("magicbrush", "magicbrush-parquet"), ("hq-edit", "hqedit-parquet"),
-                         ("hqedit", "hqedit-parquet"), ("pix2pix", "ip2p-parquet"), ("ip2p", "ip2p-parquet")):
-            if key in low:
-                return fmt
-        return None
-    if {"edit_prompt", "original_image", "edited_image"} & names:
-        return "ip2p-parquet"
-    if {"img_id", "source_img", "target_img"} & names:
-        return "magicbrush-parquet"
-    if {"inverse_edit", "input_image", "output_image"} & names:
-        return "hqedit-parquet"
-    return None
+    sig, _ = parquet_signature(path)
+    return sig.reader if sig else None
 
 
 def _parquet_units(p: str, fmt: str | None) -> list[Unit]:
@@ -216,17 +226,16 @@ def _parquet_units(p: str, fmt: str | None) -> list[Unit]:
     else:
         root = os.path.dirname(p) if os.path.basename(p) == "data" else p
         files = sorted(str(x) for x in Path(p).rglob("*.parquet"))
-    detected = {f: (fmt or _parquet_format(f)) for f in files}
-    known = [v for v in detected.values() if v]
-    fallback = max(set(known), key=known.count) if known else None
-    units = []
-    for f, k in detected.items():
-        k = k or fallback
-        if k is None:
-            raise UnusableInput(f"cannot tell which dataset {f} is (unreadable or unknown columns); use --format")
-        dataset, part = PARQUET_READERS[k]
+    units, unplaced = [], []
+    for f in files:
+        sig, why = parquet_signature(f, fmt)
+        if sig is None:
+            unplaced.append(f"{f}: {why}")
+            continue
         rel = os.path.relpath(f, root).replace(os.sep, "/")
-        units.append(Unit(dataset, part, split_of(rel), k, root, rel, ""))
+        units.append(Unit(sig.dataset, sig.part, split_of(rel), sig.reader, root, rel, ""))
+    if unplaced:
+        raise UnusableInput(f"{len(unplaced)} Parquet file(s) cannot be placed: " + "; ".join(unplaced))
     return units
 
 
@@ -238,7 +247,7 @@ def _has_parquet(p: str) -> bool:
     return next(iter(Path(p).rglob("*.parquet")), None) is not None
 
 
-def detect(path: str | os.PathLike, fmt: str | None = None) -> list[Unit]:
+def detect(path: str | os.PathLike, fmt: str | None = None, column_map: dict | None = None) -> list[Unit]:
     if fmt is not None and fmt not in ingest.formats:
         raise UnusableInput(f"unknown format {fmt!r}; known formats: {', '.join(ingest.formats)}")
     p = os.path.abspath(os.path.expanduser(os.fspath(path)))
@@ -249,7 +258,13 @@ def detect(path: str | os.PathLike, fmt: str | None = None) -> list[Unit]:
     if not os.access(p, os.R_OK):
         raise UnusableInput(f"cannot read {path}: permission denied")
     units: list[Unit] = []
-    if fmt in PARQUET_READERS:
+    if column_map is not None or fmt == "mapped":
+        if column_map is None:
+            raise UnusableInput("--format mapped needs --map source=COL,target=COL,instruction=COL")
+        units = mapped_units(p, column_map)
+    elif fmt == "imgedit-benchmark" or (fmt is None and imgedit_units(p)):
+        units = imgedit_units(p)
+    elif fmt in PARQUET_READERS:
         units = _parquet_units(p, fmt)
     elif fmt == "ip2p-original" or (fmt is None and (os.path.basename(p) == "seeds.json"
                                                      or os.path.isfile(os.path.join(p, "seeds.json")))):

@@ -26,6 +26,7 @@ from ingest.detect import detect
 from ingest.errors import UnusableInput
 from ingest.mapper import ImageChecker, UnitMapper
 from ingest.readers import READERS
+from ingest.readers.mapped import reader_label
 from ingest.units import Unit
 from ingest.writer import KillSwitch, recover, remove_unit, warehouse_lock, write_unit
 
@@ -38,6 +39,7 @@ class IngestConfig:
     check_images: bool = True  # list image folders to mark missing files; False: `exists` is null
     workers: int | None = None  # reader processes; None: default_workers(); 1: in this process
     kill_after_steps: int | None = None  # tests only: SIGKILL the writing process at its n-th write step
+    column_map: dict | None = None  # --map: canonical name -> column (the generic reader), saved with the run
 
 
 @dataclass
@@ -185,7 +187,7 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
     tables = mapper.tables()
     duration = time.perf_counter() - t0
     row = dict(ingest_run_id=run_id, dataset=unit.dataset, part=unit.part, source_file=unit.source_file,
-               unit=unit.name, shard=unit.shard, reader=unit.reader, root=unit.root,
+               unit=unit.name, shard=unit.shard, reader=reader_label(unit), root=unit.root,
                images_checked=state.checker.enabled, checksum=checksum,
                records_read=mapper.read, records_loaded=mapper.loaded, records_rejected=mapper.rejected,
                images_referenced=tables["images"].num_rows, images_missing=mapper.images_missing,
@@ -231,7 +233,7 @@ def _pool_task(args) -> FileResult:
 
 def run_ingest(cfg: IngestConfig) -> IngestSummary:
     t0 = time.perf_counter()
-    units = detect(cfg.path, cfg.format)
+    units = detect(cfg.path, cfg.format, cfg.column_map)
     seen: dict[str, Unit] = {}
     for u in units:
         other = seen.setdefault(u.shard, u)

@@ -121,7 +121,8 @@ class UnitMapper:
                  target_caption: str | None = None, labels: list[str] | None = None,
                  scores: str = "{}", extra: str = "{}", source_file: str | None = None) -> bool:
         """Load one edit. ``source``/``target``/``mask`` are image paths relative to the image root (already
-        lexically checked) or ``ParquetImage``s. Returns False (and writes a reject) if it is not loaded."""
+        lexically checked) or ``ParquetImage``s; ``target`` is None for a dataset without targets. Returns False
+        (and writes a reject) if it is not loaded."""
         if self._pending:
             self._sync()
         imgs = []  # (location, exists, ParquetImage or None), or None
@@ -137,7 +138,8 @@ class UnitMapper:
         except BadField as bad:
             self.reject(record, bad.reason, bad.message, raw, turn_index if session_id else None, source_file)
             return False
-        edit_id = I.edit_id(self.dataset, self.part, session_id, turn_index, imgs[0][0], imgs[1][0], instruction)
+        t_loc = "" if imgs[1] is None else imgs[1][0]  # None: a benchmark edit without a target
+        edit_id = I.edit_id(self.dataset, self.part, session_id, turn_index, imgs[0][0], t_loc, instruction)
         if edit_id in self._seen:
             self.reject(record, T.DUPLICATE_RECORD, f"same edit as an earlier record of this file ({edit_id})",
                         raw, turn_index if session_id else None, source_file)

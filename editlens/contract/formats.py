@@ -14,4 +14,10 @@ FORMATS: tuple[str, ...] = (
     "magicbrush-parquet",
     "magicbrush-test",
     "hqedit-parquet",
+    "ultraedit-parquet",
+    "omniedit-parquet",
+    "anyedit-parquet",
+    "emu-edit-parquet",
+    "imgedit-benchmark",
+    "mapped",
 )

@@ -103,6 +103,8 @@ DUPLICATE_RECORD = "duplicate_record"
 UNREADABLE_PARQUET = "unreadable_parquet"
 UNREADABLE_FILE = "unreadable_file"
 MISSING_FILE = "missing_file"
+MISSING_COLUMN = "missing_column"
+UNKNOWN_FORMAT = "unknown_format"
 
 REASONS = (
     MALFORMED_JSON,
@@ -116,6 +118,8 @@ REASONS = (
     UNREADABLE_PARQUET,
     UNREADABLE_FILE,
     MISSING_FILE,
+    MISSING_COLUMN,
+    UNKNOWN_FORMAT,
 )
 
 MAX_INSTRUCTION_CHARS = 10_000

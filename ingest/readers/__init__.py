@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ingest.readers import hqedit, ip2p, magicbrush, seed
+from ingest.readers import hqedit, ip2p, magicbrush, mapped, seed, tabular
+from ingest.readers.parquet import load as load_parquet
 
 READERS: dict[str, tuple[Callable, Callable]] = {
     "seed-part1": (seed.load, seed.map_single),
@@ -16,4 +17,10 @@ READERS: dict[str, tuple[Callable, Callable]] = {
     "magicbrush-parquet": (magicbrush.load_parquet, magicbrush.map_parquet),
     "magicbrush-test": (magicbrush.load_test, magicbrush.map_test),
     "hqedit-parquet": (hqedit.load_parquet, hqedit.map_parquet),
+    "ultraedit-parquet": (load_parquet, tabular.map_parquet),
+    "omniedit-parquet": (load_parquet, tabular.map_parquet),
+    "anyedit-parquet": (load_parquet, tabular.map_parquet),
+    "emu-edit-parquet": (load_parquet, tabular.map_parquet),
+    "imgedit-benchmark": (mapped.load_imgedit, mapped.map_imgedit),
+    "mapped": (mapped.load, mapped.map_records),
 }

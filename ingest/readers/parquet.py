@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from ingest import tables as T
 from ingest.mapper import ParquetImage, UnitMapper
 from ingest.readers.common import abspath, sha256_file
+from ingest.readers.signatures import missing_required
 
 _SPLIT = re.compile(r"^(train|dev|validation|valid|val|test)(?=[-_.])", re.I)
 
@@ -82,6 +83,10 @@ def iter_parquet(unit, m: UnitMapper, image_columns: tuple[str, ...], on_row: Ca
         meta = pf.metadata
     except Exception as exc:  # noqa: BLE001 - any failure to open is this reject
         m.reject(None, T.UNREADABLE_PARQUET, f"cannot open Parquet file: {type(exc).__name__}: {exc}")
+        return
+    gap = missing_required(unit.reader, schema)
+    if gap is not None:  # the format was forced onto a file that is not it: one file-level reject
+        m.reject(None, T.MISSING_COLUMN, gap)
         return
     kinds = {c: image_column_kind(schema, c) for c in image_columns}
     problems = {}
