@@ -9,9 +9,9 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fixtures_ingest import HF_IMAGE, PNG, hf_image, ingest, table, touch, write_lines, write_parquet
 
 from editlens.cli import main as cli_main
-from fixtures_ingest import HF_IMAGE, PNG, hf_image, ingest, table, touch, write_lines, write_parquet
 from ingest.errors import UnusableInput
 from ingest.readers.signatures import match_columns
 
@@ -130,7 +130,7 @@ def by_file(wh, name, key):
 
 
 def test_each_parquet_file_is_the_dataset_its_whole_column_signature_says(downloads, tmp_path):
-    top, files = downloads
+    top, _ = downloads
     s = ingest(top, tmp_path / "wh", workers=1)
     placed = {f.source_file.split("/")[0] + "/" + f.source_file.rsplit("/", 1)[1].split("-")[0]:
               (f.dataset, f.part) for f in s.files}
@@ -159,7 +159,7 @@ def test_each_parquet_file_is_the_dataset_its_whole_column_signature_says(downlo
 
 
 def test_ultraedit_scores_captions_and_masks(downloads, tmp_path):
-    top, files = downloads
+    top, _ = downloads
     ingest(top, tmp_path / "wh", workers=1)
     wh = tmp_path / "wh"
     free = by_file(wh, "edits", "UltraEdit_500k")
@@ -181,7 +181,7 @@ def test_ultraedit_scores_captions_and_masks(downloads, tmp_path):
 
 
 def test_omniedit_anyedit_emu_labels_and_targets(downloads, tmp_path):
-    top, files = downloads
+    top, _ = downloads
     ingest(top, tmp_path / "wh", workers=1)
     wh = tmp_path / "wh"
     (o,) = by_file(wh, "edits", "OmniEdit-Filtered-1.2M/data/train")
@@ -220,7 +220,7 @@ def test_unknown_parquet_is_named_with_its_columns_never_filed_under_the_majorit
 
 
 def test_forced_format_missing_a_required_column_is_one_file_level_reject(downloads, tmp_path):
-    top, files = downloads
+    _, files = downloads
     s = ingest(files["ultra"], tmp_path / "wh", workers=1, format="ip2p-parquet")
     assert (s.records_read, s.records_loaded, s.records_rejected) == (1, 0, 1)
     (r,) = table(tmp_path / "wh", "rejects")
