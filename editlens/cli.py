@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                         "source=COL,target=COL,instruction=COL[,mask=,source_caption=,target_caption=,session=,"
                         "turn=,labels=A+B,scores=A+B,dataset=NAME]")
     p.add_argument("--workers", type=int, default=None, help="parallel reader processes (default: cores)")
+    p.add_argument("--image-root", type=Path, default=None, metavar="DIR",
+                   help="folder the records' image paths are relative to (loose files, non-standard extractions)")
     _add_warehouse(p)
 
     p = sub.add_parser("embed", help="compute CLIP embeddings, image facts and edit scores")
@@ -124,10 +126,12 @@ def _run(args: argparse.Namespace) -> int:
             check_images=not args.no_check_images,
             workers=args.workers,
             column_map=parse_map(args.map) if args.map is not None else None,
+            image_root=args.image_root,
+            on_found=lambda s: print("\n".join(s.found), flush=True),
         )
         summary = run_ingest(cfg)
         print(summary.describe())
-        return 0
+        return summary.exit_code
     if args.command == "embed":
         from embeddings.main import EmbedConfig, run_embed
 

@@ -3,6 +3,7 @@ units. ``--format`` forces a reader. Unusable input raises ``UnusableInput`` (ex
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -10,9 +11,10 @@ from pathlib import Path
 import orjson
 
 import ingest
-from ingest.errors import UnusableInput
+from ingest.discover import Discovery, Unplaced, magicbrush_unit, walk
 from ingest.readers.mapped import imgedit_units, mapped_units
 from ingest.readers.signatures import SIGNATURES, Signature, match_file, unplaced_reason
+from ingest.errors import UnusableInput
 from ingest.units import Unit
 
 SEED = "seed-data-edit"
@@ -124,37 +126,43 @@ def _loose_part(path: str, fmt: str | None) -> str | None:
     return _peek_seed(path)
 
 
-def _seed_units(p: str, fmt: str | None) -> list[Unit]:
+def seed_repo_units(root: str, under: str | None = None, fmt: str | None = None) -> list[Unit]:
+    """The annotation files of the SEED repo at ``root`` (only those below ``under`` when given)."""
+    units = []
+    for f in _annotation_files(root):
+        if under is not None and not (f == under or f.startswith(under.rstrip("/") + "/") or under == root):
+            continue
+        rel = os.path.relpath(f, root).replace(os.sep, "/")
+        info = seed_part(rel)
+        if info is None:
+            continue
+        part, reader, image_root = info
+        if fmt not in (None, "seed") and reader != fmt:
+            continue
+        units.append(Unit(SEED, part, "train", reader, root, rel, image_root))
+    return units
+
+
+def _seed_units(p: str, fmt: str | None, image_root: str | None = None) -> list[Unit]:
+    from ingest.discover import loose_seed_unit
+
     roots = []
     up = _seed_root_above(p)
     if up is not None:
         roots = [up]
     elif os.path.isdir(p):
-        roots = _seed_roots_below(p)
+        roots = _seed_roots_below(p, depth=64)
     units = []
     for root in roots:
-        for f in _annotation_files(root):
-            if not (f == p or f.startswith(p.rstrip("/") + "/") or p == root):
-                continue
-            rel = os.path.relpath(f, root).replace(os.sep, "/")
-            info = seed_part(rel)
-            if info is None:
-                continue
-            part, reader, image_root = info
-            if fmt not in (None, "seed") and reader != fmt:
-                continue
-            units.append(Unit(SEED, part, "train", reader, root, rel, image_root))
+        units += seed_repo_units(root, p, fmt)
     if units or roots:
         return units
-    # loose files: a .jsonl file, or a folder of them, outside the SEED layout
+    # loose files: a .jsonl file, or a folder of them, outside the SEED layout; each rooted at its own folder
     files = [p] if os.path.isfile(p) else sorted(str(x) for x in Path(p).rglob("*.jsonl"))
-    root = os.path.dirname(p) if os.path.isfile(p) else p
     for f in files:
         part = _loose_part(f, fmt)
-        if part is None:
-            continue
-        reader = {"part2": "seed-part2", "part3": "seed-part3"}.get(part, "seed-part1")
-        units.append(Unit(SEED, part, "train", reader, root, os.path.relpath(f, root).replace(os.sep, "/"), ""))
+        if part is not None:
+            units.append(loose_seed_unit(f, part, image_root))
     return units
 
 
@@ -217,23 +225,16 @@ def _parquet_format(path: str) -> str | None:
 
 
 def _parquet_units(p: str, fmt: str | None) -> list[Unit]:
-    from ingest.readers.parquet import split_of
+    from ingest.discover import parquet_unit
 
-    if os.path.isfile(p):
-        files = [p]
-        parent = os.path.dirname(p)
-        root = os.path.dirname(parent) if os.path.basename(parent) == "data" else parent
-    else:
-        root = os.path.dirname(p) if os.path.basename(p) == "data" else p
-        files = sorted(str(x) for x in Path(p).rglob("*.parquet"))
+    files = [p] if os.path.isfile(p) else sorted(str(x) for x in Path(p).rglob("*.parquet"))
     units, unplaced = [], []
     for f in files:
         sig, why = parquet_signature(f, fmt)
         if sig is None:
             unplaced.append(f"{f}: {why}")
             continue
-        rel = os.path.relpath(f, root).replace(os.sep, "/")
-        units.append(Unit(sig.dataset, sig.part, split_of(rel), sig.reader, root, rel, ""))
+        units.append(parquet_unit(f, sig.reader, sig.dataset, sig.part))
     if unplaced:
         raise UnusableInput(f"{len(unplaced)} Parquet file(s) cannot be placed: " + "; ".join(unplaced))
     return units
@@ -241,13 +242,10 @@ def _parquet_units(p: str, fmt: str | None) -> list[Unit]:
 
 # ---- entry point ------------------------------------------------------------------------------------------------
 
-def _has_parquet(p: str) -> bool:
-    if os.path.isfile(p):
-        return p.endswith(".parquet")
-    return next(iter(Path(p).rglob("*.parquet")), None) is not None
-
-
-def detect(path: str | os.PathLike, fmt: str | None = None, column_map: dict | None = None) -> list[Unit]:
+def discover(path: str | os.PathLike, fmt: str | None = None, image_root: str | None = None,
+             column_map: dict | None = None) -> Discovery:
+    """Units to ingest below ``path`` and the annotation-like files that cannot be placed (``ingest.discover``).
+    ``fmt`` forces a reader; ``image_root`` (absolute) is where loose files' image paths are relative to."""
     if fmt is not None and fmt not in ingest.formats:
         raise UnusableInput(f"unknown format {fmt!r}; known formats: {', '.join(ingest.formats)}")
     p = os.path.abspath(os.path.expanduser(os.fspath(path)))
@@ -257,38 +255,51 @@ def detect(path: str | os.PathLike, fmt: str | None = None, column_map: dict | N
         raise UnusableInput(f"not a file or folder: {path}")
     if not os.access(p, os.R_OK):
         raise UnusableInput(f"cannot read {path}: permission denied")
+    unplaced: list[Unplaced] = []
     units: list[Unit] = []
+    base = os.path.basename(p)
     if column_map is not None or fmt == "mapped":
         if column_map is None:
             raise UnusableInput("--format mapped needs --map source=COL,target=COL,instruction=COL")
         units = mapped_units(p, column_map)
-    elif fmt == "imgedit-benchmark" or (fmt is None and imgedit_units(p)):
+    elif fmt == "imgedit-benchmark" or (fmt is None and os.path.isfile(p) and imgedit_units(p)):
         units = imgedit_units(p)
     elif fmt in PARQUET_READERS:
         units = _parquet_units(p, fmt)
-    elif fmt == "ip2p-original" or (fmt is None and (os.path.basename(p) == "seeds.json"
-                                                     or os.path.isfile(os.path.join(p, "seeds.json")))):
+    elif fmt == "ip2p-original" or (fmt is None and (base == "seeds.json" or (
+            os.path.isdir(p) and os.path.isfile(os.path.join(p, "seeds.json"))))):
         seeds = p if os.path.isfile(p) else os.path.join(p, "seeds.json")
         if not os.path.isfile(seeds):
             raise UnusableInput(f"no seeds.json at {path}")
         units = _ip2p_original_units(seeds)
-    elif fmt == "magicbrush-test" or (fmt is None and (os.path.basename(p) == "edit_sessions.json"
-                                                       or os.path.isfile(os.path.join(p, "edit_sessions.json")))):
+    elif fmt == "magicbrush-test" or (fmt is None and base == "edit_sessions.json"):
         sess = p if os.path.isfile(p) else os.path.join(p, "edit_sessions.json")
         if not os.path.isfile(sess):
             raise UnusableInput(f"no edit_sessions.json at {path}")
-        root = os.path.dirname(sess)
-        units = [Unit("magicbrush", "test-layout", "test", "magicbrush-test", root, "edit_sessions.json", "images")]
+        units = [magicbrush_unit(sess)]
     elif fmt is not None and fmt.startswith("seed"):
-        units = _seed_units(p, fmt)
-    else:  # auto-detect
-        if _seed_root_above(p) is not None or (os.path.isfile(p) and p.endswith(".jsonl")):
-            units = _seed_units(p, None)
-        elif _has_parquet(p):
+        units = _seed_units(p, fmt, image_root)
+    elif os.path.isfile(p):
+        if _seed_root_above(p) is not None or p.endswith(".jsonl"):
+            units = _seed_units(p, None, image_root)
+        elif p.endswith(".parquet"):
             units = _parquet_units(p, None)
-        else:
-            units = _seed_units(p, None)
+    elif _seed_root_above(p) not in (None, p):
+        units = _seed_units(p, None, image_root)  # a part or annotation folder inside a SEED repo
+    else:
+        found = walk(p, image_root)
+        units, unplaced = found.units, found.unplaced
     if not units:
+        why = "".join(f"\n  {u.path}: {u.reason}" for u in unplaced[:20])
         raise UnusableInput(f"cannot detect a dataset format at {path} (no annotation files found); "
-                            f"use --format one of {', '.join(ingest.formats)}")
-    return sorted(units, key=lambda u: (u.dataset, u.source_file, u.name))
+                            f"use --format one of {', '.join(ingest.formats)}{why}")
+    if image_root:
+        units = [dataclasses.replace(u, image_dir=image_root) if u.reader.startswith("seed") or
+                 u.reader in ("ip2p-original", "magicbrush-test") else u for u in units]
+    return Discovery(sorted(units, key=lambda u: (u.dataset, u.root, u.source_file, u.name)),
+                     sorted(unplaced, key=lambda u: u.path))
+
+
+def detect(path: str | os.PathLike, fmt: str | None = None, column_map: dict | None = None) -> list[Unit]:
+    """The units of ``discover`` (files that cannot be placed are left out: use ``discover`` to see them)."""
+    return discover(path, fmt, column_map=column_map).units

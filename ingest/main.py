@@ -9,6 +9,7 @@ parallel worker processes, and summarise.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import datetime as dt
 import gc
 import multiprocessing as mp
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from editlens.warehouse import Warehouse
 from ingest import tables as T
-from ingest.detect import detect
+from ingest.detect import discover
+from ingest.discover import Unplaced
 from ingest.errors import UnusableInput
 from ingest.mapper import ImageChecker, UnitMapper
 from ingest.readers import READERS
@@ -40,6 +42,8 @@ class IngestConfig:
     workers: int | None = None  # reader processes; None: default_workers(); 1: in this process
     kill_after_steps: int | None = None  # tests only: SIGKILL the writing process at its n-th write step
     column_map: dict | None = None  # --map: canonical name -> column (the generic reader), saved with the run
+    image_root: Path | str | None = None  # folder the image paths of file-image datasets are relative to
+    on_found: object = None  # called with the summary (``found``, ``unplaced``) before any file is read
 
 
 @dataclass
@@ -56,6 +60,13 @@ class FileResult:
     images_missing: int = 0
     duration_s: float = 0.0
     error: str | None = None  # a reader failure (recorded as a `reader_error` reject)
+    images_referenced: int = 0
+    file_images: bool = False  # the images are files (not embedded in Parquet)
+    image_root: str = ""  # absolute folder the file's image paths were resolved against
+
+    @property
+    def all_images_missing(self) -> bool:
+        return self.file_images and self.images_referenced > 0 and self.images_missing == self.images_referenced
 
 
 @dataclass
@@ -66,6 +77,14 @@ class IngestSummary:
     wall_s: float = 0.0
     warehouse_edits: int = 0
     warehouse_rejects: int = 0
+    unplaced: list[Unplaced] = field(default_factory=list)  # annotation-like files no layout claims
+    found: list[str] = field(default_factory=list)  # what discovery found, one line per dataset/part
+    copies: list[tuple[str, str]] = field(default_factory=list)  # (identical copy not read, the file read)
+
+    @property
+    def exit_code(self) -> int:
+        """0, or ``EXIT_UNPLACED`` (3) when some annotation-like file could not be placed (it was not read)."""
+        return EXIT_UNPLACED if self.unplaced else 0
 
     def _sum(self, attr: str, status: str = "ingested") -> int:
         return sum(getattr(f, attr) for f in self.files if f.status == status)
@@ -95,21 +114,74 @@ class IngestSummary:
         for f in self.ingested:
             miss = f", images missing {f.images_missing}" if f.images_missing else ""
             err = f" [reader error: {f.error}]" if f.error else ""
-            lines.append(f"  ingested  {f.dataset}/{f.part} {f.unit}: read {f.records_read}, loaded "
+            lines.append(f"  ingested  {f.dataset}/{f.part} {f.unit}: records {f.records_read}, edits loaded "
                          f"{f.records_loaded}, rejected {f.records_rejected}{miss}{err}")
+            if f.all_images_missing:
+                lines.append(f"    note: none of its {f.images_referenced} images exists under {f.image_root}: "
+                             f"check the image root (extract the images, or give --image-root)")
         unchanged = self.unchanged
         for f in unchanged[:max_unchanged]:
-            lines.append(f"  unchanged {f.dataset}/{f.part} {f.unit}: read {f.records_read}, loaded "
+            lines.append(f"  unchanged {f.dataset}/{f.part} {f.unit}: records {f.records_read}, edits loaded "
                          f"{f.records_loaded}, rejected {f.records_rejected} (skipped)")
         if len(unchanged) > max_unchanged:
             lines.append(f"  ... and {len(unchanged) - max_unchanged} more unchanged files (skipped)")
         lines.append(
             f"total: {len(self.ingested)} files ingested, {len(unchanged)} unchanged; records read "
-            f"{self.records_read} = loaded {self.records_loaded} + rejected {self.records_rejected}; "
+            f"{self.records_read}; edits loaded {self.records_loaded} + rejected {self.records_rejected}; "
             f"{self.wall_s:.1f} s"
         )
         lines.append(f"warehouse: {self.warehouse_edits} edits, {self.warehouse_rejects} rejects")
+        for copy, of in self.copies:
+            lines.append(f"  copy      {copy}: identical to {of} (read once)")
+        if self.unplaced:
+            lines.append(f"NOT INGESTED: {len(self.unplaced)} files could not be placed (exit code {EXIT_UNPLACED}):")
+            lines += [f"  unplaced  {u.path}: {u.reason}" for u in self.unplaced]
         return "\n".join(lines)
+
+
+EXIT_UNPLACED = 3
+
+
+def _one_per_file(units: list[Unit]) -> tuple[list[Unit], list[tuple[str, str]]]:
+    """Units with the same location key (two copies of a dataset, or of a loose file): an identical copy is read
+    once (and listed); a different file at the same dataset-relative location is told apart by its checksum."""
+    from ingest.discover import file_sha256
+
+    by_shard: dict[str, list[Unit]] = {}
+    for u in units:
+        by_shard.setdefault(u.shard, []).append(u)
+    out, copies = [], []
+    for us in by_shard.values():
+        if len(us) == 1:
+            out += us
+            continue
+        kept: dict[str, Unit] = {}
+        for u in us:
+            path = os.path.join(u.root, u.source_file)
+            key = u.identity or (file_sha256(path) or path) + (u.unit or "")
+            if key in kept:
+                copies.append((path, os.path.join(kept[key].root, kept[key].source_file)))
+                continue
+            kept[key] = u
+        first = True
+        for key, u in kept.items():
+            out.append(u if first else dataclasses.replace(u, identity=key))
+            first = False
+    return out, copies
+
+
+def describe_found(units: list[Unit]) -> list[str]:
+    """One line per dataset / part / split found: files (units) and the folder(s) they are in."""
+    groups: dict[tuple, list[Unit]] = {}
+    for u in units:
+        groups.setdefault((u.dataset, u.part, u.split), []).append(u)
+    out = []
+    for (dataset, part, split), us in sorted(groups.items()):
+        roots = sorted({u.root for u in us})
+        where = roots[0] if len(roots) == 1 else f"{len(roots)} folders"
+        out.append(f"  found {dataset}/{part} ({split}): {len({u.source_file for u in us})} files, "
+                   f"{len(us)} units in {where}")
+    return out
 
 
 # ---- the per-unit job (runs in a worker process) ----------------------------------------------------------------
@@ -148,7 +220,7 @@ def _now() -> dt.datetime:
 def _skippable(prev: dict | None, unit: Unit, checksum: str | None, check_images: bool) -> bool:
     """Unchanged: same bytes, same dataset location, and images checked at least as thoroughly as now."""
     return (prev is not None and checksum is not None and prev.get("checksum") == checksum
-            and prev.get("root") == unit.root and (bool(prev.get("images_checked")) or not check_images))
+            and not unit.image_dir and prev.get("root") == unit.root and (bool(prev.get("images_checked")) or not check_images))
 
 
 def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
@@ -158,8 +230,9 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
     wh = Warehouse(Path(wh_root))
     started, t0 = _now(), time.perf_counter()
     load, map_ = READERS[unit.reader]
-    mapper = UnitMapper(dataset=unit.dataset, part=unit.part, split=unit.split, root=unit.root,
-                        image_root=unit.image_root, source_file=unit.source_file, run_id=run_id,
+    img_base, img_rel = _image_base(unit)
+    mapper = UnitMapper(dataset=unit.dataset, part=unit.part, split=unit.split, root=img_base,
+                        image_root=img_rel, source_file=unit.source_file, run_id=run_id,
                         checker=state.checker)
     error = None
     checksum = None
@@ -176,8 +249,8 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
             map_(unit, payload, mapper)
         except Exception as exc:  # noqa: BLE001 - a reader bug must not take the run down nor half-load a file
             error = f"{type(exc).__name__}: {exc}"
-            mapper = UnitMapper(dataset=unit.dataset, part=unit.part, split=unit.split, root=unit.root,
-                                image_root=unit.image_root, source_file=unit.source_file, run_id=run_id,
+            mapper = UnitMapper(dataset=unit.dataset, part=unit.part, split=unit.split, root=img_base,
+                                image_root=img_rel, source_file=unit.source_file, run_id=run_id,
                                 checker=state.checker)
             mapper.reject(None, "reader_error", f"{error}\n{traceback.format_exc(limit=3)}")
         finally:
@@ -185,16 +258,40 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
                 gc.enable()
         del payload
     tables = mapper.tables()
+    records = count_records(tables)
     duration = time.perf_counter() - t0
     row = dict(ingest_run_id=run_id, dataset=unit.dataset, part=unit.part, source_file=unit.source_file,
                unit=unit.name, shard=unit.shard, reader=reader_label(unit), root=unit.root,
                images_checked=state.checker.enabled, checksum=checksum,
-               records_read=mapper.read, records_loaded=mapper.loaded, records_rejected=mapper.rejected,
+               records_read=records, records_loaded=mapper.loaded, records_rejected=mapper.rejected,
                images_referenced=tables["images"].num_rows, images_missing=mapper.images_missing,
                started_at=started, duration_s=duration)
     write_unit(wh, unit.shard, tables, row, state.kill)
-    return FileResult(unit.dataset, unit.part, unit.source_file, unit.name, unit.shard, "ingested", mapper.read,
-                      mapper.loaded, mapper.rejected, mapper.images_missing, duration, error)
+    file_images = not unit.reader.endswith("-parquet")
+    return FileResult(unit.dataset, unit.part, unit.source_file, unit.name, unit.shard, "ingested", records,
+                      mapper.loaded, mapper.rejected, mapper.images_missing, duration, error,
+                      tables["images"].num_rows, file_images, mapper.image_root_abs)
+
+
+def count_records(tables: dict) -> int:
+    """Records read: distinct (source_file, source_record) over the loaded edits and the rejects, plus each
+    file-level reject (no record). An HQ-Edit row (two edits) or a Part-3 line (one edit per turn) is one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = ["source_file", "source_record"]
+    both = pa.concat_tables([tables["edits"].select(cols),
+                             tables["rejects"].select(cols).cast(tables["edits"].select(cols).schema)])
+    keyed = both.filter(pc.is_valid(both.column("source_record")))
+    return keyed.group_by(cols).aggregate([]).num_rows + (both.num_rows - keyed.num_rows)
+
+
+def _image_base(unit: Unit) -> tuple[str, str]:
+    """(folder the images' ``root`` column holds, image folder relative to it) for the mapper: the dataset root
+    and the layout's image folder, or the ``--image-root`` folder itself (record paths relative to it)."""
+    if unit.image_dir:
+        return unit.image_dir, ""
+    return unit.root, unit.image_root
 
 
 SMALL_INPUT_BYTES = 16 << 20
@@ -233,22 +330,31 @@ def _pool_task(args) -> FileResult:
 
 def run_ingest(cfg: IngestConfig) -> IngestSummary:
     t0 = time.perf_counter()
-    units = detect(cfg.path, cfg.format, cfg.column_map)
-    seen: dict[str, Unit] = {}
-    for u in units:
-        other = seen.setdefault(u.shard, u)
-        if other is not u:
-            raise UnusableInput(f"the same dataset file is found twice: {os.path.join(other.root, other.name)} and "
-                                f"{os.path.join(u.root, u.name)}; ingest one copy at a time")
+    image_root = os.path.abspath(os.path.expanduser(os.fspath(cfg.image_root))) if cfg.image_root else None
+    if image_root is not None and not os.path.isdir(image_root):
+        raise UnusableInput(f"--image-root {cfg.image_root}: no such folder")
+    found = discover(cfg.path, cfg.format, image_root, cfg.column_map)
+    units = found.units
+    units, copies = _one_per_file(units)
     wh = cfg.warehouse.resolved().ensure()
     run_id = _now().strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
-    summary = IngestSummary(run_id=run_id, path=str(cfg.path))
+    summary = IngestSummary(run_id=run_id, path=str(cfg.path), unplaced=found.unplaced, found=describe_found(units),
+                            copies=copies)
+    if cfg.on_found is not None:
+        cfg.on_found(summary)
     with warehouse_lock(wh):
         committed = recover(wh)
         # chunked sources (seeds.json): chunks of the same source that no longer exist are removed
         current = {u.shard for u in units}
         chunked = {(u.dataset, u.source_file) for u in units if u.unit}
         removed = set()
+        # a file changed in place (loose files are identified by content): its old shard goes
+        here = {(u.root, u.source_file): u.shard for u in units if u.identity}
+        for shard, row in committed.items():
+            new = here.get((row["root"], row["source_file"]))
+            if new is not None and new != shard:
+                remove_unit(wh, shard)
+                removed.add(shard)
         for shard, row in committed.items():
             if shard not in current and (row["dataset"], row["source_file"]) in chunked and row["unit"] != \
                     row["source_file"]:

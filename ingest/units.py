@@ -17,6 +17,8 @@ class Unit:
     image_root: str = ""  # folder image paths are relative to, relative to root ('' = root)
     unit: str = ""  # unit name when it is not the whole source_file (chunks of seeds.json)
     params: tuple = field(default=(), compare=False)  # reader-specific (e.g. the seeds.json entries of a chunk)
+    identity: str = ""  # content checksum, for files whose location alone does not identify them (loose files)
+    image_dir: str = ""  # absolute folder the record's image paths are relative to (``--image-root``); '' = layout
 
     @property
     def name(self) -> str:
@@ -24,6 +26,8 @@ class Unit:
 
     @property
     def shard(self) -> str:
-        """Output shard name: stable for the same dataset file, whatever path the dataset was given by."""
-        h = hashlib.sha1(f"{self.dataset}\x1f{self.name}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        """Output shard name: the file's dataset-relative location (plus, for loose files, its content checksum),
+        so the same file typed by any path is one shard and two different files never share one."""
+        key = f"{self.dataset}\x1f{self.name}" + (f"\x1f{self.part}\x1f{self.identity}" if self.identity else "")
+        h = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         return f"{self.dataset}-{h}"

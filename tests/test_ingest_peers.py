@@ -39,7 +39,7 @@ def test_ip2p_parquet_images_referenced_in_place(tmp_path, binary):
     root = tmp_path / "instructpix2pix-clip-filtered"
     ip2p_parquet(root, binary=binary)
     s = ingest(root, tmp_path / "wh", workers=1)
-    assert (s.records_read, s.records_loaded, s.records_rejected) == (3, 2, 1)
+    assert (s.records_read, s.records_loaded, s.records_rejected) == (2, 2, 1)  # 2 sessions, 3 turns
     edits = sorted(table(tmp_path / "wh", "edits"), key=lambda e: e["source_record"])
     assert [e["source_record"] for e in edits] == [0, 1]
     e = edits[0]
@@ -98,7 +98,8 @@ def test_ip2p_original_release(tmp_path):
     rejects = sorted((r["source_file"], r["reason"]) for r in table(tmp_path / "wh", "rejects"))
     assert rejects == [("0003/prompt.json", "malformed_json"), ("seeds.json", "duplicate_record"),
                        ("seeds.json", "unsafe_path")]
-    assert s.records_read == 6 == s.records_loaded + s.records_rejected
+    # records: seeds.json entries (one per prompt dir) and the malformed prompt.json; edits: one per seed
+    assert s.records_read == 5 and s.records_loaded + s.records_rejected == 6
     run = table(tmp_path / "wh", "ingest_runs")[0]
     assert (run["source_file"], run["unit"]) == ("seeds.json", "seeds.json[1-5]")
 
@@ -116,7 +117,7 @@ def test_magicbrush_parquet_sessions_and_masks(tmp_path):
         "target_img": pa.array([hf_image(PNG)] * 4, HF_IMAGE),
     })
     s = ingest(root, tmp_path / "wh", workers=1)
-    assert (s.records_read, s.records_loaded, s.records_rejected) == (4, 3, 1)
+    assert (s.records_read, s.records_loaded, s.records_rejected) == (2, 3, 1)  # 2 rows, 4 edits
     edits = sorted(table(tmp_path / "wh", "edits"), key=lambda e: e["source_record"])
     assert [(e["session_id"], e["turn_index"], e["split"]) for e in edits] == \
         [("327726", 1, "dev"), ("327726", 2, "dev"), ("9", 1, "dev")]
@@ -148,7 +149,7 @@ def test_magicbrush_test_layout(tmp_path):
     for f in ("242679-input.png", "242679-mask1.png", "242679-output1.png"):
         touch(root / "images/242679" / f)
     s = ingest(root, tmp_path / "wh", workers=1)
-    assert (s.records_read, s.records_loaded, s.records_rejected) == (3, 2, 1)
+    assert (s.records_read, s.records_loaded, s.records_rejected) == (2, 2, 1)  # 2 sessions, 3 turns
     edits = sorted(table(tmp_path / "wh", "edits"), key=lambda e: e["turn_index"])
     assert [(e["session_id"], e["turn_index"], e["split"], e["part"]) for e in edits] == \
         [("242679", 1, "test", "test-layout"), ("242679", 2, "test", "test-layout")]
@@ -156,7 +157,7 @@ def test_magicbrush_test_layout(tmp_path):
     assert json.loads(edits[0]["extra"]) == {"local_description": "a cat"}
     assert edits[1]["source_image_id"] == edits[0]["target_image_id"]  # turn 2 starts from turn 1's output
     imgs = images_by_id(tmp_path / "wh")
-    assert imgs[edits[0]["source_image_id"]]["path"] == "images/242679/242679-input.png"
+    assert imgs[edits[0]["source_image_id"]]["path"] == "test/images/242679/242679-input.png"
     assert imgs[edits[0]["mask_image_id"]]["exists"] is True
     assert imgs[edits[1]["target_image_id"]]["exists"] is False
     r = table(tmp_path / "wh", "rejects")[0]
@@ -176,7 +177,7 @@ def test_hqedit_forward_and_inverse(tmp_path):
         "output_image": pa.array([hf_image(PNG), hf_image(PNG)], HF_IMAGE),
     })
     s = ingest(root, tmp_path / "wh", workers=1)
-    assert (s.records_read, s.records_loaded, s.records_rejected) == (4, 3, 1)
+    assert (s.records_read, s.records_loaded, s.records_rejected) == (2, 3, 1)  # 2 rows, 4 edits
     edits = table(tmp_path / "wh", "edits")
     fwd = next(e for e in edits if e["instruction"] == "make the car blue")
     inv = next(e for e in edits if e["instruction"] == "make the car red")

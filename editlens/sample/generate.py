@@ -89,6 +89,7 @@ _OUTPUTS = (
     "ground_truth.jsonl",
     "truth_edits.jsonl",
     "sample_manifest.json",
+    ".editlensignore",
 )
 
 
@@ -714,6 +715,8 @@ def run(cfg: SampleConfig) -> SampleSummary:
         "clean_edits": sum(1 for r in w.truth if r["clean"]),
     }
     (out / "sample_manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    # the ground-truth files are not annotations: ingest's discovery skips what this file names
+    (out / ".editlensignore").write_text("ground_truth.jsonl\ntruth_edits.jsonl\nsample_manifest.json\n")
     return summary
 
 

@@ -177,7 +177,9 @@ def map_original(unit, files, m: UnitMapper) -> None:
                 scores = {k: rec[k] for k in SCORE_KEYS if k in rec}
                 extra["metadata"] = {k: v for k, v in rec.items() if k not in SCORE_KEYS and k != "seed"}
                 extra["metadata_line"] = n
-            extra.update({k: v for k, v in prompt.items() if k not in PROMPT_KNOWN})
+            # the caption key not used as the source caption (a prompt.json with both `input` and `caption`)
+            extra.update({k: v for k, v in prompt.items() if k not in PROMPT_KNOWN or
+                          (k in ("input", "caption") and k != cap_key)})
             m.add_edit(record=index, raw=raw, instruction=instr, source=f"{rel}/{s}_0.jpg",
                        target=f"{rel}/{s}_1.jpg", source_caption=sc, target_caption=tc, scores=dumps(scores),
                        extra=dumps(extra))

@@ -18,7 +18,7 @@ import orjson
 
 from ingest import tables as T
 from ingest.mapper import BadField, UnitMapper, check_instruction, check_rel_path
-from ingest.readers.common import dumps, pack_extra, parse_error, read_optional
+from ingest.readers.common import dumps, parse_error, read_optional
 from ingest.readers.parquet import ParquetRow, iter_parquet
 from ingest.readers.parquet import load as load_parquet  # noqa: F401 - re-exported for the registry
 
@@ -27,10 +27,45 @@ from ingest.readers.parquet import load as load_parquet  # noqa: F401 - re-expor
 PQ_KNOWN = frozenset(("img_id", "turn_index", "instruction"))
 
 
+def _image_paths(unit, columns: tuple[str, ...]) -> dict[str, list]:
+    """The HF image structs' ``path`` (e.g. ``327726-input.png``, which links a row to the test layout's files),
+    per image column, by file row; {} for a column without one."""
+    import pyarrow.parquet as pq
+
+    out = {}
+    try:
+        pf = pq.ParquetFile(os.path.join(unit.root, unit.source_file))
+        for c in columns:
+            if c not in pf.schema_arrow.names:
+                continue
+            t = pf.schema_arrow.field(c).type
+            if getattr(t, "num_fields", 0) and t.get_field_index("path") >= 0:
+                out[c] = pf.read(columns=[f"{c}.path"]).column(c).combine_chunks().field("path").to_pylist()
+    except Exception:  # noqa: BLE001 - paths are extra information: an unreadable file is rejected elsewhere
+        return {}
+    return out
+
+
 def map_parquet(unit, _payload, m: UnitMapper) -> None:
+    """Rows in file order. Turn k >= 2's source is turn k-1's target of the same session (the same picture, which
+    HF stores again in the row's own ``source_img`` cell): the edit references that image, so a session's turns
+    chain; the row's own cell stays named in ``extra.source_img_cell``. The structs' ``path`` go to
+    ``extra.image_paths``."""
     seen = set()
+    rows: list = []
+    targets: dict[tuple, object] = {}  # (img_id, turn) -> the target image of its first row
 
     def on_row(row: ParquetRow) -> None:
+        rows.append(row)
+        v = row.values
+        sid, turn = v.get("img_id"), v.get("turn_index")
+        tgt = row.images.get("target_img")
+        if sid is not None and isinstance(turn, int) and tgt is not None:
+            targets.setdefault((str(sid), turn), tgt)
+
+    iter_parquet(unit, m, ("source_img", "target_img", "mask_img"), on_row)
+    paths = _image_paths(unit, ("source_img", "target_img", "mask_img"))
+    for row in rows:
         v = row.values
         raw = dumps(v)[:T.RAW_EXCERPT_CHARS]
         try:
@@ -50,21 +85,29 @@ def map_parquet(unit, _payload, m: UnitMapper) -> None:
             instr = check_instruction(v.get("instruction"))
         except BadField as bad:
             m.reject(row.file_row, bad.reason, bad.message, raw)
-            return
+            continue
         sid = str(sid)
         if (sid, turn) in seen:
             m.reject(row.file_row, T.DUPLICATE_RECORD, f"session {sid} turn {turn} appears twice", raw,
                      turn_index=turn)
-            return
+            continue
         seen.add((sid, turn))
         mask = row.images.get("mask_img")
         if mask is not None and mask.exists is False:
             mask = None  # an empty mask cell: no mask
-        m.add_edit(record=row.file_row, raw=raw, instruction=instr, source=row.images["source_img"],
+        extra = {k: x for k, x in v.items() if k not in PQ_KNOWN}
+        names = {c: paths[c][row.file_row] for c in paths if row.file_row < len(paths[c])
+                 and paths[c][row.file_row] is not None}
+        if names:
+            extra["image_paths"] = names
+        source = row.images["source_img"]
+        prev = targets.get((sid, turn - 1)) if turn > 1 else None
+        if prev is not None and source is not None and (prev.exists is not False or source.exists is False):
+            extra["source_img_cell"] = source.location
+            source = prev
+        m.add_edit(record=row.file_row, raw=raw, instruction=instr, source=source,
                    target=row.images["target_img"], mask=mask, session_id=sid, turn_index=turn,
-                   extra=pack_extra(v, PQ_KNOWN))
-
-    iter_parquet(unit, m, ("source_img", "target_img", "mask_img"), on_row)
+                   extra=dumps(extra) if extra else "{}")
 
 
 # ---- test-set layout -------------------------------------------------------------------------------------------

@@ -19,6 +19,16 @@ rejects as (
 
 ),
 
+dups as (
+
+    -- edits also found in another annotation file (kept once by staging)
+    select dataset, part, count(*) as n_duplicate_record
+    from {{ ref('stg_editlens__edits') }}
+    where duplicate_record
+    group by all
+
+),
+
 runs as (
 
     select dataset, part, count(distinct source_file) as n_annotation_files, sum(records_read) as n_records_read
@@ -45,6 +55,9 @@ per_part as (
         count(*) filter (where flags.is_change_below_resolution) as n_change_below_resolution,
         count(*) filter (where flags.is_full_regeneration) as n_full_regeneration,
         count(*) filter (where flags.has_broken_image) as n_broken_image,
+        count(*) filter (where 'missing' in (edits.source_status, edits.target_status)) as n_missing_image,
+        count(*) filter (where edits.source_status not in ('ok', 'unknown', 'missing')
+                            or edits.target_status not in ('ok', 'unknown', 'missing')) as n_unreadable_image,
         count(*) filter (where flags.is_duplicate_pair) as n_duplicate_pair,
         count(*) filter (where flags.has_near_duplicate_source) as n_near_duplicate_source,
         count(*) filter (where flags.is_chain_break) as n_chain_break,
@@ -86,6 +99,11 @@ select
     per_part.n_full_regeneration,
     per_part.n_broken_image,
     per_part.n_broken_image / per_part.n_edits as broken_image_share,
+    per_part.n_missing_image,
+    per_part.n_missing_image / per_part.n_edits as missing_image_share,
+    per_part.n_unreadable_image,
+    per_part.n_unreadable_image / per_part.n_edits as unreadable_image_share,
+    coalesce(dups.n_duplicate_record, 0) as n_duplicate_record,
     per_part.n_duplicate_pair,
     per_part.n_near_duplicate_source,
     per_part.n_chain_break,
@@ -99,3 +117,4 @@ select
 from per_part
 left join rejects using (dataset, part)
 left join runs using (dataset, part)
+left join dups using (dataset, part)

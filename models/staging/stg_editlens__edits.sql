@@ -46,9 +46,27 @@ normalised as (
 
 ),
 
+deduplicated as (
+
+    -- the same record in two annotation files (or two copies of a file) is loaded once per file by ingest;
+    -- one row per edit_id here (the first file by name), the others named in duplicate_source_files
+    select
+        *,
+        count(*) over (partition by edit_id) as n_copies,
+        list(source_file) over (partition by edit_id) as all_source_files
+    from normalised
+    qualify row_number() over (partition by edit_id order by source_file, source_record) = 1
+
+),
+
 final as (
 
-    select *, hash(instruction_norm) as instruction_key from normalised
+    select
+        * exclude (all_source_files),
+        n_copies > 1 as duplicate_record,
+        list_filter(list_distinct(all_source_files), f -> f != source_file) as duplicate_source_files,
+        hash(instruction_norm) as instruction_key
+    from deduplicated
 
 )
 
