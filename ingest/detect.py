@@ -12,9 +12,9 @@ import orjson
 
 import ingest
 from ingest.discover import Discovery, Unplaced, magicbrush_unit, walk
+from ingest.errors import UnusableInput
 from ingest.readers.mapped import imgedit_units, mapped_units
 from ingest.readers.signatures import SIGNATURES, Signature, match_file, unplaced_reason
-from ingest.errors import UnusableInput
 from ingest.units import Unit
 
 SEED = "seed-data-edit"

@@ -10,7 +10,6 @@ import sys
 from collections import Counter
 
 import pytest
-
 from corpus import SHARED_PART2, build_corpus
 from fixtures_ingest import ingest, snapshot, table
 
@@ -145,9 +144,10 @@ def test_real_part2_records_in_the_corpus(tmp_path):
 
 
 def test_build_succeeds_on_the_top_warehouse(top_wh):
+    import duckdb
+
     from editlens.build import run_build
     from editlens.warehouse import Warehouse
-    import duckdb
 
     _, wh = top_wh
     assert run_build(Warehouse.at(wh), ["--quiet"]) == 0

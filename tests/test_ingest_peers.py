@@ -39,7 +39,7 @@ def test_ip2p_parquet_images_referenced_in_place(tmp_path, binary):
     root = tmp_path / "instructpix2pix-clip-filtered"
     ip2p_parquet(root, binary=binary)
     s = ingest(root, tmp_path / "wh", workers=1)
-    assert (s.records_read, s.records_loaded, s.records_rejected) == (2, 2, 1)  # 2 sessions, 3 turns
+    assert (s.records_read, s.records_loaded, s.records_rejected) == (3, 2, 1)
     edits = sorted(table(tmp_path / "wh", "edits"), key=lambda e: e["source_record"])
     assert [e["source_record"] for e in edits] == [0, 1]
     e = edits[0]
@@ -117,7 +117,7 @@ def test_magicbrush_parquet_sessions_and_masks(tmp_path):
         "target_img": pa.array([hf_image(PNG)] * 4, HF_IMAGE),
     })
     s = ingest(root, tmp_path / "wh", workers=1)
-    assert (s.records_read, s.records_loaded, s.records_rejected) == (2, 3, 1)  # 2 rows, 4 edits
+    assert (s.records_read, s.records_loaded, s.records_rejected) == (4, 3, 1)
     edits = sorted(table(tmp_path / "wh", "edits"), key=lambda e: e["source_record"])
     assert [(e["session_id"], e["turn_index"], e["split"]) for e in edits] == \
         [("327726", 1, "dev"), ("327726", 2, "dev"), ("9", 1, "dev")]

@@ -124,15 +124,33 @@ def downloads(tmp_path):
     return top, files
 
 
+# the file of each repo of the fixture (source_file is relative to the repo: data/<name>)
+REPO_FILE = {
+    "UltraEdit_500k": "FreeForm-00001-of-00402", "UltraEdit_Region_Based_100k": "RegionBase-00000-of-00093",
+    "OmniEdit-Filtered-1.2M/data/train": "train-00001-of-00262-8b1e", "OmniEdit": "train-00001-of-00262-8b1e",
+    "OmniEdit-Filtered-1.2M/data/dev": "dev-00000-of-00004", "AnyEdit": "validation-00000-of-00002",
+    "emu_edit_test_set/": "test-00000-of-00003", "emu_edit_test_set_generations": "test-00000-of-00002",
+}
+
+
 def by_file(wh, name, key):
     rows = table(wh, name)
+    key = REPO_FILE.get(key, key)
     return sorted((r for r in rows if key in r["source_file"]), key=lambda r: r["source_record"] or 0)
+
+
+def repo_of(downloads, source_file: str) -> str:
+    """The repo folder of a file the fixture wrote (by its name)."""
+    top, files = downloads
+    (path,) = [p for p in files.values() if str(p).endswith(source_file)]
+    return str(path.relative_to(top)).split("/")[0]
 
 
 def test_each_parquet_file_is_the_dataset_its_whole_column_signature_says(downloads, tmp_path):
     top, _ = downloads
     s = ingest(top, tmp_path / "wh", workers=1)
-    placed = {f.source_file.split("/")[0] + "/" + f.source_file.rsplit("/", 1)[1].split("-")[0]:
+    assert all(f.source_file.startswith("data/") for f in s.files)  # relative to the repo, whatever path typed
+    placed = {repo_of(downloads, f.source_file) + "/" + f.source_file.rsplit("/", 1)[1].split("-")[0]:
               (f.dataset, f.part) for f in s.files}
     assert placed == {
         "UltraEdit_500k/FreeForm": ("ultraedit", "freeform"),
@@ -144,7 +162,7 @@ def test_each_parquet_file_is_the_dataset_its_whole_column_signature_says(downlo
         "emu_edit_test_set_generations/test": ("emu-edit", "generations"),
         "instructpix2pix-clip-filtered/train": ("instructpix2pix", "hf-parquet"),
     }
-    counts = {f.source_file.split("/")[0] + ":" + f.source_file.rsplit("/", 1)[1][:5]:
+    counts = {repo_of(downloads, f.source_file) + ":" + f.source_file.rsplit("/", 1)[1][:5]:
               (f.records_read, f.records_loaded, f.records_rejected) for f in s.files}
     assert counts == {
         "UltraEdit_500k:FreeF": (3, 2, 1), "UltraEdit_Region_Based_100k:Regio": (2, 2, 0),
@@ -209,10 +227,13 @@ def test_unknown_parquet_is_named_with_its_columns_never_filed_under_the_majorit
     top, _ = downloads
     write_parquet(top / "mystery-edits/data/train-00000-of-00001.parquet",
                   {"before": img_col([PNG]), "after": img_col([PNG]), "prompt": ["x"]})
-    with pytest.raises(UnusableInput) as exc:
-        ingest(top, tmp_path / "wh", workers=1)
-    msg = str(exc.value)
-    assert "mystery-edits/data/train-00000-of-00001.parquet" in msg and "before, after, prompt" in msg
+    s = ingest(top, tmp_path / "wh", workers=1)  # everything else is ingested; the file is listed, exit 3
+    (u,) = s.unplaced
+    assert u.path.endswith("mystery-edits/data/train-00000-of-00001.parquet") and "before, after, prompt" in u.reason
+    assert s.exit_code == 3 and "mystery-edits" not in {f.source_file for f in s.files}
+    with pytest.raises(UnusableInput) as exc:  # pointed at alone: nothing recognisable, exit 2
+        ingest(top / "mystery-edits", tmp_path / "wh2", workers=1)
+    assert "before, after, prompt" in str(exc.value)
     # an UltraEdit-like file lacking its scores is not InstructPix2Pix either, though it shares edited_image
     schema = pq.read_schema(top / "UltraEdit_500k/data/FreeForm-00001-of-00402-3f1c2b7a9d0e4f21.parquet")
     assert match_columns(schema).reader == "ultraedit-parquet"
