@@ -21,7 +21,8 @@ def _edit_inputs(dataset, part, session_id, turn_index, source_loc, target_loc, 
     ``session_id`` None (single-turn data) counts as the empty string."""
     if session_id is None:
         session_id = ""
-    turn = turn_index.cast(pa.string()) if isinstance(turn_index, pa.Array) else str(turn_index)
+    turn = str(turn_index) if type(turn_index) is int or not isinstance(turn_index, pa.Array) \
+        else turn_index.cast(pa.string())
     return dataset, part, session_id, turn, source_loc, target_loc, instruction
 
 
@@ -39,9 +40,23 @@ def edit_digests(dataset: str, part: str, session_ids: pa.Array | None, turns: p
         *_edit_inputs(dataset, part, session_ids, turns, source_locs, target_locs, instructions), SEP))
 
 
+def edit_ids_of(dataset: str, part: str, session_id: str | None, turn_index: int, source_locs: list[str],
+                target_locs: list[str], instructions: list[str]) -> list[str]:
+    """``edit_id`` for lists of edits sharing dataset, part, session and turn (values Arrow may not hold)."""
+    *head, _, _, _ = _edit_inputs(dataset, part, session_id, turn_index, "", "", "")
+    prefix = SEP.join(head) + SEP
+    return [short_sha1(f"{prefix}{s}{SEP}{t}{SEP}{i}") for s, t, i in zip(source_locs, target_locs, instructions)]
+
+
 def image_id(dataset: str, location: str) -> str:
     """``image_id``: sha1 of dataset and the image's location (path, or the embedded image's address)."""
     return short_sha1(dataset + SEP + location)
+
+
+def image_ids_of(dataset: str, locations: list[str]) -> list[str]:
+    """``image_id`` for a list of locations."""
+    prefix = dataset + SEP
+    return [short_sha1(prefix + loc) for loc in locations]
 
 
 def image_digests(dataset: str, locations: pa.Array) -> bytes:

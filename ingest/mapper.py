@@ -86,9 +86,16 @@ class UnitMapper:
                turn_index: int | None = None, source_file: str | None = None) -> None:
         self.read += 1
         self.rejected += 1
-        _append(self.r, ingest_run_id=self.run_id, dataset=self.dataset, part=self.part,
-                source_file=source_file or self.source_file, source_record=record, turn_index=turn_index,
-                reason=reason, message=message[:1000], raw=excerpt(raw))
+        r = self.r
+        r["ingest_run_id"].append(self.run_id)
+        r["dataset"].append(self.dataset)
+        r["part"].append(self.part)
+        r["source_file"].append(source_file or self.source_file)
+        r["source_record"].append(record)
+        r["turn_index"].append(turn_index)
+        r["reason"].append(reason)
+        r["message"].append(message[:1000])
+        r["raw"].append(excerpt(raw))
 
     # ---- images --------------------------------------------------------------------------------------------
     def file_location(self, rel: str) -> str:
@@ -103,13 +110,24 @@ class UnitMapper:
         iid = self._images.get(loc)
         if iid is None:
             iid = self._images[loc] = I.image_id(self.dataset, loc)
+            i = self.i
+            i["image_id"].append(iid)
+            i["dataset"].append(self.dataset)
+            i["part"].append(self.part)
+            i["root"].append(self.root)
+            i["exists"].append(exists)
             if img is None:
-                row = {"location_kind": "file", "path": loc, "row_group": None, "row": None, "column": None}
+                i["location_kind"].append("file")
+                i["path"].append(loc)
+                i["row_group"].append(None)
+                i["row"].append(None)
+                i["column"].append(None)
             else:
-                row = {"location_kind": "parquet", "path": img.path, "row_group": img.row_group, "row": img.row,
-                       "column": img.column}
-            _append(self.i, image_id=iid, dataset=self.dataset, part=self.part, root=self.root, exists=exists,
-                    **row)
+                i["location_kind"].append("parquet")
+                i["path"].append(img.path)
+                i["row_group"].append(img.row_group)
+                i["row"].append(img.row)
+                i["column"].append(img.column)
             if exists is False:
                 self.images_missing += 1
         return iid
@@ -145,15 +163,31 @@ class UnitMapper:
                         raw, turn_index if session_id else None, source_file)
             return False
         self._seen.add(edit_id)
-        s_id, t_id, m_id = (None if img is None else self._register(*img) for img in imgs)
+        s, t, m = imgs
+        s_id, t_id = self._register(*s), self._register(*t)
+        m_id = None if m is None else self._register(*m)
         self.read += 1
         self.loaded += 1
-        _append(self.e, edit_id=edit_id, dataset=self.dataset, part=self.part, split=self.split,
-                session_id=session_id, turn_index=turn_index, source_image_id=s_id, target_image_id=t_id,
-                mask_image_id=m_id, instruction=instruction, instruction_ori=instruction_ori,
-                source_caption=source_caption, target_caption=target_caption, provided_labels=labels,
-                provided_scores=scores, extra=extra, source_file=source_file or self.source_file,
-                source_record=record, ingest_run_id=self.run_id)
+        e = self.e
+        e["edit_id"].append(edit_id)
+        e["dataset"].append(self.dataset)
+        e["part"].append(self.part)
+        e["split"].append(self.split)
+        e["session_id"].append(session_id)
+        e["turn_index"].append(turn_index)
+        e["source_image_id"].append(s_id)
+        e["target_image_id"].append(t_id)
+        e["mask_image_id"].append(m_id)
+        e["instruction"].append(instruction)
+        e["instruction_ori"].append(instruction_ori)
+        e["source_caption"].append(source_caption)
+        e["target_caption"].append(target_caption)
+        e["provided_labels"].append(labels)
+        e["provided_scores"].append(scores)
+        e["extra"].append(extra)
+        e["source_file"].append(source_file or self.source_file)
+        e["source_record"].append(record)
+        e["ingest_run_id"].append(self.run_id)
         return True
 
     # ---- output --------------------------------------------------------------------------------------------
@@ -170,11 +204,6 @@ class UnitMapper:
             else:
                 out[name] = build_table(schema, cols)
         return out
-
-
-def _append(cols: dict[str, list], **row) -> None:
-    for name, value in row.items():
-        cols[name].append(value)
 
 
 # ---- tables by column name ---------------------------------------------------------------------------------
@@ -346,7 +375,7 @@ def _row_batch(m: UnitMapper, records, raws, instruction, source, target, instru
     n = len(records)
     s_loc = [m.file_location(p) for p in source]
     t_loc = [m.file_location(p) for p in target]
-    ids = [I.edit_id(m.dataset, m.part, None, 1, s, t, i) for s, t, i in zip(s_loc, t_loc, instruction)]
+    ids = I.edit_ids_of(m.dataset, m.part, None, 1, s_loc, t_loc, instruction)
     drop: dict[int, tuple[str, str]] = {}
     seen, local = m._seen, set()
     if len(set(ids)) != n or not seen.isdisjoint(ids):
@@ -372,18 +401,36 @@ def _row_batch(m: UnitMapper, records, raws, instruction, source, target, instru
                 exists_t.append(et)
     for k in sorted(drop):
         m.reject(records[k], *drop[k], raws[k])
-    keep = [k for k in range(n) if k not in drop]
-    seen.update(ids[k] for k in keep)
-    src_ids = [m._register(s_loc[k], exists_s[k]) for k in keep]  # images: sources first, then targets
-    tgt_ids = [m._register(t_loc[k], exists_t[k]) for k in keep]
-    cols = {"edit_id": [ids[k] for k in keep], "source_image_id": src_ids, "target_image_id": tgt_ids,
-            "instruction": [instruction[k] for k in keep], "source_record": [records[k] for k in keep]}
-    for name, col in (("instruction_ori", instruction_ori), ("source_caption", source_caption),
-                      ("target_caption", target_caption), ("provided_labels", labels), ("extra", extra)):
-        if col is not None:
-            cols[name] = [col[k] for k in keep]
-    defaults, nk = m.edit_defaults(), len(keep)
+    if drop:  # keep the other records' values only
+        keep = [k for k in range(n) if k not in drop]
+        records, instruction, ids, s_loc, t_loc, exists_s, exists_t = (
+            [col[k] for k in keep] for col in (records, instruction, ids, s_loc, t_loc, exists_s, exists_t))
+        instruction_ori, source_caption, target_caption, labels, extra = (
+            None if col is None else [col[k] for k in keep]
+            for col in (instruction_ori, source_caption, target_caption, labels, extra))
+    nk = len(records)
+    seen.update(ids)
+    # images: the new locations, first seen first (sources, then targets)
+    first = dict(zip(s_loc, exists_s))
+    first.update(zip(t_loc, exists_t))
+    images = m._images
+    new = [loc for loc in first if loc not in images] if images else list(first)
+    new_exists = [first[loc] for loc in new]
+    new_ids = I.image_ids_of(m.dataset, new)
+    images.update(zip(new, new_ids))
+    i_cols = {"image_id": new_ids, "path": new, "exists": new_exists}
+    i_defaults = m.image_defaults()
+    for name, rows in m.i.items():
+        rows += i_cols[name] if name in i_cols else [i_defaults.get(name)] * len(new)
+    m.images_missing += new_exists.count(False)  # values are True, False or None
+    get = images.__getitem__
+    cols = {"edit_id": ids, "source_image_id": list(map(get, s_loc)), "target_image_id": list(map(get, t_loc)),
+            "instruction": instruction, "source_record": records, "instruction_ori": instruction_ori,
+            "source_caption": source_caption, "target_caption": target_caption, "provided_labels": labels,
+            "extra": extra}
+    defaults = m.edit_defaults()
     for name, rows in m.e.items():
-        rows += cols[name] if name in cols else [defaults.get(name)] * nk
+        col = cols.get(name)
+        rows += col if col is not None else [defaults.get(name)] * nk
     m.read += nk
     m.loaded += nk
