@@ -1,27 +1,37 @@
-# The README's two commands: `make demo` and `make test`. Both create .venv if it is missing and install the
-# project into it first (torch and torchvision are pinned to the builds the project is tested with).
+# The README's two commands: `make demo` and `make test`. Both create .venv if it is missing, install the
+# dependencies once (torch and torchvision are pinned to the builds the project is tested with), then install
+# the checkout into it as a user gets it: a non-editable `pip install .` (the dbt project travels as package data).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.editlens-installed
+STAMP := $(VENV)/.editlens-deps
 DEMO_ARGS ?=
 
-.PHONY: demo test install clean bench
+.PHONY: demo test lint install clean
 
-$(STAMP): pyproject.toml setup.py ingest/_sha1batch.c
+$(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet '.[test]'
 	@touch $(STAMP)
 
+# the current checkout, non-editable (rebuilt each time: a few seconds)
 install: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps --force-reinstall .
 
-demo: $(STAMP)
+demo: install
 	$(VENV)/bin/editlens demo $(DEMO_ARGS)
 
-test: $(STAMP)
+# ruff for the Python, sqlfluff (dbt templater) for the models; configured in pyproject.toml and .sqlfluff
+lint: install
+	$(VENV)/bin/ruff check .
+	cd $(CURDIR) && $(VENV)/bin/sqlfluff lint models tests/dbt macros
+
+# pytest through its script and PYTHONSAFEPATH=1 (subprocesses, Python 3.11+): the checkout is not put first on
+# the path, so the tests import the installed package
+test: lint
 	bash .ci/install_chromium.sh
-	$(PY) -m pytest -ra $(PYTEST_ARGS)
+	PYTHONSAFEPATH=1 EDITLENS_TEST_INSTALLED=1 $(VENV)/bin/pytest -ra $(PYTEST_ARGS)
 
 clean:
-	rm -rf warehouse target logs .pytest_cache
+	rm -rf warehouse target logs .pytest_cache build

@@ -1,7 +1,9 @@
 """`editlens build`: run `dbt build` on a warehouse, which also exports the marts to DIR/marts/*.parquet.
 
-The dbt project is the repository root (dbt_project.yml, profiles.yml). This module only points dbt at the
-warehouse: it sets EDITLENS_WAREHOUSE (absolute) and DBT_PROFILES_DIR, keeps dbt's target/ and logs/ inside the
+The dbt project is the repository root (dbt_project.yml, profiles.yml, models/, seeds/, macros/, tests/dbt/),
+shipped inside the package as `editlens/dbt/` (links to those in a checkout, copies in an installed wheel) and
+found with importlib.resources, so an installed `editlens build` needs no checkout. This module only points dbt
+at the warehouse: it sets EDITLENS_WAREHOUSE (absolute) and DBT_PROFILES_DIR, keeps dbt's target/ and logs/ inside the
 warehouse (DIR/dbt/), and runs the venv's `dbt build` in a subprocess. The same build works by hand:
 
     EDITLENS_WAREHOUSE=DIR dbt build --profiles-dir .
@@ -17,12 +19,20 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from editlens.contract.errors import UnusableInput
 from editlens.warehouse import ENV_VAR, Warehouse
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def project_dir() -> Path:
+    """The dbt project folder shipped with the package (package data `editlens/dbt/`)."""
+    path = Path(str(resources.files("editlens") / "dbt"))
+    if not (path / "dbt_project.yml").is_file():
+        raise UnusableInput(f"the dbt project is missing from the installed package ({path}): reinstall editlens")
+    return path
 
 
 @dataclass(frozen=True)
@@ -30,7 +40,7 @@ class BuildConfig:
     warehouse: Warehouse
     dbt_args: list[str] = field(default_factory=list)
     command: str = "build"  # a dbt subcommand, e.g. "build", "run", "docs generate"
-    project_dir: Path = PROJECT_DIR
+    project_dir: Path = field(default_factory=project_dir)
     duckdb_memory: str | None = None  # DuckDB memory_limit for the build (profile default 5GB)
     duckdb_threads: int | None = None
 

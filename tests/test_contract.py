@@ -3,6 +3,7 @@ the one unusable-input error, and that the core imports no stage."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,18 @@ def test_every_stage_error_is_the_contract_error():
     assert issubclass(IngestBusy, UnusableInput)
     e = UnusableInput("two\n  lines")
     assert str(e) == "two lines" and e.exit_code == 2
+
+
+def test_the_package_ships_the_dbt_project():
+    import editlens
+    from editlens.build import project_dir
+
+    proj = project_dir()
+    for rel in ("dbt_project.yml", "profiles.yml", "models/staging/__sources.yml", "seeds/thresholds.csv",
+                "macros/warehouse_table.sql", "tests/dbt"):
+        assert (proj / rel).exists(), rel
+    assert yaml.safe_load((proj / "models/staging/__sources.yml").read_text()) == yaml.safe_load(SOURCES.read_text())
+    if os.environ.get("EDITLENS_TEST_INSTALLED"):  # set by `make test`: the wheel is what is tested
+        repo = SOURCES.parents[2]
+        assert not Path(editlens.__file__).resolve().is_relative_to(repo), editlens.__file__
+        assert not proj.resolve().is_relative_to(repo), proj
