@@ -215,7 +215,6 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
     """Write a full synthetic warehouse of ``n_edits`` edits under ``dir``; returns counts of injected truth."""
     t0 = time.perf_counter()
     wh = Warehouse.at(dir).ensure()
-    rng_master = np.random.default_rng(seed)
     shares = np.array([p[2] for p in PARTS])
     counts = np.floor(shares / shares.sum() * n_edits).astype(int)
     counts[1] += n_edits - counts.sum()

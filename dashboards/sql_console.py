@@ -32,40 +32,6 @@ import pandas as pd
 DEFAULT_ROW_LIMIT = 10_000
 DEFAULT_TIMEOUT_S = 10.0
 
-BLOCKED_KEYWORDS = (
-    "attach",
-    "detach",
-    "install",
-    "load",
-    "copy",
-    "export",
-    "import",
-    "pragma",
-    "set",
-    "reset",
-    "create",
-    "insert",
-    "update",
-    "delete",
-    "drop",
-    "alter",
-    "truncate",
-    "vacuum",
-    "checkpoint",
-    "call",
-    "use",
-    "begin",
-    "commit",
-    "rollback",
-    "grant",
-    "merge",
-    "upsert",
-    "replace",
-    "execute",
-    "prepare",
-    "deallocate",
-    "summarize",
-)
 # functions that touch files, the network, settings or run SQL from a string; blocked wherever they appear
 BLOCKED_FUNCTIONS = (
     "read_parquet",

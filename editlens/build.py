@@ -26,7 +26,6 @@ from editlens.contract.errors import UnusableInput
 from editlens.warehouse import ENV_VAR, Warehouse
 
 
-
 def project_dir() -> Path:
     """The dbt project folder shipped with the package (package data `editlens/dbt/`)."""
     path = Path(str(resources.files("editlens") / "dbt"))

@@ -64,5 +64,5 @@ def run_demo(cfg: DemoConfig) -> int:
         return 0
     from dashboards.serve import serve
 
-    print(f"[5/5] serving the dashboards (Ctrl-C to stop)", flush=True)
+    print("[5/5] serving the dashboards (Ctrl-C to stop)", flush=True)
     return serve(wh, host="127.0.0.1", port=cfg.port)

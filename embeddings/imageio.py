@@ -47,8 +47,6 @@ FACT_SIZE = 64
 THUMB_SIZE = 32
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold
 
-STATUSES = ("ok", "missing", "truncated", "too_large", "unsupported", "error")
-
 _RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
     "bilinear": Image.Resampling.BILINEAR,

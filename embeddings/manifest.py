@@ -183,11 +183,3 @@ def known_detections(con: duckdb.DuckDBPyConnection, wh: Warehouse, detectors: S
                        f"from ({_detected(wh, detectors)}) order by p").fetchnumpy()["p"]
     return np.ascontiguousarray(rows, dtype=np.uint64)
 
-
-def sha_prefix(sha: str) -> np.uint64:
-    return np.uint64(int(sha[:16], 16))
-
-
-def contains(sorted_arr: np.ndarray, value: np.uint64) -> bool:
-    i = int(np.searchsorted(sorted_arr, value))
-    return i < len(sorted_arr) and sorted_arr[i] == value

@@ -3,7 +3,7 @@ once in `editlens.contract.tables`; this module only re-exports the ingest part 
 
 from __future__ import annotations
 
-from editlens.contract.tables import (  # noqa: F401 - re-exports
+from editlens.contract.tables import (
     DUPLICATE_RECORD,
     EDITS,
     EMPTY_INSTRUCTION,
@@ -34,3 +34,27 @@ from editlens.contract.tables import (
 from editlens.contract.tables import (
     INGEST_TABLES as TABLES,
 )
+
+__all__ = [
+    "DUPLICATE_RECORD",
+    "EDITS",
+    "EMPTY_INSTRUCTION",
+    "IMAGES",
+    "INGEST_RUNS",
+    "INSTRUCTION_TOO_LONG",
+    "INVALID_UTF8",
+    "MALFORMED_JSON",
+    "MAX_INSTRUCTION_CHARS",
+    "MISSING_FILE",
+    "MISSING_KEY",
+    "RAW_EXCERPT_CHARS",
+    "REASONS",
+    "REJECTS",
+    "UNREADABLE_FILE",
+    "UNREADABLE_PARQUET",
+    "UNSAFE_PATH",
+    "WRONG_TYPE",
+    "DATA_TABLES",
+    "SCHEMAS",
+    "TABLES",
+]

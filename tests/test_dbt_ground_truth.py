@@ -31,9 +31,9 @@ FLAG_OF = {
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    sample_mod = pytest.importorskip("editlens.sample")
-    ingest_main = pytest.importorskip("ingest.main")
-    embed_main = pytest.importorskip("embeddings.main")
+    import editlens.sample as sample_mod
+    import embeddings.main as embed_main
+    import ingest.main as ingest_main
     from editlens.demo import DemoConfig
 
     root = tmp_path_factory.mktemp("gt")

@@ -520,7 +520,8 @@ def test_loader_chunks_joined_into_batches_equal_the_streams_path(tmp_path):
     assert len(facts_loader) == len(facts_streams) > 70
     assert facts_loader == facts_streams
     assert [r[0] for r in emb_loader] == [r[0] for r in emb_streams]
-    a = np.array([r[1] for r in emb_loader]); b = np.array([r[1] for r in emb_streams])
+    a = np.array([r[1] for r in emb_loader])
+    b = np.array([r[1] for r in emb_streams])
     assert a.shape[0] > 70 and np.abs(a - b).max() < 1e-5
 
 

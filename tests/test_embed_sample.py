@@ -12,8 +12,8 @@ from editlens.warehouse import Warehouse
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    sample_mod = pytest.importorskip("editlens.sample")
-    ingest_main = pytest.importorskip("ingest.main")
+    import editlens.sample as sample_mod
+    import ingest.main as ingest_main
     from embeddings.main import EmbedConfig, run_embed
 
     root = tmp_path_factory.mktemp("sample")

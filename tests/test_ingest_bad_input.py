@@ -87,7 +87,7 @@ def test_each_bad_record_is_a_reject_with_its_reason(tmp_path):
 
 
 def test_without_image_check_exists_is_null_and_lexical_checks_still_apply(tmp_path):
-    expect = build_bad_part2(tmp_path / "repo", tmp_path / "outside")
+    build_bad_part2(tmp_path / "repo", tmp_path / "outside")
     ingest(tmp_path / "repo", tmp_path / "wh", workers=1, check_images=False)
     got = {r["source_record"]: r["reason"] for r in table(tmp_path / "wh", "rejects")}
     assert got[9] == got[10] == got[19] == "unsafe_path"

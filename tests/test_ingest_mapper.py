@@ -8,7 +8,14 @@ import pyarrow as pa
 import pytest
 
 from ingest import tables as T
-from ingest.mapper import BadField, ImageChecker, UnitMapper, add_file_batch, check_instruction, check_rel_path
+from ingest.mapper import (
+    BadField,
+    ImageChecker,
+    UnitMapper,
+    add_file_batch,
+    check_instruction,
+    check_rel_path,
+)
 
 
 def mapper(tmp_path, **kw):

@@ -48,6 +48,7 @@ def test_ip2p_parquet_images_referenced_in_place(tmp_path, binary):
     assert e["source_file"] == "data/train-00000-of-00002.parquet"
     imgs = images_by_id(tmp_path / "wh")
     src, tgt = imgs[e["source_image_id"]], imgs[e["target_image_id"]]
+    assert (tgt["location_kind"], tgt["path"], tgt["row"]) == ("parquet", src["path"], src["row"])
     col = "original_image" if binary else "original_image.bytes"
     assert (src["location_kind"], src["path"], src["row_group"], src["row"], src["column"], src["exists"]) == \
         ("parquet", "data/train-00000-of-00002.parquet", 0, 0, col, True)

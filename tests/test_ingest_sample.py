@@ -7,9 +7,8 @@ import json
 
 import pytest
 
+import editlens.sample as sample
 from fixtures_ingest import ingest, table
-
-sample = pytest.importorskip("editlens.sample")
 
 
 @pytest.fixture(scope="module")

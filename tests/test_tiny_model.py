@@ -100,9 +100,9 @@ def test_caption_metrics_are_meaningful(metrics):
 def pipeline_scores(tmp_path_factory):
     import duckdb
 
-    sample_mod = pytest.importorskip("editlens.sample")
-    ingest_main = pytest.importorskip("ingest.main")
-    embed_main = pytest.importorskip("embeddings.main")
+    import editlens.sample as sample_mod
+    import embeddings.main as embed_main
+    import ingest.main as ingest_main
     from editlens.warehouse import Warehouse
 
     root = tmp_path_factory.mktemp("tiny_pipeline")
