@@ -181,6 +181,8 @@ def main(argv=None) -> int:
     ap.add_argument("--min-e2e", type=float, default=None, help="fail below this many end-to-end images/s")
     ap.add_argument("--memory-check", action="store_true",
                     help="instead: peak memory of the whole job on n and 4n images (must stay flat)")
+    ap.add_argument("--record", action="store_true",
+                    help="write the figures to bench/results/embed.json (then `python bench/results.py` renders RESULTS.md)")
     args = ap.parse_args(argv)
     if args.memory_check:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -289,6 +291,16 @@ def main(argv=None) -> int:
     min_ratio = args.min_ratio if args.min_ratio is not None else (None if settings.device.startswith("cuda") else 0.8)
     ok = (min_ratio is None or ratio >= min_ratio) and (args.min_e2e is None or e2e >= args.min_e2e)
     print("PASS" if ok else "FAIL", flush=True)
+    if args.record:
+        from bench.results import record
+
+        record("embed-gpu" if settings.device.startswith("cuda") else "embed",
+               stage=f"embed ({settings.device})", measured=f"{args.n} shapes-world JPEGs -> image_facts + "
+               f"image_embeddings with {args.model} against the model's forward-only speed at the same batch",
+               result=f"{e2e:.0f} vs {fwd:.0f} images/s forward-only; per-round ratios "
+                      f"{', '.join(f'{x:.2f}' for x in ratios)}, median {ratio:.2f}",
+               target=f">= {min_ratio}x the forward-only baseline" if min_ratio else "see --min-e2e",
+               met="yes" if ok else "no", figures=result)
     return 0 if ok else 1
 
 

@@ -223,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-check-images", action="store_true")
+    ap.add_argument("--record", action="store_true",
+                    help="write the figures to bench/results/ingest.json (then `python bench/results.py` renders RESULTS.md)")
     args = ap.parse_args(argv)
     py = sys.executable
     args.out.mkdir(parents=True, exist_ok=True)
@@ -275,6 +277,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'PASS' if ok else 'FAIL'}: ingest {i_wall:.1f} s (<= 90), {i_rss / 2**20:.0f} MiB (<= 2048), "
           f"{ratio:.2f}x DuckDB wall (<= 2.0) [CPU ratio {r.cpu_s / max(b.cpu_s, 1e-9):.2f}x]; load average after: "
           f"{load}", flush=True)
+    if args.record:
+        from bench.results import record
+
+        record("ingest", stage="ingest", measured=f"SEED-shaped annotations ({counts['records']} records, "
+               f"{counts['bytes'] / 2**20:.0f} MiB) against DuckDB COPY (SELECT * FROM read_json(...)) TO parquet of "
+               "the same files in the same run",
+               result=f"ingest {i_wall:.1f} s wall, {r.cpu_s:.1f} s CPU, {i_rss / 2**20:.0f} MiB peak RSS; DuckDB "
+                      f"{b_wall:.1f} s wall; ratio {ratio:.2f}x",
+               target="<= 90 s, <= 2 GB, <= 2x baseline", met="yes" if ok else "no",
+               notes=f"load average after: {' '.join(load)}",
+               figures={"ingest_wall_s": round(i_wall, 2), "ingest_cpu_s": round(r.cpu_s, 2),
+                        "ingest_peak_mib": round(i_rss / 2**20), "baseline_wall_s": round(b_wall, 2),
+                        "ratio": round(ratio, 3), "records": counts["records"], "edits": n_edits})
     return 0 if ok else 1
 
 
