@@ -62,19 +62,10 @@ final as (
         coalesce(derived.derived_labels, []::varchar[]) as derived_labels,
         coalesce(edits.provided_labels, []::varchar[]) as provided_labels,
 
-        ---------- scores (one model)
+        ---------- scores (one model): every score column of edit_scores, in the staging model's order
         scores.model_key as score_model_key,
         scores.model_name as score_model_name,
-        scores.clip_i,
-        scores.clip_t_target_caption,
-        scores.clip_t_instruction,
-        scores.directional_caption,
-        scores.directional_instruction,
-        scores.directional_instruction_core,
-        scores.pixel_l1,
-        scores.pixel_mse,
-        scores.pixel_changed_frac,
-        scores.phash_distance,
+        scores.* exclude (edit_id, model_key, model_name, pretrained, preprocess, null_reason),
         scores.null_reason as score_null_reason,
         case
             when scores.clip_i is null
