@@ -9,9 +9,9 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fixtures_ingest import HF_IMAGE, PNG, hf_image, ingest, table, touch, write_lines, write_parquet
 
 from editlens.cli import main as cli_main
+from fixtures_ingest import HF_IMAGE, PNG, hf_image, ingest, table, touch, write_lines, write_parquet
 from ingest.errors import UnusableInput
 from ingest.readers.signatures import match_columns
 

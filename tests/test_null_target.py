@@ -7,12 +7,12 @@ import io
 
 import duckdb
 import pyarrow as pa
-from fixtures_ingest import HF_IMAGE, ingest, write_parquet
 from PIL import Image
 
 from editlens.build import run_build
 from editlens.warehouse import Warehouse
 from embeddings.main import EmbedConfig, run_embed
+from fixtures_ingest import HF_IMAGE, ingest, write_parquet
 
 
 def png(color) -> bytes:
