@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 
 import pytest
+
 from corpus import SHARED_PART2, build_corpus
 from fixtures_ingest import ingest, snapshot, table
 
