@@ -38,7 +38,7 @@ def _render_range(args: tuple[str, int, int, int, int | None]) -> int:
         from editlens.sample import world
     except Exception:  # noqa: BLE001 - the sample generator is optional here
         world = None
-    from embeddings.testing import draw
+    from tests.embed_warehouses import draw  # test helpers (not installed): run from the repo root
 
     for i in range(start, stop):
         if world is not None:

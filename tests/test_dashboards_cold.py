@@ -8,17 +8,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import copy_marts
 
 from dashboards import data
-from dashboards.fixture import write_fixture_warehouse
 
 
 @pytest.fixture(scope="module")
-def wh(tmp_path_factory) -> Path:
-    """Fixture marts whose image_locations mart holds two parts of one dataset in separate row groups, sorted by
+def wh(tmp_path_factory, built_warehouse) -> Path:
+    """The built test marts, with an image_locations mart that holds two parts of one dataset in separate row groups, sorted by
     dataset and part as the dbt model writes it."""
-    root = tmp_path_factory.mktemp("cold")
-    write_fixture_warehouse(root, n_edits=200, seed=11)
+    root = copy_marts(built_warehouse, tmp_path_factory.mktemp("cold"))
     p = root / "marts" / "image_locations.parquet"
     imgs = pq.read_table(p).to_pandas()
     half = len(imgs) // 2
@@ -50,9 +49,8 @@ def test_image_refs_with_dataset_and_part_hints_find_the_same_rows(wh):
     data.warm_up(m, wait=True)
     assert data.row_index(m, build=False, table="image_locations") is not None
     assert data.image_refs(m, ids, ["d1"], ["p1"]) == plain
-    row = imgs.set_index("image_id")
     for i, ref in plain.items():
-        assert ref["image_id"] == i and row.loc[i, "part"] in ("p1", "p2")
+        assert ref["image_id"] == i and set(imgs.loc[imgs["image_id"] == i, "part"]) <= {"p1", "p2"}
         assert ref["location_kind"] in ("file", "parquet")
 
 

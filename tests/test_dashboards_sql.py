@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import time
 
+import pyarrow.parquet as pq
 import pytest
+from conftest import copy_marts
 
-from dashboards.fixture import write_fixture_warehouse
 from dashboards.sql_console import QueryRejected, QueryTimeout, SqlConsole, validate
 
 MARTS = ("edits", "edit_labels", "edit_quality_flags", "dataset_scorecard")
 
 
 @pytest.fixture(scope="module")
-def console(tmp_path_factory):
-    root = tmp_path_factory.mktemp("whsql")
-    write_fixture_warehouse(root, n_edits=120, seed=2)
+def console(tmp_path_factory, built_warehouse):
+    root = copy_marts(built_warehouse, tmp_path_factory.mktemp("whsql"))
     (root / "secret.csv").write_text("a\n1\n")
     c = SqlConsole.over({m: root / "marts" / f"{m}.parquet" for m in MARTS}, row_limit=50, timeout_s=5)
     c.root = root
+    edits = pq.read_table(root / "marts" / "edits.parquet", columns=["edit_id", "dataset"]).to_pandas()
+    c.n_edits, c.n_datasets, c.first_id = len(edits), edits["dataset"].nunique(), min(edits["edit_id"])
     yield c
     c.close()
 
@@ -62,20 +64,20 @@ def test_rejected(console, sql, reason):
 
 def test_select_and_with_run(console):
     r = console.run("select count(*) as n from edits")
-    assert r.frame["n"].iloc[0] == 120 and not r.truncated
+    assert r.frame["n"].iloc[0] == console.n_edits and not r.truncated
     r = console.run("with x as (select dataset from edits) select count(distinct dataset) as k from x;")
-    assert r.frame["k"].iloc[0] == 4
+    assert r.frame["k"].iloc[0] == console.n_datasets
     r = console.run(
         "select e.dataset, count(*) as n from edits e join edit_labels l using (edit_id) group by 1"
     )
-    assert r.frame["n"].sum() > 120  # several labels per edit
+    assert r.frame["n"].sum() > console.n_edits  # several labels per edit
 
 
 def test_row_limit_truncates(console):
     r = console.run("select * from edits order by edit_id")
     assert len(r.frame) == 50 and r.truncated
     r = console.run("select * from edits order by edit_id", row_limit=7)
-    assert len(r.frame) == 7 and r.truncated and r.frame["edit_id"].iloc[0] == "e000000000000000"
+    assert len(r.frame) == 7 and r.truncated and r.frame["edit_id"].iloc[0] == console.first_id
     r = console.run("select * from edits limit 3")
     assert len(r.frame) == 3 and not r.truncated
 
@@ -102,7 +104,7 @@ def test_engine_blocks_files_even_without_the_validator(console):
     ):
         with pytest.raises(duckdb.Error):
             console._con.execute(sql)
-    assert console._con.execute("select count(*) from edits").fetchone()[0] == 120
+    assert console._con.execute("select count(*) from edits").fetchone()[0] == console.n_edits
 
 
 def test_validate_returns_clean_statement():

@@ -10,13 +10,8 @@ demographic and unsafe term mentions; >= 0.9 for misaligned with the bundled mod
 
 from __future__ import annotations
 
-import json
-
 import duckdb
 import pytest
-
-from editlens.build import run_build
-from editlens.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -30,21 +25,14 @@ FLAG_OF = {
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    import editlens.sample as sample_mod
-    import embeddings.main as embed_main
-    import ingest.main as ingest_main
+def gt_con(pipeline):
     from editlens.demo import DemoConfig
 
-    root = tmp_path_factory.mktemp("gt")
     demo = DemoConfig.__dataclass_fields__  # the sample `editlens demo` generates: 2,000 edits, seed 0
-    sample_mod.generate(root / "sample", n_edits=demo["n_edits"].default, seed=demo["seed"].default)
-    wh = Warehouse.at(root / "wh")
-    ingest_main.run_ingest(ingest_main.IngestConfig(path=root / "sample", warehouse=wh, workers=1))
-    embed_main.run_embed(embed_main.EmbedConfig(warehouse=wh, progress=False, workers=1, threads=1))
-    assert run_build(wh, ["--quiet"]) == 0
+    p = pipeline(demo["n_edits"].default, demo["seed"].default)
+    wh = p.build()
     con = duckdb.connect(str(wh.duckdb_path), read_only=True)
-    rows = [json.loads(line) for line in (root / "sample" / "ground_truth.jsonl").read_text().splitlines()]
+    rows = p.truth()
     con.execute("create temp table gt (defect varchar, part varchar, source_file varchar, source_record bigint, "
                 "turn_index integer)")
     con.executemany("insert into gt values (?, ?, ?, ?, ?)",
@@ -71,16 +59,16 @@ def _precision_recall(con, flag: str, defects: list[str], unscored: tuple[str, .
     return tp, fp, fn
 
 
-def test_every_loadable_defect_row_joins_an_edit(pipeline):
-    missing = pipeline.sql("""select defect, count(*) from gt anti join edits using (part, source_file, source_record,
+def test_every_loadable_defect_row_joins_an_edit(gt_con):
+    missing = gt_con.sql("""select defect, count(*) from gt anti join edits using (part, source_file, source_record,
                               turn_index) where defect <> 'malformed_line' group by 1""").fetchall()
     assert missing == []
 
 
 @pytest.mark.parametrize("name", sorted(FLAG_OF))
-def test_flag_matches_ground_truth(pipeline, name):
+def test_flag_matches_ground_truth(gt_con, name):
     flag, defects = FLAG_OF[name]
-    tp, fp, fn = _precision_recall(pipeline, flag, defects)
+    tp, fp, fn = _precision_recall(gt_con, flag, defects)
     assert tp >= 3, (name, tp, fp, fn)
     assert tp / (tp + fp) >= 0.95 and tp / (tp + fn) >= 0.95, (name, tp, fp, fn)
 
@@ -92,31 +80,31 @@ def test_flag_matches_ground_truth(pipeline, name):
 AMBIGUOUS_FOR_MISALIGNED = ("demographic_term", "unsafe_term")
 
 
-def test_misaligned_matches_wrong_instructions(pipeline):
+def test_misaligned_matches_wrong_instructions(gt_con):
     # measured with the bundled stage-11 weights: 54 / 2 / 6 (P 0.964, R 0.900); without the resolution floor
     # (misaligned_max_clip_i) and at the former threshold 0.1: 52 / 6 / 8
-    tp, fp, fn = _precision_recall(pipeline, "is_misaligned", ["wrong_instruction"], AMBIGUOUS_FOR_MISALIGNED)
+    tp, fp, fn = _precision_recall(gt_con, "is_misaligned", ["wrong_instruction"], AMBIGUOUS_FOR_MISALIGNED)
     print(f"misaligned vs wrong instructions: TP {tp} FP {fp} FN {fn}")
     assert tp >= 30, (tp, fp, fn)
     assert tp / max(1, tp + fp) >= 0.9 and tp / max(1, tp + fn) >= 0.9, (tp, fp, fn)
 
 
-def test_changes_below_the_model_resolution_are_not_judged(pipeline):
+def test_changes_below_the_model_resolution_are_not_judged(gt_con):
     """Edits whose CLIP-I reaches `misaligned_max_clip_i` carry `is_change_below_resolution` and are never
     flagged misaligned; the scorecard counts them."""
-    cap = pipeline.sql("select value from thresholds where name = 'misaligned_max_clip_i'").fetchone()[0]
-    n_below, n_cap, n_bad = pipeline.sql(f"""
+    cap = gt_con.sql("select value from thresholds where name = 'misaligned_max_clip_i'").fetchone()[0]
+    n_below, n_cap, n_bad = gt_con.sql(f"""
         select count(*) filter (where is_change_below_resolution), count(*) filter (where clip_i >= {cap}),
                count(*) filter (where is_misaligned and clip_i >= {cap})
         from edit_quality_flags""").fetchone()
     assert n_below == n_cap and n_below > 0 and n_bad == 0, (n_below, n_cap, n_bad)
-    assert pipeline.sql("select sum(n_change_below_resolution) from dataset_scorecard").fetchone()[0] == n_below
+    assert gt_con.sql("select sum(n_change_below_resolution) from dataset_scorecard").fetchone()[0] == n_below
 
 
-def test_misaligned_on_instructions_with_an_unrealised_clause(pipeline):
+def test_misaligned_on_instructions_with_an_unrealised_clause(gt_con):
     """Reported, not a target: how often the flag fires on the ambiguous edits (an injected clause the images
     never show). Bounded, so that the flag does not fire on most of them."""
-    flagged, total = pipeline.sql(f"""
+    flagged, total = gt_con.sql(f"""
         select count(*) filter (where f.is_misaligned), count(*)
         from (select distinct edit_id from truth where defect in {AMBIGUOUS_FOR_MISALIGNED}) t
         join edit_quality_flags f using (edit_id)""").fetchone()

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from embeddings.main import EmbedConfig, run_embed
-from embeddings.testing import build_warehouse
+from embed_warehouses import build_warehouse
 
 REPO = Path(__file__).resolve().parents[1]
 

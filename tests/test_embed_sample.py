@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import json
-
 import duckdb
 import pytest
 
-from editlens.warehouse import Warehouse
-
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    import editlens.sample as sample_mod
-    import ingest.main as ingest_main
-    from embeddings.main import EmbedConfig, run_embed
-
-    root = tmp_path_factory.mktemp("sample")
-    sample_mod.generate(root / "sample", n_edits=60, seed=3)
-    wh = Warehouse.at(root / "wh")
-    ingest_main.run_ingest(ingest_main.IngestConfig(path=root / "sample", warehouse=wh, workers=1))
-    summary = run_embed(EmbedConfig(warehouse=wh, allow_random_weights=True, progress=False, workers=1,
-                                    threads=1, shard_size=64))
+def sample_run(pipeline):
+    p = pipeline(60, 3)
+    wh = p.warehouse
     con = duckdb.connect()
     for t in ("images", "edits", "image_facts", "image_embeddings", "edit_scores", "image_concepts"):
         con.execute(f"create view {t} as select * from read_parquet('{wh.table_glob(t)}')")
-    truth = [json.loads(line) for line in (root / "sample" / "ground_truth.jsonl").read_text().splitlines()]
-    return {"con": con, "truth": truth, "sample": root / "sample", "summary": summary}
+    return {"con": con, "truth": p.truth(), "sample": p.sample}
 
 
-def test_every_image_and_edit_is_accounted_for(pipeline):
-    con = pipeline["con"]
+def test_every_image_and_edit_is_accounted_for(sample_run):
+    con = sample_run["con"]
     assert con.sql("select count(distinct image_id) from images").fetchone() == \
         con.sql("select count(*) from image_facts").fetchone()
     assert con.sql("select count(*) from edits anti join edit_scores using (edit_id)").fetchone() == (0,)
@@ -41,11 +28,11 @@ def test_every_image_and_edit_is_accounted_for(pipeline):
     assert con.sql("select count(*) from edit_scores where clip_i is null and null_reason is null").fetchone() == (0,)
 
 
-def test_injected_image_defects_get_their_status(pipeline):
-    con, sample = pipeline["con"], pipeline["sample"]
+def test_injected_image_defects_get_their_status(sample_run):
+    con, sample = sample_run["con"], sample_run["sample"]
     want = {"truncated_image": "truncated", "missing_image": "missing"}
     checked = 0
-    for row in pipeline["truth"]:
+    for row in sample_run["truth"]:
         if row.get("defect") not in want:
             continue
         full = str(sample / row["repo"] / row["image"])
@@ -56,9 +43,9 @@ def test_injected_image_defects_get_their_status(pipeline):
     assert checked >= 2
 
 
-def test_noop_edits_score_as_unchanged(pipeline):
-    con = pipeline["con"]
-    noops = [r for r in pipeline["truth"] if r.get("defect") == "noop"]
+def test_noop_edits_score_as_unchanged(sample_run):
+    con = sample_run["con"]
+    noops = [r for r in sample_run["truth"] if r.get("defect") == "noop"]
     assert noops
     for r in noops:
         got = con.execute("select s.clip_i, s.pixel_l1, s.pixel_changed_frac, s.phash_distance from edits e "

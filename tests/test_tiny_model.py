@@ -97,24 +97,15 @@ def test_caption_metrics_are_meaningful(metrics):
 
 
 @pytest.fixture(scope="module")
-def pipeline_scores(tmp_path_factory):
+def pipeline_scores(pipeline):
     import duckdb
 
-    import editlens.sample as sample_mod
-    import embeddings.main as embed_main
-    import ingest.main as ingest_main
-    from editlens.warehouse import Warehouse
-
-    root = tmp_path_factory.mktemp("tiny_pipeline")
-    sample_mod.generate(root / "sample", n_edits=900, seed=21)
-    wh = Warehouse.at(root / "wh")
-    ingest_main.run_ingest(ingest_main.IngestConfig(path=root / "sample", warehouse=wh, workers=1))
-    embed_main.run_embed(embed_main.EmbedConfig(warehouse=wh, progress=False, workers=1, threads=2,
-                                                shard_size=256))  # default model: the committed weights
-    truth = [json.loads(line) for line in (root / "sample" / "truth_edits.jsonl").read_text().splitlines()]
+    p = pipeline(900, 21)  # the default model: the committed weights
+    wh = p.warehouse
+    truth = p.truth("truth_edits.jsonl")
     con = duckdb.connect()
     con.execute("create table truth as select * from read_json_auto(?)",
-                [str(root / "sample" / "truth_edits.jsonl")])
+                [str(p.sample / "truth_edits.jsonl")])
     rows = con.execute(
         "select t.clean, t.defect, s.model_name, s.clip_i, s.directional_instruction, s.pixel_l1, "
         "s.pixel_changed_frac, s.phash_distance "
