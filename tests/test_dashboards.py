@@ -12,9 +12,9 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import copy_marts
 from streamlit.testing.v1 import AppTest
 
+from conftest import copy_marts
 from dashboards import data
 from editlens.contract.errors import UnusableInput
 

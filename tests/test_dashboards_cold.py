@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import copy_marts
 
+from conftest import copy_marts
 from dashboards import data
 
 

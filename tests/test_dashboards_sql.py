@@ -6,8 +6,8 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import copy_marts
 
+from conftest import copy_marts
 from dashboards.sql_console import QueryRejected, QueryTimeout, SqlConsole, validate
 
 MARTS = ("edits", "edit_labels", "edit_quality_flags", "dataset_scorecard")

@@ -118,8 +118,8 @@ def _tables(wh, name):
 def test_embed_job_runs_the_detectors_on_its_decoded_images(tmp_path):
     from PIL import Image
 
-    from embeddings.main import run_embed
     from embed_warehouses import build_warehouse
+    from embeddings.main import run_embed
 
     info = build_warehouse(tmp_path)
     photo = tmp_path / "data" / "images" / "a1.jpg"
@@ -152,8 +152,8 @@ def test_embed_job_runs_the_detectors_on_its_decoded_images(tmp_path):
 
 def test_embed_job_asks_for_the_extra(tmp_path, monkeypatch):
     from editlens.contract.errors import UnusableInput
-    from embeddings.main import run_embed
     from embed_warehouses import build_warehouse
+    from embeddings.main import run_embed
 
     wh = build_warehouse(tmp_path)["warehouse"]
     monkeypatch.setattr(D, "available", lambda name: False)

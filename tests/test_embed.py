@@ -16,11 +16,11 @@ import pytest
 from PIL import Image
 
 from editlens.contract.errors import UnusableInput
+from embed_warehouses import build_warehouse, draw
 from embeddings.concepts import ConceptSet
 from embeddings.encoder import device_settings
 from embeddings.imageio import Preprocess, hamming64, phash64, process_batch, process_image
 from embeddings.main import EmbedConfig, run_embed
-from embed_warehouses import build_warehouse, draw
 
 REPO = Path(__file__).resolve().parents[1]
 MICRO = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},

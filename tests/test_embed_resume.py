@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from embeddings.main import EmbedConfig, run_embed
 from embed_warehouses import build_warehouse
+from embeddings.main import EmbedConfig, run_embed
 
 REPO = Path(__file__).resolve().parents[1]
 
