@@ -477,3 +477,14 @@ def test_policy_page_counts_live_and_saves(wh, con, monkeypatch):
     out = wh.parent / "from-page-export"
     card = _export(wh, "from-page", "manifest", out)
     assert f"{card['totals']['n_out']:,}" == metrics["Edits kept"]
+
+
+def test_seed_reference_export_is_annotations_only_with_the_same_ids(wh, con, tmp_path):
+    out = tmp_path / "ref"
+    card = _export(wh, _policy(tmp_path, CLEAN), "seed", out, "--images", "reference")
+    assert card["export"]["n_images_copied"] == 0
+    assert not [p for p in out.rglob("*.jpg")]
+    wh2 = tmp_path / "wh2"
+    _run("ingest", out, "--warehouse", wh2)
+    ids = {r[0] for r in duckdb.execute(f"select edit_id from read_parquet('{wh2}/parquet/edits/*.parquet')").fetchall()}
+    assert ids == _expected_kept(con, CLEAN_FAIL_SQL, "cut")
