@@ -62,6 +62,14 @@ def _export(wh, policy, fmt, out, *extra):
     return json.loads((out / "datacard.json").read_text())
 
 
+def _reingest(out, wh2):
+    """`editlens ingest OUT`: every annotation file loads; the only file ingest cannot place is the card's JSON."""
+    r = _run("ingest", out, "--warehouse", wh2, check=False)
+    unplaced = [line for line in r.stdout.splitlines() + r.stderr.splitlines() if line.strip().startswith("unplaced")]
+    assert r.returncode == 0 or (r.returncode == 3 and len(unplaced) == 1 and "datacard.json" in unplaced[0]), \
+        r.stdout[-3000:] + r.stderr[-3000:]
+
+
 def _tree_digest(folder: Path) -> dict:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -266,7 +274,7 @@ def test_seed_export_reingests_into_exactly_the_kept_edits(wh, con, tmp_path):
             if "real_editing" in f:
                 assert "task_type" in rec and "instruction_cn" in rec
     wh2 = tmp_path / "wh2"
-    _run("ingest", out, "--warehouse", wh2)
+    _reingest(out, wh2)
     pq_edits = str(wh2 / "parquet/edits/*.parquet")
     ids = [r[0] for r in duckdb.execute(f"select edit_id from read_parquet('{pq_edits}')").fetchall()]
     assert len(ids) == len(set(ids)) and set(ids) == kept
@@ -485,6 +493,6 @@ def test_seed_reference_export_is_annotations_only_with_the_same_ids(wh, con, tm
     assert card["export"]["n_images_copied"] == 0
     assert not [p for p in out.rglob("*.jpg")]
     wh2 = tmp_path / "wh2"
-    _run("ingest", out, "--warehouse", wh2)
+    _reingest(out, wh2)
     ids = {r[0] for r in duckdb.execute(f"select edit_id from read_parquet('{wh2}/parquet/edits/*.parquet')").fetchall()}
     assert ids == _expected_kept(con, CLEAN_FAIL_SQL, "cut")
