@@ -164,7 +164,8 @@ class UnitMapper:
             return False
         self._seen.add(edit_id)
         s, t, m = imgs
-        s_id, t_id = self._register(*s), self._register(*t)
+        s_id = self._register(*s)
+        t_id = None if t is None else self._register(*t)  # None: a benchmark edit without a target
         m_id = None if m is None else self._register(*m)
         self.read += 1
         self.loaded += 1
