@@ -31,6 +31,10 @@ from ingest.units import Unit
 ANNOTATION_EXTS = (".jsonl", ".json", ".parquet")
 MAGICBRUSH_COMPANIONS = frozenset(("edit_sessions.json", "edit_turns.json", "global_descriptions.json",
                                    "local_descriptions.json"))
+# JSON files that are documentation, never annotations: EditLens's own export data card and sample manifest,
+# Hugging Face dataset metadata
+NOT_ANNOTATIONS = frozenset(("datacard.json", "sample_manifest.json", "dataset_info.json", "dataset_infos.json",
+                             "state.json"))
 MAGICBRUSH_SPLITS = frozenset(("train", "dev", "test", "validation", "val"))
 
 
@@ -166,6 +170,8 @@ def walk(top: str, image_root: str | None = None) -> Discovery:
                     units.append(loose_seed_unit(p, part, image_root))
             elif f in IMGEDIT_FILES:
                 units += imgedit_units(p)
+            elif f in NOT_ANNOTATIONS:
+                continue
             elif low.endswith(".json"):
                 why = ("edit_turns.json without edit_sessions.json beside it" if f in MAGICBRUSH_COMPANIONS
                        else "a .json file that is no known annotation file (seeds.json, edit_sessions.json)")
