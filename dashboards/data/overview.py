@@ -37,13 +37,14 @@ def scorecard(m: Marts) -> pd.DataFrame:
         m.require("edits")
         meds = "".join(f', median("{c}") as "{c}_median"' for c in score_columns(m)[:3])
         df = m.df(f"select dataset, part, count(*) as n_edits{meds} from edits group by all order by 1, 2")
-    if "reject_rate" not in df.columns and {"n_rejects", "n_records_read"} <= set(df.columns):
-        read = pd.to_numeric(df["n_records_read"], errors="coerce")
-        df.insert(
-            df.columns.get_loc("n_rejects") + 1,
-            "reject_rate",
-            pd.to_numeric(df["n_rejects"], errors="coerce") / read.where(read > 0),
-        )
+    if "reject_rate" not in df.columns and {"n_rejects", "n_edits"} <= set(df.columns):
+        # rejects count edits (a multi-edit record rejected whole counts once per edit), so the rate's
+        # denominator is edits loaded + edits rejected, not records read (an HQ-Edit row is one record, two edits)
+        rejected = pd.to_numeric(df["n_rejects"], errors="coerce")
+        seen = pd.to_numeric(df["n_edits"], errors="coerce") + rejected
+        at = df.columns.get_loc("n_rejects") + 1
+        df.insert(at, "n_edits_and_rejects", seen)
+        df.insert(at + 1, "reject_rate", rejected / seen.where(seen > 0))
     return df
 
 
@@ -58,7 +59,7 @@ def scorecard_metric_columns(df: pd.DataFrame) -> dict[str, list[str]]:
 
 # what each scorecard rate is a share of (default: the part's edits; medians: its scored edits)
 SCORECARD_DENOMINATORS = {
-    "reject_rate": "n_records_read",
+    "reject_rate": "n_edits_and_rejects",
     "ip2p_filter_pass_rate": "n_scored",
     "misaligned_share": "n_scored",
 }
