@@ -6,4 +6,4 @@ hashlib (same ids, slower). Everything else is configured in pyproject.toml.
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("ingest._sha1batch", ["ingest/_sha1batch.c"], libraries=["crypto"], optional=True)])
+setup(ext_modules=[Extension("editlens.ingest._sha1batch", ["ingest/_sha1batch.c"], libraries=["crypto"], optional=True)])

@@ -39,7 +39,7 @@ def _clear_caches() -> None:
     server that has just started)."""
     import streamlit as st
 
-    from dashboards import data
+    from editlens.dashboards import data
 
     data.reset()
     st.cache_data.clear()
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<22}{cold:>9.3f}{warm:>9.3f}{cold / base:>11.1f}  {'PASS' if ok else 'FAIL'}")
 
     # the app starts a warm-up thread on its first run (row index, score arrays, default views); time it alone
-    from dashboards import data
+    from editlens.dashboards import data
 
     _clear_caches()
     warm_t = _timed(lambda: data.warm_up(data.Marts.open(root), wait=True))

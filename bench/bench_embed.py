@@ -97,7 +97,7 @@ def forward_only(encoder, data: Path, n: int, batch_size: int, streams: int = 1)
 
     import torch
 
-    from embeddings.imageio import process_batch
+    from editlens.embeddings.imageio import process_batch
 
     pp = encoder.loaded.spec.preprocess
     files = sorted((data / "img").glob("*.jpg"))[: min(n, 256)]
@@ -124,7 +124,7 @@ MEMORY_RUNNER = r"""
 import json, resource, sys
 from pathlib import Path
 from editlens.warehouse import Warehouse
-from embeddings.main import EmbedConfig, run_embed
+from editlens.embeddings.main import EmbedConfig, run_embed
 root, shard = sys.argv[1], int(sys.argv[2])
 s = run_embed(EmbedConfig(warehouse=Warehouse(Path(root)), allow_random_weights=True, shard_size=shard,
                           edit_shard_size=shard, progress=False))
@@ -190,9 +190,9 @@ def main(argv=None) -> int:
 
     import torch
 
-    from embeddings.encoder import Encoder, default_batch_size, device_settings
-    from embeddings.main import EmbedConfig, local_layout, run_embed
-    from embeddings.models import load_model
+    from editlens.embeddings.encoder import Encoder, default_batch_size, device_settings
+    from editlens.embeddings.main import EmbedConfig, local_layout, run_embed
+    from editlens.embeddings.models import load_model
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -6,16 +6,11 @@ One page per question. The warehouse is ``--warehouse DIR`` (after ``--``), else
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-_ROOT = Path(__file__).resolve().parents[1]
-if str(_ROOT) not in sys.path:  # `streamlit run dashboards/app.py` puts only dashboards/ on the path
-    sys.path.insert(0, str(_ROOT))
 
 import streamlit as st
 
-from dashboards import data
+from editlens.dashboards import data
 
 # page scripts live in views/, not pages/: a pages/ folder switches `streamlit run` to folder-based navigation
 _PAGES = Path(__file__).resolve().parent / "views"

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from dashboards import data
-from dashboards.images import ImageLocation, thumbnail_png
+from editlens.dashboards import data
+from editlens.dashboards.images import ImageLocation, thumbnail_png
 
 
 def guard(m: data.Marts, *names: str) -> None:

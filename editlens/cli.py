@@ -116,8 +116,8 @@ def _run(args: argparse.Namespace) -> int:
         print(summary.describe())
         return 0
     if args.command == "ingest":
-        from ingest.main import IngestConfig, run_ingest
-        from ingest.readers.mapped import parse_map
+        from editlens.ingest.main import IngestConfig, run_ingest
+        from editlens.ingest.readers.mapped import parse_map
 
         cfg = IngestConfig(
             path=args.path,
@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
         print(summary.describe())
         return summary.exit_code
     if args.command == "embed":
-        from embeddings.main import EmbedConfig, run_embed
+        from editlens.embeddings.main import EmbedConfig, run_embed
 
         cfg = EmbedConfig(
             warehouse=wh,
@@ -170,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
         print(summary.describe())
         return 0
     if args.command == "dashboard":
-        from dashboards.serve import serve
+        from editlens.dashboards.serve import serve
 
         return serve(wh, host=args.host, port=args.port)
     if args.command == "demo":

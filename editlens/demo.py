@@ -39,9 +39,9 @@ def _stage(n: int, total: int, title: str, fn: Callable[[], object]) -> object:
 
 def run_demo(cfg: DemoConfig) -> int:
     from editlens.build import run_build
+    from editlens.embeddings.main import EmbedConfig, run_embed
+    from editlens.ingest.main import IngestConfig, run_ingest
     from editlens.sample import generate
-    from embeddings.main import EmbedConfig, run_embed
-    from ingest.main import IngestConfig, run_ingest
 
     wh = cfg.warehouse.ensure()
     total = 5 if cfg.serve else 4
@@ -62,7 +62,7 @@ def run_demo(cfg: DemoConfig) -> int:
     print(f"Exported marts: {wh.marts_dir}", flush=True)
     if not cfg.serve:
         return 0
-    from dashboards.serve import serve
+    from editlens.dashboards.serve import serve
 
     print("[5/5] serving the dashboards (Ctrl-C to stop)", flush=True)
     return serve(wh, host="127.0.0.1", port=cfg.port)

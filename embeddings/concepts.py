@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from editlens.contract.errors import UnusableInput
+from editlens.embeddings import tables as T
+from editlens.embeddings.models import ModelSpec
 from editlens.warehouse import Warehouse
-from embeddings import tables as T
-from embeddings.models import ModelSpec
 
 DEFAULT_CONCEPTS = Path(__file__).resolve().parent / "concepts.csv"
 NEUTRAL = "neutral"

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from editlens.contract.errors import UnusableInput
+from editlens.embeddings import manifest as M
+from editlens.embeddings import tables as T
+from editlens.embeddings.encoder import Encoder, device_settings
+from editlens.embeddings.mapper import process_shard_inline, process_text_shard
+from editlens.embeddings.reader import ImageBatches, identity
+from editlens.embeddings.writer import ImageShard, ShardResult
 from editlens.warehouse import Warehouse
-from embeddings import manifest as M
-from embeddings import tables as T
-from embeddings.encoder import Encoder, device_settings
-from embeddings.mapper import process_shard_inline, process_text_shard
-from embeddings.reader import ImageBatches, identity
-from embeddings.writer import ImageShard, ShardResult
 
 
 def _worker_init(_: int) -> None:
@@ -213,7 +213,7 @@ class ShardActor:
     def __init__(self, args: ActorArgs, image_plan: M.Plan | None, text_plan: M.Plan | None, known: np.ndarray):
         import torch
 
-        from embeddings.models import load_model
+        from editlens.embeddings.models import load_model
 
         torch.set_num_threads(max(1, args.threads))
         self.args = args

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from editlens.contract.errors import UnusableInput
-from embeddings.models import LoadedModel
+from editlens.embeddings.models import LoadedModel
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,18 @@ from pathlib import Path
 from typing import Literal
 
 from editlens.contract.errors import UnusableInput
+from editlens.embeddings import manifest as M
+from editlens.embeddings import scoring as S
+from editlens.embeddings import tables as T
+from editlens.embeddings.concepts import ConceptSet, run_concept_stage
+from editlens.embeddings.detectors import DetectStage, load_detectors, parse_names
+from editlens.embeddings.distributor import ActorArgs, run_images_local, run_ray, run_texts_local
+from editlens.embeddings.encoder import Encoder, default_batch_size, device_settings
+from editlens.embeddings.frames import InstructionFrames
+from editlens.embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS
+from editlens.embeddings.models import TINY_NAME, load_model
+from editlens.embeddings.writer import compact_detections
 from editlens.warehouse import Warehouse, atomic_write_table, remove_stale_temporaries
-from embeddings import manifest as M
-from embeddings import scoring as S
-from embeddings import tables as T
-from embeddings.concepts import ConceptSet, run_concept_stage
-from embeddings.detectors import DetectStage, load_detectors, parse_names
-from embeddings.distributor import ActorArgs, run_images_local, run_ray, run_texts_local
-from embeddings.encoder import Encoder, default_batch_size, device_settings
-from embeddings.frames import InstructionFrames
-from embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS
-from embeddings.models import TINY_NAME, load_model
-from embeddings.writer import compact_detections
 
 
 @dataclass

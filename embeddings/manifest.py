@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from editlens.contract.batches import rebatch
+from editlens.embeddings import tables as T
+from editlens.embeddings.frames import InstructionFrames
 from editlens.warehouse import Warehouse
-from embeddings import tables as T
-from embeddings.frames import InstructionFrames
 
 IMAGE_COLUMNS = ["image_id", "location_kind", "root", "path", "row_group", "row", "column", "exists", "has_facts"]
 

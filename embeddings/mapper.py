@@ -10,12 +10,12 @@ import threading
 import numpy as np
 
 from editlens.contract.locations import LastRowGroup
+from editlens.embeddings import manifest as M
+from editlens.embeddings import tables as T
+from editlens.embeddings.encoder import Encoder
+from editlens.embeddings.reader import decode_rows, manifest_rows, merge_batches
+from editlens.embeddings.writer import ImageShard, ShardResult, write_text_shard
 from editlens.warehouse import Warehouse
-from embeddings import manifest as M
-from embeddings import tables as T
-from embeddings.encoder import Encoder
-from embeddings.reader import decode_rows, manifest_rows, merge_batches
-from embeddings.writer import ImageShard, ShardResult, write_text_shard
 
 
 def process_shard_inline(wh: Warehouse, plan: M.Plan, shard: int, encoder: Encoder, known: np.ndarray,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from editlens.contract.errors import UnusableInput
-from embeddings.imageio import Preprocess
+from editlens.embeddings.imageio import Preprocess
 
 TINY_NAME = "editlens-tiny"
 RANDOM_TAG = "random-init:seed0"
@@ -84,14 +84,14 @@ def register_config(name: str, config: dict | str | Path) -> None:
 
 
 def _tiny_resize_mode() -> str:
-    from embeddings import tiny
+    from editlens.embeddings import tiny
 
     return tiny.RESIZE_MODE
 
 
 def _register_tiny() -> Path | None:
     try:
-        from embeddings import tiny
+        from editlens.embeddings import tiny
     except ImportError:
         return None
     if Path(tiny.CONFIG_PATH).is_file():

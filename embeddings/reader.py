@@ -11,8 +11,8 @@ import threading
 import pyarrow as pa
 
 from editlens.contract.locations import LastRowGroup
-from embeddings import manifest as M
-from embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS, Preprocess, process_batch
+from editlens.embeddings import manifest as M
+from editlens.embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS, Preprocess, process_batch
 
 
 def manifest_rows(tbl: pa.Table) -> list[dict]:

@@ -27,12 +27,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from editlens.contract.batches import rebatch
+from editlens.embeddings import manifest as M
+from editlens.embeddings import tables as T
+from editlens.embeddings.frames import InstructionFrames
+from editlens.embeddings.imageio import THUMB_SIZE
+from editlens.embeddings.models import ModelSpec
 from editlens.warehouse import Warehouse, atomic_write_table
-from embeddings import manifest as M
-from embeddings import tables as T
-from embeddings.frames import InstructionFrames
-from embeddings.imageio import THUMB_SIZE
-from embeddings.models import ModelSpec
 
 CHANGED_THRESHOLD = 0.1
 EPS = 1e-6

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from editlens.embeddings import tables as T
+from editlens.embeddings.models import ModelSpec
 from editlens.warehouse import Warehouse
-from embeddings import tables as T
-from embeddings.models import ModelSpec
 
 
 @dataclass

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import orjson
 
-import ingest
-from ingest.discover import Discovery, Unplaced, magicbrush_unit, walk
-from ingest.errors import UnusableInput
-from ingest.readers.mapped import imgedit_units, mapped_units
-from ingest.readers.signatures import SIGNATURES, Signature, match_file, unplaced_reason
-from ingest.units import Unit
+import editlens.ingest as ingest
+from editlens.ingest.discover import Discovery, Unplaced, magicbrush_unit, walk
+from editlens.ingest.errors import UnusableInput
+from editlens.ingest.readers.mapped import imgedit_units, mapped_units
+from editlens.ingest.readers.signatures import SIGNATURES, Signature, match_file, unplaced_reason
+from editlens.ingest.units import Unit
 
 SEED = "seed-data-edit"
 SEED_MARKERS = ("auto_editing", "real_editing", "multi_turn_editing")
@@ -144,7 +144,7 @@ def seed_repo_units(root: str, under: str | None = None, fmt: str | None = None)
 
 
 def _seed_units(p: str, fmt: str | None, image_root: str | None = None) -> list[Unit]:
-    from ingest.discover import loose_seed_unit
+    from editlens.ingest.discover import loose_seed_unit
 
     roots = []
     up = _seed_root_above(p)
@@ -225,7 +225,7 @@ def _parquet_format(path: str) -> str | None:
 
 
 def _parquet_units(p: str, fmt: str | None) -> list[Unit]:
-    from ingest.discover import parquet_unit
+    from editlens.ingest.discover import parquet_unit
 
     files = [p] if os.path.isfile(p) else sorted(str(x) for x in Path(p).rglob("*.parquet"))
     units, unplaced = [], []

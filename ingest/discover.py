@@ -26,7 +26,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from ingest.units import Unit
+from editlens.ingest.units import Unit
 
 ANNOTATION_EXTS = (".jsonl", ".json", ".parquet")
 MAGICBRUSH_COMPANIONS = frozenset(("edit_sessions.json", "edit_turns.json", "global_descriptions.json",
@@ -123,7 +123,7 @@ def loose_seed_unit(path: str, part: str, image_root: str | None = None) -> Unit
     """A SEED JSON Lines file outside the repo layout: rooted at its own folder (images are relative to it, or to
     ``image_root``), identified by its name and content, so the same file typed by any path is one unit and two
     same-named files of different folders or parts never share a shard."""
-    from ingest.detect import SEED
+    from editlens.ingest.detect import SEED
 
     reader = {"part2": "seed-part2", "part3": "seed-part3"}.get(part, "seed-part1")
     root = os.path.dirname(path)
@@ -133,8 +133,8 @@ def loose_seed_unit(path: str, part: str, image_root: str | None = None) -> Unit
 
 def walk(top: str, image_root: str | None = None) -> Discovery:
     """Every unit below ``top`` (an absolute folder) and every annotation-like file no layout claims."""
-    from ingest import detect as D
-    from ingest.readers.mapped import IMGEDIT_FILES, imgedit_units
+    from editlens.ingest import detect as D
+    from editlens.ingest.readers.mapped import IMGEDIT_FILES, imgedit_units
 
     units: list[Unit] = []
     unplaced: list[Unplaced] = []
@@ -186,8 +186,8 @@ def walk(top: str, image_root: str | None = None) -> Discovery:
 
 
 def parquet_unit(path: str, fmt: str, dataset: str | None = None, part: str | None = None) -> Unit:
-    from ingest.detect import PARQUET_READERS
-    from ingest.readers.parquet import split_of
+    from editlens.ingest.detect import PARQUET_READERS
+    from editlens.ingest.readers.parquet import split_of
 
     if dataset is None or part is None:
         dataset, part = PARQUET_READERS[fmt]

@@ -71,7 +71,7 @@ def session_id(dataset: str, part: str, source_image, first_target, first_instru
 
 
 try:  # the optional compiled batch SHA-1 (setup.py); hashlib below gives the same digests without it
-    from ingest._sha1batch import digests as _c_sha1
+    from editlens.ingest._sha1batch import digests as _c_sha1
 except ImportError:
     _c_sha1 = None
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from editlens.contract import tables as T
-from ingest.fields import BadField
+from editlens.ingest.fields import BadField
 
 
 class ImageChecker:

@@ -1,7 +1,7 @@
 """Ingest entry point and distributor: detect units, skip the unchanged ones, read -> map -> write each unit in
 parallel worker processes, and summarise.
 
-    from ingest.main import IngestConfig, run_ingest
+    from editlens.ingest.main import IngestConfig, run_ingest
     summary = run_ingest(IngestConfig(path, warehouse))
     print(summary.describe())
 """
@@ -21,16 +21,16 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from editlens.ingest import tables as T
+from editlens.ingest.detect import discover
+from editlens.ingest.discover import Unplaced
+from editlens.ingest.errors import UnusableInput
+from editlens.ingest.mapper import ImageChecker, UnitMapper
+from editlens.ingest.readers import READERS
+from editlens.ingest.readers.mapped import reader_label
+from editlens.ingest.units import Unit
+from editlens.ingest.writer import KillSwitch, recover, remove_unit, warehouse_lock, write_unit
 from editlens.warehouse import Warehouse
-from ingest import tables as T
-from ingest.detect import discover
-from ingest.discover import Unplaced
-from ingest.errors import UnusableInput
-from ingest.mapper import ImageChecker, UnitMapper
-from ingest.readers import READERS
-from ingest.readers.mapped import reader_label
-from ingest.units import Unit
-from ingest.writer import KillSwitch, recover, remove_unit, warehouse_lock, write_unit
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ EXIT_UNPLACED = 3
 def _one_per_file(units: list[Unit]) -> tuple[list[Unit], list[tuple[str, str]]]:
     """Units with the same location key (two copies of a dataset, or of a loose file): an identical copy is read
     once (and listed); a different file at the same dataset-relative location is told apart by its checksum."""
-    from ingest.discover import file_sha256
+    from editlens.ingest.discover import file_sha256
 
     by_shard: dict[str, list[Unit]] = {}
     for u in units:

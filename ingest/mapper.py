@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from editlens.contract import tables as T
-from ingest import ids as I
-from ingest.fields import (  # noqa: F401 - re-exported for the readers
+from editlens.ingest import ids as I
+from editlens.ingest.fields import (  # noqa: F401 - re-exported for the readers
     BadField,
     check_instruction,
     check_labels,
@@ -27,7 +27,7 @@ from ingest.fields import (  # noqa: F401 - re-exported for the readers
     excerpt,
     optional_text,
 )
-from ingest.images import ImageChecker, ParquetImage
+from editlens.ingest.images import ImageChecker, ParquetImage
 
 
 class UnitMapper:

@@ -29,9 +29,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from editlens.ingest import tables as T
+from editlens.ingest.errors import IngestBusy
 from editlens.warehouse import Warehouse
-from ingest import tables as T
-from ingest.errors import IngestBusy
 
 
 @dataclass

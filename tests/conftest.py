@@ -76,8 +76,8 @@ def pipeline(tmp_path_factory):
 
     Tests share the result: read it, never change it (copy what you need to change)."""
     from editlens import sample as sample_mod
-    from embeddings.main import EmbedConfig, run_embed
-    from ingest.main import IngestConfig, run_ingest
+    from editlens.embeddings.main import EmbedConfig, run_embed
+    from editlens.ingest.main import IngestConfig, run_ingest
 
     made: dict[tuple[int, int], Pipeline] = {}
 

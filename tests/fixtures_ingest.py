@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from editlens.ingest.main import IngestConfig, run_ingest
 from editlens.warehouse import Warehouse
-from ingest.main import IngestConfig, run_ingest
 
 HF_IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 PNG = b"\x89PNG\r\n\x1a\nfake-png-bytes"

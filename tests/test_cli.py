@@ -38,7 +38,7 @@ def test_help_lists_the_ingest_formats():
 
 def test_embed_flags_reach_the_job_config(tmp_path, monkeypatch):
     """--streams, --threads and --workers go to EmbedConfig unchanged (the job's CPU layout)."""
-    import embeddings.main as em
+    import editlens.embeddings.main as em
     from editlens import cli
 
     seen = {}

@@ -47,9 +47,38 @@ def test_sources_declare_exactly_the_arrow_schemas():
 
 def test_the_contract_imports_no_stage():
     code = ("import sys, editlens.contract; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ingest', 'embeddings', 'dashboards')))")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ingest', 'embeddings', 'dashboards') "
+            "or m.startswith(('editlens.ingest', 'editlens.embeddings', 'editlens.dashboards'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+STAGES = ("ingest", "embeddings", "dashboards")
+
+
+def test_stage_packages_live_under_one_namespace():
+    """Every first-party import names ``editlens.<stage>``: a top-level ``ingest`` or ``dashboards`` would collide
+    with other installed packages (and, imported beside ``editlens.ingest``, load each module twice)."""
+    import ast
+
+    repo = SOURCES.parents[2]
+    bad = []
+    for d in (*STAGES, "editlens", "tests", "bench", "training"):
+        for f in sorted((repo / d).rglob("*.py")):
+            if ".venv" in f.parts or f.is_relative_to(repo / "editlens" / "dbt") or any(
+                    f.is_relative_to(repo / "editlens" / s) for s in STAGES):
+                continue
+            for node in ast.walk(ast.parse(f.read_text(), str(f))):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+                bad += [f"{f.relative_to(repo)}: {n}" for n in names if n.split(".")[0] in STAGES]
+    assert bad == []
+    import editlens.dashboards
+    import editlens.embeddings
+    import editlens.ingest
+
+    for mod in (editlens.ingest, editlens.embeddings, editlens.dashboards):
+        assert Path(mod.__file__).parent.name in STAGES
 
 
 def test_rebatch_cuts_exact_sizes_whatever_the_input_chunks():
@@ -110,7 +139,7 @@ def test_unreadable_locations_say_why(store, loc, why):
 
 
 def test_every_stage_error_is_the_contract_error():
-    from ingest.errors import IngestBusy
+    from editlens.ingest.errors import IngestBusy
 
     assert issubclass(IngestBusy, UnusableInput)
     e = UnusableInput("two\n  lines")

@@ -15,8 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import copy_marts
-from dashboards import data
 from editlens.contract.errors import UnusableInput
+from editlens.dashboards import data
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
 
@@ -462,7 +462,7 @@ def test_image_refs_cover_files_and_parquet(wh, tmp_path):
 def test_serve_binds_localhost_by_default_and_rejects_missing_dir(tmp_path):
     import inspect
 
-    from dashboards import serve
+    from editlens.dashboards import serve
 
     assert inspect.signature(serve.serve).parameters["host"].default == "127.0.0.1"
     cmd = serve.streamlit_command()

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import copy_marts
-from dashboards import data
+from editlens.dashboards import data
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,13 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from dashboards.images import ImageLocation, ImageUnavailable, read_bytes, thumbnail_image, thumbnail_png
+from editlens.dashboards.images import (
+    ImageLocation,
+    ImageUnavailable,
+    read_bytes,
+    thumbnail_image,
+    thumbnail_png,
+)
 
 
 def _png(color, size=(64, 48)) -> bytes:

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import copy_marts
-from dashboards.sql_console import QueryRejected, QueryTimeout, SqlConsole, validate
+from editlens.dashboards.sql_console import QueryRejected, QueryTimeout, SqlConsole, validate
 
 MARTS = ("edits", "edit_labels", "edit_quality_flags", "dataset_scorecard")
 

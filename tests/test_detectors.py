@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import skimage.data
 
-from embeddings import detectors as D
-from embeddings.errors import EmbedInputError
+from editlens.embeddings import detectors as D
+from editlens.embeddings.errors import EmbedInputError
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_box_encoding_round_trip():
 
 
 def _embed_cfg(wh, **kw):
-    from embeddings.main import EmbedConfig
+    from editlens.embeddings.main import EmbedConfig
 
     base = {"warehouse": wh, "allow_random_weights": True, "shard_size": 4, "workers": 0, "threads": 1,
             "progress": False, "batch_size": 3}
@@ -118,8 +118,8 @@ def _tables(wh, name):
 def test_embed_job_runs_the_detectors_on_its_decoded_images(tmp_path):
     from PIL import Image
 
+    from editlens.embeddings.main import run_embed
     from embed_warehouses import build_warehouse
-    from embeddings.main import run_embed
 
     info = build_warehouse(tmp_path)
     photo = tmp_path / "data" / "images" / "a1.jpg"
@@ -152,8 +152,8 @@ def test_embed_job_runs_the_detectors_on_its_decoded_images(tmp_path):
 
 def test_embed_job_asks_for_the_extra(tmp_path, monkeypatch):
     from editlens.contract.errors import UnusableInput
+    from editlens.embeddings.main import run_embed
     from embed_warehouses import build_warehouse
-    from embeddings.main import run_embed
 
     wh = build_warehouse(tmp_path)["warehouse"]
     monkeypatch.setattr(D, "available", lambda name: False)

@@ -16,11 +16,11 @@ import pytest
 from PIL import Image
 
 from editlens.contract.errors import UnusableInput
+from editlens.embeddings.concepts import ConceptSet
+from editlens.embeddings.encoder import device_settings
+from editlens.embeddings.imageio import Preprocess, hamming64, phash64, process_batch, process_image
+from editlens.embeddings.main import EmbedConfig, run_embed
 from embed_warehouses import build_warehouse, draw
-from embeddings.concepts import ConceptSet
-from embeddings.encoder import device_settings
-from embeddings.imageio import Preprocess, hamming64, phash64, process_batch, process_image
-from embeddings.main import EmbedConfig, run_embed
 
 REPO = Path(__file__).resolve().parents[1]
 MICRO = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
@@ -97,7 +97,7 @@ def test_process_image_statuses(tmp_path):
 
 
 def test_local_layout_defaults():
-    from embeddings.main import Layout, local_layout
+    from editlens.embeddings.main import Layout, local_layout
 
     # CPU: one stream per core (at most 8), each decoding its own batches; texts get every core
     assert local_layout("cpu", 2) == Layout(workers=0, streams=2, threads=1, rest_threads=2)
@@ -133,7 +133,7 @@ def test_model_pixels_match_open_clip_transform_and_pillow():
 def test_jpeg_scaled_decode_and_fallbacks(tmp_path):
     """JPEGs decode at the smallest M/8 scale keeping both sides >= the size needed; grey JPEGs keep mode L;
     CMYK and truncated JPEGs go through Pillow, which decodes or classifies them as before."""
-    from embeddings import imageio
+    from editlens.embeddings import imageio
 
     buf = io.BytesIO()
     draw(7, size=256).resize((256, 160)).save(buf, "JPEG", quality=90)
@@ -159,7 +159,7 @@ def test_jpeg_scaled_decode_and_fallbacks(tmp_path):
 def test_process_batch_equals_single_images(tmp_path, monkeypatch, mode):
     """A batch's facts and model inputs are each image's own, whatever else is in the batch (model inputs
     pasted 2 to an image on the Pillow path here, to cross that boundary too)."""
-    from embeddings import imageio
+    from editlens.embeddings import imageio
 
     monkeypatch.setattr(imageio, "_MOSAIC_BYTES", 2 * 4 * 40 * 40)
     pp = Preprocess(size=40, resize_mode=mode)
@@ -238,7 +238,7 @@ def test_model_loading_errors_and_local_weights(tmp_path):
     import open_clip
     from safetensors.torch import save_file
 
-    from embeddings.models import file_sha256, load_model
+    from editlens.embeddings.models import file_sha256, load_model
 
     with pytest.raises(UnusableInput) as e:
         load_model("no-such-model")
@@ -247,8 +247,8 @@ def test_model_loading_errors_and_local_weights(tmp_path):
         load_model("ViT-B-32", pretrained=str(tmp_path / "absent.safetensors"))
     with pytest.raises(UnusableInput):
         load_model("ViT-B-32")  # no tag, no file, no random weights: refused
-    from embeddings import tiny
-    from embeddings.models import register_config
+    from editlens.embeddings import tiny
+    from editlens.embeddings.models import register_config
 
     if Path(tiny.WEIGHTS_PATH).is_file():
         bundled = load_model("editlens-tiny")
@@ -404,7 +404,7 @@ def test_rows_carry_model_identity(embedded):
     models = q(wh, "select model_key, model_name, pretrained, preprocess, embed_dim from embed_models")
     assert len(models) == 1
     key, name, pretrained, preprocess, dim = models[0]
-    from embeddings import tiny
+    from editlens.embeddings import tiny
 
     trained = Path(tiny.WEIGHTS_PATH).is_file()  # the bundled weights once committed, else seeded random init
     assert (key, name) == (s.model_key, "editlens-tiny")
@@ -445,8 +445,8 @@ def test_new_images_and_new_model_recompute_only_whats_missing(tmp_path):
 
     import pyarrow as pa
 
+    from editlens.embeddings.models import register_config
     from editlens.warehouse import atomic_write_table
-    from embeddings.models import register_config
 
     info = build_warehouse(tmp_path)
     wh = info["warehouse"]
@@ -496,7 +496,7 @@ def test_process_image_modes_and_formats(tmp_path, mode, fmt):
 def test_loader_chunks_joined_into_batches_equal_the_streams_path(tmp_path):
     """Decode workers hand out chunks of batch / workers rows; the main process joins them into model batches
     (launched one ahead of collection). Same facts and embeddings as CPU streams decoding whole batches."""
-    from embeddings.distributor import loader_chunk_size
+    from editlens.embeddings.distributor import loader_chunk_size
 
     assert loader_chunk_size(1024, 16) == 64
     assert loader_chunk_size(1024, 64) == 32  # never tiny chunks
@@ -556,8 +556,8 @@ def test_cpu_forward_slices_give_the_same_embeddings():
     forward pass over the whole batch."""
     import dataclasses
 
-    from embeddings.encoder import CPU_FORWARD_BATCH, Encoder, default_batch_size
-    from embeddings.models import load_model
+    from editlens.embeddings.encoder import CPU_FORWARD_BATCH, Encoder, default_batch_size
+    from editlens.embeddings.models import load_model
 
     cpu = device_settings("cpu")
     assert cpu.forward_batch == CPU_FORWARD_BATCH and default_batch_size("cpu") >= CPU_FORWARD_BATCH

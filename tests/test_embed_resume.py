@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from editlens.embeddings.main import EmbedConfig, run_embed
 from embed_warehouses import build_warehouse
-from embeddings.main import EmbedConfig, run_embed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,8 +28,8 @@ KILLER = r"""
 import os, signal, sys
 from pathlib import Path
 from editlens.warehouse import Warehouse
-from embeddings import tables
-from embeddings.main import EmbedConfig, run_embed
+from editlens.embeddings import tables
+from editlens.embeddings.main import EmbedConfig, run_embed
 
 root, kill_at, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 original = tables.atomic_write_table

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from editlens.contract.errors import UnusableInput
-from embeddings.frames import InstructionFrames
+from editlens.embeddings.frames import InstructionFrames
 
 
 def test_default_frames_strip_lead_and_tail_phrases_only():

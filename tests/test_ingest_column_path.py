@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from ingest import tables as T
-from ingest.mapper import BadField, ImageChecker, UnitMapper
-from ingest.readers import seed
-from ingest.readers.common import pack_extra, parse_lines
+from editlens.ingest import tables as T
+from editlens.ingest.mapper import BadField, ImageChecker, UnitMapper
+from editlens.ingest.readers import seed
+from editlens.ingest.readers.common import pack_extra, parse_lines
 
 
 def _mapper(tmp_path, check: bool) -> UnitMapper:

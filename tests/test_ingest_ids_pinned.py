@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.mapper import ImageChecker, ParquetImage, UnitMapper, add_file_batch, add_turn_batch
+from editlens.ingest.mapper import ImageChecker, ParquetImage, UnitMapper, add_file_batch, add_turn_batch
 
 
 def _mapper(part: str = "part2") -> UnitMapper:

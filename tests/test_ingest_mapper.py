@@ -7,8 +7,8 @@ import hashlib
 import pyarrow as pa
 import pytest
 
-from ingest import tables as T
-from ingest.mapper import (
+from editlens.ingest import tables as T
+from editlens.ingest.mapper import (
     BadField,
     ImageChecker,
     UnitMapper,
@@ -84,7 +84,7 @@ def test_instruction_limits():
     (["a.jpg", "\t"], False), (["a.jpg", 3], False), (["C:x.jpg"], False), ([], False),
 ])
 def test_whole_column_path_check(col, clean):
-    from ingest.readers.seed import _paths_surely_clean, _strings
+    from editlens.ingest.readers.seed import _paths_surely_clean, _strings
 
     assert _paths_surely_clean(_strings(col)) is clean
 
@@ -98,7 +98,7 @@ def _rows_of(m):
 def test_arrow_batch_with_shared_images_equals_row_batch(tmp_path, check):
     """Shared images (a source reused, a target that is another record's source, source = target) and no
     duplicate edit: the Arrow batch gives the row path's rows in the same order, images first seen first."""
-    from ingest import mapper as M
+    from editlens.ingest import mapper as M
 
     (tmp_path / "real_editing/images/images").mkdir(parents=True)
     (tmp_path / "real_editing/images/images/1_0.jpg").write_bytes(b"x")
@@ -121,7 +121,7 @@ def test_arrow_batch_with_shared_images_equals_row_batch(tmp_path, check):
 def test_batches_after_batches_and_records(tmp_path):
     """A second batch (duplicates of the first, shared images) and single records after batches see what the
     batches loaded; rows equal the record-by-record ones, and equal the row path's in order too."""
-    from ingest import mapper as M
+    from editlens.ingest import mapper as M
 
     src = [f"images/{k}_0.jpg" for k in range(100)]
     tgt = [f"images/{k}_1.jpg" for k in range(100)]
@@ -149,7 +149,7 @@ def test_batches_after_batches_and_records(tmp_path):
 
 def test_batch_falls_back_when_arrow_cannot_hold_a_column(tmp_path, monkeypatch):
     """A column Arrow cannot take in one array (over 2 GiB of text) goes the row path: same rows."""
-    from ingest import mapper as M
+    from editlens.ingest import mapper as M
 
     def too_large(col):
         raise pa.ArrowCapacityError("too large")

@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from ingest import mapper as M
-from ingest import tables as T
-from ingest.mapper import ImageChecker, UnitMapper
-from ingest.readers import seed
+from editlens.ingest import mapper as M
+from editlens.ingest import tables as T
+from editlens.ingest.mapper import ImageChecker, UnitMapper
+from editlens.ingest.readers import seed
 
 
 def _mapper(root, check: bool) -> UnitMapper:

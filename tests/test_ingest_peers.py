@@ -243,7 +243,7 @@ def test_ip2p_unusable_seeds_json_is_one_reject(tmp_path, content, reason):
 
 
 def test_ip2p_chunks_follow_seeds_json(tmp_path, monkeypatch):
-    import ingest.detect as detect_mod
+    import editlens.ingest.detect as detect_mod
 
     monkeypatch.setattr(detect_mod, "IP2P_CHUNK", 2)
     root = tmp_path / "ip2p"

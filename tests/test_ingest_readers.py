@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from editlens.cli import main as cli_main
+from editlens.ingest.errors import UnusableInput
+from editlens.ingest.readers.signatures import match_columns
 from fixtures_ingest import HF_IMAGE, PNG, hf_image, ingest, table, touch, write_lines, write_parquet
-from ingest.errors import UnusableInput
-from ingest.readers.signatures import match_columns
 
 ULTRA_SCORES = ("clip_sim_source", "clip_sim_target", "clip_sim_dir", "clip_sim_image", "dinov2_sim", "ssim")
 

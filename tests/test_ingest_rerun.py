@@ -163,9 +163,9 @@ def test_moved_dataset_or_first_check_of_images_reingests(tmp_path):
 
 
 def test_second_ingest_on_the_same_warehouse_is_refused(tmp_path):
+    from editlens.ingest.errors import IngestBusy
+    from editlens.ingest.writer import warehouse_lock
     from editlens.warehouse import Warehouse
-    from ingest.errors import IngestBusy
-    from ingest.writer import warehouse_lock
 
     src = _small_repo(tmp_path / "seed")
     with warehouse_lock(Warehouse.at(tmp_path / "wh")):
@@ -176,8 +176,8 @@ def test_second_ingest_on_the_same_warehouse_is_refused(tmp_path):
 
 
 def test_formats_listed_for_the_cli():
-    import ingest as pkg
-    from ingest.readers import READERS
+    import editlens.ingest as pkg
+    from editlens.ingest.readers import READERS
 
     assert set(pkg.formats) == set(READERS) | {"seed"}
 
@@ -200,7 +200,7 @@ def test_worker_processes_write_what_one_process_writes(tmp_path):
 
 
 def test_default_workers_follow_the_usable_cores_up_to_a_cap(monkeypatch):
-    from ingest import main
+    from editlens.ingest import main
 
     monkeypatch.setattr(main.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
     assert main.default_workers() == main.MAX_DEFAULT_WORKERS == 8

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from editlens.ingest.errors import UnusableInput
 from fixtures_ingest import ingest, seed_repo, table, write_lines
-from ingest.errors import UnusableInput
 
 
 @pytest.fixture()

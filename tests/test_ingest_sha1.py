@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ingest import ids
+from editlens.ingest import ids
 
 
 def _texts(seed: int, n: int) -> list[str]:
@@ -35,7 +35,7 @@ def test_short_ids_are_hexdigest_prefixes():
     assert got == [hashlib.sha1(v.encode()).hexdigest()[:16] for v in values]
 
 
-ext = pytest.importorskip("ingest._sha1batch", reason="the optional C extension is not built here")
+ext = pytest.importorskip("editlens.ingest._sha1batch", reason="the optional C extension is not built here")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -10,8 +10,8 @@ import pyarrow as pa
 from PIL import Image
 
 from editlens.build import run_build
+from editlens.embeddings.main import EmbedConfig, run_embed
 from editlens.warehouse import Warehouse
-from embeddings.main import EmbedConfig, run_embed
 from fixtures_ingest import HF_IMAGE, ingest, write_parquet
 
 

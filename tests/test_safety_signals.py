@@ -182,7 +182,7 @@ def test_faces_gate_the_attribute_shift(warehouses):
 def _page(root, page, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from dashboards import data
+    from editlens.dashboards import data
 
     monkeypatch.setenv("EDITLENS_WAREHOUSE", str(root))
     if hasattr(data, "reset"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from embeddings import tiny
+from editlens.embeddings import tiny
 from training.tiny.evaluate import EvalConfig, embed_images, evaluate, roc_auc
 
 MAX_WEIGHTS_BYTES = 20 * 1024 * 1024
@@ -364,7 +364,7 @@ def test_pretokenised_batches_give_the_same_losses():
 
     import open_clip
 
-    from embeddings import tiny
+    from editlens.embeddings import tiny
     from training.tiny.train import (
         TokenCache,
         TrainConfig,

@@ -8,8 +8,14 @@ per mart version); ``columns`` names the marts' columns by role; one query modul
 background (``reset()`` forgets them). The names below are what the pages use (``data.parts(m)`` and so on).
 """
 
-from dashboards.data.bias import attribute_shift, bias_datasets, filter_impact, group_mentions, people_change
-from dashboards.data.columns import (
+from editlens.dashboards.data.bias import (
+    attribute_shift,
+    bias_datasets,
+    filter_impact,
+    group_mentions,
+    people_change,
+)
+from editlens.dashboards.data.columns import (
     EXAMPLE_COLUMNS,
     FLAG_COUNT_COLUMN,
     HEADLINE_SCORES,
@@ -23,8 +29,16 @@ from dashboards.data.columns import (
     score_columns,
     score_label,
 )
-from dashboards.data.connection import BUILD_HINT, MARTS, Marts, MissingMart, duckdb, marts, warehouse_root
-from dashboards.data.explorer import (
+from editlens.dashboards.data.connection import (
+    BUILD_HINT,
+    MARTS,
+    Marts,
+    MissingMart,
+    duckdb,
+    marts,
+    warehouse_root,
+)
+from editlens.dashboards.data.explorer import (
     COUNT_CAP,
     EXPORT_ROW_CAP,
     Filters,
@@ -32,7 +46,7 @@ from dashboards.data.explorer import (
     explore_export,
     explore_page,
 )
-from dashboards.data.instruction_types import (
+from editlens.dashboards.data.instruction_types import (
     label_cooccurrence,
     label_distribution,
     label_examples,
@@ -40,9 +54,9 @@ from dashboards.data.instruction_types import (
     label_quality,
     labels,
 )
-from dashboards.data.lookup import IMAGE_LOOKUP_COLUMNS, image_refs, rows_by_id
-from dashboards.data.multi_turn import session_counts, session_summary, session_turns, sessions
-from dashboards.data.overview import (
+from editlens.dashboards.data.lookup import IMAGE_LOOKUP_COLUMNS, image_refs, rows_by_id
+from editlens.dashboards.data.multi_turn import session_counts, session_summary, session_turns, sessions
+from editlens.dashboards.data.overview import (
     SCORECARD_DENOMINATORS,
     datasets,
     parts,
@@ -51,7 +65,7 @@ from dashboards.data.overview import (
     scorecard_metric_columns,
     totals,
 )
-from dashboards.data.policy import (
+from editlens.dashboards.data.policy import (
     load_saved_policy,
     policy_effect,
     policy_model,
@@ -59,7 +73,7 @@ from dashboards.data.policy import (
     save_page_policy,
     saved_policies,
 )
-from dashboards.data.quality import (
+from editlens.dashboards.data.quality import (
     flag_counts,
     n_alignment_not_judged,
     pass_counts,
@@ -67,16 +81,16 @@ from dashboards.data.quality import (
     score_range,
     worst_examples,
 )
-from dashboards.data.safety import (
+from editlens.dashboards.data.safety import (
     safety_categories,
     safety_counts,
     safety_gallery,
     safety_rates,
     safety_signals,
 )
-from dashboards.data.speedups import row_index
-from dashboards.data.sql import sql_console
-from dashboards.data.warmup import reset, warm_up
+from editlens.dashboards.data.speedups import row_index
+from editlens.dashboards.data.sql import sql_console
+from editlens.dashboards.data.warmup import reset, warm_up
 
 __all__ = [
     "BUILD_HINT",

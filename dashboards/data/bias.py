@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboards.data.connection import Marts
+from editlens.dashboards.data.connection import Marts
 
 
 def bias_datasets(m: Marts) -> list[str]:

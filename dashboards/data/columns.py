@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from dashboards.data.connection import Marts
+from editlens.dashboards.data.connection import Marts
 
 # score columns of `edits`, in display order, with a readable name and whether higher is better
 SCORES: dict[str, tuple[str, bool]] = {

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dashboards.data.columns import example_columns, flag_columns, score_columns
-from dashboards.data.connection import Marts, in_list, select_list
-from dashboards.data.overview import parts
+from editlens.dashboards.data.columns import example_columns, flag_columns, score_columns
+from editlens.dashboards.data.connection import Marts, in_list, select_list
+from editlens.dashboards.data.overview import parts
 
 
 @dataclass(frozen=True)

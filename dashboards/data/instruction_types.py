@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from dashboards.data.columns import example_columns, score_columns
-from dashboards.data.connection import Marts, in_list, select_list
-from dashboards.data.lookup import rows_by_id
-from dashboards.data.overview import datasets
+from editlens.dashboards.data.columns import example_columns, score_columns
+from editlens.dashboards.data.connection import Marts, in_list, select_list
+from editlens.dashboards.data.lookup import rows_by_id
+from editlens.dashboards.data.overview import datasets
 
 
 def label_origins(m: Marts) -> list[str]:

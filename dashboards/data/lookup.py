@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from dashboards.data.connection import Marts, in_list, select_list, sql_str
-from dashboards.data.speedups import row_index
+from editlens.dashboards.data.connection import Marts, in_list, select_list, sql_str
+from editlens.dashboards.data.speedups import row_index
 
 # the location fields a page gets per image (those of the contract's ImageLocation) and the image_locations
 # mart column each comes from

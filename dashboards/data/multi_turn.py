@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboards.data.columns import example_columns, score_columns
-from dashboards.data.connection import Marts, select_list
-from dashboards.data.lookup import rows_by_id
-from dashboards.data.speedups import row_index
+from editlens.dashboards.data.columns import example_columns, score_columns
+from editlens.dashboards.data.connection import Marts, select_list
+from editlens.dashboards.data.lookup import rows_by_id
+from editlens.dashboards.data.speedups import row_index
 
 
 def session_summary(m: Marts) -> pd.DataFrame:

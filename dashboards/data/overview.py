@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from dashboards.data.columns import FLAG_COUNT_COLUMN, has_flag_count, score_columns
-from dashboards.data.connection import Marts
+from editlens.dashboards.data.columns import FLAG_COUNT_COLUMN, has_flag_count, score_columns
+from editlens.dashboards.data.connection import Marts
 
 
 def card_has(m: Marts, *cols: str) -> bool:

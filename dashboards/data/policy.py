@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards.data.connection import Marts
+from editlens.dashboards.data.connection import Marts
 from editlens.export.card import impact
 from editlens.export.policy import Policy, load_policy, parse_policy, save_policy
 from editlens.export.select import SCORE_ID_COLUMNS, connect_marts, evaluate

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards.data.columns import QUALITY_FLAGS, example_columns, flag_columns, score_columns
-from dashboards.data.connection import Marts, select_list
-from dashboards.data.lookup import rows_by_id
-from dashboards.data.overview import card_has
-from dashboards.data.speedups import score_arrays
+from editlens.dashboards.data.columns import QUALITY_FLAGS, example_columns, flag_columns, score_columns
+from editlens.dashboards.data.connection import Marts, select_list
+from editlens.dashboards.data.lookup import rows_by_id
+from editlens.dashboards.data.overview import card_has
+from editlens.dashboards.data.speedups import score_arrays
 
 
 def score_histogram(m: Marts, col: str, bins: int = 40) -> pd.DataFrame:

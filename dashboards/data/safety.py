@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboards.data.columns import example_columns
-from dashboards.data.connection import Marts, in_list
-from dashboards.data.lookup import rows_by_id
+from editlens.dashboards.data.columns import example_columns
+from editlens.dashboards.data.connection import Marts, in_list
+from editlens.dashboards.data.lookup import rows_by_id
 
 
 def safety_rates(m: Marts) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboards.data.connection import Marts, sql_str
+from editlens.dashboards.data.connection import Marts, sql_str
 
 
 class _ScoreArrays:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards.data.connection import Marts
+from editlens.dashboards.data.connection import Marts
 
 
 def sql_console(m: Marts):
@@ -16,7 +16,7 @@ def sql_console(m: Marts):
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _console(root: str, version: tuple):
-    from dashboards.sql_console import SqlConsole
+    from editlens.dashboards.sql_console import SqlConsole
 
     mm = Marts(Path(root))
     return SqlConsole.over(mm.console_views())

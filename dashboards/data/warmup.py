@@ -14,13 +14,13 @@ import threading
 
 import duckdb
 
-from dashboards.data import speedups
-from dashboards.data.columns import SCORES, default_thresholds, score_columns
-from dashboards.data.connection import LOCAL, Conn, Marts
-from dashboards.data.multi_turn import session_summary
-from dashboards.data.quality import flag_counts, pass_counts, score_range, worst_examples
-from dashboards.data.safety import safety_gallery
-from dashboards.data.speedups import row_index, score_arrays
+from editlens.dashboards.data import speedups
+from editlens.dashboards.data.columns import SCORES, default_thresholds, score_columns
+from editlens.dashboards.data.connection import LOCAL, Conn, Marts
+from editlens.dashboards.data.multi_turn import session_summary
+from editlens.dashboards.data.quality import flag_counts, pass_counts, score_range, worst_examples
+from editlens.dashboards.data.safety import safety_gallery
+from editlens.dashboards.data.speedups import row_index, score_arrays
 
 _LOCK = threading.Lock()
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboards import data, ui
+from editlens.dashboards import data, ui
 
 m = data.marts()
 st.title("Edit explorer")

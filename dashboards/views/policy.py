@@ -5,8 +5,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import data, ui
 from editlens.contract import UnusableInput
+from editlens.dashboards import data, ui
 from editlens.export.policy import (
     MULTI_TURN_MODES,
     OPS,

@@ -4,7 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import data, ui
+from editlens.dashboards import data, ui
 
 m = data.marts()
 st.title("Quality")

@@ -3,7 +3,7 @@
 import altair as alt
 import streamlit as st
 
-from dashboards import data, ui
+from editlens.dashboards import data, ui
 
 m = data.marts()
 st.title("Safety")

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from dashboards import data, ui
-from dashboards.sql_console import (
+from editlens.dashboards import data, ui
+from editlens.dashboards.sql_console import (
     DEFAULT_ROW_LIMIT,
     DEFAULT_TIMEOUT_S,
     EXAMPLE_QUERIES,

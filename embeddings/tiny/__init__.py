@@ -3,7 +3,7 @@
 It is a real open_clip model (architecture config `editlens-tiny.json`, fp16 safetensors weights), so the
 embedding job loads it exactly like any other open_clip model:
 
-    from embeddings import tiny
+    from editlens.embeddings import tiny
     tiny.register()
     model, _, preprocess = open_clip.create_model_and_transforms(
         tiny.MODEL_NAME, pretrained=str(tiny.WEIGHTS_PATH), image_resize_mode=tiny.RESIZE_MODE)

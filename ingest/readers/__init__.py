@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ingest.readers import hqedit, ip2p, magicbrush, mapped, seed, tabular
-from ingest.readers.parquet import load as load_parquet
+from editlens.ingest.readers import hqedit, ip2p, magicbrush, mapped, seed, tabular
+from editlens.ingest.readers.parquet import load as load_parquet
 
 READERS: dict[str, tuple[Callable, Callable]] = {
     "seed-part1": (seed.load, seed.map_single),

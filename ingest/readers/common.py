@@ -7,8 +7,8 @@ import os
 
 import orjson
 
-from ingest import tables as T
-from ingest.mapper import UnitMapper
+from editlens.ingest import tables as T
+from editlens.ingest.mapper import UnitMapper
 
 
 def read_bytes(path: str) -> tuple[str, bytes]:

@@ -7,11 +7,11 @@ and captions swapped, with ``inverse_edit``. Each direction is one record (a row
 
 from __future__ import annotations
 
-from ingest import tables as T
-from ingest.mapper import BadField, UnitMapper, check_instruction, optional_text
-from ingest.readers.common import dumps, pack_extra
-from ingest.readers.parquet import ParquetRow, iter_parquet
-from ingest.readers.parquet import load as load_parquet  # noqa: F401 - re-exported for the registry
+from editlens.ingest import tables as T
+from editlens.ingest.mapper import BadField, UnitMapper, check_instruction, optional_text
+from editlens.ingest.readers.common import dumps, pack_extra
+from editlens.ingest.readers.parquet import ParquetRow, iter_parquet
+from editlens.ingest.readers.parquet import load as load_parquet  # noqa: F401 - re-exported for the registry
 
 KNOWN = frozenset(("input", "output", "edit", "inverse_edit"))
 

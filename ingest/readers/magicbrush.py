@@ -16,11 +16,11 @@ import os
 
 import orjson
 
-from ingest import tables as T
-from ingest.mapper import BadField, UnitMapper, check_instruction, check_rel_path
-from ingest.readers.common import dumps, parse_error, read_optional
-from ingest.readers.parquet import ParquetRow, iter_parquet
-from ingest.readers.parquet import load as load_parquet  # noqa: F401 - re-exported for the registry
+from editlens.ingest import tables as T
+from editlens.ingest.mapper import BadField, UnitMapper, check_instruction, check_rel_path
+from editlens.ingest.readers.common import dumps, parse_error, read_optional
+from editlens.ingest.readers.parquet import ParquetRow, iter_parquet
+from editlens.ingest.readers.parquet import load as load_parquet  # noqa: F401 - re-exported for the registry
 
 # ---- Parquet ---------------------------------------------------------------------------------------------------
 

@@ -21,12 +21,12 @@ import os
 import orjson
 import pyarrow.parquet as pq
 
-from ingest import tables as T
-from ingest.errors import UnusableInput
-from ingest.mapper import BadField, UnitMapper, check_rel_path
-from ingest.readers.common import dumps, json_lines, parse_error, parse_line
-from ingest.readers.parquet import image_column_kind, iter_parquet
-from ingest.readers.tabular import Columns, emit
+from editlens.ingest import tables as T
+from editlens.ingest.errors import UnusableInput
+from editlens.ingest.mapper import BadField, UnitMapper, check_rel_path
+from editlens.ingest.readers.common import dumps, json_lines, parse_error, parse_line
+from editlens.ingest.readers.parquet import image_column_kind, iter_parquet
+from editlens.ingest.readers.tabular import Columns, emit
 
 CANONICAL = ("source", "target", "instruction", "mask", "source_caption", "target_caption", "session", "turn",
              "labels", "scores", "dataset")
@@ -117,8 +117,8 @@ def check_columns(path: str, mapping: dict[str, str]) -> None:
 
 def mapped_units(p: str, mapping: dict[str, str]):
     """Units for ``--map``: a .jsonl/.json/.parquet file, or every such file below a folder."""
-    from ingest.readers.parquet import split_of
-    from ingest.units import Unit
+    from editlens.ingest.readers.parquet import split_of
+    from editlens.ingest.units import Unit
 
     exts = (".jsonl", ".json", ".parquet")
     if os.path.isfile(p):
@@ -268,7 +268,7 @@ def _resolve(rec: dict, aliases: dict) -> dict:
 
 def imgedit_units(p: str):
     """Units for ImgEdit benchmark JSONs at or below ``p`` (root = the folder holding ``Basic/``/``UGE/``)."""
-    from ingest.units import Unit
+    from editlens.ingest.units import Unit
 
     if os.path.isfile(p):
         files = [p] if os.path.basename(p) in IMGEDIT_FILES else []

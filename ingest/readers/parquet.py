@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest import tables as T
-from ingest.mapper import ParquetImage, UnitMapper
-from ingest.readers.common import abspath, sha256_file
-from ingest.readers.signatures import missing_required
+from editlens.ingest import tables as T
+from editlens.ingest.mapper import ParquetImage, UnitMapper
+from editlens.ingest.readers.common import abspath, sha256_file
+from editlens.ingest.readers.signatures import missing_required
 
 _SPLIT = re.compile(r"^(train|dev|validation|valid|val|test)(?=[-_.])", re.I)
 

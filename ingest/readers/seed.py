@@ -15,11 +15,11 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from ingest import tables as T
-from ingest import ids
-from ingest.fields import BadField, check_instruction, check_labels, check_rel_path, is_clean_path, optional_text
-from ingest.mapper import UnitMapper, add_file_batch, add_turn_batch, strings
-from ingest.readers.common import abspath, pack_extra, parse_line, parse_lines, read_bytes
+from editlens.ingest import tables as T
+from editlens.ingest import ids
+from editlens.ingest.fields import BadField, check_instruction, check_labels, check_rel_path, is_clean_path, optional_text
+from editlens.ingest.mapper import UnitMapper, add_file_batch, add_turn_batch, strings
+from editlens.ingest.readers.common import abspath, pack_extra, parse_line, parse_lines, read_bytes
 
 SINGLE_KNOWN = frozenset(
     ("source_image", "target_image", "instruction", "instruction_ori", "source_caption", "target_caption",

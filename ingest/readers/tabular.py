@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ingest import tables as T
-from ingest.mapper import BadField, UnitMapper, check_instruction, optional_text
-from ingest.readers.common import dumps
-from ingest.readers.parquet import ParquetRow, iter_parquet
+from editlens.ingest import tables as T
+from editlens.ingest.mapper import BadField, UnitMapper, check_instruction, optional_text
+from editlens.ingest.readers.common import dumps
+from editlens.ingest.readers.parquet import ParquetRow, iter_parquet
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from embeddings import tiny
+from editlens.embeddings import tiny
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from embeddings import tiny
+from editlens.embeddings import tiny
 
 CAPTION_NEGATIVE_OPS = ("move", "replace", "resize", "recolor")
 

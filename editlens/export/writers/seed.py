@@ -13,7 +13,7 @@ from itertools import groupby
 from pathlib import Path
 
 from editlens.export.policy import PolicyError
-from ingest.detect import SEED, seed_part
+from editlens.ingest.detect import SEED, seed_part
 
 
 def _image_root(source_file: str) -> str:
