@@ -17,7 +17,8 @@ Facts are computed from one 64x64 box-filtered RGB copy, so they do not depend o
   thumb       32x32 RGB uint8, row-major, 3072 bytes (pixel-change scores between two images)
 width, height, format and mode are the stored image's, read from its header. JPEGs are decoded with libjpeg's
 DCT scaling to the smallest scale that still gives at least the model's input size and at least 64 px (the facts
-copy) on both sides: libjpeg-turbo's sixteen M/8 scales through `simplejpeg` where it is installed (it is a
+copy) on both sides, whether detectors run or not (they get a second decode at their own scale where they need
+more, so the embeddings never depend on the detectors option): libjpeg-turbo's sixteen M/8 scales through `simplejpeg` where it is installed (it is a
 dependency), else Pillow's ``draft`` (1/1, 1/2, 1/4, 1/8). A JPEG that `simplejpeg` cannot decode cleanly (CMYK,
 truncated, corrupt) goes through Pillow, which classifies the failure. The preprocessing string records which
 path ran ("jpeg-dct-scale" or "jpeg-draft").
@@ -268,8 +269,11 @@ def _jpeg_scaled(data: bytes, want: int, out: dict, max_pixels: int) -> np.ndarr
 
 def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRowGroup | None, want: int = 0):
     """Read, hash and decode one row into `out` (sha256, size, format, mode, status): (RGB image, its (h, w, 3)
-    uint8 array or None), or None when it cannot be decoded. JPEGs are decoded at the smallest DCT scale whose
-    both sides are at least the model size, the facts size and `want` (the detectors' size, when they run)."""
+    uint8 array or None, the detectors' (h, w, 3) copy or None), or None when it cannot be decoded. JPEGs are
+    decoded at the smallest DCT scale whose both sides are at least the model size and the facts size, with or
+    without detectors, so the model input (and the embedding under its model key) never depends on them; where
+    the detectors want more (`want`, both sides) than that scale gave, the same bytes are decoded once more at
+    their scale for them alone."""
     try:
         data, why = read_bytes(rec, cache)
     except Exception as exc:  # noqa: BLE001 - a bad record never stops the job
@@ -280,9 +284,9 @@ def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRo
     out["sha256"] = hashlib.sha256(data).hexdigest()
     out["file_size"] = len(data)
     if pp.jpeg_draft:
-        scaled = _jpeg_scaled(data, max(pp.size, FACT_SIZE, want), out, max_pixels)
+        scaled = _jpeg_scaled(data, max(pp.size, FACT_SIZE), out, max_pixels)
         if scaled is not None:
-            return Image.fromarray(scaled, "RGB"), scaled
+            return Image.fromarray(scaled, "RGB"), scaled, _detector_copy(data, scaled.shape[:2], out, want)
     try:
         img = Image.open(io.BytesIO(data))
         w, h = img.size
@@ -290,16 +294,36 @@ def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRo
         if w * h > max_pixels:
             out["status"], out["status_message"] = "too_large", f"{w}x{h} is more than {max_pixels} pixels"
             return None
-        if pp.jpeg_draft and img.format == "JPEG":
-            side = max(pp.size, FACT_SIZE, want)
+        drafted = pp.jpeg_draft and img.format == "JPEG"
+        if drafted:
+            side = max(pp.size, FACT_SIZE)
             img.draft("RGB", (side, side))
         img.load()
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)
-        return (img.convert("RGB") if img.mode != "RGB" else img), None
+        rgb = img.convert("RGB") if img.mode != "RGB" else img
+        return rgb, None, _detector_copy(data, (rgb.height, rgb.width), out, want) if drafted else None
     except Exception as exc:  # noqa: BLE001
         out["status"], out["status_message"] = _classify_decode_error(exc), _message(exc)
         return None
+
+
+def _detector_copy(data: bytes, got: tuple[int, int], out: dict, want: int) -> np.ndarray | None:
+    """The detectors' own decode of a JPEG that DCT scaling made smaller than `want` on a side while the stored
+    image is larger: decoded again at the smallest scale keeping both sides >= `want` (never enlarged); None
+    when the model's decode already serves them (or when this second decode fails: they then get that one)."""
+    if not want or min(got) >= want or min(out.get("width") or 0, out.get("height") or 0) <= min(got):
+        return None
+    try:
+        if _simplejpeg is not None:
+            arr = _simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=want, min_width=want)
+        else:  # pragma: no cover - Pillow's power-of-two draft
+            img = Image.open(io.BytesIO(data))
+            img.draft("RGB", (want, want))
+            arr = np.asarray(img.convert("RGB"))
+    except Exception:  # noqa: BLE001 - the detectors then see the model's decode
+        return None
+    return np.ascontiguousarray(arr)
 
 
 def _batch_facts(mosaic: Image.Image, k: int) -> dict[str, np.ndarray]:
@@ -356,9 +380,10 @@ def process_batch(recs: list[dict], pp: Preprocess, max_pixels: int = DEFAULT_MA
             decoded = _decode(rec, out, pp, max_pixels, cache, want)
             if decoded is None:
                 continue
-            rgb, arr = decoded
+            rgb, arr, for_detectors = decoded
             if found is not None:
-                found.add(out["sha256"], arr if arr is not None else np.asarray(rgb))
+                seen = for_detectors if for_detectors is not None else arr
+                found.add(out["sha256"], seen if seen is not None else np.asarray(rgb))
             k = len(ok)
             try:
                 small = rgb.resize((FACT_SIZE, FACT_SIZE), Image.Resampling.BOX)

@@ -160,3 +160,52 @@ def test_embed_job_asks_for_the_extra(tmp_path, monkeypatch):
     with pytest.raises(UnusableInput, match=r"pip install 'editlens\[detectors\]'"):
         run_embed(_embed_cfg(wh, detectors=("faces",)))
     assert not wh.has_table("image_facts")  # stopped before any work
+
+
+# the detectors option never changes the model input (nor the embedding under its model key)
+
+
+class _SeenShapes:
+    """A stand-in DetectStage: records the shape of each image handed to the detectors."""
+
+    min_side = D.DETECT_MIN_SIDE
+
+    def __init__(self):
+        self.shapes = []
+
+    def collector(self):
+        outer = self
+
+        class _C:
+            def add(self, sha, rgb):
+                outer.shapes.append(rgb.shape)
+
+            def table(self):
+                return None
+
+        return _C()
+
+
+@pytest.mark.parametrize("simplejpeg", [True, False], ids=["dct-scale", "pillow-draft"])
+def test_model_input_is_the_same_with_and_without_detectors(tmp_path, monkeypatch, simplejpeg):
+    from PIL import Image
+
+    from editlens.embeddings import imageio
+
+    if not simplejpeg:
+        monkeypatch.setattr(imageio, "_simplejpeg", None)
+    big = np.asarray(Image.fromarray(skimage.data.astronaut()).resize((1024, 768)))
+    Image.fromarray(big).save(tmp_path / "a.jpg", "JPEG", quality=92)
+    Image.fromarray(big[:300, :400]).save(tmp_path / "b.jpg", "JPEG", quality=92)  # small: one decode serves both
+    Image.fromarray(big).save(tmp_path / "c.png")
+    recs = [{"image_id": n, "root": str(tmp_path), "path": n} for n in ("a.jpg", "b.jpg", "c.png")]
+    pp = imageio.Preprocess(size=224)
+    plain = imageio.process_batch(recs, pp)
+    stage = _SeenShapes()
+    with_det = imageio.process_batch(recs, pp, detect=stage)
+    assert plain.ok == with_det.ok == [0, 1, 2]
+    assert np.array_equal(plain.pixels, with_det.pixels)  # identical model inputs: cosine 1
+    assert plain.facts == with_det.facts
+    a, b, c = stage.shapes
+    assert min(a[:2]) >= D.DETECT_MIN_SIDE and max(a[:2]) < 1024  # its own DCT-scaled decode, not full size
+    assert b[:2] == (300, 400) and c[:2] == (768, 1024)
