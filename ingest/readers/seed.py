@@ -15,9 +15,16 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from editlens.ingest import tables as T
 from editlens.ingest import ids
-from editlens.ingest.fields import BadField, check_instruction, check_labels, check_rel_path, is_clean_path, optional_text
+from editlens.ingest import tables as T
+from editlens.ingest.fields import (
+    BadField,
+    check_instruction,
+    check_labels,
+    check_rel_path,
+    is_clean_path,
+    optional_text,
+)
 from editlens.ingest.mapper import UnitMapper, add_file_batch, add_turn_batch, strings
 from editlens.ingest.readers.common import abspath, pack_extra, parse_line, parse_lines, read_bytes
 
@@ -145,20 +152,20 @@ def _instructions_surely_clean(a: pa.Array | None, max_chars: int) -> bool:
     return not ((first <= 32) | (first >= 128)).any()
 
 
+def _column(recs: list[dict], keys: set, key: str) -> list:
+    if key not in keys:
+        return [None] * len(recs)
+    try:  # the usual case: every record has the key
+        return list(map(itemgetter(key), recs))
+    except KeyError:
+        return [r.get(key) for r in recs]
+
+
 def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapper) -> None:
     keys = set().union(*recs)  # every key of the chunk: a column no record has is all None, not extracted
-
-    def column(key: str) -> list:
-        if key not in keys:
-            return [None] * len(recs)
-        try:  # the usual case: every record has the key
-            return list(map(itemgetter(key), recs))
-        except KeyError:
-            return [r.get(key) for r in recs]
-
-    src, tgt, ins = column("source_image"), column("target_image"), column("instruction")
-    ori, sc, tc, lab = column("instruction_ori"), column("source_caption"), column("target_caption"), \
-        column("task_type")
+    src, tgt, ins, ori, sc, tc, lab = (_column(recs, keys, key) for key in (
+        "source_image", "target_image", "instruction", "instruction_ori", "source_caption", "target_caption",
+        "task_type"))
     mx = T.MAX_INSTRUCTION_CHARS
     bad: set[int] = set()
     arrays = {"source": _strings(src), "target": _strings(tgt), "instruction": _strings(ins)}

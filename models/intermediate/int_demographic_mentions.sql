@@ -22,9 +22,9 @@ texts as (
 
     select edit_id, 'instruction' as field, instruction_norm as text from edits
     union all
-    select edit_id, 'source_caption', source_caption from edits where source_caption is not null
+    select edit_id, 'source_caption' as field, source_caption as text from edits where source_caption is not null
     union all
-    select edit_id, 'target_caption', target_caption from edits where target_caption is not null
+    select edit_id, 'target_caption' as field, target_caption as text from edits where target_caption is not null
 
 ),
 

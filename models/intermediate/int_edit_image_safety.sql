@@ -18,12 +18,17 @@ clip_in_use as (
 
 ),
 
+in_use_detectors as (
+
+    select signal as detector from {{ ref('int_safety_signals') }} where is_in_use
+
+),
+
 detector_contents as (
 
     select distinct detections.sha256, detections.detector
     from {{ ref('stg_editlens__image_detections') }} as detections
-    semi join (select signal as detector from {{ ref('int_safety_signals') }} where is_in_use) as d
-        using (detector)
+    semi join in_use_detectors using (detector)
     where detections.status = 'ok'
 
 ),

@@ -35,8 +35,8 @@ ranked as (
     select
         instruction_key,
         clause_index,
-        hit.label as label,
-        hit.priority as priority,
+        hit.label,
+        hit.priority,
         max(hit.priority) over (partition by instruction_key, clause_index) as top_priority
     from clause_hits
 

@@ -27,7 +27,7 @@ mentions as materialized (
     select distinct edit_id, demographic_group, subgroup from {{ ref('int_demographic_mentions') }}
     union all
     -- the group as a whole, every subgroup together
-    select distinct edit_id, demographic_group, 'all' from {{ ref('int_demographic_mentions') }}
+    select distinct edit_id, demographic_group, 'all' as subgroup from {{ ref('int_demographic_mentions') }}
 
 ),
 
@@ -74,7 +74,7 @@ group_shifts as (
 
     select
         demographic_group, subgroup, dataset, label,
-        list({'concept_group': concept_group, 'concept': concept, 'n_edits': n, 'mean_shift': mean_shift}
+        list({ 'concept_group': concept_group, 'concept': concept, 'n_edits': n, 'mean_shift': mean_shift }
             order by concept_group, concept) as attribute_shift
     from (
         select
@@ -84,7 +84,7 @@ group_shifts as (
         join edit_label using (edit_id)
         join shifts using (edit_id)
         group by all
-    )
+    ) as mention_shifts
     group by all
 
 ),

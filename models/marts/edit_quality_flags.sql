@@ -15,9 +15,9 @@ duplicates as (
 
 near_dup_contents as (
 
-    select sha256_a as sha256, min(hamming) as hamming from {{ ref('int_near_duplicate_sources') }} group by 1
+    select sha256_a as sha256, min(hamming) as hamming from {{ ref('int_near_duplicate_sources') }} group by sha256_a
     union all
-    select sha256_b, min(hamming) from {{ ref('int_near_duplicate_sources') }} group by 1
+    select sha256_b as sha256, min(hamming) as hamming from {{ ref('int_near_duplicate_sources') }} group by sha256_b
 
 ),
 

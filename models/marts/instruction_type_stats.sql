@@ -44,7 +44,7 @@ cooccurrence as (
 
     select
         dataset, part, origin, label,
-        list({'label': other_label, 'n_edits': n} order by n desc, other_label)[1:5] as top_cooccurring_labels
+        list({ 'label': other_label, 'n_edits': n } order by n desc, other_label asc)[1:5] as top_cooccurring_labels
     from (
         select edits.dataset, edits.part, pairs.origin, pairs.label, pairs.other_label, count(*) as n
         from pairs join edits using (edit_id)

@@ -19,7 +19,7 @@ edit_label as (
 
     select edits.edit_id, edits.dataset, 'all' as label from edits semi join faces using (edit_id)
     union all
-    select edits.edit_id, edits.dataset, unnest(edits.derived_labels) from edits semi join faces using (edit_id)
+    select edits.edit_id, edits.dataset, unnest(edits.derived_labels) as label from edits semi join faces using (edit_id)
 
 ),
 

@@ -49,7 +49,7 @@ image_hits as (
     union all
     select edits.edit_id, f.category, f.signal,
         'target image: ' || f.signal || ' ' || f.label || ' score ' || round(f.score, 3)
-            || ' >= ' || f.threshold || ' (' || f.category || ')'
+            || ' >= ' || f.threshold || ' (' || f.category || ')' as reason
     from edits
     join image_flags as f on f.sha256 = edits.target_sha256
 
@@ -61,12 +61,13 @@ findings as (
     union all
     select edit_id, category, signal, reason from image_hits
     union all
-    select edit_id, 'watermark', 'instruction_lexicon', 'asks to remove a watermark, logo or signature'
+    select edit_id, 'watermark' as category, 'instruction_lexicon' as signal,
+        'asks to remove a watermark, logo or signature' as reason
     from flags where asks_watermark_removal
     union all
-    select edit_id, null, null,
+    select edit_id, null as category, null as signal,
         'the edit introduced ' || array_to_string(introduced_categories, ', ')
-            || ' (on the target, not on the source: ' || array_to_string(introduced_signals, ', ') || ')'
+            || ' (on the target, not on the source: ' || array_to_string(introduced_signals, ', ') || ')' as reason
     from image_safety where unsafe_image_introduced
 
 ),

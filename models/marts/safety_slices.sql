@@ -102,7 +102,7 @@ image_counts as (
             list_contains(target_categories, c.category) as in_target,
             list_contains(introduced_categories, c.category) as introduced
         from image_hits cross join categories as c
-    )
+    ) as image_categories
     group by all
 
 ),
@@ -110,12 +110,12 @@ image_counts as (
 introduced_by as (
 
     select dataset, part, split_part(s, ':', 2) as category,
-        list({'signal': split_part(s, ':', 1), 'n_edits': n} order by split_part(s, ':', 1)) as introduced_by_signal
+        list({ 'signal': split_part(s, ':', 1), 'n_edits': n } order by split_part(s, ':', 1)) as introduced_by_signal
     from (
         select dataset, part, s, count(*) as n
-        from (select dataset, part, unnest(introduced_signals) as s from image_hits)
+        from (select dataset, part, unnest(introduced_signals) as s from image_hits) as signals
         group by all
-    )
+    ) as signal_counts
     group by all
 
 ),
