@@ -78,6 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_warehouse(p)
 
+    p = sub.add_parser("predictions", help="register one editing model's outputs for an ingested benchmark")
+    p.add_argument("model_name", metavar="MODEL_NAME", help="the editing model's name (as shown in the marts)")
+    p.add_argument("dir", type=Path, metavar="DIR", help="the outputs: a folder, an Emu Edit Parquet or a mapping file")
+    p.add_argument("--benchmark", required=True, metavar="B",
+                   help="the benchmark's dataset name in the warehouse: magicbrush, emu-edit, imgedit, ...")
+    p.add_argument("--layout", default=None, choices=["magicbrush", "emu-edit", "imgedit", "mapping"],
+                   help="the outputs' layout (default: detected)")
+    p.add_argument("--split", default=None, help="benchmark split (default: test where there is one, else all)")
+    _add_warehouse(p)
+
     p = sub.add_parser("build", help="run `dbt build` on the warehouse and export the marts")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra arguments passed to dbt build")
     _add_warehouse(p)
@@ -155,6 +165,14 @@ def _run(args: argparse.Namespace) -> int:
             **({"max_image_pixels": args.max_image_pixels} if args.max_image_pixels else {}),
         )
         summary = run_embed(cfg)
+        print(summary.describe())
+        return 0
+    if args.command == "predictions":
+        from editlens.ingest.predictions import PredictionsConfig, run_predictions
+
+        summary = run_predictions(PredictionsConfig(warehouse=wh, model_name=args.model_name, path=args.dir,
+                                                    benchmark=args.benchmark, layout=args.layout,
+                                                    split=args.split))
         print(summary.describe())
         return 0
     if args.command == "build":

@@ -223,3 +223,64 @@ EMBED_SCHEMAS: dict[str, pa.Schema] = {
 
 # every job table (DIR/parquet/<table>/)
 SCHEMAS: dict[str, pa.Schema] = {**INGEST_SCHEMAS, **EMBED_SCHEMAS}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# written by `editlens predictions` (one editing model's outputs for a benchmark) and scored by embed
+
+PREDICTIONS = "predictions"
+PREDICTION_SCORES = "prediction_scores"
+PREDICTION_TABLES = (PREDICTIONS, PREDICTION_SCORES)
+
+# predictions.status: the output was found (`ok`), a benchmark edit has no output (`missing`), an output names
+# no benchmark edit (`unmatched`), or its path is unusable (`unsafe_path`); unreadable outputs are found when
+# they are decoded (prediction_scores.status)
+PREDICTION_STATUSES = ("ok", "missing", "unmatched", "unsafe_path")
+# predictions.setting: MagicBrush's two (every turn from the ground-truth input; iterative editing), or single
+PREDICTION_SETTINGS = ("inde", "iter", "single")
+
+PREDICTION_SCHEMAS: dict[str, pa.Schema] = {
+    PREDICTIONS: pa.schema([
+        ("prediction_id", pa.string()),
+        ("predictions_run_id", pa.string()),
+        ("model_name", pa.string()),
+        ("benchmark", pa.string()),
+        ("layout", pa.string()),
+        ("setting", pa.string()),
+        ("edit_id", pa.string()),
+        ("benchmark_key", pa.string()),
+        ("turn_index", pa.int32()),
+        ("location_kind", pa.string()),
+        ("root", pa.string()),
+        ("path", pa.string()),
+        ("row_group", pa.int32()),
+        ("row", pa.int64()),
+        ("column", pa.string()),
+        ("status", pa.string()),
+        ("message", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+    ]),
+    PREDICTION_SCORES: pa.schema([
+        ("prediction_id", pa.string()),
+        ("predictions_run_id", pa.string()),
+        ("model_key", pa.string()),
+        ("model_name", pa.string()),
+        ("pretrained", pa.string()),
+        ("preprocess", pa.string()),
+        ("protocol", pa.string()),
+        ("status", pa.string()),
+        ("status_message", pa.string()),
+        ("output_sha256", pa.string()),
+        ("output_width", pa.int32()),
+        ("output_height", pa.int32()),
+        ("l1", pa.float64()),
+        ("l2", pa.float64()),
+        ("clip_i", pa.float64()),
+        ("clip_t", pa.float64()),
+        ("directional_caption", pa.float64()),
+        ("dino", pa.float64()),
+        ("null_reason", pa.string()),
+    ]),
+}
+
+SCHEMAS.update(PREDICTION_SCHEMAS)
