@@ -3,7 +3,9 @@
 A location is one row of the ``images`` lookup, read by the contract's `ImageLocation.read_bytes`
 (`editlens.contract.locations`); this module keeps the Parquet columns it read in a small cache. Thumbnails are
 made with PIL and cached; an image that is missing or does not decode becomes a grey placeholder that says why,
-never an exception.
+never an exception. Reads are the contract's: confined to the dataset root (a path that leads outside it, an
+absolute path or a symlink out is refused as `unsafe path`), regular files only, size-capped; a header over the
+pixel or aspect-ratio limits (`editlens.contract.limits`) is not decoded.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from functools import lru_cache
 import streamlit as st
 from PIL import Image, ImageDraw, ImageFilter, UnidentifiedImageError
 
+from editlens.contract.limits import image_header_status
 from editlens.contract.locations import ImageLocation, ImageUnavailable, read_column
 
 __all__ = ["ImageLocation", "ImageUnavailable", "placeholder", "read_bytes", "thumbnail_image", "thumbnail_png"]
@@ -49,6 +52,9 @@ def placeholder(reason: str, size: int = THUMB_SIZE) -> Image.Image:
 def thumbnail_image(data: bytes, size: int = THUMB_SIZE, blur: bool = False) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data))
+        bad = image_header_status(*img.size)
+        if bad is not None:
+            return placeholder(bad[0].replace("_", " "), size)
         img.draft("RGB", (size, size))  # cheap JPEG downscale while decoding
         img = img.convert("RGB")
         img.thumbnail((size, size))

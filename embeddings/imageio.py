@@ -22,6 +22,11 @@ more, so the embeddings never depend on the detectors option): libjpeg-turbo's s
 dependency), else Pillow's ``draft`` (1/1, 1/2, 1/4, 1/8). A JPEG that `simplejpeg` cannot decode cleanly (CMYK,
 truncated, corrupt) goes through Pillow, which classifies the failure. The preprocessing string records which
 path ran ("jpeg-dct-scale" or "jpeg-draft").
+
+Hostile or broken files get a status before any large allocation (limits in `editlens.contract.limits`): the
+read (`read_bytes`: path confined to the dataset root, regular files only, size capped) and then the header
+(`header_status`: pixels and aspect ratio, checked before decoding on every decode path) come first; only the
+first frame of an animated image is decoded.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from editlens.contract.limits import IMAGE_MAX_FILE_BYTES, IMAGE_MAX_PIXELS
+from editlens.contract.limits import image_header_status as header_status
 from editlens.contract.locations import ImageLocation, ImageUnavailable, LastRowGroup, read_column
 
 try:  # libjpeg-turbo's M/8 DCT scaling: decodes a JPEG straight to about the size the model needs
@@ -46,7 +53,7 @@ except ImportError:  # pragma: no cover - Pillow's draft (power-of-two scales) d
 
 FACT_SIZE = 64
 THUMB_SIZE = 32
-DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold
+DEFAULT_MAX_IMAGE_PIXELS = IMAGE_MAX_PIXELS  # Pillow's own decompression-bomb threshold
 
 _RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
@@ -169,14 +176,17 @@ def hamming64(a: int, b: int) -> int:
 # reading bytes
 
 
-def read_bytes(rec: dict, cache: LastRowGroup | None = None) -> tuple[bytes | None, str | None]:
-    """(bytes, None) or (None, reason) for one `images` row; a location ingest found no file at is not read."""
+def read_bytes(rec: dict, cache: LastRowGroup | None = None,
+               max_bytes: int = IMAGE_MAX_FILE_BYTES) -> tuple[bytes | None, str | None, str | None]:
+    """(bytes, None, None) or (None, status, reason) for one `images` row: the contract's confined, bounded
+    `read_bytes()` (statuses `missing`, `unsafe_path`, `unsupported`, `too_large`); a location ingest found no
+    file at is not read."""
     if rec.get("exists") is False:
-        return None, "ingest found no file at this location"
+        return None, "missing", "ingest found no file at this location"
     try:
-        return ImageLocation.from_row(rec).read_bytes(cache or read_column), None
+        return ImageLocation.from_row(rec).read_bytes(cache or read_column, max_bytes), None, None
     except ImageUnavailable as exc:
-        return None, str(exc)
+        return None, exc.status, str(exc)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -258,7 +268,7 @@ def _jpeg_scaled(data: bytes, want: int, out: dict, max_pixels: int) -> np.ndarr
     try:
         h, w, colorspace, _ = _simplejpeg.decode_jpeg_header(data)
         mode = _JPEG_MODES.get(colorspace)
-        if mode is None or w * h > max_pixels:
+        if mode is None or header_status(w, h, max_pixels) is not None:
             return None
         arr = _simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=want, min_width=want, strict=True)
     except Exception:  # noqa: BLE001 - Pillow decodes it again and classifies the failure
@@ -275,11 +285,15 @@ def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRo
     the detectors want more (`want`, both sides) than that scale gave, the same bytes are decoded once more at
     their scale for them alone."""
     try:
-        data, why = read_bytes(rec, cache)
+        data, status, why = read_bytes(rec, cache)
     except Exception as exc:  # noqa: BLE001 - a bad record never stops the job
-        data, why = None, f"{type(exc).__name__}: {exc}"
+        data, status, why = None, "error", _message(exc)
     if data is None:
-        out["status"], out["status_message"] = "missing", why
+        out["status"], out["status_message"] = status, why
+        return None
+    if not data:
+        out["sha256"], out["file_size"] = hashlib.sha256(data).hexdigest(), 0
+        out["status"], out["status_message"] = "truncated", "empty file (0 bytes)"
         return None
     out["sha256"] = hashlib.sha256(data).hexdigest()
     out["file_size"] = len(data)
@@ -291,17 +305,16 @@ def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRo
         img = Image.open(io.BytesIO(data))
         w, h = img.size
         out["width"], out["height"], out["format"], out["mode"] = int(w), int(h), img.format, img.mode
-        if w * h > max_pixels:
-            out["status"], out["status_message"] = "too_large", f"{w}x{h} is more than {max_pixels} pixels"
+        bad = header_status(w, h, max_pixels)
+        if bad is not None:
+            out["status"], out["status_message"] = bad
             return None
         drafted = pp.jpeg_draft and img.format == "JPEG"
         if drafted:
             side = max(pp.size, FACT_SIZE)
             img.draft("RGB", (side, side))
-        img.load()
-        if getattr(img, "n_frames", 1) > 1:
-            img.seek(0)
-        rgb = img.convert("RGB") if img.mode != "RGB" else img
+        img.load()  # the first frame only (IMAGE_FRAMES_DECODED): frames are never counted or seeked
+        rgb = _to_rgb(img)
         return rgb, None, _detector_copy(data, (rgb.height, rgb.width), out, want) if drafted else None
     except Exception as exc:  # noqa: BLE001
         out["status"], out["status_message"] = _classify_decode_error(exc), _message(exc)
@@ -324,6 +337,23 @@ def _detector_copy(data: bytes, got: tuple[int, int], out: dict, want: int) -> n
     except Exception:  # noqa: BLE001 - the detectors then see the model's decode
         return None
     return np.ascontiguousarray(arr)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any decoded mode -> RGB: 16- and 32-bit greys scaled to 8 bits (Pillow's own conversion clips them),
+    palettes and alpha through Pillow, CMYK through Pillow's conversion."""
+    if img.mode == "RGB":
+        return img
+    if img.mode.startswith("I"):
+        arr = np.asarray(img).astype(np.int64).clip(0, 65535)
+        top = 65535 if img.mode.startswith("I;16") or int(arr.max(initial=0)) > 255 else 255
+        return Image.fromarray((arr * 255 // top).astype(np.uint8), "L").convert("RGB")
+    if img.mode == "F":
+        arr = np.nan_to_num(np.asarray(img, dtype=np.float64))
+        return Image.fromarray(arr.clip(0, 255).astype(np.uint8), "L").convert("RGB")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    return img.convert("RGB")
 
 
 def _batch_facts(mosaic: Image.Image, k: int) -> dict[str, np.ndarray]:

@@ -107,7 +107,9 @@ def store(tmp_path):
 def test_read_bytes_from_files_and_parquet(store):
     root = str(store)
     assert ImageLocation("file", root, "a/x.bin").read_bytes() == b"file bytes"
-    assert ImageLocation(None, None, str(store / "a" / "x.bin")).read_bytes() == b"file bytes"  # absolute path
+    with pytest.raises(ImageUnavailable) as ei:  # an absolute path is never read, root or not
+        ImageLocation(None, None, str(store / "a" / "x.bin")).read_bytes()
+    assert ei.value.status == "unsafe_path"
     assert ImageLocation("parquet", root, "e.parquet", 0, 0, "img").read_bytes() == b"s0"
     assert ImageLocation("parquet", root, "e.parquet", 0, 0, "img.bytes").read_bytes() == b"s0"
     assert ImageLocation("parquet", root, "e.parquet", 1, 0, "raw").read_bytes() == b"r1"

@@ -1,7 +1,7 @@
 """Image locations: where an image's encoded bytes are, as one row of the ingest `images` table says, and the one
 way to read them (`ImageLocation.read_bytes`).
 
-``location_kind`` ``file``: ``root`` + ``path`` is the image file (an absolute ``path`` is used as is).
+``location_kind`` ``file``: ``root`` + ``path`` is the image file.
 ``parquet``: ``root`` + ``path`` is a Parquet file; ``row_group`` and ``row`` (0-based within the row group; no
 row group: the whole file) say which value, ``column`` which column: ``col.bytes`` for a struct field (the
 Hugging Face image struct), ``col`` for plain binary or a struct with a ``bytes`` field.
@@ -9,22 +9,95 @@ Hugging Face image struct), ``col`` for plain binary or a struct with a ``bytes`
 Reading a Parquet column is the expensive part, so `read_bytes` takes the column reader to use: `read_column`
 (no cache) by default, `LastRowGroup()` to keep the last row group (rows of one shard cluster together), or any
 caching wrapper of `read_column` the caller keeps.
+
+Every read is confined and bounded (limits in `editlens.contract.limits`): the path must be relative and, with
+every symlink resolved, stay inside the resolved ``root`` (else status ``unsafe_path``: no absolute path, no
+``..`` escape, no symlink out of the root, no URL); the file is opened non-blocking and must be a regular file
+(a FIFO or device: ``unsupported``, never a blocking read); its size, and an embedded value's length, must be at
+most ``IMAGE_MAX_FILE_BYTES`` (``too_large``; a file that grows past it while read is cut off by a bounded read).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from editlens.contract.limits import IMAGE_MAX_FILE_BYTES
+
 ColumnReader = Callable[[str, "int | None", str], pa.Array]
 
 
 class ImageUnavailable(Exception):
-    """The bytes at a location cannot be had; the message is a short reason (`missing file: a/b.jpg`)."""
+    """The bytes at a location cannot be had; the message is a short reason (`missing file: a/b.jpg`) and
+    `status` the `image_facts` status it gives (`missing`, `unsafe_path`, `unsupported`, `too_large`)."""
+
+    def __init__(self, message: str, status: str = "missing"):
+        super().__init__(message)
+        self.status = status
+
+
+def confined_path(root: str | None, path: str | None) -> str:
+    """The real path of `path` under `root`, every symlink resolved; raises ImageUnavailable (`unsafe_path`) for
+    no root, an absolute path, a URL, a NUL byte, or a path that resolves outside the resolved root."""
+    if not path:
+        raise ImageUnavailable("no path")
+    if "\0" in path or "://" in path or path.startswith(("/", "\\")) or os.path.isabs(path):
+        raise ImageUnavailable(f"unsafe path: {path[:200]!r} is not relative to the dataset root", "unsafe_path")
+    if not root:
+        raise ImageUnavailable(f"unsafe path: no dataset root for {path[:200]!r}", "unsafe_path")
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(real_root, path))
+    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise ImageUnavailable(f"unsafe path: {path[:200]!r} leads outside the dataset root", "unsafe_path")
+    return real
+
+
+def read_regular_file(path: str, shown: str, max_bytes: int = IMAGE_MAX_FILE_BYTES) -> bytes:
+    """The bytes of the regular file `path` (`shown` names it in messages): opened non-blocking (a FIFO never
+    blocks), `fstat` before any read (FIFOs, devices, sockets, directories: `unsupported`; over `max_bytes`:
+    `too_large`), then one read bounded by `max_bytes` + 1."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ImageUnavailable(f"missing file: {shown}") from None
+    except IsADirectoryError:
+        raise ImageUnavailable(f"not a file: {shown}", "unsupported") from None
+    except OSError as exc:
+        raise ImageUnavailable(f"unreadable file: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageUnavailable(f"not a file: {shown}", "unsupported")
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("fifo" if stat.S_ISFIFO(st.st_mode) else "device" if stat.S_ISCHR(st.st_mode) or
+                    stat.S_ISBLK(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) else "special file")
+            raise ImageUnavailable(f"not a regular file ({kind}): {shown}", "unsupported")
+        if st.st_size > max_bytes:
+            raise ImageUnavailable(f"file of {st.st_size} bytes is over the limit of {max_bytes}: {shown}",
+                                   "too_large")
+        chunks, left = [], max_bytes + 1
+        while left > 0:
+            try:
+                chunk = os.read(fd, min(left, 1 << 20))
+            except BlockingIOError:  # pragma: no cover - regular files do not block
+                break
+            except OSError as exc:
+                raise ImageUnavailable(f"unreadable file: {exc.strerror or exc}") from None
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > max_bytes:
+            raise ImageUnavailable(f"file grew over the limit of {max_bytes} bytes while read: {shown}", "too_large")
+        return data
+    finally:
+        os.close(fd)
 
 
 def read_column(path: str, row_group: int | None, column: str) -> pa.Array:
@@ -86,28 +159,30 @@ class ImageLocation:
         return (self.location_kind or "file").lower()
 
     def file(self) -> str:
-        """The file the bytes are in (the image itself, or the Parquet file)."""
-        if not self.path:
-            raise ImageUnavailable("no path")
-        return self.path if os.path.isabs(self.path) or not self.root else os.path.join(self.root, self.path)
+        """The file the bytes are in (the image itself, or the Parquet file), resolved and confined to the
+        dataset root (`confined_path`: raises ImageUnavailable with status `unsafe_path` otherwise)."""
+        return confined_path(self.root, self.path)
 
-    def read_bytes(self, columns: ColumnReader = read_column) -> bytes:
-        """The encoded image bytes; raises ImageUnavailable with a short reason, never anything else for a
-        location that cannot be read."""
-        kind, path = self.kind, self.file()
+    def read_bytes(self, columns: ColumnReader = read_column, max_bytes: int = IMAGE_MAX_FILE_BYTES) -> bytes:
+        """The encoded image bytes (at most `max_bytes`); raises ImageUnavailable with a short reason and a
+        status, never anything else for a location that cannot be read."""
+        kind = self.kind
+        if kind not in ("file", "parquet"):
+            raise ImageUnavailable(f"unknown location kind {kind}", "unsupported")
+        path = self.file()
         if kind == "file":
-            try:
-                with open(path, "rb") as fh:
-                    return fh.read()
-            except FileNotFoundError:
-                raise ImageUnavailable(f"missing file: {self.path}") from None
-            except IsADirectoryError:
-                raise ImageUnavailable(f"not a file: {self.path}") from None
-            except OSError as exc:
-                raise ImageUnavailable(f"unreadable file: {exc.strerror or exc}") from None
+            return read_regular_file(path, self.path, max_bytes)
         if kind == "parquet":
             if self.row is None or not self.column:
                 raise ImageUnavailable("incomplete parquet location")
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                raise ImageUnavailable(f"missing parquet file: {self.path}") from None
+            except OSError as exc:
+                raise ImageUnavailable(f"unreadable parquet: {exc.strerror or exc}") from None
+            if not stat.S_ISREG(st.st_mode):
+                raise ImageUnavailable(f"not a regular file: {self.path}", "unsupported")
             try:
                 col = columns(path, self.row_group, self.column)
             except FileNotFoundError:
@@ -123,5 +198,8 @@ class ImageLocation:
                 raise ImageUnavailable("embedded image is null")
             if not isinstance(value, (bytes, bytearray)):
                 raise ImageUnavailable("no bytes at location")
+            if len(value) > max_bytes:
+                raise ImageUnavailable(f"embedded image of {len(value)} bytes is over the limit of {max_bytes}",
+                                       "too_large")
             return bytes(value)
-        raise ImageUnavailable(f"unknown location kind {kind}")
+        raise ImageUnavailable(f"unknown location kind {kind}", "unsupported")  # pragma: no cover

@@ -139,6 +139,9 @@ IMAGE_DETECTIONS = "image_detections"  # optional: `editlens embed --detectors` 
 EMBED_TABLES = (IMAGE_FACTS, IMAGE_EMBEDDINGS, TEXT_EMBEDDINGS, IMAGE_CONCEPTS, EDIT_SCORES, EMBED_MODELS,
                 IMAGE_DETECTIONS)
 
+# `image_facts.status` values (`editlens/contract/limits.py` says which limit gives which)
+IMAGE_STATUSES = ("ok", "missing", "truncated", "too_large", "unsupported", "unsafe_path", "error")
+
 EMBED_SCHEMAS: dict[str, pa.Schema] = {
     IMAGE_FACTS: pa.schema([
         ("image_id", pa.string()),
