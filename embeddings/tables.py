@@ -47,7 +47,12 @@ def embedding_matrix(col: pa.ChunkedArray | pa.Array, d: int) -> tuple[np.ndarra
 
 
 def to_table(name: str, columns: dict[str, object]) -> pa.Table:
+    """The table `name` in its contract schema from one value per column, by name: a column the schema lacks or a
+    schema column not given is an error, so a job and the contract cannot drift apart."""
     schema = SCHEMAS[name]
+    if set(columns) != set(schema.names):
+        raise ValueError(f"{name}: columns {sorted(set(columns) ^ set(schema.names))} are in the job or the "
+                         "contract (editlens/contract/tables.py) but not both")
     arrays = []
     for f in schema:
         col = columns[f.name]

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from editlens.contract.errors import UnusableInput
+from editlens.contract.tables import SCHEMAS
 from editlens.embeddings.concepts import ConceptSet
 from editlens.embeddings.encoder import device_settings
 from editlens.embeddings.imageio import Preprocess, hamming64, phash64, process_batch, process_image
@@ -335,8 +336,8 @@ def test_embeddings_deduplicated_by_content(embedded):
 
 
 def _score(wh, edit_id):
-    cols = ["clip_i", "clip_t_target_caption", "clip_t_instruction", "directional_caption",
-            "directional_instruction", "directional_instruction_core", "pixel_l1", "pixel_mse", "pixel_changed_frac", "phash_distance", "null_reason"]
+    cols = [c for c in SCHEMAS["edit_scores"].names
+            if c not in ("edit_id", "model_key", "model_name", "pretrained", "preprocess")]
     row = q(wh, f"select {', '.join(cols)} from edit_scores where edit_id = '{edit_id}'")
     assert len(row) == 1
     return dict(zip(cols, row[0]))
