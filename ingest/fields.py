@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from editlens.contract import tables as T
+from editlens.contract.paths import UnsafePath, relative_path
 
 
 def excerpt(raw: bytes | str | None) -> str | None:
@@ -54,11 +55,12 @@ def is_clean_path(p) -> bool:
     """The quick test: a path string that passes every lexical check as it is and needs no normalising (anything
     else goes to ``check_rel_path``)."""
     return (type(p) is str and p != "" and p[0] != "/" and ".." not in p and "\\" not in p and "//" not in p
-            and "./" not in p and ":" not in p[:3] and "\x00" not in p and not p.isspace())
+            and "./" not in p and ":" not in p and "\x00" not in p and not p.isspace())
 
 
 def check_rel_path(value: object, key: str) -> str:
-    """Lexical checks of an image path taken from a record; returns it normalised (``/``-separated)."""
+    """Checks of an image path taken from a record (`editlens.contract.paths.relative_path`: no absolute path,
+    ``..`` escape, URL or NUL byte); returns it normalised (``/``-separated)."""
     if value is None:
         raise BadField(T.MISSING_KEY, f"`{key}` is absent or null")
     if not isinstance(value, str):
@@ -68,14 +70,9 @@ def check_rel_path(value: object, key: str) -> str:
         raise BadField(T.MISSING_KEY, f"`{key}` is empty")
     if is_clean_path(p):  # the common case
         return p
-    q = p.replace("\\", "/")
-    if "\x00" in q:
-        raise BadField(T.UNSAFE_PATH, f"`{key}` contains a NUL byte")
-    if q.startswith("/") or (len(q) > 1 and q[1] == ":" and q[0].isalpha()):
-        raise BadField(T.UNSAFE_PATH, f"`{key}` is absolute: {p[:200]}")
-    parts = [c for c in q.split("/") if c not in ("", ".")]
-    if ".." in parts:
-        raise BadField(T.UNSAFE_PATH, f"`{key}` escapes the dataset root: {p[:200]}")
-    if not parts:
-        raise BadField(T.MISSING_KEY, f"`{key}` is empty")
-    return "/".join(parts)
+    try:
+        return relative_path(p)
+    except UnsafePath as exc:
+        raise BadField(T.UNSAFE_PATH, f"`{key}` {exc}") from None
+    except ValueError:
+        raise BadField(T.MISSING_KEY, f"`{key}` is empty") from None

@@ -28,6 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from editlens.contract.limits import IMAGE_MAX_FILE_BYTES
+from editlens.contract.paths import relative_path
 
 ColumnReader = Callable[[str, "int | None", str], pa.Array]
 
@@ -46,8 +47,11 @@ def confined_path(root: str | None, path: str | None) -> str:
     no root, an absolute path, a URL, a NUL byte, or a path that resolves outside the resolved root."""
     if not path:
         raise ImageUnavailable("no path")
-    if "\0" in path or "://" in path or path.startswith(("/", "\\")) or os.path.isabs(path):
-        raise ImageUnavailable(f"unsafe path: {path[:200]!r} is not relative to the dataset root", "unsafe_path")
+    try:
+        relative_path(path)
+    except ValueError:
+        raise ImageUnavailable(f"unsafe path: {path[:200]!r} is not relative to the dataset root", "unsafe_path") \
+            from None
     if not root:
         raise ImageUnavailable(f"unsafe path: no dataset root for {path[:200]!r}", "unsafe_path")
     real_root = os.path.realpath(root)
