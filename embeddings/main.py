@@ -6,6 +6,7 @@ Stages, each reading the tables the previous ones wrote (so any of them can be k
 3. texts   (distinct instructions and captions -> text_embeddings)
 4. concepts (image_embeddings x prompt set -> image_concepts; no images needed)
 5. edits   (edits x facts x embeddings -> edit_scores; no model needed)
+6. predictions (editing models' outputs registered by `editlens predictions` -> prediction_scores)
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class EmbedSummary:
     texts_embedded: int = 0
     concept_rows: int = 0
     edits_scored: int = 0
+    predictions_scored: int = 0
     image_seconds: float = 0.0
     seconds: float = 0.0
     workers: int = 0
@@ -97,7 +99,8 @@ class EmbedSummary:
             + (f", {self.duplicates_removed} duplicate rows compacted" if self.duplicates_removed else "")
             + (f", {self.detections_written} detector rows" if self.detections_written else "")
             + (f"; {self.images_per_second:.0f} images/s" if self.images_planned else ""),
-            f"texts: {self.texts_embedded} embedded; concepts: {self.concept_rows} rows; edits: {self.edits_scored} scored",
+            f"texts: {self.texts_embedded} embedded; concepts: {self.concept_rows} rows; edits: {self.edits_scored} scored"
+            + (f"; predictions: {self.predictions_scored} scored" if self.predictions_scored else ""),
             f"done in {self.seconds:.1f} s; tables under {self.warehouse / 'parquet'}",
         ]
         return "\n".join(lines)
@@ -250,6 +253,12 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, frames
                 part.unlink()
         with tqdm(desc="edits", unit="edit", disable=not cfg.progress, dynamic_ncols=True) as bar:
             summary.edits_scored = S.run_edit_stage(con, wh, spec, cfg.edit_shard_size, bar, frames)
+
+        # 6. editing models' outputs (`editlens predictions`): each output decoded once, this model's key
+        from editlens.embeddings.predictions import run_prediction_stage
+
+        with tqdm(desc="predictions", unit="output", disable=not cfg.progress, dynamic_ncols=True) as bar:
+            summary.predictions_scored = run_prediction_stage(con, wh, encoder, spec, bar=bar)
     con.close()
     for p in (image_plan.manifest, text_plan.manifest if text_plan else None):
         if p is not None:
