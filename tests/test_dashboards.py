@@ -562,7 +562,7 @@ def test_serve_runs_streamlit_on_localhost_and_stops_with_it(tmp_path, wh):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = f"import sys; from dashboards.serve import serve; sys.exit(serve({str(tmp_path)!r}, port={port}))"
+    code = f"import sys; from editlens.dashboards.serve import serve; sys.exit(serve({str(tmp_path)!r}, port={port}))"
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,

@@ -280,7 +280,7 @@ def test_model_loading_errors_and_local_weights(tmp_path):
 
 def test_offline_download_is_a_clear_error():
     code = (
-        "from embeddings.models import load_model\n"
+        "from editlens.embeddings.models import load_model\n"
         "try:\n    load_model('RN50', pretrained='openai')\n"
         "except Exception as e:\n    print('EXIT', getattr(e, 'exit_code', None), str(e).splitlines()[0])\n"
     )
