@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                         "needs pip install 'editlens[detectors]'")
     p.add_argument("--rescore-edits", action="store_true",
                    help="recompute this model's edit scores from stored embeddings (after editing the frames file)")
+    p.add_argument("--projection", choices=("pca", "umap"), default="pca",
+                   help="the edit map's 2-D projection (umap needs pip install umap-learn)")
     p.add_argument("--max-image-pixels", type=int, default=None, help="larger images get status too_large")
     p.add_argument("--threads", type=int, default=None, help="torch threads per stream (CPU)")
     p.add_argument("--ray-actors", type=int, default=None, help="Ray backend: number of model actors")
@@ -157,6 +159,7 @@ def _run(args: argparse.Namespace) -> int:
             concepts_file=args.concepts,
             frames_file=args.instruction_frames,
             rescore_edits=args.rescore_edits,
+            projection=args.projection,
             detectors=tuple(n for n in args.detectors.split(",") if n.strip()),
             threads=args.threads,
             streams=args.streams,

@@ -7,6 +7,7 @@ Stages, each reading the tables the previous ones wrote (so any of them can be k
 4. concepts (image_embeddings x prompt set -> image_concepts; no images needed)
 5. edits   (edits x facts x embeddings -> edit_scores; no model needed)
 6. predictions (editing models' outputs registered by `editlens predictions` -> prediction_scores)
+7. browse  (edits x embeddings -> edit_projections, the edit map, and the neighbour indexes under DIR/index/)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from editlens.contract.errors import UnusableInput
 from editlens.embeddings import manifest as M
 from editlens.embeddings import scoring as S
 from editlens.embeddings import tables as T
+from editlens.embeddings.browse import BrowseConfig, browse_done, run_browse_stage, umap_available
 from editlens.embeddings.concepts import ConceptSet, run_concept_stage
 from editlens.embeddings.detectors import DetectStage, load_detectors, parse_names
 from editlens.embeddings.distributor import ActorArgs, run_images_local, run_ray, run_texts_local
@@ -56,6 +58,8 @@ class EmbedConfig:
     duckdb_memory: str = "2GB"
     images_only: bool = False       # stop after image facts + embeddings (speed bench, or a facts-only pass)
     detectors: tuple[str, ...] = ()  # dedicated detectors on the same decoded images (embeddings/detectors.py)
+    projection: str = "pca"         # the edit map's projection: pca, or umap (needs umap-learn)
+    browse: bool = True             # the browse stage: edit map and neighbour indexes
 
 
 @dataclass
@@ -77,6 +81,7 @@ class EmbedSummary:
     concept_rows: int = 0
     edits_scored: int = 0
     predictions_scored: int = 0
+    edits_projected: int = 0
     image_seconds: float = 0.0
     seconds: float = 0.0
     workers: int = 0
@@ -101,6 +106,7 @@ class EmbedSummary:
             + (f"; {self.images_per_second:.0f} images/s" if self.images_planned else ""),
             f"texts: {self.texts_embedded} embedded; concepts: {self.concept_rows} rows; edits: {self.edits_scored} scored"
             + (f"; predictions: {self.predictions_scored} scored" if self.predictions_scored else ""),
+            + (f"; map: {self.edits_projected} edits projected" if self.edits_projected else ""),
             f"done in {self.seconds:.1f} s; tables under {self.warehouse / 'parquet'}",
         ]
         return "\n".join(lines)
@@ -137,6 +143,9 @@ def run_embed(cfg: EmbedConfig) -> EmbedSummary:
     frames = InstructionFrames.load(cfg.frames_file)
     if cfg.detectors:  # a detector asked for but not installed: one clear error (exit 2) before any work
         load_detectors(cfg.detectors)
+    if cfg.projection not in ("pca", "umap") or (cfg.projection == "umap" and not umap_available()):
+        raise UnusableInput(f"--projection {cfg.projection}: pca, or umap with umap-learn installed "
+                            "(pip install umap-learn)")
     lay = local_layout(settings.device, os.cpu_count() or 1, cfg.workers, cfg.streams, cfg.threads)
     old_threads = torch.get_num_threads()
     if lay.threads:
@@ -259,6 +268,13 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, frames
 
         with tqdm(desc="predictions", unit="output", disable=not cfg.progress, dynamic_ncols=True) as bar:
             summary.predictions_scored = run_prediction_stage(con, wh, encoder, spec, bar=bar)
+
+        # 7. browse: recomputed when this run scored edits (new images or texts), else kept
+        bcfg = BrowseConfig(method=cfg.projection)
+        if cfg.browse and (summary.edits_scored or not browse_done(wh, spec.key, bcfg)):
+            with tqdm(desc="map + index", unit="edit", disable=not cfg.progress, dynamic_ncols=True) as bar:
+                written = run_browse_stage(con, wh, spec, bcfg, cfg.pretrained, bar)
+            summary.edits_projected = max(written.values(), default=0)
     con.close()
     for p in (image_plan.manifest, text_plan.manifest if text_plan else None):
         if p is not None:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from editlens.contract.tables import (  # noqa: F401 - the table names, re-exported for the embed modules
+    EDIT_PROJECTIONS,
     EDIT_SCORES,
     EMBED_MODELS,
     EMBED_SCHEMAS,

@@ -24,6 +24,7 @@ MARTS = [
     "score_distributions", "score_histograms", "bias_slices", "attribute_shifts", "safety_slices",
     "safety_flagged_edits", "safety_signals", "people_change_slices", "near_duplicate_pairs", "dataset_scorecard",
     "image_locations", "thresholds_in_force",
+    "edit_map", "flag_precision", "tagged_edits",
 ]
 # generator truth -> flag column
 FLAG_OF = {

@@ -136,8 +136,12 @@ IMAGE_CONCEPTS = "image_concepts"
 EDIT_SCORES = "edit_scores"
 EMBED_MODELS = "embed_models"
 IMAGE_DETECTIONS = "image_detections"  # optional: `editlens embed --detectors` (embeddings/detectors.py)
+EDIT_PROJECTIONS = "edit_projections"  # the browse stage: 2-D map coordinates per edit (embeddings/browse.py)
 EMBED_TABLES = (IMAGE_FACTS, IMAGE_EMBEDDINGS, TEXT_EMBEDDINGS, IMAGE_CONCEPTS, EDIT_SCORES, EMBED_MODELS,
-                IMAGE_DETECTIONS)
+                IMAGE_DETECTIONS, EDIT_PROJECTIONS)
+# the embedding spaces an edit is mapped and searched in: its source image, its instruction, and the direction of
+# the edit (target minus source image embedding, re-normalised)
+PROJECTION_SPACES = ("image", "instruction", "direction")
 
 # `image_facts.status` values (`editlens/contract/limits.py` says which limit gives which)
 IMAGE_STATUSES = ("ok", "missing", "truncated", "too_large", "unsupported", "unsafe_path", "error")
@@ -222,10 +226,49 @@ EMBED_SCHEMAS: dict[str, pa.Schema] = {
         ("class_labels", pa.list_(pa.string())),
         ("class_scores", pa.list_(pa.float32())),
     ]),
+    # one row per edit, model, space and method: the edit's point on the map
+    EDIT_PROJECTIONS: pa.schema([
+        ("edit_id", pa.string()),
+        ("model_key", pa.string()),
+        ("space", pa.string()),
+        ("method", pa.string()),
+        ("x", pa.float32()),
+        ("y", pa.float32()),
+    ]),
+}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# written by the dashboards (append-only: one file per save, never rewritten; the latest row per key wins)
+
+EDIT_TAGS = "edit_tags"
+FLAG_VERDICTS = "flag_verdicts"
+REVIEW_TABLES = (EDIT_TAGS, FLAG_VERDICTS)
+TAGS = ("keep", "drop", "needs-review")
+VERDICTS = ("right", "wrong", "unsure")  # is the flag's decision on this edit right?
+
+REVIEW_SCHEMAS: dict[str, pa.Schema] = {
+    EDIT_TAGS: pa.schema([
+        ("edit_id", pa.string()),
+        ("tag", pa.string()),
+        ("reviewer", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+    ]),
+    FLAG_VERDICTS: pa.schema([
+        ("edit_id", pa.string()),
+        ("flag", pa.string()),            # an edit_quality_flags column, e.g. is_noop
+        ("flagged", pa.bool_()),          # the flag's value when the edit was reviewed
+        ("sample", pa.string()),          # the queue it came from: flagged or unflagged
+        ("sample_seed", pa.int64()),
+        ("verdict", pa.string()),         # right, wrong, unsure
+        ("model_key", pa.string()),       # the scores' model the flag was computed with (null: not model-based)
+        ("reviewer", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+    ]),
 }
 
 # every job table (DIR/parquet/<table>/)
-SCHEMAS: dict[str, pa.Schema] = {**INGEST_SCHEMAS, **EMBED_SCHEMAS}
+SCHEMAS: dict[str, pa.Schema] = {**INGEST_SCHEMAS, **EMBED_SCHEMAS, **REVIEW_SCHEMAS}
 
 
 # ---------------------------------------------------------------------------------------------------------
