@@ -25,6 +25,9 @@ PAGES = [
     st.Page(_PAGES / "quality.py", title="Quality", url_path="quality"),
     st.Page(_PAGES / "multi_turn.py", title="Multi-turn", url_path="multi-turn"),
     st.Page(_PAGES / "explorer.py", title="Edit explorer", url_path="explorer"),
+    st.Page(_PAGES / "edit_map.py", title="Edit map", url_path="map"),
+    st.Page(_PAGES / "similar.py", title="Similar edits", url_path="similar"),
+    st.Page(_PAGES / "review.py", title="Review queue", url_path="review"),
     st.Page(_PAGES / "policy.py", title="Policy", url_path="policy"),
     st.Page(_PAGES / "sql.py", title="SQL", url_path="sql"),
 ]

@@ -100,3 +100,22 @@ def table(df: pd.DataFrame, key: str, fmt: dict | None = None) -> None:
     """A dataframe inside a keyed container (so tests and the browser can find it by ``key``)."""
     with st.container(key=key):
         st.dataframe(df.style.format(fmt, na_rep="–") if fmt else df, hide_index=True)
+
+
+def tag_control(m: data.Marts, edit_id: str, key: str, current: str | None = None) -> None:
+    """Tag an edit keep / drop / needs-review from any card: each choice is saved at once (an append-only
+    warehouse table, read by the next `editlens build`)."""
+    from editlens.contract.tables import TAGS
+    from editlens.dashboards.data import review
+
+    state_key = f"tag_{key}_{edit_id}"
+    if current is None:
+        current = review.current_tags(m, [edit_id]).get(edit_id)
+
+    def _save():
+        tag = st.session_state.get(state_key)
+        if tag:
+            review.save_tag(m, edit_id, tag, st.session_state.get("reviewer", ""))
+
+    st.segmented_control("Tag", TAGS, default=current, key=state_key, on_change=_save,
+                         label_visibility="collapsed")

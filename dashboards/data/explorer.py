@@ -22,6 +22,7 @@ class Filters:
     score: str | None = None
     score_min: float | None = None
     score_max: float | None = None
+    region: str | None = None  # a map region (data.browse.Region.encode(): the map page's link)
 
 
 def _where(m: Marts, f: Filters) -> tuple[str, list]:
@@ -56,6 +57,11 @@ def _where(m: Marts, f: Filters) -> tuple[str, list]:
         if f.score_max is not None:
             conds.append(f'e."{f.score}" <= ?')
             params.append(float(f.score_max))
+    if f.region and m.has("edit_map"):
+        from editlens.dashboards.data.browse import Region
+
+        r = Region.decode(f.region)
+        conds.append(r.sql(params) if r is not None else "false")
     return ("where " + " and ".join(conds)) if conds else "", params
 
 

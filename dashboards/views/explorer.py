@@ -57,7 +57,10 @@ f = data.Filters(
     score=score,
     score_min=smin,
     score_max=smax,
+    region=st.query_params.get("map"),  # a region of the edit map (its "Open these edits in the explorer" link)
 )
+if f.region:
+    st.caption(f"Only edits in the edit map's region `{f.region}` (remove `map` from the URL for all).")
 total, capped = data.explore_count(m, f)
 n_pages = max(1, -(-total // PAGE_SIZE))
 c = st.columns([2, 1, 1, 1])
