@@ -78,6 +78,7 @@ def explore_count(m: Marts, f: Filters, cap: int | None = COUNT_CAP) -> tuple[in
         f.text.strip()
         or f.labels
         or f.flags
+        or f.region
         or (f.score and (f.score_min is not None or f.score_max is not None))
     ):
         p = parts(m)  # only dataset / part filters: the counts are known
