@@ -105,7 +105,7 @@ class EmbedSummary:
             + (f", {self.detections_written} detector rows" if self.detections_written else "")
             + (f"; {self.images_per_second:.0f} images/s" if self.images_planned else ""),
             f"texts: {self.texts_embedded} embedded; concepts: {self.concept_rows} rows; edits: {self.edits_scored} scored"
-            + (f"; predictions: {self.predictions_scored} scored" if self.predictions_scored else ""),
+            + (f"; predictions: {self.predictions_scored} scored" if self.predictions_scored else "")
             + (f"; map: {self.edits_projected} edits projected" if self.edits_projected else ""),
             f"done in {self.seconds:.1f} s; tables under {self.warehouse / 'parquet'}",
         ]
