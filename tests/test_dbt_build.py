@@ -211,3 +211,27 @@ def test_unusable_warehouse_is_a_clear_error(tmp_path, editlens_bin):
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "ingest" in r.stderr
+
+
+def test_learned_taxonomy_model_scores_in_sql_as_its_trainer_scores(built, repo_root):
+    """The shipped taxonomy_model_* seeds, scored by the dbt models, give exactly what training/taxonomy_model.py's
+    scorer gives: scores to 1e-9, and the final labels (rules elsewhere, the model on its labels)."""
+    from training.taxonomy_model import TaxonomyModel
+
+    model = TaxonomyModel.read(repo_root / "seeds")
+    assert set(model.intercept) == {"object-adjustment", "object-reposition", "overall-adjustment"}
+    con = built["con"]
+    texts = dict(con.sql("select instruction_key, instruction_norm from int_instructions").fetchall())
+    rules: dict = {}
+    for key, label in con.sql("select instruction_key, label from int_instruction_rule_labels").fetchall():
+        rules.setdefault(key, set()).add(label)
+    sql_scores = con.sql("select instruction_key, label, score from int_instruction_label_scores").fetchall()
+    assert len(sql_scores) == 3 * len(texts)
+    py = {k: model.scores(t, rules.get(k, set())) for k, t in texts.items()}
+    assert max(abs(py[k][lab] - s) for k, lab, s in sql_scores) < 1e-9
+    derived: dict = {}
+    for key, label in con.sql("select instruction_key, label from int_instruction_labels_derived").fetchall():
+        derived.setdefault(key, set()).add(label)
+    assert derived == {k: model.labels(t, rules.get(k, set())) for k, t in texts.items()}
+    # the model changed something on this corpus (else the comparison proves little)
+    assert any(derived[k] != rules.get(k, set()) for k in texts)

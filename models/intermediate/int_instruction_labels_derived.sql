@@ -1,75 +1,64 @@
--- Derived scope-operation labels per distinct instruction, from the taxonomy_rules seed: within each clause
--- the matching rules of the highest priority give labels; priority-0 rules label instructions left unlabelled.
--- The seed's rules are read when the model compiles.
--- depends_on: {{ ref('taxonomy_rules') }}
+-- Derived scope-operation labels per distinct instruction: the taxonomy rules' labels, except for the labels the
+-- learned model decides (taxonomy_model_labels), which it gives where its score passes the label's threshold;
+-- an instruction left with no label gets the model label of highest score above (or nearest to) its threshold.
 with
 
-instructions as (
+rule_labels as (
 
-    select * from {{ ref('int_instructions') }}
-
-),
-
-clauses as (
-
-    select
-        instruction_key,
-        unnest(clauses) as clause,
-        unnest(range(len(clauses))) as clause_index
-    from instructions
+    select * from {{ ref('int_instruction_rule_labels') }}
 
 ),
 
-clause_hits as (
+model_scores as (
 
-    select
-        instruction_key,
-        clause_index,
-        unnest({{ taxonomy_hits('clause') }}) as hit
-    from clauses
+    select * from {{ ref('int_instruction_label_scores') }}
 
 ),
 
-ranked as (
+model_labels as (
 
-    select
-        instruction_key,
-        clause_index,
-        hit.label,
-        hit.priority,
-        max(hit.priority) over (partition by instruction_key, clause_index) as top_priority
-    from clause_hits
+    select label from {{ ref('taxonomy_model_labels') }}
 
 ),
 
-clause_labels as (
+kept_rule_labels as (
 
-    select distinct instruction_key, label
-    from ranked
-    where priority = top_priority and label <> 'none'
+    select instruction_key, label
+    from rule_labels
+    anti join model_labels using (label)
 
 ),
 
-unlabelled as (
+passed_model_labels as (
 
-    select instruction_key, instruction_norm
-    from instructions
-    anti join clause_labels using (instruction_key)
+    select instruction_key, label
+    from model_scores
+    where passes
+
+),
+
+labelled as (
+
+    select instruction_key, label from kept_rule_labels
+    union
+    select instruction_key, label from passed_model_labels
 
 ),
 
 fallback_labels as (
 
-    select distinct instruction_key, unnest({{ taxonomy_hits('instruction_norm', fallback=true) }}).label as label
-    from unlabelled
+    select instruction_key, arg_max(label, score - threshold) as label
+    from model_scores
+    anti join labelled using (instruction_key)
+    group by instruction_key
 
 ),
 
 final as (
 
-    select instruction_key, label from clause_labels
+    select instruction_key, label from labelled
     union
-    select instruction_key, label from fallback_labels where label <> 'none'
+    select instruction_key, label from fallback_labels
 
 )
 
