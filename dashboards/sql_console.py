@@ -8,9 +8,12 @@ Two independent locks:
    of the statement keywords that write or reach outside (ATTACH, INSTALL, LOAD, COPY, PRAGMA, SET, CREATE, ...).
    The statement is parsed by DuckDB itself (``json_serialize_sql``), so comments and odd spacing cannot hide a
    table function.
-2. The engine: the console has its own in-memory connection whose views are created first, then external access
-   is switched off except for the mart files themselves (``allowed_paths``) and the configuration is locked, so
-   even a statement the validator missed cannot read another file, attach a database or install an extension.
+2. The engine: the console has its own connection, opened **read-only** on a small catalog file that holds only
+   the mart views (written once in a temporary folder, removed by ``close()``): no table, view or in-memory
+   database can be created, changed or attached there. External access is then switched off except for the mart
+   files themselves (``allowed_paths``), extension auto-install/-load is off and the configuration is locked
+   (threads, ``memory_limit``), so even a statement the validator missed cannot read another file, write one,
+   attach a database, install or load an extension, change a setting or read the environment.
 
 Queries run with a row limit (one extra row is fetched to say "truncated") and a timeout (a timer thread calls
 ``interrupt()`` on the connection).
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -196,6 +201,7 @@ class SqlConsole:
     row_limit: int = DEFAULT_ROW_LIMIT
     timeout_s: float = DEFAULT_TIMEOUT_S
     _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
+    _dir: str | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -207,27 +213,34 @@ class SqlConsole:
         threads: int = 2,
         memory_limit: str = "2GB",
     ) -> SqlConsole:
-        con = duckdb.connect(":memory:")
-        con.execute(f"set threads to {int(threads)}")
-        con.execute(f"set memory_limit = '{memory_limit}'")
+        folder = tempfile.mkdtemp(prefix="editlens-sql-")
+        catalog = str(Path(folder) / "console.duckdb")
         allowed = []
-        for name, path in sorted(views.items()):
-            if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-                raise ValueError(f"bad view name {name}")
-            p = str(Path(path).resolve())
-            con.execute(
-                f"create view {name} as select * from read_parquet('{p.replace(chr(39), chr(39) * 2)}')"
-            )
-            allowed.append(p)
-        if allowed:
-            con.execute(
-                "set allowed_paths = [" + ", ".join("'" + p.replace("'", "''") + "'" for p in allowed) + "]"
-            )
-        con.execute("set enable_external_access = false")
-        con.execute("set autoinstall_known_extensions = false")
-        con.execute("set autoload_known_extensions = false")
-        con.execute("set lock_configuration = true")
-        return cls(views=dict(views), row_limit=row_limit, timeout_s=timeout_s, _con=con)
+        try:
+            con = duckdb.connect(catalog)
+            for name, path in sorted(views.items()):
+                if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+                    raise ValueError(f"bad view name {name}")
+                p = str(Path(path).resolve())
+                con.execute(
+                    f"create view {name} as select * from read_parquet('{p.replace(chr(39), chr(39) * 2)}')"
+                )
+                allowed.append(p)
+            con.close()
+            con = duckdb.connect(catalog, read_only=True,
+                                 config={"threads": int(threads), "memory_limit": str(memory_limit)})
+            if allowed:
+                con.execute(
+                    "set allowed_paths = [" + ", ".join("'" + p.replace("'", "''") + "'" for p in allowed) + "]"
+                )
+            con.execute("set enable_external_access = false")
+            con.execute("set autoinstall_known_extensions = false")
+            con.execute("set autoload_known_extensions = false")
+            con.execute("set lock_configuration = true")
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return cls(views=dict(views), row_limit=row_limit, timeout_s=timeout_s, _con=con, _dir=folder)
 
     def tables(self) -> list[str]:
         return sorted(self.views)
@@ -280,3 +293,6 @@ class SqlConsole:
         if self._con is not None:
             self._con.close()
             self._con = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None

@@ -110,3 +110,83 @@ def test_engine_blocks_files_even_without_the_validator(console):
 def test_validate_returns_clean_statement():
     assert validate("  select 1 ;  ", ["edits"]) == "select 1"
     assert validate("from edits select count(*)", ["edits"]).startswith("from edits")
+
+
+# --- one test per attack class, at both locks: the validator refuses, and the engine refuses on its own -----
+
+def _engine_refuses(console, sql) -> str:
+    import duckdb
+
+    with pytest.raises(duckdb.Error) as ei:
+        console._con.execute(sql).fetchall()
+    return str(ei.value)
+
+
+def test_writes_are_refused_by_a_read_only_engine(console):
+    for sql in ("create table t as select 1", "create view v as select 1", "drop view edits",
+                "insert into edits select * from edits", "attach ':memory:' as scratch"):
+        with pytest.raises(QueryRejected):
+            console.run(sql)
+        _engine_refuses(console, sql)
+    assert console.run("select count(*) as n from edits").frame["n"].iloc[0] == console.n_edits
+
+
+def test_copy_and_export_never_write_a_file(console, tmp_path):
+    for sql in (f"copy (select 1) to '{tmp_path / 'out.csv'}'", f"copy edits to '{tmp_path / 'e.parquet'}'",
+                f"export database '{tmp_path / 'dump'}'"):
+        with pytest.raises(QueryRejected):
+            console.run(sql)
+        _engine_refuses(console, sql)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_attach_install_load_are_refused(console, tmp_path):
+    for sql in (f"attach '{tmp_path / 'x.duckdb'}' as x", "install httpfs", "load httpfs",
+                "install 'https://example.org/x.duckdb_extension'", f"load '{tmp_path / 'x.duckdb_extension'}'"):
+        with pytest.raises(QueryRejected):
+            console.run(sql)
+        _engine_refuses(console, sql)
+    with pytest.raises(QueryRejected):  # built-in extensions (json, parquet) are linked in: LOAD is still refused
+        console.run("load json")
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+@pytest.mark.parametrize("fn", ["read_csv('{f}')", "read_text('{f}')", "read_blob('{f}')", "glob('{d}/*')",
+                                "read_json_auto('{f}')", "sniff_csv('{f}')", "read_parquet('{d}/*.parquet')"])
+def test_file_reading_functions_outside_the_marts(console, fn):
+    secret = console.root / "secret.csv"
+    sql = "select * from " + fn.format(f=secret, d=console.root)
+    with pytest.raises(QueryRejected):
+        console.run(sql)
+    assert "Permission" in _engine_refuses(console, sql) or "disabled" in _engine_refuses(console, sql)
+
+
+def test_settings_cannot_be_changed_or_read(console):
+    for sql in ("set enable_external_access = true", "reset enable_external_access", "set threads = 64",
+                "set memory_limit = '500GB'", "set lock_configuration = false", "set allowed_paths = ['/']"):
+        with pytest.raises(QueryRejected):
+            console.run(sql)
+        assert "configuration" in _engine_refuses(console, sql)
+    for sql in ("select current_setting('memory_limit')", "select * from duckdb_settings()"):
+        with pytest.raises(QueryRejected):
+            console.run(sql)
+
+
+def test_environment_is_not_readable(console):
+    for sql in ("select getenv('HOME')", "select * from edits where getenv('PATH') is not null"):
+        with pytest.raises(QueryRejected, match="getenv"):
+            console.run(sql)
+    assert "getenv" in _engine_refuses(console, "select getenv('HOME')")  # no such function in this engine
+
+
+def test_runaway_recursive_query_is_stopped(console):
+    sql = ("with recursive r(n) as (select 1 union all select n + 1 from r where n < 10000000000) "
+           "select count(*) from r")
+    with pytest.raises(QueryTimeout):
+        console.run(sql, timeout_s=0.5)
+    assert console.run("select 2 as x").frame["x"].iloc[0] == 2
+
+
+def test_huge_results_stop_at_the_row_cap(console):
+    r = console.run("select a.range as i, b.range as j from range(1000000) a, range(1000000) b", row_limit=25)
+    assert len(r.frame) == 25 and r.truncated  # 10^12 rows asked, 26 produced
