@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,7 +241,9 @@ class SqlConsole:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        return cls(views=dict(views), row_limit=row_limit, timeout_s=timeout_s, _con=con, _dir=folder)
+        console = cls(views=dict(views), row_limit=row_limit, timeout_s=timeout_s, _con=con, _dir=folder)
+        weakref.finalize(console, shutil.rmtree, folder, True)  # a console dropped from a cache leaves no folder
+        return console
 
     def tables(self) -> list[str]:
         return sorted(self.views)
