@@ -13,7 +13,10 @@ from pathlib import Path
 
 from editlens.contract.errors import EXIT_UNUSABLE_INPUT, UnusableInput
 from editlens.contract.formats import FORMATS
-from editlens.warehouse import ENV_VAR, Warehouse
+from editlens.warehouse import ENV_VAR, Warehouse, job_lock
+
+# commands that write to the warehouse: one at a time per warehouse (a second one waits, saying for what)
+WRITING_COMMANDS = ("ingest", "embed", "predictions", "build")
 
 
 def _add_warehouse(p: argparse.ArgumentParser) -> None:
@@ -214,6 +217,9 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command in WRITING_COMMANDS:
+            with job_lock(Warehouse.at(getattr(args, "warehouse", None)), args.command):
+                return _run(args)
         return _run(args)
     except UnusableInput as exc:
         print(f"editlens {args.command}: error: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from editlens.warehouse import Warehouse
+from editlens.warehouse import Warehouse, job_lock
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,22 @@ def run_demo(cfg: DemoConfig) -> int:
     print(f"EditLens demo: warehouse {wh.root}, sample {cfg.sample_path}", flush=True)
     _stage(1, total, f"generate the shapes-world sample ({cfg.n_edits} edits, seed {cfg.seed})",
            lambda: generate(cfg.sample_path, n_edits=cfg.n_edits, seed=cfg.seed))
-    _stage(2, total, "ingest", lambda: run_ingest(IngestConfig(path=cfg.sample_path, warehouse=wh)))
+    def locked(command, fn):  # each writing stage waits for any other command on this warehouse
+        def run():
+            with job_lock(wh, f"demo ({command})"):
+                return fn()
+        return run
+
+    _stage(2, total, "ingest", locked("ingest", lambda: run_ingest(IngestConfig(path=cfg.sample_path, warehouse=wh))))
     _stage(3, total, "embed and score (bundled editlens-tiny model)",
-           lambda: run_embed(EmbedConfig(warehouse=wh, device=cfg.device)))
+           locked("embed", lambda: run_embed(EmbedConfig(warehouse=wh, device=cfg.device))))
 
     def build() -> None:
         rc = run_build(wh, [])
         if rc != 0:
             raise SystemExit(rc)
 
-    _stage(4, total, "dbt build", build)
+    _stage(4, total, "dbt build", locked("build", build))
     print(f"\nMarts: duckdb {wh.duckdb_path} -c \"select * from dataset_scorecard\"", flush=True)
     print(f"Exported marts: {wh.marts_dir}", flush=True)
     if not cfg.serve:

@@ -7,19 +7,34 @@
 Writers never leave a half-written file under a name a reader would take: every Parquet file is written to a
 hidden temporary name in the same folder (``.<name>.<random>.tmp``: it must not end in ``.parquet``, since
 DuckDB's ``*.parquet`` glob also matches dotfiles), fsynced, then renamed into place (rename is atomic on POSIX).
+
+One writing command at a time: `job_lock` (``DIR/.editlens.lock``) makes a second ingest, embed, predictions or
+build on the same warehouse wait for the first, with a message saying which command holds it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import sys
+import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from editlens.contract.errors import UnusableInput
+
 ENV_VAR = "EDITLENS_WAREHOUSE"
+
+
+class WarehouseBusy(UnusableInput):
+    """Another editlens command holds the warehouse lock (`job_lock` with ``wait=False``)."""
+
+
 DEFAULT_DIR = "warehouse"
 
 
@@ -96,3 +111,52 @@ def remove_stale_temporaries(folder: Path) -> int:
             except FileNotFoundError:
                 pass
     return n
+
+
+# ---------------------------------------------------------------------------------------------------------
+# one writing command at a time per warehouse
+
+LOCK_FILE = ".editlens.lock"  # DIR/.editlens.lock: held (flock) by the command writing to the warehouse
+_HELD: set[str] = set()  # warehouses this process holds, so a command run inside another does not wait on itself
+
+
+@contextmanager
+def job_lock(wh: Warehouse, command: str, wait: bool = True, say=None):
+    """Hold the warehouse's command lock for the `with` block: `editlens ingest`, `embed`, `predictions` and
+    `build` (and the demo's stages) take it, so two of them on one warehouse run one after the other. A command
+    that finds it held says who holds it (command, pid, since when) through `say` (default: stderr) and waits
+    (``wait=False``: raises `WarehouseBusy`). The lock is an advisory `flock`: a killed holder releases it at
+    once, and the next command simply goes on. Readers (the dashboards, `editlens export`) never take it."""
+    root = wh.resolved().root
+    root.mkdir(parents=True, exist_ok=True)
+    key = str(root)
+    if key in _HELD:
+        yield
+        return
+    fh = open(root / LOCK_FILE, "a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another editlens command"
+            msg = f"warehouse {root} is in use by {holder}"
+            if not wait:
+                raise WarehouseBusy(f"{msg}; try again when it has finished") from None
+            (say or (lambda m: print(m, file=sys.stderr, flush=True)))(
+                f"{msg}; waiting for it to finish (Ctrl-C to stop waiting)")
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"`editlens {command}` (pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        fh.flush()
+        _HELD.add(key)
+        try:
+            yield
+        finally:
+            _HELD.discard(key)
+            fh.seek(0)
+            fh.truncate()
+            fh.flush()
+    finally:
+        fh.close()  # closing the file releases the flock
