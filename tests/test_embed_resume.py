@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,31 @@ def test_ray_backend_equals_local(reference, tmp_path):
         ray.shutdown()
     assert s.images_planned == 12 and s.backend == "ray"
     assert_same_tables(wh, reference)
+
+
+# Every shard write of the reference run, in order: 3 image shards (embeddings, then facts), 5 text shards,
+# 3 concept shards, 3 edit-score shards. A kill just before write k leaves exactly k - 1 shard files.
+N_WRITES = 17
+SWEEP = [(1, "after"), (2, "mid"), (3, "after"), (5, "mid"), (6, "after"), (7, "after"), (9, "mid"),
+         (11, "after"), (12, "mid"), (14, "after"), (15, "after"), (17, "mid")]
+DEFAULT_POINTS = {(2, "mid"), (9, "mid"), (15, "after")}
+SWEEP_ONLY = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("EDITLENS_KILL_SWEEP") != "1",
+                                                   reason="full sweep: EDITLENS_KILL_SWEEP=1")]
+
+
+@pytest.mark.parametrize("kill_at, mode", [
+    pytest.param(k, m, marks=() if (k, m) in DEFAULT_POINTS else SWEEP_ONLY) for k, m in SWEEP])
+def test_sigkill_at_each_write_then_rerun_equals_uninterrupted(reference, tmp_path, kill_at, mode):
+    """One kill per point, spread over the whole run (image shards, texts, concepts, edit scores), each while the
+    job was running (before its k-th shard write); the rerun then equals the uninterrupted run."""
+    wh = build_warehouse(tmp_path)["warehouse"]
+    out = subprocess.run([sys.executable, "-c", KILLER, str(wh.root), str(kill_at), mode], cwd=REPO,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == -9 and "FINISHED" not in out.stdout, out.stderr[-2000:]
+    written = [p for t in KEYS if t != "embed_models" for p in wh.table_dir(t).glob("*.parquet")]
+    assert len(written) == kill_at - 1  # the kill came after exactly k - 1 shard writes (the model row first)
+    assert bool(list(wh.parquet_dir.rglob(".*.tmp"))) == (mode == "mid")
+    run_embed(cfg(wh))
+    assert not list(wh.parquet_dir.rglob(".*.tmp"))
+    assert_same_tables(wh, reference)
+    assert len([p for t in KEYS if t != "embed_models" for p in wh.table_dir(t).glob("*.parquet")]) == N_WRITES
