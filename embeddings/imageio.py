@@ -277,6 +277,25 @@ def _jpeg_scaled(data: bytes, want: int, out: dict, max_pixels: int) -> np.ndarr
     return arr
 
 
+def probe_header(data: bytes, out: dict, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Image.Image | None:
+    """The header of encoded `data`, nothing decoded: width, height, format and mode written to `out` and the
+    limits checked (`header_status`: pixels, aspect ratio). Returns the lazily opened Pillow image, or None with
+    `out`'s status and message set. Every decode path calls it (or `header_status` on a header it parsed itself,
+    as the DCT-scaled JPEG path does) before decoding, a batched device decode included."""
+    try:
+        img = Image.open(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - not an image, or a header Pillow refuses (a pixel bomb)
+        out["status"], out["status_message"] = _classify_decode_error(exc), _message(exc)
+        return None
+    w, h = img.size
+    out["width"], out["height"], out["format"], out["mode"] = int(w), int(h), img.format, img.mode
+    bad = header_status(w, h, max_pixels)
+    if bad is not None:
+        out["status"], out["status_message"] = bad
+        return None
+    return img
+
+
 def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRowGroup | None, want: int = 0):
     """Read, hash and decode one row into `out` (sha256, size, format, mode, status): (RGB image, its (h, w, 3)
     uint8 array or None, the detectors' (h, w, 3) copy or None), or None when it cannot be decoded. JPEGs are
@@ -302,12 +321,8 @@ def _decode(rec: dict, out: dict, pp: Preprocess, max_pixels: int, cache: LastRo
         if scaled is not None:
             return Image.fromarray(scaled, "RGB"), scaled, _detector_copy(data, scaled.shape[:2], out, want)
     try:
-        img = Image.open(io.BytesIO(data))
-        w, h = img.size
-        out["width"], out["height"], out["format"], out["mode"] = int(w), int(h), img.format, img.mode
-        bad = header_status(w, h, max_pixels)
-        if bad is not None:
-            out["status"], out["status_message"] = bad
+        img = probe_header(data, out, max_pixels)
+        if img is None:
             return None
         drafted = pp.jpeg_draft and img.format == "JPEG"
         if drafted:

@@ -16,7 +16,6 @@ IMAGE_MAX_ASPECT_RATIO = 100.0  # longer side / shorter side above this: unsuppo
 IMAGE_FRAMES_DECODED = 1  # animated images (GIF, APNG, WebP, MPO): only the first frame is decoded
 
 
-
 def image_header_status(width: int, height: int, max_pixels: int = IMAGE_MAX_PIXELS,
                         max_aspect: float = IMAGE_MAX_ASPECT_RATIO) -> tuple[str, str] | None:
     """(status, message) when a picture of this header size must not be decoded, else None. Every decode path
