@@ -25,6 +25,7 @@ MARTS = [
     "safety_flagged_edits", "safety_signals", "people_change_slices", "near_duplicate_pairs", "dataset_scorecard",
     "image_locations", "thresholds_in_force",
     "edit_map", "flag_precision", "tagged_edits",
+    "model_label_scores", "model_pairwise_differences", "prediction_outcomes",
 ]
 # generator truth -> flag column
 FLAG_OF = {
