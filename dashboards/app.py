@@ -24,6 +24,7 @@ PAGES = [
     st.Page(_PAGES / "safety.py", title="Safety", url_path="safety"),
     st.Page(_PAGES / "quality.py", title="Quality", url_path="quality"),
     st.Page(_PAGES / "multi_turn.py", title="Multi-turn", url_path="multi-turn"),
+    st.Page(_PAGES / "model_compare.py", title="Model comparison", url_path="model-comparison"),
     st.Page(_PAGES / "explorer.py", title="Edit explorer", url_path="explorer"),
     st.Page(_PAGES / "edit_map.py", title="Edit map", url_path="map"),
     st.Page(_PAGES / "similar.py", title="Similar edits", url_path="similar"),

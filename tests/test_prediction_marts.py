@@ -4,6 +4,8 @@ intervals hold their means and the pairwise mart names the better model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
 import pytest
@@ -25,7 +27,7 @@ def _col(blobs):
 
 
 @pytest.fixture(scope="module")
-def marts(tmp_path_factory):
+def built(tmp_path_factory):
     base = tmp_path_factory.mktemp("cmp")
     root = magicbrush_test(base / "downloads")
     src = [photo(50 + i) for i in range(len(TASKS))]
@@ -48,7 +50,12 @@ def marts(tmp_path_factory):
         run_predictions(PredictionsConfig(wh, name, gen, "emu-edit"))  # idx 4 missing for both
     run_embed(EmbedConfig(warehouse=wh, progress=False, workers=0, streams=1, threads=1))
     assert run_build(wh, ["--quiet"]) == 0
-    con = duckdb.connect(str(wh.duckdb_path), read_only=True)
+    return wh.root
+
+
+@pytest.fixture(scope="module")
+def marts(built):
+    con = duckdb.connect(str(built / "editlens.duckdb"), read_only=True)
     yield con
     con.close()
 
@@ -96,3 +103,37 @@ def test_pairwise_differences_name_the_better_model(marts):
         assert better == "mild", (b, s, metric)
     n = {(b, s): n for b, s, m, n, *_ in rows if m == "l1"}
     assert n == {("emu-edit", "single"): 4, ("magicbrush", "inde"): 4, ("magicbrush", "iter"): 3}
+
+
+def test_comparison_page_side_by_side_and_gallery(built, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("EDITLENS_WAREHOUSE", str(built))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("views/model_compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "How do these models compare?"
+    cov = at.get_by_key("mc_coverage").dataframe[0].value
+    assert cov.set_index("editing_model")[["n_edits", "n_missing", "n_unreadable"]].to_dict("index") == {
+        "mild": {"n_edits": 5, "n_missing": 1, "n_unreadable": 0},
+        "strong": {"n_edits": 5, "n_missing": 1, "n_unreadable": 0}}  # emu-edit / single comes first
+    at.selectbox(key="mc_bench").set_value("magicbrush / inde").run()
+    at.selectbox(key="mc_metric").set_value("l1").run()
+    assert not at.exception, [e.value for e in at.exception]
+    cov = at.get_by_key("mc_coverage").dataframe[0].value.set_index("editing_model")
+    assert (cov.loc["strong", "n_missing"], cov.loc["strong", "n_unreadable"]) == (1, 1)
+    wide = at.get_by_key("mc_scores").dataframe[0].value
+    if hasattr(wide, "data"):
+        wide = wide.data
+    allrow = wide[wide["label"] == "all"].iloc[0]
+    assert allrow["mild mean_value"] < allrow["strong mean_value"]
+    diff = at.get_by_key("mc_diff").dataframe[0].value
+    diff = diff.data if hasattr(diff, "data") else diff
+    assert set(diff["better_model"].dropna()) == {"mild"}
+    assert (diff["mean_diff"] < 0).all()
+    # the gallery: the edits both models scored (4 in inde: 1002 turn 2 missing, 1004 unreadable), largest first
+    shown = [c.value for c in at.caption if "· difference" in str(c.value)]
+    assert len(shown) == 4
+    diffs = [float(str(v).rsplit("difference ", 1)[1]) for v in shown]
+    assert diffs == sorted(diffs) and all(d < 0 for d in diffs)  # every |a - b| largest first, mild closer

@@ -55,6 +55,16 @@ from editlens.dashboards.data.instruction_types import (
     labels,
 )
 from editlens.dashboards.data.lookup import IMAGE_LOOKUP_COLUMNS, image_refs, rows_by_id
+from editlens.dashboards.data.model_compare import (
+    COMPARE_MARTS,
+    METRIC_NAMES,
+    compare_options,
+    coverage,
+    label_scores,
+    largest_differences,
+    output_location,
+    pair_differences,
+)
 from editlens.dashboards.data.multi_turn import session_counts, session_summary, session_turns, sessions
 from editlens.dashboards.data.overview import (
     SCORECARD_DENOMINATORS,
@@ -93,6 +103,14 @@ from editlens.dashboards.data.sql import sql_console
 from editlens.dashboards.data.warmup import reset, warm_up
 
 __all__ = [
+    "COMPARE_MARTS",
+    "METRIC_NAMES",
+    "compare_options",
+    "coverage",
+    "label_scores",
+    "largest_differences",
+    "output_location",
+    "pair_differences",
     "BUILD_HINT",
     "COUNT_CAP",
     "EXAMPLE_COLUMNS",

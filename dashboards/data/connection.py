@@ -45,6 +45,9 @@ MARTS = (
     "edit_map",  # edit x model x space x method: 2-D point, colours, sample_rank (the map page)
     "flag_precision",  # flag x dataset: reviewed verdicts -> precision, recall, Wilson intervals
     "tagged_edits",  # one row per tagged edit: the latest keep / drop / needs-review tag
+    "model_label_scores",  # benchmark x setting x editing model x label x metric: coverage, mean, bootstrap CI
+    "model_pairwise_differences",  # benchmark x setting x label x metric x model pair: mean difference, CI
+    "prediction_outcomes",  # one row per editing model's prediction: outcome, scores, output location
 )
 
 
