@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--layout", default=None, choices=["magicbrush", "emu-edit", "imgedit", "mapping"],
                    help="the outputs' layout (default: detected)")
     p.add_argument("--split", default=None, help="benchmark split (default: test where there is one, else all)")
+    p.add_argument("--part", default=None, help="only this part of the benchmark's dataset (e.g. held-out edits)")
     _add_warehouse(p)
 
     p = sub.add_parser("build", help="run `dbt build` on the warehouse and export the marts")
@@ -178,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
 
         summary = run_predictions(PredictionsConfig(warehouse=wh, model_name=args.model_name, path=args.dir,
                                                     benchmark=args.benchmark, layout=args.layout,
-                                                    split=args.split))
+                                                    split=args.split, part=args.part))
         print(summary.describe())
         return 0
     if args.command == "build":

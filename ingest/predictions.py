@@ -48,6 +48,7 @@ class PredictionsConfig:
     benchmark: str
     layout: str | None = None  # None: detect from `path`
     split: str | None = None   # None: the benchmark's `test` split when it has one, else every edit
+    part: str | None = None    # only this part of the benchmark's dataset (e.g. held-out edits)
 
 
 @dataclass
@@ -96,7 +97,8 @@ class Output:
 
 # ---- reader: the benchmark's edits ---------------------------------------------------------------------------
 
-def benchmark_edits(wh: Warehouse, benchmark: str, split: str | None) -> tuple[list[BenchEdit], str | None]:
+def benchmark_edits(wh: Warehouse, benchmark: str, split: str | None,
+                    part: str | None = None) -> tuple[list[BenchEdit], str | None]:
     """The benchmark's edits from the warehouse, each with its own key: MagicBrush `img_id` (session), Emu Edit
     `idx`, ImgEdit entry key, else the edit id. Emu Edit's generations part is a model's output, not the
     benchmark: its test-set part is used when both are loaded."""
@@ -112,7 +114,12 @@ def benchmark_edits(wh: Warehouse, benchmark: str, split: str | None) -> tuple[l
         raise UnusableInput(f"no edits of benchmark {benchmark!r} in the warehouse (datasets: {', '.join(known)}): "
                             "ingest the benchmark first")
     where, params = "dataset = ?", [benchmark]
-    if benchmark == "emu-edit" and "test-set" in parts:
+    if part is not None:
+        if part not in parts:
+            raise UnusableInput(f"benchmark {benchmark!r} has no part {part!r} (parts: {sorted(map(str, parts))})")
+        where += " and part = ?"
+        params.append(part)
+    elif benchmark == "emu-edit" and "test-set" in parts:
         where += " and part = 'test-set'"
     splits = {s for (s,) in con.execute(f"select distinct split from {src} where {where}", params).fetchall()}
     if split is None and "test" in splits:
@@ -364,7 +371,7 @@ def run_predictions(cfg: PredictionsConfig) -> PredictionsSummary:
     layout = cfg.layout or detect_layout(path)
     if layout not in LAYOUTS:
         raise UnusableInput(f"unknown predictions layout {layout!r} ({', '.join(LAYOUTS)})")
-    edits, split = benchmark_edits(wh, cfg.benchmark, cfg.split)
+    edits, split = benchmark_edits(wh, cfg.benchmark, cfg.split, cfg.part)
     if layout == "magicbrush":
         if not path.is_dir():
             raise UnusableInput(f"{path}: the MagicBrush layout is a folder of <img_id>/ folders")
