@@ -42,9 +42,23 @@ def _flagged(con, flag):
 
 
 def test_demo_prints_each_stage(demo):
-    for stage in ("[1/4]", "[2/4]", "[3/4]", "[4/4]"):
+    for stage in ("[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"):
         assert stage in demo["out"]
     assert "editlens.duckdb" in demo["out"]
+
+
+def test_demo_compares_two_editing_models_on_held_out_edits(demo):
+    con = demo["con"]
+    (n_held_out,) = con.execute("select count(*) from edits where part = 'part2' and target_image_id is not null"
+                                ).fetchone()
+    rows = con.execute("""select editing_model, n_edits, n_outputs + n_missing, mean_value from model_label_scores
+                          where label = 'all' and metric = 'l1' order by editing_model""").fetchall()
+    assert [r[0] for r in rows] == ["demo-model-a", "demo-model-b"]
+    assert all(r[1] == r[2] == n_held_out for r in rows)
+    assert rows[0][3] < rows[1][3]  # the lower defect rate is closer to the targets
+    (better,) = con.execute("""select better_model from model_pairwise_differences
+                               where label = 'all' and metric = 'l1'""").fetchone()
+    assert better == "demo-model-a"
 
 
 def test_every_generated_edit_is_loaded_once(demo):
