@@ -33,7 +33,7 @@ from typing import Protocol
 import numpy as np
 import pyarrow as pa
 
-from editlens.contract.errors import UnusableInput as EmbedInputError
+from editlens.contract.errors import UnusableInput
 from editlens.contract.tables import EMBED_SCHEMAS, IMAGE_DETECTIONS
 
 NUDENET = "nudenet"
@@ -125,7 +125,7 @@ class HaarFaceDetector:
         data = getattr(cv2, "data", None)
         path = Path(data.haarcascades) / HAAR_FILE if data is not None else None
         if path is None or not path.is_file() or not hasattr(cv2, "CascadeClassifier"):
-            raise EmbedInputError(
+            raise UnusableInput(
                 f"detector {HAAR_FACE}: OpenCV {cv2.__version__} ships no Haar cascades (OpenCV 5 dropped them): "
                 f"{INSTALL_HINT} installs opencv-python-headless 4.x"
             )
@@ -162,7 +162,7 @@ def parse_names(names: str | Sequence[str] | None) -> tuple[str, ...]:
         elif n in ALL_DETECTORS:
             out.add(n)
         else:
-            raise EmbedInputError(f"unknown detector {raw!r}: choose from {', '.join(ALL_DETECTORS)}, faces or all")
+            raise UnusableInput(f"unknown detector {raw!r}: choose from {', '.join(ALL_DETECTORS)}, faces or all")
     return tuple(n for n in ALL_DETECTORS if n in out)
 
 
@@ -176,7 +176,7 @@ def load_detectors(names: str | Sequence[str] | None) -> list[Detector]:
     wanted = parse_names(names)
     missing = [n for n in wanted if not available(n)]
     if missing:
-        raise EmbedInputError(
+        raise UnusableInput(
             f"detector(s) {', '.join(missing)} requested but not installed: {INSTALL_HINT}"
         )
     return [_BUILDERS[n][0]() for n in wanted]

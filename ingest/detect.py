@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 
 import editlens.ingest as ingest
+from editlens.contract.errors import UnusableInput
 from editlens.ingest.discover import Discovery, Unplaced, magicbrush_unit, walk
-from editlens.ingest.errors import UnusableInput
 from editlens.ingest.readers.mapped import imgedit_units, mapped_units
 from editlens.ingest.readers.signatures import SIGNATURES, Signature, match_file, unplaced_reason
 from editlens.ingest.units import Unit

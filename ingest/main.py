@@ -21,11 +21,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from editlens.ingest import tables as T
+from editlens.contract import tables as T
+from editlens.contract.errors import UnusableInput
 from editlens.ingest.detect import discover
 from editlens.ingest.discover import Unplaced
-from editlens.ingest.errors import UnusableInput
-from editlens.ingest.mapper import ImageChecker, UnitMapper
+from editlens.ingest.images import ImageChecker
+from editlens.ingest.mapper import UnitMapper
 from editlens.ingest.readers import READERS
 from editlens.ingest.readers.mapped import reader_label
 from editlens.ingest.units import Unit

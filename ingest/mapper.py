@@ -5,8 +5,8 @@ Two ways in, one set of rows: ``UnitMapper.add_edit`` (one edit; every reader, a
 column-wise batch (``add_file_batch`` for single-turn files, ``add_turn_batch`` for multi-turn sessions), which
 builds Arrow pieces with no per-record Python objects and hands a batch it cannot take (a duplicate edit, an image
 check that raises, a value Arrow cannot hold) to the per-record path, which gives the same rows. Ids come from
-``ingest.ids``; tables are assembled by column name from ``ingest.tables``' schemas, unset columns taking the
-unit's constants or their defaults.
+``ingest.ids``; tables are assembled by column name from the contract's schemas (``editlens.contract.tables``),
+unset columns taking the unit's constants or their defaults.
 """
 
 from __future__ import annotations
@@ -19,14 +19,7 @@ import pyarrow.compute as pc
 
 from editlens.contract import tables as T
 from editlens.ingest import ids as I
-from editlens.ingest.fields import (  # noqa: F401 - re-exported for the readers
-    BadField,
-    check_instruction,
-    check_labels,
-    check_rel_path,
-    excerpt,
-    optional_text,
-)
+from editlens.ingest.fields import BadField, excerpt
 from editlens.ingest.images import ImageChecker, ParquetImage
 
 

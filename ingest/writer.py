@@ -29,9 +29,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from editlens.ingest import tables as T
-from editlens.ingest.errors import IngestBusy
+from editlens.contract import tables as T
+from editlens.contract.errors import UnusableInput
 from editlens.warehouse import Warehouse
+
+
+class IngestBusy(UnusableInput):
+    """Another ingest holds the warehouse lock."""
 
 
 @dataclass
@@ -83,7 +87,7 @@ def _journal(wh: Warehouse, shard: str) -> Path:
 
 
 def _publish(wh: Warehouse, shard: str, kill: KillSwitch) -> None:
-    for t in T.TABLES:  # data tables first, the ingest_runs marker last
+    for t in T.INGEST_TABLES:  # data tables first, the ingest_runs marker last
         p = _pending(wh, t, shard)
         if p.exists():
             os.replace(p, wh.shard_path(t, shard))
@@ -115,13 +119,13 @@ def warehouse_lock(wh: Warehouse):
 
 def recover(wh: Warehouse) -> dict[str, dict]:
     """Finish or undo what a killed run left behind; return the committed units as {shard: ingest_runs row}."""
-    for t in T.TABLES:
+    for t in T.INGEST_TABLES:
         wh.table_dir(t).mkdir(parents=True, exist_ok=True)
     for p in wh.parquet_dir.glob(".tmp-*"):
         _unlink(p)
     for j in sorted(wh.parquet_dir.glob(".commit-*")):  # past the commit point: roll forward
         _publish(wh, j.name[len(".commit-"):], KillSwitch())
-    for t in T.TABLES:
+    for t in T.INGEST_TABLES:
         for p in list(wh.table_dir(t).glob(".tmp-*")) + list(wh.table_dir(t).glob(".pending-*")):
             _unlink(p)
     committed: dict[str, dict] = {}
@@ -142,7 +146,7 @@ def recover(wh: Warehouse) -> dict[str, dict]:
             committed[p.stem] = rows[0]
         except Exception:  # noqa: BLE001 - an unreadable marker means: not committed
             _unlink(p)
-    for t in T.DATA_TABLES:
+    for t in T.INGEST_DATA_TABLES:
         for p in wh.table_dir(t).glob("*.parquet"):
             if p.stem not in committed:
                 _unlink(p)
@@ -153,7 +157,7 @@ def remove_unit(wh: Warehouse, shard: str, kill: KillSwitch | None = None) -> No
     kill = kill or KillSwitch()
     _unlink(wh.shard_path("ingest_runs", shard))
     kill.step()
-    for t in T.DATA_TABLES:
+    for t in T.INGEST_DATA_TABLES:
         _unlink(wh.shard_path(t, shard))
 
 
@@ -162,7 +166,7 @@ def write_unit(wh: Warehouse, shard: str, tables: dict[str, pa.Table], run_row: 
     """Write the unit's four shards as pending files, commit (journal), publish."""
     kill = kill or KillSwitch()
     tables = dict(tables, ingest_runs=pa.Table.from_pylist([run_row], schema=T.INGEST_RUNS))
-    for t in T.TABLES:
+    for t in T.INGEST_TABLES:
         _write_atomic(tables[t], _pending(wh, t, shard), kill)
     j = _journal(wh, shard)
     tmp = j.with_name(f".tmp-{uuid.uuid4().hex}-{j.name}")

@@ -145,7 +145,7 @@ def test_unreadable_locations_say_why(store, loc, why):
 
 
 def test_every_stage_error_is_the_contract_error():
-    from editlens.ingest.errors import IngestBusy
+    from editlens.ingest.writer import IngestBusy
 
     assert issubclass(IngestBusy, UnusableInput)
     e = UnusableInput("two\n  lines")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import skimage.data
 
+from editlens.contract.errors import UnusableInput
 from editlens.embeddings import detectors as D
-from editlens.embeddings.errors import EmbedInputError
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +81,10 @@ def test_names_and_missing_extra(monkeypatch):
     assert D.parse_names("faces") == (D.HAAR_FACE,)
     assert D.parse_names(["opencv-haar-face", "nudenet"]) == (D.NUDENET, D.HAAR_FACE)
     assert D.parse_names(None) == ()
-    with pytest.raises(EmbedInputError, match="unknown detector"):
+    with pytest.raises(UnusableInput, match="unknown detector"):
         D.parse_names("watermark")
     monkeypatch.setattr(D, "available", lambda name: name != D.NUDENET)
-    with pytest.raises(EmbedInputError, match=r"nudenet requested but not installed: pip install 'editlens\[detectors\]'"):
+    with pytest.raises(UnusableInput, match=r"nudenet requested but not installed: pip install 'editlens\[detectors\]'"):
         D.load_detectors("all")
 
 

@@ -8,8 +8,10 @@ import json
 
 import pytest
 
-from editlens.ingest import tables as T
-from editlens.ingest.mapper import BadField, ImageChecker, UnitMapper
+from editlens.contract import tables as T
+from editlens.ingest.fields import BadField
+from editlens.ingest.images import ImageChecker
+from editlens.ingest.mapper import UnitMapper
 from editlens.ingest.readers import seed
 from editlens.ingest.readers.common import pack_extra, parse_lines
 

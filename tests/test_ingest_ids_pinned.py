@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from editlens.ingest.mapper import ImageChecker, ParquetImage, UnitMapper, add_file_batch, add_turn_batch
+from editlens.ingest.images import ImageChecker, ParquetImage
+from editlens.ingest.mapper import UnitMapper, add_file_batch, add_turn_batch
 
 
 def _mapper(part: str = "part2") -> UnitMapper:

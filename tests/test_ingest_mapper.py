@@ -7,15 +7,10 @@ import hashlib
 import pyarrow as pa
 import pytest
 
-from editlens.ingest import tables as T
-from editlens.ingest.mapper import (
-    BadField,
-    ImageChecker,
-    UnitMapper,
-    add_file_batch,
-    check_instruction,
-    check_rel_path,
-)
+from editlens.contract import tables as T
+from editlens.ingest.fields import BadField, check_instruction, check_rel_path
+from editlens.ingest.images import ImageChecker
+from editlens.ingest.mapper import UnitMapper, add_file_batch
 
 
 def mapper(tmp_path, **kw):

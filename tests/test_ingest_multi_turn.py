@@ -8,9 +8,10 @@ import os
 
 import pytest
 
+from editlens.contract import tables as T
 from editlens.ingest import mapper as M
-from editlens.ingest import tables as T
-from editlens.ingest.mapper import ImageChecker, UnitMapper
+from editlens.ingest.images import ImageChecker
+from editlens.ingest.mapper import UnitMapper
 from editlens.ingest.readers import seed
 
 

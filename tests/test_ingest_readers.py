@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from editlens.cli import main as cli_main
-from editlens.ingest.errors import UnusableInput
+from editlens.contract.errors import UnusableInput
 from editlens.ingest.readers.signatures import match_columns
 from fixtures_ingest import HF_IMAGE, PNG, hf_image, ingest, table, touch, write_lines, write_parquet
 

@@ -163,8 +163,7 @@ def test_moved_dataset_or_first_check_of_images_reingests(tmp_path):
 
 
 def test_second_ingest_on_the_same_warehouse_is_refused(tmp_path):
-    from editlens.ingest.errors import IngestBusy
-    from editlens.ingest.writer import warehouse_lock
+    from editlens.ingest.writer import IngestBusy, warehouse_lock
     from editlens.warehouse import Warehouse
 
     src = _small_repo(tmp_path / "seed")

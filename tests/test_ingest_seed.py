@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from editlens.ingest.errors import UnusableInput
+from editlens.contract.errors import UnusableInput
 from fixtures_ingest import ingest, seed_repo, table, write_lines
 
 

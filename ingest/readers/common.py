@@ -7,7 +7,7 @@ import os
 
 import orjson
 
-from editlens.ingest import tables as T
+from editlens.contract import tables as T
 from editlens.ingest.mapper import UnitMapper
 
 

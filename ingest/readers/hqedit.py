@@ -7,11 +7,11 @@ and captions swapped, with ``inverse_edit``. Each direction is one record (a row
 
 from __future__ import annotations
 
-from editlens.ingest import tables as T
-from editlens.ingest.mapper import BadField, UnitMapper, check_instruction, optional_text
+from editlens.contract import tables as T
+from editlens.ingest.fields import BadField, check_instruction, optional_text
+from editlens.ingest.mapper import UnitMapper
 from editlens.ingest.readers.common import dumps, pack_extra
 from editlens.ingest.readers.parquet import ParquetRow, iter_parquet
-from editlens.ingest.readers.parquet import load as load_parquet  # noqa: F401 - re-exported for the registry
 
 KNOWN = frozenset(("input", "output", "edit", "inverse_edit"))
 

@@ -17,11 +17,11 @@ import os
 
 import orjson
 
-from editlens.ingest import tables as T
-from editlens.ingest.mapper import BadField, UnitMapper, check_instruction, check_rel_path, optional_text
+from editlens.contract import tables as T
+from editlens.ingest.fields import BadField, check_instruction, check_rel_path, optional_text
+from editlens.ingest.mapper import UnitMapper
 from editlens.ingest.readers.common import dumps, json_lines, pack_extra, parse_error, read_optional
 from editlens.ingest.readers.parquet import ParquetRow, iter_parquet
-from editlens.ingest.readers.parquet import load as load_parquet  # noqa: F401 - re-exported for the registry
 
 # ---- Parquet ---------------------------------------------------------------------------------------------------
 

@@ -21,9 +21,10 @@ import os
 import orjson
 import pyarrow.parquet as pq
 
-from editlens.ingest import tables as T
-from editlens.ingest.errors import UnusableInput
-from editlens.ingest.mapper import BadField, UnitMapper, check_rel_path
+from editlens.contract import tables as T
+from editlens.contract.errors import UnusableInput
+from editlens.ingest.fields import BadField, check_rel_path
+from editlens.ingest.mapper import UnitMapper
 from editlens.ingest.readers.common import dumps, json_lines, parse_error, parse_line
 from editlens.ingest.readers.parquet import image_column_kind, iter_parquet
 from editlens.ingest.readers.tabular import Columns, emit

@@ -15,8 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from editlens.ingest import tables as T
-from editlens.ingest.mapper import ParquetImage, UnitMapper
+from editlens.contract import tables as T
+from editlens.ingest.images import ParquetImage
+from editlens.ingest.mapper import UnitMapper
 from editlens.ingest.readers.common import abspath, sha256_file
 from editlens.ingest.readers.signatures import missing_required
 

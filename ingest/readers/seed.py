@@ -15,8 +15,8 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from editlens.contract import tables as T
 from editlens.ingest import ids
-from editlens.ingest import tables as T
 from editlens.ingest.fields import (
     BadField,
     check_instruction,

@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from editlens.ingest import tables as T
-from editlens.ingest.mapper import BadField, UnitMapper, check_instruction, optional_text
+from editlens.contract import tables as T
+from editlens.ingest.fields import BadField, check_instruction, optional_text
+from editlens.ingest.mapper import UnitMapper
 from editlens.ingest.readers.common import dumps
 from editlens.ingest.readers.parquet import ParquetRow, iter_parquet
 
