@@ -35,14 +35,14 @@ from editlens.warehouse import Warehouse, atomic_write_table
 def _render_range(args: tuple[str, int, int, int, int | None]) -> int:
     folder, start, stop, seed, image_size = args
     try:
-        from editlens.sample import world
+        from editlens.sample import scenes, world
     except Exception:  # noqa: BLE001 - the sample generator is optional here
-        world = None
+        scenes = world = None
     from tests.embed_warehouses import draw  # test helpers (not installed): run from the repo root
 
     for i in range(start, stop):
         if world is not None:
-            img = world.render(world.random_scene(np.random.default_rng([seed, i]), size=image_size))
+            img = world.render(scenes.random_scene(np.random.default_rng([seed, i]), size=image_size))
         else:
             img = draw(seed * 1_000_003 + i, size=image_size or 192)
         img.convert("RGB").save(Path(folder) / f"{i:07d}.jpg", "JPEG", quality=90)

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image, ImageFilter
 
 from editlens.contract.errors import UnusableInput
-from editlens.sample import SampleConfig, generate, iter_pairs, run, world, wrong_instruction
+from editlens.sample import SampleConfig, generate, iter_pairs, run, scenes, texts, world, wrong_instruction
+from editlens.sample.config import ANN_DIR, REPO
 from editlens.sample.defects import DEFECTS, DEMOGRAPHIC_TERMS, UNSAFE_TERMS, all_terms
-from editlens.sample.generate import ANN_DIR, REPO
 
 N = 300
 PER_FILE = 60  # small annotation files, so that records spread over several split_NNNN.jsonl
@@ -136,7 +136,7 @@ def test_record_keys_per_part(sample):
         }
         assert r["instruction"] != r["instruction_ori"]
     p2 = good("part2")
-    labels = set(world.LABELS.values())
+    labels = set(scenes.LABELS.values())
     for r in p2:
         assert set(r) == {"source_image", "target_image", "instruction", "task_type", "instruction_cn"}
         n = re.fullmatch(r"images/(\d+)_0\.jpg", r["source_image"]).group(1)
@@ -351,18 +351,18 @@ def test_templates_never_produce_terms():
     pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in all_terms()) + r")\b", re.IGNORECASE)
     rng = np.random.default_rng(5)
     for _ in range(3000):  # texts only: no rendering needed
-        scene = world.random_scene(rng)
+        scene = scenes.random_scene(rng)
         if rng.random() < 0.3:
-            scene = world.random_edit(scene, rng, ops=list(world.EFFECT_OPS)).result
+            scene = world.random_edit(scene, rng, ops=list(scenes.EFFECT_OPS)).result
         e = world.random_edit(scene, rng)
-        texts = [
+        phrased = [
             world.instruction(e, rng),
             world.caption(e.scene),
             world.caption(e.result),
             wrong_instruction(e, rng),
-            world.rewrite_gpt4v(e, rng),
+            texts.rewrite_gpt4v(e, rng),
         ]
-        for t in texts:
+        for t in phrased:
             assert not pattern.search(t), t
 
 
@@ -445,7 +445,7 @@ def test_iter_pairs_deterministic_and_visual():
     assert all(np.array_equal(_arr(x.target), _arr(y.target)) for x, y in zip(a, b))
     assert [p.instruction for p in a] != [p.instruction for p in c]
     for p in a:
-        assert p.label == world.LABELS[p.op] and p.instruction and p.source.size == p.target.size
+        assert p.label == scenes.LABELS[p.op] and p.instruction and p.source.size == p.target.size
         assert 128 <= p.source.width <= 256 and 128 <= p.source.height <= 256
         assert np.abs(_arr(p.source) - _arr(p.target)).mean() > 0.1, (p.op, p.instruction)
     assert all(p.source.size == (160, 160) for p in iter_pairs(5, seed=1, size=160))
@@ -455,7 +455,7 @@ def test_global_edits_change_the_image_in_the_stated_direction():
     rng = np.random.default_rng(0)
     checked = 0
     for _ in range(40):
-        scene = world.random_scene(rng, size=160)
+        scene = scenes.random_scene(rng, size=160)
         src = _arr(world.render(scene).convert("L"))
         for op, param in (
             ("brightness", "up"),
@@ -464,7 +464,7 @@ def test_global_edits_change_the_image_in_the_stated_direction():
             ("contrast", "down"),
         ):
             out = _arr(
-                world.render(world.Scene(160, 160, scene.background, scene.shapes, ((op, param),))).convert(
+                world.render(scenes.Scene(160, 160, scene.background, scene.shapes, ((op, param),))).convert(
                     "L"
                 )
             )
@@ -472,7 +472,7 @@ def test_global_edits_change_the_image_in_the_stated_direction():
                 assert (out.mean() > src.mean()) == (param == "up")
             elif src.std() > 5:
                 assert (out.std() > src.std()) == (param == "up")
-        blurred = world.render(world.Scene(160, 160, scene.background, scene.shapes, (("blur", ""),)))
+        blurred = world.render(scenes.Scene(160, 160, scene.background, scene.shapes, (("blur", ""),)))
         edge = lambda im: _arr(im.convert("L").filter(ImageFilter.FIND_EDGES)).mean()
         assert edge(blurred) < edge(world.render(scene))
         checked += 1
@@ -483,11 +483,11 @@ def test_object_edits_match_their_captions():
     rng = np.random.default_rng(1)
     seen = set()
     for _ in range(300):
-        scene = world.random_scene(rng)
+        scene = scenes.random_scene(rng)
         e = world.random_edit(scene, rng)
         seen.add(e.op)
         before, after = world.caption(e.scene), world.caption(e.result)
-        if e.op != "move" or world._region(e.params["shape"]) != world._region(e.params["new"]):
+        if e.op != "move" or texts._region(e.params["shape"]) != texts._region(e.params["new"]):
             assert before != after, e.op
         if e.op == "add":
             assert len(e.result.shapes) == len(scene.shapes) + 1 and e.params["shape"].kind in after
@@ -495,7 +495,7 @@ def test_object_edits_match_their_captions():
             assert len(e.result.shapes) == len(scene.shapes) - 1
         if e.op == "recolor":
             assert f"{e.params['new'].color} {e.params['new'].kind}" in after
-    assert seen == set(world.OPS)
+    assert seen == set(scenes.OPS)
 
 
 def test_labels_exist_in_real_part2_taxonomy():
@@ -506,7 +506,7 @@ def test_labels_exist_in_real_part2_taxonomy():
         for line in REAL_PART2.read_text(encoding="utf-8").splitlines()
         for t in json.loads(line)["task_type"]
     }
-    assert set(world.LABELS.values()) <= real
+    assert set(scenes.LABELS.values()) <= real
 
 
 def test_wrong_instruction_names_another_operation():
@@ -564,14 +564,13 @@ def test_small_samples_add_up(tmp_path, n):
 def test_two_operation_edits_never_undo_themselves():
     """A Part-2 record with two operations never adds a shape and then removes it (a clean record whose
     target would equal its source: a no-op the ground truth would call clean). About 0.2% of second draws do."""
-    import importlib
+    from editlens.sample.records import _single_edits
 
-    gen = importlib.import_module("editlens.sample.generate")
     rng = np.random.default_rng(3)
     two = 0
     for _ in range(10000):
-        scene = world.random_scene(rng)
-        edits = gen._single_edits("part2", scene, rng)
+        scene = scenes.random_scene(rng)
+        edits = _single_edits("part2", scene, rng)
         assert edits[-1].result != scene
         two += len(edits) == 2
     assert two > 1000

@@ -6,7 +6,8 @@ world.wrong_instruction(pair_or_edit, rng) -> str           an instruction for a
 """
 
 from editlens.sample import world
-from editlens.sample.generate import SampleConfig, SampleSummary, generate, run
+from editlens.sample.config import SampleConfig, SampleSummary
+from editlens.sample.generate import generate, run
 from editlens.sample.world import Pair, iter_pairs, wrong_instruction
 
 __all__ = [

@@ -31,7 +31,7 @@ def _baseline(out: Path, sizes: list[tuple[int, int]], quality: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     from editlens.sample import generate
-    from editlens.sample.generate import JPEG_QUALITY
+    from editlens.sample.config import JPEG_QUALITY
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--edits", type=int, default=2000)
