@@ -18,25 +18,17 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
-import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import duckdb
-
-REPO = Path(__file__).resolve().parents[1]
-for p in (REPO, REPO / "bench"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
-
-from bench_taxonomy import edits_table
+from common import DEFAULT_DATA, REPO, edits_table, read_records
 
 from editlens.build import BuildConfig, dbt_command
 from editlens.warehouse import Warehouse, atomic_write_table
 
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "seed-part2-dev.jsonl"
 DEFAULT_LABELS = REPO / "tests" / "data" / "language_labelled.csv"
 LINGUA_CODES = {"ENGLISH": "en", "CHINESE": "zh", "JAPANESE": "ja", "KOREAN": "ko", "RUSSIAN": "ru",
                 "ARABIC": "ar", "SPANISH": "es", "FRENCH": "fr", "GERMAN": "de", "ITALIAN": "it",
@@ -46,7 +38,7 @@ LINGUA_CODES = {"ENGLISH": "en", "CHINESE": "zh", "JAPANESE": "ja", "KOREAN": "k
 def load_sample(labels: Path, data: Path) -> list[tuple[str, str]]:
     records = None
     if data.is_file():
-        records = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = read_records(data)
     out = []
     with labels.open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
@@ -89,7 +81,7 @@ def lingua_guesses(texts: list[str]) -> list[str] | None:
     return out
 
 
-def report(name: str, sample: list[tuple[str, str]], pred: list[str]) -> float:
+def report(name: str, sample: list[tuple[str, str]], pred: list[str]) -> dict:
     ok = [lab == p for (lab, _), p in zip(sample, pred)]
     short = [o for (lab, t), o in zip(sample, ok) if len(t.split()) <= 8 or lab in ("zh", "ja", "ko", "th")]
     print(f"{name}: accuracy {sum(ok) / len(ok):.3f} ({sum(ok)}/{len(ok)}); texts of <= 8 words "
@@ -103,7 +95,9 @@ def report(name: str, sample: list[tuple[str, str]], pred: list[str]) -> float:
     for (lab, p), n in wrong.most_common():
         examples = [t for (la, t), pp in zip(sample, pred) if (la, pp) == (lab, p)][:2]
         print(f"  {lab} -> {p}: {n}  e.g. {examples}")
-    return sum(ok) / len(ok)
+    return {"accuracy": sum(ok) / len(ok), "n_ok": sum(ok), "n": len(ok), "short_accuracy": sum(short) / max(1, len(short)),
+            "n_short_ok": sum(short), "n_short": len(short), "per_language": {k: v for k, v in sorted(per.items())},
+            "misses": [[lab, p, n] for (lab, p), n in wrong.most_common()]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,13 +105,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--labels", type=Path, default=DEFAULT_LABELS)
     ap.add_argument("--target", type=float, default=0.95)
+    ap.add_argument("--record", action="store_true",
+                    help="write the figures to bench/results/language.json (then `python bench/results.py`)")
     a = ap.parse_args(argv)
     sample = load_sample(a.labels, a.data)
     print(f"sample: {len(sample)} texts ({a.labels.name}; data file {'found' if a.data.is_file() else 'absent'})")
-    acc = report("language_guess (dbt)", sample, guesses([t for _, t in sample]))
+    got = report("language_guess (dbt)", sample, guesses([t for _, t in sample]))
     ref = lingua_guesses([t for _, t in sample])
-    if ref is not None:
-        report("lingua-language-detector (reference)", sample, ref)
+    ref_got = report("lingua-language-detector (reference)", sample, ref) if ref is not None else None
+    acc = got["accuracy"]
+    if a.record:
+        from bench.results import record
+
+        ref_text = (f"; lingua-language-detector (reference, not used by the models) {ref_got['accuracy']:.3f} "
+                    f"({ref_got['n_ok']}/{ref_got['n']})") if ref_got else ""
+        record("language", stage="dbt (instruction language)",
+               measured=f"`language_guess` of int_instruction_features (the real dbt models) against the language "
+                        f"labels of {a.labels.name}: real SEED-Data-Edit Part-2 instructions (en) and their "
+                        "instruction_cn (zh), plus short instructions written in 16 languages (in-sample: the word "
+                        "lists were written with them); the lingua-language-detector package as the same-run "
+                        "reference",
+               result=f"accuracy {acc:.3f} ({got['n_ok']}/{got['n']}); texts of <= 8 words or CJK/Thai "
+                      f"{got['short_accuracy']:.3f} ({got['n_short_ok']}/{got['n_short']}){ref_text}",
+               target=f">= {a.target}", met="yes" if acc >= a.target else "no",
+               notes="misses (label -> guess, n): " + (", ".join(f"{lab} -> {p} {n}" for lab, p, n in got["misses"])
+                                                       or "none"),
+               figures={"language_guess": got, "lingua": ref_got})
     return 0 if acc >= a.target else 1
 
 

@@ -10,6 +10,11 @@ guard cancelled. Hits are (instruction, term) pairs. Every labelled hit must be 
 the lexicon and the labels disagree: reported, exit 1). Exits 1 when a group with at least --min-n labelled hits stays below
 --target (0.9) after the guard; skips (exit 0) when the data file is absent.
 
+The labels: every non-gender hit and, of the gender hits, a random 60 (seed 16) plus every hard case screened
+(gender terms other than man/woman/girl/boy/men/women, hyphenated or title contexts such as "spider-man"), each
+read by hand. The guard's contexts were written reading these hits, so "after" is in-sample; the rest of the
+Part-2 file, unread, is the independent check.
+
     .venv/bin/python bench/bench_lexicon.py [--data PATH] [--labels CSV] [--target 0.9] [--min-n 10]
 """
 
@@ -25,18 +30,11 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-
-REPO = Path(__file__).resolve().parents[1]
-for p in (REPO, REPO / "bench"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
-
-from bench_taxonomy import edits_table
+from common import DEFAULT_DATA, REPO, edits_table, read_records
 
 from editlens.build import BuildConfig, dbt_command
 from editlens.warehouse import Warehouse, atomic_write_table
 
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "seed-part2-dev.jsonl"
 DEFAULT_LABELS = REPO / "tests" / "data" / "lexicon_hits_labelled.csv"
 HITS_SQL = """
     select 'demographic', demographic_group, edit_id, term
@@ -69,11 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--labels", type=Path, default=DEFAULT_LABELS)
     ap.add_argument("--target", type=float, default=0.9)
     ap.add_argument("--min-n", type=int, default=10)
+    ap.add_argument("--record", action="store_true",
+                    help="write the figures to bench/results/lexicon.json (then `python bench/results.py`)")
     a = ap.parse_args(argv)
     if not a.data.is_file():
         print(f"skipped: {a.data} not found")
         return 0
-    records = [json.loads(line) for line in a.data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = read_records(a.data)
     with a.labels.open(encoding="utf-8", newline="") as f:
         labels = list(csv.DictReader(f))
     with tempfile.TemporaryDirectory(prefix="bench-lexicon-") as tmp:
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
           "| true lost |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     groups = sorted({(r["lexicon"], r["group"]) for r in labels})
+    table = []
     for lex, grp in groups:
         rows = [r for r in labels if (r["lexicon"], r["group"]) == (lex, grp)]
         n = len(rows)
@@ -105,8 +106,33 @@ def main(argv: list[str] | None = None) -> int:
         note = "" if n >= a.min_n else " (few hits)"
         print(f"| {lex} | {grp}{note} | {n_all[(lex, grp)]} | {n_kept_all[(lex, grp)]} | {n} | {n_true} | "
               f"{p_before:.3f} | {len(kept)} | {k_true} | {p_after:.3f} | {n_true - k_true} |")
+        table.append({"lexicon": lex, "group": grp, "hits": n_all[(lex, grp)], "after_guard": n_kept_all[(lex, grp)],
+                      "labelled": n, "true": n_true, "p_before": p_before, "kept": len(kept), "true_kept": k_true,
+                      "p_after": p_after, "true_lost": n_true - k_true})
         if n >= a.min_n and not p_after >= a.target:
             rc = 1
+    if a.record:
+        from bench.results import record
+
+        big = [t for t in table if t["labelled"] >= a.min_n]
+        lost = sum(t["true_lost"] for t in table)
+        record("lexicon", stage="dbt (demographic and safety lexicons)",
+               measured=f"precision of int_demographic_mentions and int_safety_mentions (the real dbt models) on the "
+                        f"{len(records)} real SEED-Data-Edit Part-2 instructions, hits (instruction x term) against "
+                        f"the {len(labels)} hand-labelled hits of {a.labels.name}, with the word-sense guard off "
+                        "(the same-run baseline: every lexicon hit) and on; the guard's contexts were written reading "
+                        "these hits (in-sample)",
+               result=(f"{len(before)} hits, {len(after)} after the guard; in the {len(big)} groups with >= {a.min_n} "
+                       f"labelled hits precision {min(t['p_before'] for t in big):.3f}-"
+                       f"{max(t['p_before'] for t in big):.3f} before the guard, "
+                       f"{min(t['p_after'] for t in big):.3f}-{max(t['p_after'] for t in big):.3f} after; "
+                       f"{lost} true hits lost" if big else f"{len(before)} hits; no group has {a.min_n} labelled hits"),
+               target=f"precision >= {a.target} after the guard in groups with >= {a.min_n} labelled hits",
+               met="yes" if rc == 0 else "no",
+               notes="per group (lexicon/group: labelled n, P before -> P after, true lost): " + "; ".join(
+                   f"{t['lexicon']}/{t['group']}: {t['labelled']}, {t['p_before']:.3f} -> {t['p_after']:.3f}, "
+                   f"{t['true_lost']}" for t in table),
+               figures={"groups": table, "hits": len(before), "hits_after_guard": len(after)})
     return rc
 
 

@@ -20,12 +20,9 @@ import collections
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-for p in (REPO, REPO / "bench"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+import common  # noqa: F401 - the shared opening: puts the checkout on the path
 
-from training.taxonomy_model import (  # noqa: E402
+from training.taxonomy_model import (
     DEFAULT_DATA,
     MODEL_LABELS,
     fit,

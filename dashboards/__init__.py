@@ -1,5 +1,5 @@
 """EditLens dashboards: a Streamlit app over the exported marts (one page per question).
 
-Entry points: ``streamlit run dashboards/app.py -- --warehouse DIR`` or ``dashboards.serve.serve(warehouse)``.
-All mart reads go through the ``dashboards.data`` package.
+Entry points: ``streamlit run dashboards/app.py -- --warehouse DIR`` or ``editlens.dashboards.serve.serve(warehouse)``.
+All mart reads go through the ``editlens.dashboards.data`` package.
 """

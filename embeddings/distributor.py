@@ -1,5 +1,5 @@
 """Distributors: run the image and text shards of a plan, locally or on Ray Data. Both use the same reader, model
-wrapper and writer (`embeddings.reader`, `embeddings.encoder`, `embeddings.writer`; `embeddings.mapper` runs a
+wrapper and writer (`editlens.embeddings.reader`, `editlens.embeddings.encoder`, `editlens.embeddings.writer`; `editlens.embeddings.mapper` runs a
 whole shard), so their outputs are the same.
 
 - local: on CPU, `streams` threads of the main process each decode a batch (`reader.ImageBatches`) and run the

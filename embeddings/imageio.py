@@ -397,7 +397,7 @@ def _batch_facts(mosaic: Image.Image, k: int) -> dict[str, np.ndarray]:
 def process_batch(recs: list[dict], pp: Preprocess, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
                   cache: LastRowGroup | None = None, detect: Any = None) -> ImageBatch:
     """Read, hash and decode a batch of `images` rows. Never raises: failures become a status with a message.
-    With `detect` (an `embeddings.detectors.DetectStage`) the same decoded image also goes to the detectors."""
+    With `detect` (an `editlens.embeddings.detectors.DetectStage`) the same decoded image also goes to the detectors."""
     rows = [empty_record(r) for r in recs]
     want = detect.min_side if detect is not None else 0
     found = detect.collector() if detect is not None else None

@@ -1,5 +1,5 @@
-"""The mapper: one shard in, output tables out, composed of the reader (`embeddings.reader`: manifest rows ->
-decoded batches), the model wrapper (`embeddings.encoder`) and the writer (`embeddings.writer`). The local
+"""The mapper: one shard in, output tables out, composed of the reader (`editlens.embeddings.reader`: manifest rows ->
+decoded batches), the model wrapper (`editlens.embeddings.encoder`) and the writer (`editlens.embeddings.writer`). The local
 distributor drives the same three pieces batch by batch; these run a whole shard in one process (Ray actors).
 """
 

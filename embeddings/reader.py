@@ -79,7 +79,7 @@ def decode_rows(rows: list[dict], shard: int, pp: Preprocess, max_pixels: int,
                 cache: LastRowGroup | None = None, detect=None) -> dict:
     """Manifest rows -> {shard, facts (image_facts columns), has_facts, ok (rows with a model input), pixels
     (uint8 tensor (len(ok), 3, size, size) or None), detections (image_detections rows, or None without
-    detectors: an `embeddings.detectors.DetectStage`)}."""
+    detectors: an `editlens.embeddings.detectors.DetectStage`)}."""
     import torch
 
     b = process_batch(rows, pp, max_pixels, cache, detect)

@@ -1,4 +1,4 @@
-"""The writer of the image and text shards: one atomic file per shard and table (`embeddings.tables`).
+"""The writer of the image and text shards: one atomic file per shard and table (`editlens.embeddings.tables`).
 An image shard writes image_embeddings (new contents only) and image_detections (with detectors) before
 image_facts (written last: its file marks the shard done)."""
 

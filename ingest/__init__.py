@@ -1,6 +1,6 @@
 """EditLens ingest: dataset files as they ship -> canonical Parquet tables (edits, images, rejects, ingest_runs).
 
-Entry point: ``ingest.main.run_ingest(IngestConfig(...))``. ``formats`` lists the reader names ``--format``
+Entry point: ``editlens.ingest.main.run_ingest(IngestConfig(...))``. ``formats`` lists the reader names ``--format``
 accepts (``seed`` auto-detects the SEED-Data-Edit part from the folder layout).
 """
 

@@ -204,7 +204,7 @@ _BY_NAME = (("magicbrush", "magicbrush-parquet"), ("hq-edit", "hqedit-parquet"),
 
 def parquet_signature(path: str, fmt: str | None = None) -> tuple[Signature | None, str | None]:
     """(signature, reason) of one Parquet file: its dataset/variant by its whole column signature
-    (``ingest.readers.signatures``), or (None, why it cannot be placed, with its columns). With ``fmt`` forced,
+    (``editlens.ingest.readers.signatures``), or (None, why it cannot be placed, with its columns). With ``fmt`` forced,
     the signature of that format the file fits best (its reader rejects the file once when it fits none)."""
     sig, columns = match_file(path, fmt)
     if sig is not None:
@@ -244,7 +244,7 @@ def _parquet_units(p: str, fmt: str | None) -> list[Unit]:
 
 def discover(path: str | os.PathLike, fmt: str | None = None, image_root: str | None = None,
              column_map: dict | None = None) -> Discovery:
-    """Units to ingest below ``path`` and the annotation-like files that cannot be placed (``ingest.discover``).
+    """Units to ingest below ``path`` and the annotation-like files that cannot be placed (``editlens.ingest.discover``).
     ``fmt`` forces a reader; ``image_root`` (absolute) is where loose files' image paths are relative to."""
     if fmt is not None and fmt not in ingest.formats:
         raise UnusableInput(f"unknown format {fmt!r}; known formats: {', '.join(ingest.formats)}")

@@ -38,7 +38,7 @@ from editlens.warehouse import Warehouse
 class IngestConfig:
     path: Path | str
     warehouse: Warehouse
-    format: str | None = None  # force a reader (one of ingest.formats); None: auto-detect
+    format: str | None = None  # force a reader (one of editlens.ingest.formats); None: auto-detect
     check_images: bool = True  # list image folders to mark missing files; False: `exists` is null
     workers: int | None = None  # reader processes; None: default_workers(); 1: in this process
     kill_after_steps: int | None = None  # tests only: SIGKILL the writing process at its n-th write step

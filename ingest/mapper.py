@@ -1,11 +1,11 @@
 """The mapper: one work unit's canonical rows, rejects and image registry.
 
-Readers parse their format and hand the mapper validated fields (``ingest.fields``); nothing else builds rows.
+Readers parse their format and hand the mapper validated fields (``editlens.ingest.fields``); nothing else builds rows.
 Two ways in, one set of rows: ``UnitMapper.add_edit`` (one edit; every reader, and the fallback) and the
 column-wise batch (``add_file_batch`` for single-turn files, ``add_turn_batch`` for multi-turn sessions), which
 builds Arrow pieces with no per-record Python objects and hands a batch it cannot take (a duplicate edit, an image
 check that raises, a value Arrow cannot hold) to the per-record path, which gives the same rows. Ids come from
-``ingest.ids``; tables are assembled by column name from the contract's schemas (``editlens.contract.tables``),
+``editlens.ingest.ids``; tables are assembled by column name from the contract's schemas (``editlens.contract.tables``),
 unset columns taking the unit's constants or their defaults.
 """
 

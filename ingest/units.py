@@ -11,7 +11,7 @@ class Unit:
     dataset: str  # seed-data-edit, instructpix2pix, magicbrush, hq-edit
     part: str  # part1-openimages, ..., or the peer release name
     split: str
-    reader: str  # a name from ingest.formats (seed-part1, ip2p-parquet, ...)
+    reader: str  # a name from editlens.ingest.formats (seed-part1, ip2p-parquet, ...)
     root: str  # absolute dataset (repo) root
     source_file: str  # the annotation file, relative to root
     image_root: str = ""  # folder image paths are relative to, relative to root ('' = root)

@@ -1,6 +1,6 @@
 """In-memory speed-ups, built once per mart version: the edit-id and image-id row indexes (id -> file and row
 number) and numpy arrays of the threshold scores. A page never waits for them: until they are built it runs the
-plain queries (``build=False``). ``dashboards.data.warmup`` builds them in the background; ``clear()`` forgets
+plain queries (``build=False``). ``editlens.dashboards.data.warmup`` builds them in the background; ``clear()`` forgets
 them.
 """
 

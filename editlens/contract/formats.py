@@ -1,6 +1,6 @@
 """The dataset format names `editlens ingest --format` accepts (one reader each, except `seed`, which picks the
 SEED-Data-Edit part from the folder layout). Kept here so that the command's `--help` lists them without
-importing the readers; `ingest.readers.READERS` implements exactly these (a test checks it)."""
+importing the readers; `editlens.ingest.readers.READERS` implements exactly these (a test checks it)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 @dataclass(frozen=True)
 class Signature:
-    reader: str  # the format name (ingest.formats)
+    reader: str  # the format name (editlens.ingest.formats)
     dataset: str
     part: str
     required: frozenset  # every one must be present

@@ -1,2 +1,2 @@
-"""The training and evaluation programs of the bundled `editlens-tiny` model (`embeddings.tiny` is the runtime:
+"""The training and evaluation programs of the bundled `editlens-tiny` model (`editlens.embeddings.tiny` is the runtime:
 config, weights, loader) and their log, `TRAINING.md`."""

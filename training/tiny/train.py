@@ -7,7 +7,7 @@ On a GPU the pairs are drawn (and their texts tokenised) by `--workers` DataLoad
 seeded stream; `--save-every` writes the weights during the run, so a run cut short keeps a checkpoint.
 
 The model is open_clip's own CLIP class built from `editlens-tiny.json`; images go through open_clip's eval
-transform for that config (`embeddings.tiny.preprocess()`, shared with scoring). Each step draws a batch of
+transform for that config (`editlens.embeddings.tiny.preprocess()`, shared with scoring). Each step draws a batch of
 fresh correct edits from `editlens.sample.world.iter_pairs(n, seed)` (a share turned into two-operation edits,
 half of the pairs seen as JPEGs) and minimises three contrastive (InfoNCE) losses:
 
