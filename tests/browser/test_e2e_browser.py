@@ -10,7 +10,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -18,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+
+from editlens.dashboards.serve import streamlit_command
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("EDITLENS_CHROMIUM", "/usr/bin/chromium"))
@@ -67,26 +68,7 @@ def server(warehouse):
     log = open(warehouse / "streamlit.log", "w")  # noqa: SIM115 (open for the server's whole life)
     env = dict(os.environ, EDITLENS_WAREHOUSE="/nonexistent-on-purpose")  # the --warehouse argument must win
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(REPO / "dashboards" / "app.py"),
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-            "--",
-            "--warehouse",
-            str(warehouse),
-        ],
+        [*streamlit_command("127.0.0.1", port), "--", "--warehouse", str(warehouse)],
         cwd=str(REPO),
         env=env,
         stdout=log,
