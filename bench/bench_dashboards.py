@@ -80,6 +80,13 @@ def _filters(marts_dir: Path):
         )
         return min(set(t.column("dataset").to_pylist())) if t is not None else None
 
+    def probe():  # an edit from the middle of the image index (its neighbours, not its own row, are searched)
+        from editlens.contract.index import NeighbourIndex, open_indexes
+
+        folders = [f for (k, sp), f in open_indexes(marts_dir.parent).items() if sp == "image"]
+        idx = NeighbourIndex.open(folders[0]) if folders else None
+        return idx.key(len(idx) // 2) if idx is not None and len(idx) else ""
+
     ds = first_dataset()
     return [
         (
@@ -123,6 +130,11 @@ def _filters(marts_dir: Path):
             lambda at: at.multiselect(key="ex_datasets").set_value([ds]),
         ),
         ("explorer", "Explorer: next page", lambda at: at.number_input(key="ex_page").set_value(3)),
+        ("edit_map", "Map: colour by label", lambda at: at.selectbox(key="map_colour").set_value("label")),
+        ("edit_map", "Map: instruction space", lambda at: at.selectbox(key="map_space").set_value("instruction")),
+        ("similar", "Similar: neighbours of an edit", lambda at: at.text_input(key="sim_edit").set_value(probe())),
+        ("review", "Review: flag select", lambda at: at.selectbox(key="rv_flag").set_value("is_misaligned")),
+        ("review", "Review: new seed", lambda at: at.number_input(key="rv_seed").set_value(7)),
         (
             "sql",
             "SQL: run a GROUP BY",
@@ -136,7 +148,8 @@ def _filters(marts_dir: Path):
     ]
 
 
-PAGES = [None, "instruction_types", "bias", "safety", "quality", "multi_turn", "explorer", "sql"]
+PAGES = [None, "instruction_types", "bias", "safety", "quality", "multi_turn", "explorer", "sql", "edit_map",
+         "similar", "review"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,9 @@ It stands in for `ingest` + `embed` output when developing and benchmarking the 
     truth = make_synthetic_warehouse("/tmp/wh", n_edits=3_770_000, seed=0)
 
 Tables written under ``DIR/parquet/<table>/*.parquet`` (one file per chunk, atomic writes): edits, images,
-rejects, ingest_runs, image_facts, edit_scores, image_concepts, embed_models. The injected defects and term
+rejects, ingest_runs, image_facts, edit_scores, image_concepts, embed_models, edit_projections (clustered 2-D
+points per dataset and part in the three map spaces), and neighbour indexes under ``DIR/index/`` (random
+``BROWSE_DIM``-dimensional vectors around one centre per dataset and part). The injected defects and term
 mentions are listed, one row per (edit_id, defect), in ``DIR/synthetic/truth.parquet`` (outside ``parquet/`` so
 dbt never reads it): noop, misaligned, full_regeneration, broken_image, duplicate_pair, near_duplicate_source,
 chain_break, cross_overlap, demographic_term, unsafe_term, watermark_removal.
@@ -37,6 +39,7 @@ from editlens.warehouse import Warehouse, atomic_write_table  # noqa: E402
 CHUNK = 250_000
 MODEL_NAME, PRETRAINED, PREPROCESS = "ViT-B-32", "synthetic", "resize224"
 MODEL_KEY = hashlib.sha1(f"{MODEL_NAME}|{PRETRAINED}|{PREPROCESS}".encode()).hexdigest()[:16]
+BROWSE_DIM = 32  # the synthetic index vectors (small: the index's search cost, not a model's, is what is measured)
 
 # (dataset, part, share of edits, multi-turn, split)
 PARTS = [
@@ -211,10 +214,15 @@ def _instructions(rng, n: int, truth_rows: list, edit_ids: pa.Array, multi: np.n
 
 
 def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, concepts: bool = True,
-                             chunk: int = CHUNK) -> SyntheticSummary:
+                             chunk: int = CHUNK, browse: bool = True) -> SyntheticSummary:
     """Write a full synthetic warehouse of ``n_edits`` edits under ``dir``; returns counts of injected truth."""
+    from editlens.contract.index import INDEX_SPACES, IndexWriter, index_dir
+
     t0 = time.perf_counter()
     wh = Warehouse.at(dir).ensure()
+    writers = {s: IndexWriter(index_dir(wh.root, MODEL_KEY, s), BROWSE_DIM,
+                              {"model_key": MODEL_KEY, "model_name": MODEL_NAME, "pretrained": PRETRAINED,
+                               "space": s, "synthetic": True}) for s in INDEX_SPACES} if browse else {}
     shares = np.array([p[2] for p in PARTS])
     counts = np.floor(shares / shares.sum() * n_edits).astype(int)
     counts[1] += n_edits - counts.sum()
@@ -442,6 +450,20 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                 "null_reason": pa.array(null_reason, pa.string()),
             })
             atomic_write_table(scores_tbl, wh.shard_path("edit_scores", name))
+            # ---- the browse stage: map points and index vectors, one cluster per dataset and part
+            if browse:
+                centre = np.random.default_rng([seed, zlib_crc(dataset + part)])
+                parts_xy, ids_np = [], edit_ids
+                for space in ("image", "instruction", "direction"):
+                    c = centre.normal(0, 3, 2)
+                    xy = (rng.normal(0, 1, (n, 2)) + c).astype(np.float32)
+                    parts_xy.append(pa.table({
+                        "edit_id": ids_np, "model_key": pa.array([MODEL_KEY] * n), "space": pa.array([space] * n),
+                        "method": pa.array(["pca"] * n), "x": pa.array(xy[:, 0]), "y": pa.array(xy[:, 1])}))
+                atomic_write_table(pa.concat_tables(parts_xy), wh.shard_path("edit_projections", name))
+                for space, w in writers.items():
+                    v = centre.normal(0, 1, BROWSE_DIM) + rng.normal(0, 1, (n, BROWSE_DIM))
+                    w.add(ids_np, v.astype(np.float32))
             runs.append((run_id, dataset, part, f"annotations/{name}", n))
             # ---- truth
             ids = edit_ids.to_numpy(zero_copy_only=False)
@@ -482,6 +504,8 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
     models = pa.table({"model_key": [MODEL_KEY], "model_name": [MODEL_NAME], "pretrained": [PRETRAINED],
                        "weights_sha256": ["0" * 64], "preprocess": [PREPROCESS], "embed_dim": pa.array([512], pa.int32())})
     atomic_write_table(models, wh.shard_path("embed_models", "synthetic"))
+    for w in writers.values():
+        w.close()
     truth = list(dict.fromkeys(truth))
     truth_tbl = pa.table({"edit_id": pa.array([t[0] for t in truth], pa.string()),
                           "defect": pa.array([t[1] for t in truth], pa.string()),
@@ -490,6 +514,12 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
     tc = pc.value_counts(truth_tbl["defect"]).to_pylist()
     return SyntheticSummary(wh.root, n_edits, n_images, {d["values"]: d["counts"] for d in tc},
                             time.perf_counter() - t0)
+
+
+def zlib_crc(s: str) -> int:
+    import zlib
+
+    return zlib.crc32(s.encode())
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:

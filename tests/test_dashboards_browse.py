@@ -97,7 +97,7 @@ def test_similar_edits_by_image_are_the_exact_nearest(wh, monkeypatch):
     m = data.Marts.open(wh)
     (key,) = {k for k, _ in B.indexes(m)}
     idx = ix.NeighbourIndex.open(ix.index_dir(wh, key, "image"), use_hnsw=False)
-    probe = str(idx.keys[5])
+    probe = idx.key(5)
     want = [e for e, _ in idx.exact_search(idx.vector(probe), 9) if e != probe][:8]
     at = _open(wh, monkeypatch, "similar", edit=probe)
     at.number_input(key="sim_k").set_value(8).run()

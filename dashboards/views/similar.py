@@ -44,7 +44,7 @@ else:
         st.session_state["sim_edit"] = st.query_params["edit"]
     edit_id = st.text_input("Edit id", key="sim_edit", placeholder="16 hex characters (from any card or table)")
     if not edit_id.strip():
-        edit_id = str(idx.keys[0]) if len(idx) else ""
+        edit_id = idx.key(0) if len(idx) else ""
         st.caption(f"No edit chosen: showing the neighbours of the first indexed edit, `{edit_id}`.")
     edit_id = edit_id.strip()
     st.query_params["edit"] = edit_id

@@ -57,9 +57,15 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory, built_warehouse) -> Path:
+    import shutil
+
     from conftest import copy_marts
 
-    return copy_marts(built_warehouse, tmp_path_factory.mktemp("whe2e"))
+    dst = copy_marts(built_warehouse, tmp_path_factory.mktemp("whe2e"))
+    # the similarity page's indexes, and the job tables a verdict round trip rebuilds the marts from
+    shutil.copytree(built_warehouse / "index", dst / "index")
+    shutil.copytree(built_warehouse / "parquet", dst / "parquet")
+    return dst
 
 
 @pytest.fixture(scope="module")
@@ -292,3 +298,77 @@ def test_sql(browser_page, server, marts):
     page.get_by_role("button", name="Run").click()
     page.get_by_text("only SELECT").first.wait_for()
     _shot(page, "8-sql")
+
+
+def test_edit_map(browser_page, server, marts):
+    page = browser_page
+    _open(page, server, "map", "Where do edits cluster?")
+    n = int(((marts["edit_map"]["space"] == "image") & (marts["edit_map"]["method"] == "pca")).sum())
+    page.get_by_text(re.compile(rf"{n:,} of {n:,} edits drawn, a uniform random sample")).first.wait_for()
+    chart = page.locator(".st-key-map_chart_box .vega-embed").first
+    chart.wait_for()
+    box = chart.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 300  # the map is drawn, not an empty frame
+    # one mark per drawn point (vega-lite's SVG renderer)
+    page.wait_for_function("(n) => document.querySelectorAll('.st-key-map_chart_box .mark-symbol path').length >= n",
+                           arg=n)
+    # a region from the URL lists its edits and links to the explorer filtered to it
+    xs = marts["edit_map"].query("space == 'image'")["x"].sort_values()
+    lo, hi = float(xs.iloc[len(xs) // 4]), float(xs.iloc[3 * len(xs) // 4])
+    _open(page, server, f"map?region={lo},{hi},-100,100", "Where do edits cluster?")
+    link = page.get_by_role("link", name="Open these edits in the explorer")
+    link.wait_for()
+    assert "map=" in (link.get_attribute("href") or "")
+    _shot(page, "9-map")
+
+
+def test_similar_edits(browser_page, server, marts):
+    page = browser_page
+    probe = marts["edit_map"].query("space == 'image'").sort_values("edit_id")["edit_id"].iloc[3]
+    _open(page, server, f"similar?edit={probe}", "Which edits look like this one?")
+    page.get_by_text("12 nearest edits").first.wait_for()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.st-key-sim_results a[href*=\"edit?edit=\"]').length >= 12")
+    links = page.locator('.st-key-sim_results a[href*="edit?edit="]')
+    assert links.count() == 12
+    assert probe not in [links.nth(i).inner_text() for i in range(links.count())]
+    assert page.locator('.st-key-sim_results [data-testid="stImage"]').count() == 12
+    _shot(page, "10-similar")
+
+
+def test_verdict_round_trip(browser_page, server, warehouse):
+    """A verdict given in the browser is saved to the warehouse and, after `editlens build`, counted in the
+    flag's precision, which the page then shows beside the flag."""
+    from editlens.build import run_build
+    from editlens.warehouse import Warehouse
+
+    page = browser_page
+    _open(page, server, "review", "Can this flag be trusted?")
+    card = page.locator(".st-key-rv_card")
+    card.wait_for()
+    flagged = "does **not** flag" not in card.inner_text() and "does not flag" not in card.inner_text()
+    page.get_by_role("button", name="Right (y)").click()
+    _settle(page)
+    page.get_by_text(re.compile(r"1 of \d+ reviewed")).first.wait_for()
+    files = list((warehouse / "parquet" / "flag_verdicts").glob("*.parquet"))
+    assert len(files) == 1
+    row = pq.read_table(files[0]).to_pylist()[0]
+    assert row["verdict"] == "right" and row["flag"] == "is_noop" and row["flagged"] is flagged
+    assert run_build(Warehouse.at(warehouse), ["--quiet"]) == 0
+    prec = pq.read_table(warehouse / "marts" / "flag_precision.parquet").to_pandas()
+    got = prec[(prec["flag"] == "is_noop") & (prec["dataset"] == row_dataset(warehouse, row["edit_id"]))].iloc[0]
+    if flagged:
+        assert (got["n_true_positive"], got["n_reviewed_flagged"], got["precision"]) == (1, 1, 1.0)
+    else:
+        assert (got["n_true_negative"], got["n_reviewed_unflagged"], got["false_omission_rate"]) == (1, 1, 0.0)
+    page.reload()
+    page.get_by_role("heading", name="Can this flag be trusted?").first.wait_for()
+    _settle(page)
+    if flagged:
+        assert _metric(page, "Precision") == "100.0%"
+    _shot(page, "11-review")
+
+
+def row_dataset(warehouse: Path, edit_id: str) -> str:
+    e = pq.read_table(warehouse / "marts" / "edits.parquet", columns=["edit_id", "dataset"]).to_pandas()
+    return e.loc[e["edit_id"] == edit_id, "dataset"].iloc[0]
