@@ -56,6 +56,7 @@ else:
     base = B.edit_rows(m, [edit_id])
     if not base.empty:
         ui.edit_card(m, base.iloc[0].to_dict(), refs=ui.image_refs_for(m, base))
+        ui.tag_control(m, edit_id, "sim")
     st.caption(f"Nearest by {space} embedding ({ui.num(len(idx))} edits indexed, {idx.backend}).")
 
 if hits.empty:
