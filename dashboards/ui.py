@@ -119,3 +119,58 @@ def tag_control(m: data.Marts, edit_id: str, key: str, current: str | None = Non
 
     st.segmented_control("Tag", TAGS, default=current, key=state_key, on_change=_save,
                          label_visibility="collapsed")
+
+
+def readable(name: str) -> str:
+    """A column or flag name for people: no snake_case, known abbreviations kept."""
+    s = str(name).removeprefix("is_").removeprefix("has_").removeprefix("n_").replace("_", " ")
+    for a, b in (("ip2p", "InstructPix2Pix"), ("clip", "CLIP"), ("phash", "pHash"), ("l1", "L1"), ("mse", "MSE")):
+        s = " ".join(b if w == a else w for w in s.split(" "))
+    return s[:1].upper() + s[1:]
+
+
+def rate_bars(
+    df: pd.DataFrame,
+    category: str,
+    num: str,
+    den: str,
+    *,
+    title: str,
+    color: str | None = None,
+    key: str | None = None,
+    label_width: int = 360,
+    reference: float | None = None,
+):
+    """Horizontal bars of num / den per ``category``, each with its Wilson 95% interval and "k / n" beside it;
+    bars over fewer than data.SMALL_N edits are faded and listed under the chart. Returns the frame drawn."""
+    import altair as alt
+
+    d = data.with_interval(df, num, den)
+    d = d[d[den].fillna(0) > 0].copy()
+    if d.empty:
+        return d
+    d["n_label"] = [f"{int(k):,} / {int(n):,}" for k, n in zip(d[num], d[den])]
+    d["interval"] = [f"{100 * a:.1f}–{100 * b:.1f}%" for a, b in zip(d["ci_low"], d["ci_high"])]
+    y = alt.Y(f"{category}:N", title=None, sort="-x", axis=alt.Axis(labelLimit=label_width))
+    tip = [category, alt.Tooltip(f"{num}:Q", title="edits"), alt.Tooltip(f"{den}:Q", title="denominator"),
+           alt.Tooltip("rate:Q", format=".1%"), alt.Tooltip("interval:N", title="Wilson 95%")]
+    base = alt.Chart(d).encode(y=y)
+    enc = {"x": alt.X("rate:Q", title=title, axis=alt.Axis(format=".0%" if d["ci_high"].max() > 0.1 else ".1%")),
+           "opacity": alt.condition("datum.small_n", alt.value(0.4), alt.value(1.0)), "tooltip": tip}
+    if color:
+        enc["color"] = alt.Color(f"{color}:N", legend=alt.Legend(orient="bottom", labelLimit=300))
+    bars = base.mark_bar().encode(**enc)
+    err = base.mark_rule(color="black").encode(x="ci_low:Q", x2="ci_high:Q")
+    text = base.mark_text(align="left", dx=4, fontSize=11).encode(x="ci_high:Q", text="n_label:N")
+    layers = [bars, err, text]
+    if reference is not None:
+        layers.append(alt.Chart(pd.DataFrame({"x": [reference]})).mark_rule(color="red", strokeDash=[4, 3])
+                      .encode(x="x:Q"))
+    st.altair_chart(alt.layer(*layers), width="stretch", height=70 + 30 * len(d), key=key)
+    small = d[d["small_n"]]
+    msg = "Bars: share with its Wilson 95% interval (black line); beside each bar, edits / denominator."
+    if len(small):
+        msg += (f" Small n (under {data.SMALL_N} edits, faded): "
+                + ", ".join(f"{c} (n = {int(n)})" for c, n in zip(small[category], small[den])) + ".")
+    st.caption(msg)
+    return d

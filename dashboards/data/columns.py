@@ -40,12 +40,24 @@ QUALITY_FLAGS: dict[str, tuple[str | None, bool]] = {
 FLAG_COUNT_COLUMN = "n_quality_flags"
 # edits columns shown in example tables, when present
 EXAMPLE_COLUMNS = ("edit_id", "dataset", "part", "split", "session_id", "turn_index", "instruction")
-# the Quality page's sliders: score column -> the threshold (thresholds_in_force.name) that sets its default
-DEFAULT_THRESHOLDS = {
-    "clip_i": "ip2p_clip_i",
-    "directional_caption": "ip2p_directional",
-    "clip_t_target_caption": "ip2p_clip_t",
+# the InstructPix2Pix filter's three scores, as `edits.passes_ip2p_filter` defines them: name -> (label, the
+# columns coalesced in order (caption-based where the dataset has captions), the threshold that sets it). The
+# Quality sliders move these, so at the seeded values they count exactly the edits the marts call passing.
+FILTER_SCORES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "clip_i": ("CLIP-I (source vs target image)", ("clip_i",), "ip2p_clip_i"),
+    "directional": (
+        "Directional (caption-based, else instruction)",
+        ("directional_caption", "directional_instruction"),
+        "ip2p_directional",
+    ),
+    "clip_t": (
+        "CLIP-T (target vs caption, else instruction)",
+        ("clip_t_target_caption", "clip_t_instruction"),
+        "ip2p_clip_t",
+    ),
 }
+# the Quality page's sliders: filter score -> the threshold (thresholds_in_force.name) that sets its default
+DEFAULT_THRESHOLDS = {k: v[2] for k, v in FILTER_SCORES.items()}
 
 
 # --- column roles ------------------------------------------------------------------------------------------------
@@ -57,7 +69,35 @@ def score_columns(m: Marts) -> list[str]:
 
 
 def score_label(col: str) -> str:
-    return SCORES.get(col, (col, True))[0]
+    if col in FILTER_SCORES:
+        return FILTER_SCORES[col][0]
+    return SCORES.get(col, (col.replace("_", " "), True))[0]
+
+
+def filter_score_columns(m: Marts) -> list[str]:
+    """The InstructPix2Pix filter scores this warehouse can compute (one of its columns present)."""
+    present = set(score_columns(m))
+    return [k for k, (_, cols, _) in FILTER_SCORES.items() if present & set(cols)]
+
+
+def score_sql(m: Marts, name: str, alias: str = "") -> str:
+    """SQL of one score: a column of `edits`, or a filter score (its columns coalesced, as the marts do)."""
+    pre = f"{alias}." if alias else ""
+    if name in FILTER_SCORES:
+        present = set(score_columns(m))
+        cols = [c for c in FILTER_SCORES[name][1] if c in present]
+        if not cols:
+            raise ValueError(f"no column of score {name}")
+        if len(cols) == 1:
+            return f'{pre}"{cols[0]}"'
+        return "coalesce(" + ", ".join(f'{pre}"{c}"' for c in cols) + ")"
+    if name not in score_columns(m):
+        raise ValueError(f"unknown score column {name}")
+    return f'{pre}"{name}"'
+
+
+def higher_is_better(name: str) -> bool:
+    return True if name in FILTER_SCORES else SCORES.get(name, ("", True))[1]
 
 
 def flag_columns(m: Marts) -> list[str]:
@@ -82,7 +122,7 @@ def default_thresholds(m: Marts) -> dict[str, float]:
         return {}
     t = m.df("select name, value from thresholds_in_force")
     in_force = dict(zip(t["name"], t["value"].astype(float)))
-    present = set(score_columns(m))
+    present = set(filter_score_columns(m))
     return {
         col: in_force[name] for col, name in DEFAULT_THRESHOLDS.items() if col in present and name in in_force
     }

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from editlens.dashboards.data.columns import QUALITY_FLAGS, example_columns, flag_columns, score_columns
+from editlens.dashboards.data.columns import (
+    FILTER_SCORES,
+    QUALITY_FLAGS,
+    example_columns,
+    flag_columns,
+    score_columns,
+    score_sql,
+)
 from editlens.dashboards.data.connection import Marts, select_list
 from editlens.dashboards.data.lookup import rows_by_id
 from editlens.dashboards.data.overview import card_has
@@ -40,6 +47,11 @@ def score_histogram(m: Marts, col: str, bins: int = 40) -> pd.DataFrame:
 
 def score_range(m: Marts, col: str) -> tuple[float, float]:
     m.require("edits")
+    if col in FILTER_SCORES and col not in score_columns(m):  # a coalesced filter score: the widest range of its columns
+        rs = [score_range(m, c) for c in FILTER_SCORES[col][1] if c in score_columns(m)]
+        if not rs:
+            raise ValueError(f"unknown score column {col}")
+        return min(r[0] for r in rs), max(r[1] for r in rs)
     if col not in score_columns(m):
         raise ValueError(f"unknown score column {col}")
     stats = _parquet_min_max(str(m.path("edits")), m.version(), col)
@@ -76,26 +88,33 @@ def _parquet_min_max(path: str, version: tuple, col: str) -> tuple[float, float]
 
 
 def pass_counts(m: Marts, thresholds: dict[str, tuple[str, float]]) -> pd.DataFrame:
-    """Per dataset: edits, edits passing every threshold (``col >= v`` or ``col <= v``), pass rate."""
+    """Per dataset: edits, edits judged (every thresholded score present), edits passing every threshold
+    (``score >= v`` or ``score <= v``), pass rate = passing / judged, edits not judged. A score is a column of
+    `edits` or an InstructPix2Pix filter score (``clip_i``, ``directional``, ``clip_t``: the marts' coalesced
+    definitions), so at the seeded thresholds this counts what `dataset_scorecard` and `bias_slices` count."""
     m.require("edits")
-    valid = set(score_columns(m))
+    exprs = {}
     for col, (op, v) in thresholds.items():
-        if col not in valid or op not in (">=", "<="):
+        if op not in (">=", "<="):
             raise ValueError(f"bad threshold {col} {op}")
+        exprs[col] = score_sql(m, col)  # ValueError for an unknown score
     arrays = score_arrays(m, tuple(sorted(thresholds)), build=False)
     if arrays is not None:  # in memory: a slider move is a few vectorised comparisons, not a scan
         return arrays.pass_counts(thresholds)
-    conds, params = [], []
+    conds, judged, params = [], [], []
     for col, (op, v) in sorted(thresholds.items()):
-        conds.append(f'coalesce("{col}" {op} ?, false)')
+        conds.append(f"coalesce({exprs[col]} {op} ?, false)")
+        judged.append(f"{exprs[col]} is not null")
         params.append(float(v))
     cond = " and ".join(conds) or "true"
+    jcond = " and ".join(judged) or "true"
     df = m.df(
-        f"select dataset, count(*) as n_edits, sum(({cond})::int)::bigint as n_pass from edits "
-        "group by 1 order by 1",
+        f"select dataset, count(*) as n_edits, count(*) filter (where {jcond}) as n_judged, "
+        f"sum(({cond})::int)::bigint as n_pass from edits group by 1 order by 1",
         params,
     )
-    df["pass_rate"] = df["n_pass"] / df["n_edits"]
+    df["pass_rate"] = df["n_pass"] / df["n_judged"].where(df["n_judged"] > 0)
+    df["n_not_judged"] = df["n_edits"] - df["n_judged"]
     return df
 
 

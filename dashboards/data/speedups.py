@@ -27,18 +27,27 @@ class _ScoreArrays:
         import numpy as np
 
         ok = np.ones(len(self.codes), dtype=bool)
+        judged = np.ones(len(self.codes), dtype=bool)
         for col, (op, v) in thresholds.items():
             x = self.columns[col]
+            judged &= ~np.isnan(x)
             with np.errstate(invalid="ignore"):
                 ok &= (x >= v) if op == ">=" else (x <= v)  # NaN (no score) never passes
         k = len(self.datasets)
         n = np.bincount(self.codes, minlength=k)
+        j = np.bincount(self.codes[judged], minlength=k)
         p = np.bincount(self.codes[ok], minlength=k)
         df = pd.DataFrame(
-            {"dataset": self.datasets, "n_edits": n.astype("int64"), "n_pass": p.astype("int64")}
+            {
+                "dataset": self.datasets,
+                "n_edits": n.astype("int64"),
+                "n_judged": j.astype("int64"),
+                "n_pass": p.astype("int64"),
+            }
         )
         df = df[df["n_edits"] > 0].sort_values("dataset", ignore_index=True)
-        df["pass_rate"] = df["n_pass"] / df["n_edits"]
+        df["pass_rate"] = df["n_pass"] / df["n_judged"].where(df["n_judged"] > 0)
+        df["n_not_judged"] = df["n_edits"] - df["n_judged"]
         return df
 
 
@@ -47,15 +56,18 @@ def _score_arrays_cached(root: str, version: tuple, cols: tuple[str, ...]) -> _S
     import numpy as np
     import pyarrow.compute as pc
 
+    from editlens.dashboards.data.columns import score_sql
+
     mm = Marts(Path(root))
-    t = mm.arrow(f"select dataset, {', '.join(chr(34) + c + chr(34) for c in cols)} from edits")
+    t = mm.arrow(f"select dataset, {', '.join(score_sql(mm, c) + ' as ' + chr(34) + c + chr(34) for c in cols)} from edits")
     enc = pc.dictionary_encode(t.column("dataset")).combine_chunks()
     names = enc.dictionary.to_pylist()
     order = sorted(range(len(names)), key=lambda i: str(names[i]))
     remap = np.empty(len(names), dtype=np.int32)
     remap[order] = np.arange(len(names), dtype=np.int32)
     codes = remap[enc.indices.to_numpy(zero_copy_only=False)]
-    columns = {c: t.column(c).to_numpy().astype(np.float32, copy=False) for c in cols}
+    # float64, as the marts compare: a float32 copy would move scores a hair from the seeded threshold across it
+    columns = {c: t.column(c).to_numpy(zero_copy_only=False).astype(np.float64, copy=False) for c in cols}
     return _ScoreArrays([str(names[i]) for i in order], codes, columns)
 
 

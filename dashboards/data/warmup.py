@@ -15,7 +15,7 @@ import threading
 import duckdb
 
 from editlens.dashboards.data import speedups
-from editlens.dashboards.data.columns import SCORES, default_thresholds, score_columns
+from editlens.dashboards.data.columns import default_thresholds, higher_is_better, score_columns
 from editlens.dashboards.data.connection import LOCAL, Conn, Marts
 from editlens.dashboards.data.multi_turn import session_summary
 from editlens.dashboards.data.quality import flag_counts, pass_counts, score_range, worst_examples
@@ -71,7 +71,7 @@ def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
         _RUNNING[threading.current_thread()] = con
         LOCAL.conn = Conn(con)
         try:
-            thresholds = {c: (">=" if SCORES[c][1] else "<=", v) for c, v in default_thresholds(m).items()}
+            thresholds = {c: (">=" if higher_is_better(c) else "<=", v) for c, v in default_thresholds(m).items()}
         except Exception:  # noqa: BLE001 (interrupted at exit, or the marts changed: the steps do what they can)
             thresholds = {}
         steps = [
@@ -89,7 +89,7 @@ def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
                 else None
             ),
             lambda: flag_counts(m),
-            lambda: [score_range(m, c) for c in score_columns(m)],
+            lambda: [score_range(m, c) for c in score_columns(m) + list(thresholds)],
             lambda: [worst_examples(m, flag_counts(m)["flag"].iloc[0])],
             lambda: safety_gallery(m, None, False) if m.has("safety_flagged_edits") else None,
         ]

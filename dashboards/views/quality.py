@@ -1,5 +1,7 @@
 """Quality: how are the scores distributed, how many edits pass a threshold, what do the worst ones look like?"""
 
+import math
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -16,35 +18,45 @@ if not scores:
     st.stop()
 
 st.subheader("Thresholds")
-st.caption("Move a slider: the pass counts below update live (an edit passes when it meets every threshold).")
+st.caption(
+    "The InstructPix2Pix filter's three scores, as the marts define them (caption-based where the dataset has "
+    "captions, else instruction-based). Move a slider: the pass counts update live. An edit passes when it meets "
+    "every threshold; the pass rate is over the edits that have all three scores (judged), the same denominator "
+    "as on the Overview and Bias pages."
+)
 defaults = data.default_thresholds(m)
 if not m.has("thresholds_in_force"):
     st.caption(
         f"No `thresholds_in_force` mart, so no default thresholds: the sliders start at the lowest score. {data.BUILD_HINT}"
     )
-slider_cols = list(defaults) or scores[:2]
+slider_cols = data.filter_score_columns(m) or scores[:2]
 thresholds = {}
 cols = st.columns(len(slider_cols))
 for col, box in zip(slider_cols, cols):
     lo, hi = data.score_range(m, col)
-    higher = data.SCORES[col][1]
-    dv = min(max(defaults.get(col, lo), lo), hi)
+    higher = data.higher_is_better(col)
+    dv = defaults.get(col, lo)
+    # the range always holds the seeded value: a slider never starts anywhere but at the threshold in force
+    lo_s, hi_s = math.floor(min(lo, dv) * 100) / 100, math.ceil(max(hi, dv) * 100) / 100
     v = box.slider(
         f"{data.score_label(col)} {'≥' if higher else '≤'}",
-        min_value=round(lo, 3),
-        max_value=round(hi, 3),
-        value=round(dv, 3),
+        min_value=lo_s,
+        max_value=hi_s if hi_s > lo_s else lo_s + 0.01,
+        value=float(round(dv, 4)),
         step=0.01,
         key=f"thr_{col}",
     )
     thresholds[col] = (">=" if higher else "<=", float(v))
 pc = data.pass_counts(m, thresholds)
-n_all, n_pass = int(pc["n_edits"].sum()), int(pc["n_pass"].sum())
-c = st.columns(3)
+n_all, n_judged, n_pass = (int(pc[c].sum()) for c in ("n_edits", "n_judged", "n_pass"))
+c = st.columns(4)
 c[0].metric("Edits passing", ui.num(n_pass))
-c[1].metric("Of", ui.num(n_all))
-c[2].metric("Pass rate", ui.pct(n_pass / n_all if n_all else None))
+c[1].metric("Of judged", ui.num(n_judged))
+c[2].metric("Pass rate", ui.pct(n_pass / n_judged if n_judged else None))
+c[3].metric("Not judged (a score missing)", ui.num(n_all - n_judged))
 ui.table(pc, "pass_table", {"pass_rate": "{:.1%}"})
+if n_judged:
+    ui.rate_bars(pc, "dataset", "n_pass", "n_judged", title="share of judged edits passing", key="pass_bars")
 
 st.subheader("Score histogram")
 hist_col = st.selectbox("Score", scores, key="hist_score", format_func=data.score_label)
@@ -66,9 +78,10 @@ bars = (
     )
 )
 layers = [bars]
-if hist_col in thresholds:
+drawn = next((k for k in thresholds if k == hist_col or hist_col in data.FILTER_SCORES.get(k, ("", ()))[1]), None)
+if drawn:
     layers.append(
-        alt.Chart(pd.DataFrame({"t": [thresholds[hist_col][1]]})).mark_rule(color="red").encode(x="t:Q")
+        alt.Chart(pd.DataFrame({"t": [thresholds[drawn][1]]})).mark_rule(color="red").encode(x="t:Q")
     )
 st.altair_chart(alt.layer(*layers), width="stretch")
 ui.denominator_note(int(h["n_edits"].sum()), "edits with this score")
@@ -76,16 +89,8 @@ ui.denominator_note(int(h["n_edits"].sum()), "edits with this score")
 if m.has("edit_quality_flags"):
     st.subheader("Quality flags")
     fc = data.flag_counts(m)
-    st.altair_chart(
-        alt.Chart(fc)
-        .mark_bar()
-        .encode(
-            x=alt.X("rate:Q", axis=alt.Axis(format=".1%"), title="share of edits"),
-            y=alt.Y("flag:N", sort="-x", title=None),
-            tooltip=["flag", "n_edits", "denominator", alt.Tooltip("rate:Q", format=".2%")],
-        ),
-        width="stretch",
-    )
+    fcv = fc.assign(flag_name=fc["flag"].map(data.flag_label))
+    ui.rate_bars(fcv, "flag_name", "n_edits", "denominator", title="share of edits", key="flag_bars")
     unjudged = data.n_alignment_not_judged(m)
     if unjudged:
         st.caption(

@@ -27,6 +27,24 @@ near_dup as (
 
 ),
 
+near_dup_partners as (
+
+    -- per near-duplicate source content: do all the edits of its near-duplicate partners sit in one session?
+    -- (turns of one session start from near-identical images: counted apart from duplicates across sessions)
+    select
+        pairs.sha256,
+        count(distinct partner.session_id) = 1 and count(partner.session_id) = count(*) as partners_one_session,
+        any_value(partner.session_id) as partner_session_id
+    from (
+        select sha256_a as sha256, sha256_b as other from {{ ref('int_near_duplicate_sources') }}
+        union all
+        select sha256_b, sha256_a from {{ ref('int_near_duplicate_sources') }}
+    ) as pairs
+    join edits as partner on partner.source_sha256 = pairs.other
+    group by pairs.sha256
+
+),
+
 chain_breaks as (
 
     select * from {{ ref('int_session_chain_breaks') }}
@@ -104,6 +122,8 @@ flags as (
         duplicates.original_edit_id as duplicate_of_edit_id,
         near_dup.sha256 is not null as has_near_duplicate_source,
         near_dup.hamming as near_duplicate_hamming,
+        coalesce(near_dup.sha256 is not null and near_dup_partners.partners_one_session
+            and near_dup_partners.partner_session_id = edits.session_id, false) as is_near_duplicate_within_session,
         chain_breaks.edit_id is not null as is_chain_break,
         chain_breaks.break_reason as chain_break_reason,
         src_overlap.sha256 is not null or tgt_overlap.sha256 is not null as has_content_overlap,
@@ -137,6 +157,7 @@ flags as (
     from edits
     left join duplicates on duplicates.edit_id = edits.edit_id
     left join near_dup on near_dup.sha256 = edits.source_sha256
+    left join near_dup_partners on near_dup_partners.sha256 = edits.source_sha256
     left join chain_breaks on chain_breaks.edit_id = edits.edit_id
     left join content_overlaps as src_overlap on src_overlap.sha256 = edits.source_sha256
     left join content_overlaps as tgt_overlap on tgt_overlap.sha256 = edits.target_sha256
