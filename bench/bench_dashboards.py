@@ -127,7 +127,7 @@ def _filters(marts_dir: Path):
         (
             "explorer",
             "Explorer: dataset filter",
-            lambda at: at.multiselect(key="ex_datasets").set_value([ds]),
+            lambda at: at.multiselect(key="ex_dataset").set_value([ds]),
         ),
         ("explorer", "Explorer: next page", lambda at: at.number_input(key="ex_page").set_value(3)),
         ("edit_map", "Map: colour by label", lambda at: at.selectbox(key="map_colour").set_value("label")),

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from editlens.dashboards import data
+from editlens.dashboards import data, ui
 
 # page scripts live in views/, not pages/: a pages/ folder switches `streamlit run` to folder-based navigation
 _PAGES = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="EditLens", layout="wide")
+ui.inject_css()
 
 PAGES = [
     st.Page(_PAGES / "overview.py", title="Overview", url_path="overview", default=True),
@@ -29,6 +30,7 @@ PAGES = [
     st.Page(_PAGES / "edit_map.py", title="Edit map", url_path="map"),
     st.Page(_PAGES / "similar.py", title="Similar edits", url_path="similar"),
     st.Page(_PAGES / "review.py", title="Review queue", url_path="review"),
+    st.Page(_PAGES / "edit.py", title="Edit detail", url_path="edit"),
     st.Page(_PAGES / "policy.py", title="Policy", url_path="policy"),
     st.Page(_PAGES / "sql.py", title="SQL", url_path="sql"),
 ]
@@ -40,6 +42,7 @@ with st.sidebar:
     st.caption(f"Warehouse: `{m.root}`")
     avail = m.available()
     st.caption(f"Marts: {len(avail)} of {len(data.MARTS)} present")
+    st.toggle("Reveal unsafe images", key=ui.REVEAL_KEY, help="Off: edits flagged for safety are blurred on every page.")
 try:
     page.run()
 except data.MissingMart as exc:

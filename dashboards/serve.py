@@ -35,6 +35,8 @@ def streamlit_command(host: str = "127.0.0.1", port: int = 8501) -> list[str]:
         "false",
         "--server.fileWatcherType",
         "none",
+        "--client.toolbarMode",
+        "viewer",  # no Deploy button (also in .streamlit/config.toml for a plain `streamlit run`)
     ]
 
 

@@ -229,20 +229,29 @@ def test_safety_rates_and_blurred_gallery(app, marts):
 def test_quality_thresholds_count_live(app, marts, repo_root):
     at = app("quality")
     e = marts["edits"]
-    # the sliders start at the thresholds this build used: the seed's InstructPix2Pix filter values
+    # the sliders start at the thresholds this build used (the seed's InstructPix2Pix filter values), even where
+    # every score lies above the seeded value, and move the filter's own scores (caption-based, else instruction)
     seed = pd.read_csv(repo_root / "seeds" / "thresholds.csv").set_index("name")["value"]
     t_i, t_d, t_t = (float(seed[k]) for k in ("ip2p_clip_i", "ip2p_directional", "ip2p_clip_t"))
     assert at.slider(key="thr_clip_i").value == pytest.approx(t_i)
-    lo = round(float(e["directional_caption"].min()), 3)  # a slider starts inside the scores' range
-    assert at.slider(key="thr_directional_caption").value == pytest.approx(max(t_d, lo))
-    passing = (e["clip_i"] >= t_i) & (e["directional_caption"] >= t_d) & (e["clip_t_target_caption"] >= t_t)
-    assert 0 < int(passing.sum()) < len(e)
+    assert at.slider(key="thr_directional").value == pytest.approx(t_d)
+    assert at.slider(key="thr_clip_t").value == pytest.approx(t_t)
+    d = e["directional_caption"].fillna(e["directional_instruction"])
+    ct = e["clip_t_target_caption"].fillna(e["clip_t_instruction"])
+    judged = e["clip_i"].notna() & d.notna() & ct.notna()
+    passing = judged & (e["clip_i"] >= t_i) & (d >= t_d) & (ct >= t_t)
+    assert 0 < int(passing.sum()) < int(judged.sum()) < len(e)
+    # at the seeded thresholds: exactly the marts' passes_ip2p_filter, over the edits it judges
+    assert int(passing.sum()) == int(e["passes_ip2p_filter"].fillna(False).sum())
+    assert int(judged.sum()) == int(e["passes_ip2p_filter"].notna().sum())
     assert metric(at, "Edits passing") == f"{int(passing.sum()):,}"
-    assert metric(at, "Of") == f"{len(e):,}"
+    assert metric(at, "Of judged") == f"{int(judged.sum()):,}"
+    assert metric(at, "Not judged (a score missing)") == f"{len(e) - int(judged.sum()):,}"
     at.slider(key="thr_clip_i").set_value(0.9).run()
     assert not at.exception
-    passing = (e["clip_i"] >= 0.9) & (e["directional_caption"] >= t_d) & (e["clip_t_target_caption"] >= t_t)
+    passing = judged & (e["clip_i"] >= 0.9) & (d >= t_d) & (ct >= t_t)
     assert metric(at, "Edits passing") == f"{int(passing.sum()):,}"
+    assert metric(at, "Of judged") == f"{int(judged.sum()):,}"  # a slider never changes who is judged
     per_ds = frame(at, "pass_table").set_index("dataset")["n_pass"].astype(int).to_dict()
     assert per_ds == passing.groupby(e["dataset"]).sum().astype(int).to_dict()
     # worst examples of a flag: count in caption, cards show flagged edits, worst first
@@ -309,7 +318,7 @@ def test_explorer_search_filters_pages_and_downloads(app, marts, wh):
     at.text_input(key="ex_text").set_value("the").run()
     hit = e["instruction"].str.contains("the", case=False)
     assert metric(at, "Matching edits") == f"{int(hit.sum()):,}"
-    at.multiselect(key="ex_datasets").set_value(["seed-data-edit"]).run()
+    at.multiselect(key="ex_dataset").set_value(["seed-data-edit"]).run()
     hit &= e["dataset"] == "seed-data-edit"
     assert metric(at, "Matching edits") == f"{int(hit.sum()):,}"
     tab = frame(at, "ex_table")
@@ -319,7 +328,7 @@ def test_explorer_search_filters_pages_and_downloads(app, marts, wh):
     assert list(tab["edit_id"]) == e.loc[hit, "edit_id"].tolist()[20:40]
     # label and score filters
     lab = marts["edit_labels"]
-    at.multiselect(key="ex_labels").set_value(["object-remove"]).run()
+    at.multiselect(key="ex_label").set_value(["object-remove"]).run()
     hit &= e["edit_id"].isin(lab.loc[lab["label"] == "object-remove", "edit_id"])
     assert metric(at, "Matching edits") == f"{int(hit.sum()):,}"
     # the export holds exactly the filtered set

@@ -17,21 +17,22 @@ from editlens.dashboards.data.bias import (
 )
 from editlens.dashboards.data.columns import (
     EXAMPLE_COLUMNS,
+    FILTER_SCORES,
     FLAG_COUNT_COLUMN,
     HEADLINE_SCORES,
     QUALITY_FLAGS,
+    SCORE_FLAGS,
     SCORES,
-    FILTER_SCORES,
     default_thresholds,
     example_columns,
     filter_score_columns,
-    higher_is_better,
-    score_sql,
     flag_columns,
     flag_label,
     headline_scores,
+    higher_is_better,
     score_columns,
     score_label,
+    score_sql,
 )
 from editlens.dashboards.data.connection import (
     BUILD_HINT,
@@ -42,14 +43,27 @@ from editlens.dashboards.data.connection import (
     marts,
     warehouse_root,
 )
+from editlens.dashboards.data.edit_detail import (
+    duplicate_partners,
+    edit_flags,
+    edit_labels_of,
+    edit_record,
+    flag_table,
+    score_table,
+    thresholds,
+)
 from editlens.dashboards.data.explorer import (
     COUNT_CAP,
     EXPORT_ROW_CAP,
     Filters,
+    demographic_groups,
     explore_count,
     explore_export,
     explore_page,
+    filter_columns,
+    null_reasons,
 )
+from editlens.dashboards.data.findings import DEFECTS, defect_where, finding_examples, findings
 from editlens.dashboards.data.headline import EMBED_HINT, Rate, any_flag, ip2p_pass, scores_computed
 from editlens.dashboards.data.instruction_types import (
     label_cooccurrence,
@@ -70,6 +84,7 @@ from editlens.dashboards.data.model_compare import (
     output_location,
     pair_differences,
 )
+from editlens.dashboards.data.lookup import IMAGE_LOOKUP_COLUMNS, image_refs, rows_by_id, unsafe_edit_ids
 from editlens.dashboards.data.multi_turn import session_counts, session_summary, session_turns, sessions
 from editlens.dashboards.data.overview import (
     SCORECARD_DENOMINATORS,
@@ -96,14 +111,15 @@ from editlens.dashboards.data.quality import (
     score_range,
     worst_examples,
 )
+from editlens.dashboards.data.rates import SMALL_N, wilson, with_interval
 from editlens.dashboards.data.safety import (
     safety_categories,
     safety_counts,
     safety_gallery,
     safety_rates,
     safety_signals,
+    safety_unknown,
 )
-from editlens.dashboards.data.rates import SMALL_N, wilson, with_interval
 from editlens.dashboards.data.speedups import row_index
 from editlens.dashboards.data.sql import sql_console
 from editlens.dashboards.data.warmup import reset, warm_up
@@ -120,6 +136,7 @@ __all__ = [
     "BUILD_HINT",
     "COUNT_CAP",
     "EXAMPLE_COLUMNS",
+    "DEFECTS",
     "EMBED_HINT",
     "EXPORT_ROW_CAP",
     "FILTER_SCORES",
@@ -131,6 +148,7 @@ __all__ = [
     "SCORECARD_DENOMINATORS",
     "Rate",
     "SCORES",
+    "SCORE_FLAGS",
     "SMALL_N",
     "Filters",
     "Marts",
@@ -139,18 +157,28 @@ __all__ = [
     "attribute_shift",
     "bias_datasets",
     "datasets",
+    "demographic_groups",
+    "defect_where",
     "default_thresholds",
     "duckdb",
+    "duplicate_partners",
+    "edit_flags",
+    "edit_labels_of",
+    "edit_record",
     "example_columns",
     "explore_count",
     "explore_export",
     "explore_page",
+    "filter_columns",
     "filter_impact",
     "filter_score_columns",
+    "finding_examples",
+    "findings",
     "higher_is_better",
     "flag_columns",
     "flag_counts",
     "flag_label",
+    "flag_table",
     "group_mentions",
     "headline_scores",
     "image_refs",
@@ -164,6 +192,7 @@ __all__ = [
     "load_saved_policy",
     "marts",
     "n_alignment_not_judged",
+    "null_reasons",
     "parts",
     "people_change",
     "pass_counts",
@@ -178,6 +207,7 @@ __all__ = [
     "safety_gallery",
     "safety_rates",
     "safety_signals",
+    "safety_unknown",
     "save_page_policy",
     "saved_policies",
     "score_columns",
@@ -185,6 +215,7 @@ __all__ = [
     "score_label",
     "score_range",
     "score_sql",
+    "score_table",
     "scores_computed",
     "scorecard",
     "scorecard_denominator",
@@ -194,7 +225,9 @@ __all__ = [
     "session_turns",
     "sessions",
     "sql_console",
+    "thresholds",
     "totals",
+    "unsafe_edit_ids",
     "warehouse_root",
     "warm_up",
     "wilson",

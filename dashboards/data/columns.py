@@ -37,6 +37,8 @@ QUALITY_FLAGS: dict[str, tuple[str | None, bool]] = {
     "is_chain_break": (None, False),
     "has_content_overlap": (None, False),
 }
+# the flags whose rule reads a score: not computed (rather than false) on a warehouse without scores
+SCORE_FLAGS = ("is_misaligned", "is_full_regeneration")
 FLAG_COUNT_COLUMN = "n_quality_flags"
 # edits columns shown in example tables, when present
 EXAMPLE_COLUMNS = ("edit_id", "dataset", "part", "split", "session_id", "turn_index", "instruction")

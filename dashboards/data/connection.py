@@ -48,6 +48,7 @@ MARTS = (
     "model_label_scores",  # benchmark x setting x editing model x label x metric: coverage, mean, bootstrap CI
     "model_pairwise_differences",  # benchmark x setting x label x metric x model pair: mean difference, CI
     "prediction_outcomes",  # one row per editing model's prediction: outcome, scores, output location
+    "near_duplicate_pairs",  # pairs of near-duplicate source contents: hamming, an example edit on each side
 )
 
 

@@ -63,7 +63,7 @@ def ip2p_pass(m: Marts, dataset: str | None = None) -> Rate | None:
 
 def any_flag(m: Marts) -> Rate | None:
     """Edits with at least one quality flag out of all edits; None when no edit is scored (most flags read
-    scores, so a share without them would read as clean data)."""
+    scores, so a share without them would read as clean data) or the flags are not built."""
     if not scores_computed(m):
         return None
     if card_has(m, "n_with_any_quality_flag", "n_edits"):
@@ -71,6 +71,7 @@ def any_flag(m: Marts) -> Rate | None:
             "select sum(n_with_any_quality_flag)::bigint as k, sum(n_edits)::bigint as n from dataset_scorecard"
         ).iloc[0]
     else:
-        m.require("edit_quality_flags")
+        if not m.has("edit_quality_flags"):
+            return None
         r = m.df("select count(*) filter (where n_quality_flags > 0) as k, count(*) as n from edit_quality_flags").iloc[0]
     return Rate(int(r["k"] or 0), int(r["n"] or 0), "edits")

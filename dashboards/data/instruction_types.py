@@ -31,26 +31,29 @@ def _label_filters(origin: str | None, datasets_: Sequence[str], params: list) -
 
 
 def label_distribution(m: Marts, datasets_: Sequence[str] = (), origin: str | None = None) -> pd.DataFrame:
-    """Edits per label and dataset (one origin), with the dataset's edit count as denominator."""
+    """Edits per label and dataset (one origin). The denominator is the dataset's edits that carry a label of
+    that origin (a dataset provides labels for some edits only: its unlabelled edits are not "other")."""
     params: list = []
     conds = _label_filters(origin, datasets_, params)
     where = ("where " + " and ".join(conds)) if conds else ""
     if m.has("instruction_type_stats"):
+        labelled = "n_labelled_edits" in m.columns("instruction_type_stats")
+        n = "n_labelled_edits" if labelled else "n_edits_in_part"
         sql = f"""
-            with d as (select dataset, sum(n) as denominator from
-                       (select distinct dataset, part, n_edits_in_part as n from instruction_type_stats) group by 1)
+            with d as (select dataset, origin, sum(n) as denominator from
+                       (select distinct dataset, part, origin, {n} as n from instruction_type_stats) group by all)
             select s.dataset, s.label, sum(s.n_edits)::bigint as n_edits, any_value(d.denominator)::bigint as denominator,
                    sum(s.n_edits) / any_value(d.denominator) as share
-            from instruction_type_stats s join d using (dataset) {where}
+            from instruction_type_stats s join d using (dataset, origin) {where.replace("origin", "s.origin").replace("dataset", "s.dataset")}
             group by all order by n_edits desc, label"""
     else:
         m.require("edits", "edit_labels")
         sql = f"""
-            with d as (select dataset, count(*) as denominator from edits group by 1),
-            l as (select e.dataset, l.label, l.origin from edit_labels l join edits e using (edit_id))
+            with l as (select e.dataset, l.edit_id, l.label, l.origin from edit_labels l join edits e using (edit_id)),
+            d as (select dataset, origin, count(distinct edit_id) as denominator from l group by all)
             select l.dataset, l.label, count(*) as n_edits, any_value(d.denominator) as denominator,
                    count(*) / any_value(d.denominator) as share
-            from l join d using (dataset) {where}
+            from l join d using (dataset, origin) {where.replace("origin", "l.origin").replace("dataset", "l.dataset")}
             group by all order by n_edits desc, label"""
     return m.df(sql, params)
 

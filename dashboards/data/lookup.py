@@ -128,3 +128,17 @@ def _image_locations(
         if not todo:
             break
     return out
+
+
+def unsafe_edit_ids(m: Marts, ids: Sequence[str]) -> set[str]:
+    """Of ``ids``, the edits flagged for safety (`safety_flagged_edits`: an unsafe term or a flagged image):
+    the pages blur their images until the reviewer reveals them."""
+    ids = [i for i in dict.fromkeys(ids) if isinstance(i, str)]
+    if not ids or not m.has("safety_flagged_edits"):
+        return set()
+    params: list = []
+    return set(
+        m.df(f"select edit_id from safety_flagged_edits where {in_list('edit_id', ids, params)}", params)[
+            "edit_id"
+        ]
+    )

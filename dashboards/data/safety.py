@@ -97,3 +97,17 @@ def safety_categories(m: Marts) -> list[str]:
     return m.df("select distinct category from safety_slices where category is not null order by 1")[
         "category"
     ].tolist()
+
+
+def safety_unknown(m: Marts) -> int | None:
+    """Edits whose image safety is unknown (an image missing or broken, or not embedded): never counted as safe,
+    and never in an image rate's denominator. None for marts without the count."""
+    m.require("safety_slices")
+    if "n_edits_image_unknown" not in m.columns("safety_slices"):
+        return None
+    return int(
+        m.df(
+            """select coalesce(sum(n), 0)::bigint as n from
+               (select distinct dataset, part, n_edits_image_unknown as n from safety_slices)"""
+        )["n"].iloc[0]
+    )

@@ -28,27 +28,9 @@ if gm.empty:
     st.info("No demographic term is mentioned in this scope.")
 else:
     den = int(gm["denominator"].iloc[0])
-    gm["group"] = gm["demographic_group"] + ": " + gm["subgroup"]
-    st.altair_chart(
-        alt.Chart(gm)
-        .mark_bar()
-        .encode(
-            x=alt.X(
-                "mention_rate:Q", axis=alt.Axis(format=".2%"), title=f"share of {den:,} edits mentioning it"
-            ),
-            y=alt.Y("group:N", title=None, sort="-x", axis=alt.Axis(labelLimit=260)),
-            color=alt.Color("demographic_group:N", legend=None),
-            tooltip=[
-                "demographic_group",
-                "subgroup",
-                "n_edits",
-                "denominator",
-                alt.Tooltip("mention_rate:Q", format=".3%"),
-            ],
-        ),
-        width="stretch",
-        height=90 + 32 * len(gm),
-    )
+    gm["group"] = gm["demographic_group"].map(ui.readable) + ": " + gm["subgroup"].map(ui.readable)
+    ui.rate_bars(gm, "group", "n_edits", "denominator", title=f"share of {den:,} edits mentioning it",
+                 color="demographic_group", key="bias_mention_bars")
     ui.denominator_note(den, "edits in scope (every bar is n_edits out of these)")
     ui.table(gm.drop(columns="group"), "bias_mentions", {"mention_rate": "{:.3%}"})
 
@@ -101,17 +83,8 @@ if pc.empty:
     )
 else:
     pden = int(pc["n_edits_faces_scored"].iloc[0])
-    st.altair_chart(
-        alt.Chart(pc)
-        .mark_bar()
-        .encode(
-            x=alt.X("share:Q", axis=alt.Axis(format=".1%"), title=f"share of {pden:,} edits with faces counted"),
-            y=alt.Y("people_change:N", title=None, sort="-x"),
-            tooltip=["people_change", "n_edits", "n_edits_faces_scored", alt.Tooltip("share:Q", format=".2%")],
-        ),
-        width="stretch",
-        height=60 + 32 * len(pc),
-    )
+    ui.rate_bars(pc.assign(change=pc["people_change"].map(ui.readable)), "change", "n_edits",
+                 "n_edits_faces_scored", title=f"share of {pden:,} edits with faces counted", key="bias_people_bars")
     ui.denominator_note(pden, "edits whose source and target the face detector (OpenCV Haar, frontal faces) scored")
     ui.table(pc, "bias_people", {"share": "{:.2%}"})
 
@@ -123,37 +96,14 @@ if not fi.empty:
         if fi["overall_filter_pass_rate"].notna().any()
         else None
     )
-    layers = [
-        alt.Chart(fi)
-        .mark_bar()
-        .encode(
-            x=alt.X(
-                "filter_pass_rate:Q",
-                axis=alt.Axis(format=".0%"),
-                title="share of the group's scored edits kept",
-            ),
-            y=alt.Y("demographic_group:N", title=None),
-            tooltip=[
-                "demographic_group",
-                "n_passing",
-                alt.Tooltip("n_scored:Q", title="denominator"),
-                alt.Tooltip("filter_pass_rate:Q", format=".1%"),
-            ],
-        )
-    ]
-    if overall is not None:
-        import pandas as pd
-
-        layers.append(
-            alt.Chart(pd.DataFrame({"x": [overall]}))
-            .mark_rule(color="red", strokeDash=[4, 3])
-            .encode(x="x:Q")
-        )
-    st.altair_chart(alt.layer(*layers), width="stretch", height=90 + 36 * len(fi))
+    head = data.ip2p_pass(m, scope)  # the one definition of the pass rate (Overview, Quality show the same)
+    fi = fi.assign(group=fi["demographic_group"].map(ui.readable))
+    ui.rate_bars(fi, "group", "n_passing", "n_scored", title="share of the group's judged edits passing",
+                 key="bias_impact_bars", reference=head.rate if head else overall)
     st.caption(
-        f"Bars: edits of each group passing the InstructPix2Pix filter out of its scored edits (hover). "
-        f"Red line: all edits in scope, {ui.pct(overall)} "
-        f"({ui.num(fi['overall_n_passing'].iloc[0])} of {ui.num(fi['overall_n_scored'].iloc[0])}). "
-        "A group kept much less often than the line is a filter that skews the data."
+        "Bars: edits of each group passing the InstructPix2Pix filter out of its judged edits (all three filter "
+        "scores present). Red line: all edits in scope, "
+        + (f"{ui.pct(head.rate)} ({ui.num(head.n)} of {ui.num(head.denominator)})" if head else data.EMBED_HINT)
+        + ". A group kept much less often than the line is a filter that skews the data."
     )
     ui.table(fi, "bias_impact", {"filter_pass_rate": "{:.1%}", "overall_filter_pass_rate": "{:.1%}"})

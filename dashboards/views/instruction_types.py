@@ -34,26 +34,33 @@ if dist.empty:
     st.stop()
 
 st.subheader("Distribution")
+dist = data.with_interval(dist, "n_edits", "denominator").drop(columns="rate")
 pick = alt.selection_point(fields=["label"], name="pick")
+fmt = ".0%" if dist["ci_high"].max() >= 0.2 else ".1%"  # ticks that differ from each other
+base = alt.Chart(dist).encode(
+    y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=360)), yOffset="dataset:N"
+)
 chart = (
-    alt.Chart(dist)
+    base
     .mark_bar()
     .encode(
-        x=alt.X("share:Q", title="share of the dataset's edits", axis=alt.Axis(format=".0%")),
-        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
-        color=alt.Color("dataset:N", legend=alt.Legend(orient="top")),
-        yOffset="dataset:N",
+        x=alt.X("share:Q", title=f"share of the dataset's edits with a {origin or ''} label",
+                axis=alt.Axis(format=fmt, tickCount=6)),
+        color=alt.Color("dataset:N", legend=alt.Legend(orient="top", labelLimit=300)),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
         tooltip=[
             "dataset",
             "label",
             "n_edits",
-            alt.Tooltip("denominator:Q", title="edits in dataset"),
+            alt.Tooltip("denominator:Q", title="labelled edits in dataset"),
             alt.Tooltip("share:Q", format=".1%"),
+            alt.Tooltip("ci_low:Q", format=".1%", title="95% CI low"),
+            alt.Tooltip("ci_high:Q", format=".1%", title="95% CI high"),
         ],
     )
     .add_params(pick)
 )
+chart = alt.layer(chart, base.mark_rule(color="black").encode(x="ci_low:Q", x2="ci_high:Q"))
 n_bars = max(1, len(dist))
 event = st.altair_chart(
     chart,
@@ -64,9 +71,11 @@ event = st.altair_chart(
 )
 denoms = dist.groupby("dataset")["denominator"].first()
 st.caption(
-    "Denominators (edits per dataset): "
+    f"Denominators (edits with a {origin or ''} label, per dataset): "
     + ", ".join(f"{d} {ui.num(n)}" for d, n in denoms.items())
-    + ". An edit may carry several labels, so shares can add up to more than 100%."
+    + ". An edit may carry several labels, so shares can add up to more than 100%. Black lines: Wilson 95% "
+    "intervals" + (f"; small n (under {data.SMALL_N} labelled edits): " + ", ".join(small) if (small := [
+        d for d, n in denoms.items() if n < data.SMALL_N]) else "") + "."
 )
 
 label_list = sorted(dist["label"].unique().tolist())
@@ -77,8 +86,11 @@ try:
         picked = sel[0].get("label")
 except AttributeError:
     picked = None
-if picked in label_list:
+# a bar click picks the label once; the dropdown then stays where the reviewer puts it (the chart keeps its
+# selection across reruns, so applying it on every rerun would snap the dropdown back)
+if picked in label_list and picked != st.session_state.get("_types_last_pick"):
     st.session_state["types_label"] = picked
+st.session_state["_types_last_pick"] = picked
 
 st.subheader("Examples")
 label = st.selectbox("Label", label_list, key="types_label") if label_list else None
@@ -86,6 +98,8 @@ if label:
     n_label = int(dist.loc[dist["label"] == label, "n_edits"].sum())
     ex = data.label_examples(m, label, origin, tuple(chosen), limit=6)
     st.caption(f"{ui.num(n_label)} edits labelled `{label}` in the chosen datasets; the first {len(ex)}:")
+    ui.explorer_link(f"All {ui.num(n_label)} in the explorer ›", label=[label], origin=origin,
+                     dataset=chosen if set(chosen) != set(all_ds) else None)
     refs = ui.image_refs_for(m, ex)
     for row in ex.to_dict("records"):
         ui.edit_card(m, row, show_scores=data.score_columns(m)[:2], refs=refs)

@@ -31,8 +31,15 @@ if len(image_signals) and not images_in_use:
 
 rates = data.safety_rates(m)
 tot = data.parts(m)["n_edits"].sum() if m.has("edits") else rates.groupby("dataset")["n_edits"].max().sum()
-c = st.columns(4)
+c = st.columns(5)
 c[0].metric("Edits", ui.num(tot))
+unknown = data.safety_unknown(m)
+c[4].metric(
+    "Image safety unknown",
+    "n/a" if unknown is None else ui.num(unknown),
+    help="An image missing or broken, or not embedded: unknown, never counted as safe, and left out of every "
+    "image rate's denominator.",
+)
 if m.has("safety_flagged_edits"):
     sc = data.safety_counts(m)
     c[1].metric("Edits flagged", ui.num(sc["n_flagged"]))
@@ -120,6 +127,9 @@ if m.has("safety_flagged_edits") and m.has("edits"):
     g = data.safety_gallery(m, None if cat == "all categories" else cat, introduced_only=introduced, limit=8)
     if g.empty:
         st.info("No flagged edits in this selection.")
+    else:
+        ui.explorer_link("All flagged edits in the explorer ›",
+                         safety=data.safety_categories(m) if cat == "all categories" else [cat])
     refs = ui.image_refs_for(m, g)
     for row in g.to_dict("records"):
         with st.container(border=True):
