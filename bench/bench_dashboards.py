@@ -52,10 +52,16 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+# the edit the Edit detail page is opened on (a deep link, ?edit=ID): set by main() from the edits mart
+DEEP_LINK: dict[str, str] = {}
+
+
 def _app(page: str | None):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=600)
+    if page == "edit" and DEEP_LINK:
+        at.query_params["edit"] = DEEP_LINK["edit"]
     if page:
         # register the navigation (cheap: the default page is rendered from warm caches), then switch
         at.run()
@@ -135,6 +141,8 @@ def _filters(marts_dir: Path):
         ("similar", "Similar: neighbours of an edit", lambda at: at.text_input(key="sim_edit").set_value(probe())),
         ("review", "Review: flag select", lambda at: at.selectbox(key="rv_flag").set_value("is_misaligned")),
         ("review", "Review: new seed", lambda at: at.number_input(key="rv_seed").set_value(7)),
+        ("explorer", "Explorer: sort by CLIP-I", lambda at: at.selectbox(key="ex_sort").set_value("clip_i")),
+        ("edit", "Edit detail: slider compare", lambda at: at.radio(key="edit_compare").set_value("slider")),
         (
             "sql",
             "SQL: run a GROUP BY",
@@ -148,7 +156,7 @@ def _filters(marts_dir: Path):
     ]
 
 
-PAGES = [None, "instruction_types", "bias", "safety", "quality", "multi_turn", "explorer", "sql", "edit_map",
+PAGES = [None, "instruction_types", "bias", "safety", "quality", "multi_turn", "explorer", "edit", "sql", "edit_map",
          "similar", "review"]
 
 
@@ -193,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     from streamlit.testing.v1 import AppTest
 
     n_edits = duckdb.sql(f"select count(*) from '{root / 'marts' / 'edits.parquet'}'").fetchone()[0]
+    # a multi-turn edit in the middle of the mart, when there is one: the deep link the Edit detail page opens
+    DEEP_LINK["edit"] = duckdb.sql(
+        f"""select edit_id from '{root / 'marts' / 'edits.parquet'}'
+            order by session_id is null, hash(edit_id) limit 1"""
+    ).fetchone()[0]
     print(f"source: {source}; edits in mart: {n_edits:,}")
     print(f"machine: {os.cpu_count()} CPUs (shared), python {sys.version.split()[0]}")
 
@@ -221,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         from streamlit.testing.v1 import AppTest as _AT
 
         at = _AT.from_file(APP, default_timeout=600)
+        if page == "edit":
+            at.query_params["edit"] = DEEP_LINK["edit"]
         if page:
             # navigation must exist before switching; measure the page alone on cold caches
             at.run()

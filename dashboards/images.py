@@ -82,3 +82,28 @@ def _thumbnail_png_cached(ref: ImageLocation | None, size: int, blur: bool) -> b
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def strip_png(refs: tuple[ImageLocation | None, ...], size: int = 120, blur: tuple[bool, ...] = ()) -> bytes:
+    """One PNG of several thumbnails side by side (a finding's examples: one image element, not three)."""
+    return _strip_png_cached(refs, size, blur or tuple(False for _ in refs))
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _strip_png_cached(refs: tuple, size: int, blur: tuple) -> bytes:
+    tiles = []
+    for ref, b in zip(refs, blur):
+        if ref is None:
+            tiles.append(placeholder("no image", size))
+            continue
+        try:
+            tiles.append(thumbnail_image(read_bytes(ref), size, b))
+        except ImageUnavailable as exc:
+            tiles.append(placeholder(str(exc), size))
+    gap = 4
+    out = Image.new("RGB", (len(tiles) * (size + gap) - gap, size), (255, 255, 255))
+    for i, t in enumerate(tiles):
+        out.paste(t, (i * (size + gap) + (size - t.width) // 2, (size - t.height) // 2))
+    buf = io.BytesIO()
+    out.save(buf, format="PNG")
+    return buf.getvalue()

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from editlens.dashboards import data, ui
+from editlens.dashboards.images import ImageLocation, strip_png
 
 m = data.marts()
 st.title("Overview")
@@ -58,9 +59,9 @@ else:
         st.session_state["ov_dataset"] = ds_opts[0]
     ds = st.selectbox("Dataset", ds_opts, key="ov_dataset")
     ui.keep("ov_dataset", ds, ds_opts[0], param="dataset")
-    ui.url_value("ov_top", 5, int, param="top")
+    ui.url_value("ov_top", 3, int, param="top")
     top = st.slider("Defects shown per part", 1, len(data.DEFECTS), key="ov_top")
-    ui.keep("ov_top", top, 5, param="top")
+    ui.keep("ov_top", top, 3, param="top")
     for part, g in fd[fd["dataset"] == ds].groupby("part", sort=False):
         den = int(g["denominator"].max())
         with st.container(border=True, key=f"finding_{part}"):
@@ -82,16 +83,16 @@ else:
                 with cc[1]:
                     if ex is not None and len(ex):
                         e3 = ex[(ex["dataset"] == ds) & (ex["part"] == part) & (ex["defect"] == row["defect"])]
-                        if len(e3):
+                        e3 = e3.head(3).to_dict("records")
+                        if e3:
                             unsafe = refs.get(ui._UNSAFE, set())
-                            with st.container(key=f"thumbs_{part}_{row['defect']}"):
-                                cols = st.columns(3)
-                                for col, r in zip(cols, e3.head(3).to_dict("records")):
-                                    b = r["edit_id"] in unsafe and not ui.reveal_unsafe()
-                                    img = ui.thumbs(m, [r.get("target_image_id")], blur=b, refs=refs, size=160)[0]
-                                    col.image(img, width="stretch")
-                                    with col:
-                                        ui.edit_link(r["edit_id"], r["edit_id"][:8] + " ›")
+                            locs = tuple(
+                                ImageLocation.from_row(refs[r["target_image_id"]])
+                                if r.get("target_image_id") in refs else None for r in e3
+                            )
+                            blur = tuple(r["edit_id"] in unsafe and not ui.reveal_unsafe() for r in e3)
+                            st.image(strip_png(locs, 120, blur), caption="targets of three examples", width="content")
+                            st.markdown(" · ".join(f"[{r['edit_id'][:8]}](./edit?edit={r['edit_id']})" for r in e3))
             if len(g) > top:
                 st.caption(f"{len(g) - top} more defects in this part (raise *Defects shown per part*).")
 
