@@ -299,3 +299,16 @@ def explorer_link(link_text: str, /, **filters) -> None:
 
 def edit_link(edit_id: str, label: str | None = None) -> None:
     st.page_link("views/edit.py", label=label or f"Open {edit_id}", query_params={"edit": edit_id})
+
+
+def pager(key: str, total: int, per: int, param: str | None = None) -> int:
+    """A page number for a gallery of ``total`` items, ``per`` a page (in the URL as ``param``); returns the
+    offset of the page's first item."""
+    n_pages = max(1, -(-int(total) // int(per)))
+    if n_pages == 1:
+        return 0
+    url_value(key, 1, int, param=param)
+    st.session_state[key] = min(max(int(st.session_state[key]), 1), n_pages)
+    page = st.number_input(f"Page (of {n_pages:,}, {per} a page)", min_value=1, max_value=n_pages, step=1, key=key)
+    keep(key, int(page), 1, param=param)
+    return (int(page) - 1) * int(per)

@@ -372,3 +372,24 @@ def test_streamlit_deploy_button_is_hidden(repo_root):
     assert cfg["client"]["toolbarMode"] == "viewer"
     cmd = serve.streamlit_command()
     assert cmd[cmd.index("--client.toolbarMode") + 1] == "viewer"
+
+
+def test_galleries_page_and_link_to_the_explorer(wh, marts, monkeypatch):
+    s = marts["safety_flagged_edits"]
+    assert len(s) > 8
+    order = s.assign(k=s["reasons"].map(len)).sort_values(["k", "edit_id"], ascending=[False, True])["edit_id"]
+    at = open_app(wh, monkeypatch, "safety")
+    at.number_input(key="safety_page").set_value(2).run()
+    reveal = [t.key for t in at.toggle if t.key and t.key.startswith("reveal_")]
+    assert reveal == [f"reveal_{i}" for i in order.iloc[8:16]]
+    assert any("safety=" in p.query_string for p in links(at))
+    f, e = marts["edit_quality_flags"], marts["edits"]
+    flagged = f.loc[f["is_full_regeneration"], "edit_id"]
+    at = open_app(wh, monkeypatch, "quality")
+    at.selectbox(key="worst_flag").set_value("is_full_regeneration").run()
+    if len(flagged) > 6:
+        at.number_input(key="worst_page").set_value(2).run()
+        worst = e[e["edit_id"].isin(set(flagged))].sort_values(["clip_i", "edit_id"])["instruction"].iloc[6:12]
+        shown = [x.value.strip("*") for x in at.markdown if x.value.startswith("**")]
+        assert list(worst) == shown[: len(worst)]
+    assert any("flag=is_full_regeneration" in p.query_string for p in links(at))

@@ -126,7 +126,7 @@ def labels(m: Marts) -> list[str]:
 
 
 def label_examples(
-    m: Marts, label: str, origin: str | None = None, datasets_: Sequence[str] = (), limit: int = 6
+    m: Marts, label: str, origin: str | None = None, datasets_: Sequence[str] = (), limit: int = 6, offset: int = 0
 ) -> pd.DataFrame:
     m.require("edits", "edit_labels")
     params: list = [label]
@@ -137,7 +137,9 @@ def label_examples(
     cols = example_columns(m, ("source_image_id", "target_image_id", *score_columns(m)[:2]))
     every = not datasets_ or set(datasets_) >= set(datasets(m))
     if every:  # the first few labelled edits, in mart order: a LIMIT that stops reading early
-        ids = m.df(f"select edit_id from edit_labels where label = ?{lfilter} limit {int(limit)}", params)[
+        ids = m.df(
+            f"select edit_id from edit_labels where label = ?{lfilter} limit {int(limit)} offset {int(offset)}", params
+        )[
             "edit_id"
         ].tolist()
         return rows_by_id(m, ids, cols)
@@ -145,6 +147,6 @@ def label_examples(
     return m.df(
         f"""select {select_list(cols)} from edits e
             where e.edit_id in (select edit_id from edit_labels where label = ?{lfilter}) {dfilter}
-            limit {int(limit)}""",
+            limit {int(limit)} offset {int(offset)}""",
         params,
     )

@@ -155,7 +155,7 @@ def flag_counts(m: Marts) -> pd.DataFrame:
     return df.sort_values(["n_edits", "flag"], ascending=[False, True], ignore_index=True)
 
 
-def worst_examples(m: Marts, flag: str, limit: int = 6) -> pd.DataFrame:
+def worst_examples(m: Marts, flag: str, limit: int = 6, offset: int = 0) -> pd.DataFrame:
     """Edits carrying ``flag``, worst first by the flag's ranking score (see QUALITY_FLAGS)."""
     m.require("edits", "edit_quality_flags")
     if flag not in flag_columns(m):
@@ -177,11 +177,12 @@ def worst_examples(m: Marts, flag: str, limit: int = 6) -> pd.DataFrame:
         rsel = "".join(f', "{c}"' for c in reasons)
         ordering = f"order by {forder}edit_id" if forder else ""  # unranked flags: first ones, mart order
         pick = m.df(
-            f'select edit_id{rsel} from edit_quality_flags where "{flag}" {ordering} limit {int(limit)}'
+            f'select edit_id{rsel} from edit_quality_flags where "{flag}" {ordering} limit {int(limit)} '
+            f"offset {int(offset)}"
         )
         rows = rows_by_id(m, pick["edit_id"].tolist(), cols)
         return rows.merge(pick, on="edit_id", how="left") if reasons else rows
     return m.df(
         f"""select {select_list(cols)}{extra} from edits e join edit_quality_flags f using (edit_id)
-            where f."{flag}" order by {order_sql}e.edit_id limit {int(limit)}"""
+            where f."{flag}" order by {order_sql}e.edit_id limit {int(limit)} offset {int(offset)}"""
     )

@@ -61,7 +61,7 @@ def safety_counts(m: Marts) -> dict[str, int | None]:
 
 
 def safety_gallery(
-    m: Marts, category: str | None = None, introduced_only: bool = False, limit: int = 8
+    m: Marts, category: str | None = None, introduced_only: bool = False, limit: int = 8, offset: int = 0
 ) -> pd.DataFrame:
     """Edits flagged for safety (with their image ids and reasons), most reasons first."""
     m.require("safety_flagged_edits", "edits")
@@ -76,7 +76,7 @@ def safety_gallery(
     # pick the ids first (a top-N over two small columns), then the lists of those few
     ids = m.df(
         f"""select s.edit_id from safety_flagged_edits s {where}
-                   order by len(s.reasons) desc, s.edit_id limit {int(limit)}""",
+                   order by len(s.reasons) desc, s.edit_id limit {int(limit)} offset {int(offset)}""",
         params,
     )["edit_id"].tolist()
     if not ids:
@@ -90,6 +90,19 @@ def safety_gallery(
     pick = pick.set_index("edit_id").loc[ids].reset_index()
     rows = rows_by_id(m, ids, example_columns(m, ("source_image_id", "target_image_id")))
     return pick.merge(rows, on="edit_id", how="left")
+
+
+def safety_gallery_count(m: Marts, category: str | None = None, introduced_only: bool = False) -> int:
+    """How many edits the gallery pages through (same selection as safety_gallery)."""
+    m.require("safety_flagged_edits")
+    conds, params = [], []
+    if category:
+        conds.append("list_contains(categories, ?)")
+        params.append(category)
+    if introduced_only:
+        conds.append("unsafe_image_introduced")
+    where = ("where " + " and ".join(conds)) if conds else ""
+    return int(m.df(f"select count(*) as n from safety_flagged_edits {where}", params)["n"].iloc[0])
 
 
 def safety_categories(m: Marts) -> list[str]:

@@ -96,8 +96,9 @@ st.subheader("Examples")
 label = st.selectbox("Label", label_list, key="types_label") if label_list else None
 if label:
     n_label = int(dist.loc[dist["label"] == label, "n_edits"].sum())
-    ex = data.label_examples(m, label, origin, tuple(chosen), limit=6)
-    st.caption(f"{ui.num(n_label)} edits labelled `{label}` in the chosen datasets; the first {len(ex)}:")
+    off = ui.pager("types_page", n_label, 6)
+    ex = data.label_examples(m, label, origin, tuple(chosen), limit=6, offset=off)
+    st.caption(f"{ui.num(n_label)} edits labelled `{label}` in the chosen datasets; {off + 1}–{off + len(ex)}:")
     ui.explorer_link(f"All {ui.num(n_label)} in the explorer ›", label=[label], origin=origin,
                      dataset=chosen if set(chosen) != set(all_ds) else None)
     refs = ui.image_refs_for(m, ex)

@@ -111,9 +111,12 @@ if m.has("edit_quality_flags"):
     flags = fc["flag"].tolist()
     flag = st.selectbox("Flag", flags, key="worst_flag", format_func=data.flag_label)
     if flag:
-        ex = data.worst_examples(m, flag, limit=6)
+        n_flag = int(fc.loc[fc["flag"] == flag, "n_edits"].iloc[0]) if (fc["flag"] == flag).any() else 0
+        off = ui.pager("worst_page", n_flag, 6)
+        ex = data.worst_examples(m, flag, limit=6, offset=off)
         rank = data.QUALITY_FLAGS[flag][0]
-        how = f"worst {len(ex)} by {data.score_label(rank)}" if rank in scores else f"first {len(ex)}"
+        how = (f"worst {off + 1}–{off + len(ex)} by {data.score_label(rank)}" if rank in scores
+               else f"{off + 1}–{off + len(ex)}")
         st.caption(
             f"{ui.num(int(fc.loc[fc['flag'] == flag, 'n_edits'].iloc[0]))} edits flagged "
             f"{data.flag_label(flag)}; {how}:"

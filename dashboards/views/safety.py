@@ -124,7 +124,10 @@ if m.has("safety_flagged_edits") and m.has("edits"):
     cc = st.columns([2, 3])
     cat = cc[0].selectbox("Category", ["all categories"] + cats, key="safety_category")
     introduced = cc[1].toggle("Only edits that introduced unsafe content", key="safety_introduced")
-    g = data.safety_gallery(m, None if cat == "all categories" else cat, introduced_only=introduced, limit=8)
+    n_gal = data.safety_gallery_count(m, None if cat == "all categories" else cat, introduced_only=introduced)
+    off = ui.pager("safety_page", n_gal, 8)
+    g = data.safety_gallery(m, None if cat == "all categories" else cat, introduced_only=introduced, limit=8,
+                            offset=off)
     if g.empty:
         st.info("No flagged edits in this selection.")
     else:
