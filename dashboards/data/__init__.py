@@ -73,7 +73,7 @@ from editlens.dashboards.data.instruction_types import (
     label_quality,
     labels,
 )
-from editlens.dashboards.data.lookup import IMAGE_LOOKUP_COLUMNS, image_refs, rows_by_id
+from editlens.dashboards.data.lookup import IMAGE_LOOKUP_COLUMNS, image_refs, rows_by_id, unsafe_edit_ids
 from editlens.dashboards.data.model_compare import (
     COMPARE_MARTS,
     METRIC_NAMES,
@@ -84,7 +84,6 @@ from editlens.dashboards.data.model_compare import (
     output_location,
     pair_differences,
 )
-from editlens.dashboards.data.lookup import IMAGE_LOOKUP_COLUMNS, image_refs, rows_by_id, unsafe_edit_ids
 from editlens.dashboards.data.multi_turn import session_counts, session_summary, session_turns, sessions
 from editlens.dashboards.data.overview import (
     SCORECARD_DENOMINATORS,
