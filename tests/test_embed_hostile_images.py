@@ -285,3 +285,20 @@ def test_embed_job_records_every_status(tmp_path):
     got = dict(duckdb.sql(f"select image_id, status from read_parquet('{wh.table_glob('image_facts')}') "
                           "where image_id like 'hostile%'").fetchall())
     assert got == {f"hostile{i:09d}": s for i, s in enumerate(names.values())}
+
+
+def test_parquet_row_group_over_the_read_limit_is_not_read(root, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from editlens.contract import locations
+
+    pq.write_table(pa.table({"img": pa.array([b"x" * 5000, b"y" * 5000], pa.binary())}), root / "e.parquet")
+    pf = pq.ParquetFile(root / "e.parquet")
+    assert 10_000 <= locations.column_read_bytes(pf, 0, "img") < 11_000
+    with pytest.raises(ImageUnavailable) as ei:
+        locations.read_column(str(root / "e.parquet"), 0, "img", max_bytes=9_999)
+    assert ei.value.status == "too_large"
+    monkeypatch.setattr(locations, "PARQUET_MAX_COLUMN_READ_BYTES", 9_999)
+    monkeypatch.setattr(locations.read_column, "__defaults__", (9_999,))
+    r = process_image(row(root, "e.parquet", kind="parquet", row_group=0, row=0, column="img"), PP)
+    assert r["status"] == "too_large" and "over the limit" in r["status_message"]

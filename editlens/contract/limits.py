@@ -4,7 +4,9 @@ Images (the embed job and the dashboards' image serving; `editlens.contract.loca
 `editlens.embeddings.imageio`): a location is checked in this order, and each failure is a status before any
 large allocation: the path stays inside its dataset root (`unsafe_path`), the file is a regular file opened
 without blocking (`unsupported`), its size is at most `IMAGE_MAX_FILE_BYTES` (`too_large`, from `fstat`, then a
-bounded read), then the header's pixels and aspect ratio (`too_large`, `unsupported`) before decoding.
+bounded read), then the header's pixels and aspect ratio (`too_large`, `unsupported`) before decoding. An image
+embedded in Parquet is read with its row group's column, whose size the footer gives before any read
+(`PARQUET_MAX_COLUMN_READ_BYTES`), and its value is held to `IMAGE_MAX_FILE_BYTES` too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ IMAGE_MAX_PIXELS = 89_478_485  # width x height above this: too_large (Pillow's 
 IMAGE_MAX_ASPECT_RATIO = 100.0  # longer side / shorter side above this: unsupported (a shortest-side resize
 #                                 of a 60000x1 picture would be a 13-million-pixel-long tensor)
 IMAGE_FRAMES_DECODED = 1  # animated images (GIF, APNG, WebP, MPO): only the first frame is decoded
+PARQUET_MAX_COLUMN_READ_BYTES = 2 << 30  # embedded images: one row group's image column (uncompressed, from the
+#                                          footer) larger than this is not read: too_large
 
 
 def image_header_status(width: int, height: int, max_pixels: int = IMAGE_MAX_PIXELS,
@@ -33,4 +37,4 @@ def image_header_status(width: int, height: int, max_pixels: int = IMAGE_MAX_PIX
 
 
 __all__ = ["IMAGE_FRAMES_DECODED", "IMAGE_MAX_ASPECT_RATIO", "IMAGE_MAX_FILE_BYTES", "IMAGE_MAX_PIXELS",
-           "image_header_status"]
+           "PARQUET_MAX_COLUMN_READ_BYTES", "image_header_status"]

@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from editlens.contract.limits import IMAGE_MAX_FILE_BYTES
+from editlens.contract.limits import IMAGE_MAX_FILE_BYTES, PARQUET_MAX_COLUMN_READ_BYTES
 from editlens.contract.paths import relative_path
 
 ColumnReader = Callable[[str, "int | None", str], pa.Array]
@@ -104,13 +104,36 @@ def read_regular_file(path: str, shown: str, max_bytes: int = IMAGE_MAX_FILE_BYT
         os.close(fd)
 
 
-def read_column(path: str, row_group: int | None, column: str) -> pa.Array:
+def column_read_bytes(pf, row_group: int | None, top: str) -> int:
+    """Uncompressed bytes of the top-level column `top` (all its leaves) in one row group of the open
+    ParquetFile `pf` (None or negative: every row group), from the footer alone."""
+    md = pf.metadata
+    groups = range(md.num_row_groups) if row_group is None or int(row_group) < 0 else [int(row_group)]
+    total = 0
+    for g in groups:
+        if not 0 <= g < md.num_row_groups:
+            continue  # the read itself reports it
+        rg = md.row_group(g)
+        for j in range(rg.num_columns):
+            c = rg.column(j)
+            if c.path_in_schema == top or c.path_in_schema.startswith(top + "."):
+                total += c.total_uncompressed_size
+    return total
+
+
+def read_column(path: str, row_group: int | None, column: str,
+                max_bytes: int = PARQUET_MAX_COLUMN_READ_BYTES) -> pa.Array:
     """The binary array of `column` (``col`` or ``col.field``; a struct without a field gives its ``bytes``) in one
-    row group of the Parquet file at `path` (None or negative: the whole file)."""
+    row group of the Parquet file at `path` (None or negative: the whole file). A column larger than `max_bytes`
+    (uncompressed, from the footer) is not read: ImageUnavailable with status ``too_large``."""
     import pyarrow.parquet as pq
 
     top, _, sub = column.partition(".")
     pf = pq.ParquetFile(path)
+    size = column_read_bytes(pf, row_group, top)
+    if size > max_bytes:
+        raise ImageUnavailable(f"parquet column {top} of {size} bytes in one read is over the limit of {max_bytes}",
+                               "too_large")
     if row_group is None or int(row_group) < 0:
         tbl = pf.read(columns=[top])
     else:
@@ -189,6 +212,8 @@ class ImageLocation:
                 raise ImageUnavailable(f"not a regular file: {self.path}", "unsupported")
             try:
                 col = columns(path, self.row_group, self.column)
+            except ImageUnavailable:
+                raise
             except FileNotFoundError:
                 raise ImageUnavailable(f"missing parquet file: {self.path}") from None
             except Exception as exc:  # noqa: BLE001 - unreadable Parquet, no such row group or column
