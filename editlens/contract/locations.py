@@ -61,29 +61,33 @@ def confined_path(root: str | None, path: str | None) -> str:
     return real
 
 
+def _check_stat(st: os.stat_result, shown: str, max_bytes: int) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageUnavailable(f"not a file: {shown}", "unsupported")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("fifo" if stat.S_ISFIFO(st.st_mode) else "device" if stat.S_ISCHR(st.st_mode) or
+                stat.S_ISBLK(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) else "special file")
+        raise ImageUnavailable(f"not a regular file ({kind}): {shown}", "unsupported")
+    if st.st_size > max_bytes:
+        raise ImageUnavailable(f"file of {st.st_size} bytes is over the limit of {max_bytes}: {shown}", "too_large")
+
+
 def read_regular_file(path: str, shown: str, max_bytes: int = IMAGE_MAX_FILE_BYTES) -> bytes:
     """The bytes of the regular file `path` (`shown` names it in messages): opened non-blocking (a FIFO never
     blocks), `fstat` before any read (FIFOs, devices, sockets, directories: `unsupported`; over `max_bytes`:
-    `too_large`), then one read bounded by `max_bytes` + 1."""
+    `too_large`), then one read bounded by `max_bytes` + 1. A `stat` before the open already refuses special
+    files and oversized ones, so those are never opened; the `fstat` after it catches a file swapped in between."""
     try:
+        _check_stat(os.stat(path), shown, max_bytes)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise ImageUnavailable(f"missing file: {shown}") from None
     except IsADirectoryError:
         raise ImageUnavailable(f"not a file: {shown}", "unsupported") from None
     except OSError as exc:
         raise ImageUnavailable(f"unreadable file: {exc.strerror or exc}") from None
     try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise ImageUnavailable(f"not a file: {shown}", "unsupported")
-        if not stat.S_ISREG(st.st_mode):
-            kind = ("fifo" if stat.S_ISFIFO(st.st_mode) else "device" if stat.S_ISCHR(st.st_mode) or
-                    stat.S_ISBLK(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) else "special file")
-            raise ImageUnavailable(f"not a regular file ({kind}): {shown}", "unsupported")
-        if st.st_size > max_bytes:
-            raise ImageUnavailable(f"file of {st.st_size} bytes is over the limit of {max_bytes}: {shown}",
-                                   "too_large")
+        _check_stat(os.fstat(fd), shown, max_bytes)
         chunks, left = [], max_bytes + 1
         while left > 0:
             try:
