@@ -43,6 +43,27 @@ def _inputs(dst: Path, src: Path) -> Warehouse:
     return Warehouse.at(dst)
 
 
+def _rounded(con, rel: str) -> str:
+    """A select list of `rel`'s columns with floating-point values rounded to 10 decimals: a sum over a join
+    may add the same terms in another order after a rerun (the last bit of a double, 1e-16 relative), which is
+    not a different table."""
+    cols = []
+    for name, typ, *_ in con.sql(f"describe select * from {rel}").fetchall():
+        q = '"' + name.replace('"', '""') + '"'
+        if typ in ("DOUBLE", "FLOAT", "REAL"):
+            cols.append(f"round({q}, 10) as {q}")
+        elif typ in ("DOUBLE[]", "FLOAT[]"):
+            cols.append(f"list_transform({q}, v -> round(v, 10)) as {q}")
+        else:
+            cols.append(q)
+    return ", ".join(cols) or "*"
+
+
+def _checksum(con, rel: str) -> tuple:
+    return con.sql(f"select count(*), md5(coalesce(string_agg(h, '' order by h), '')) from "
+                   f"(select md5(t::varchar) as h from (select {_rounded(con, rel)} from {rel}) t)").fetchone()
+
+
 def checksums(root: Path) -> dict[str, tuple]:
     """(rows, md5 of the sorted row md5s) of every table in DIR/editlens.duckdb and every DIR/marts/*.parquet."""
     out = {}
@@ -51,15 +72,15 @@ def checksums(root: Path) -> dict[str, tuple]:
         names = con.sql("select table_schema, table_name from information_schema.tables "
                         "where table_schema not in ('information_schema', 'pg_catalog')").fetchall()
         for schema, name in names:
-            out[f"db:{schema}.{name}"] = con.sql(
-                f'select count(*), md5(coalesce(string_agg(h, \'\' order by h), \'\')) from '
-                f'(select md5(t::varchar) as h from "{schema}"."{name}" t)').fetchone()
+            out[f"db:{schema}.{name}"] = _checksum(con, f'"{schema}"."{name}"')
     finally:
         con.close()
-    for p in sorted((root / "marts").glob("*.parquet")):
-        out[f"mart:{p.stem}"] = duckdb.sql(
-            f"select count(*), md5(coalesce(string_agg(h, '' order by h), '')) from "
-            f"(select md5(t::varchar) as h from read_parquet('{p}') t)").fetchone()
+    con = duckdb.connect()
+    try:
+        for p in sorted((root / "marts").glob("*.parquet")):
+            out[f"mart:{p.stem}"] = _checksum(con, f"read_parquet('{p}')")
+    finally:
+        con.close()
     return out
 
 
