@@ -12,7 +12,8 @@ import orjson
 
 import editlens.ingest as ingest
 from editlens.contract.errors import UnusableInput
-from editlens.ingest.discover import Discovery, Unplaced, magicbrush_unit, walk
+from editlens.contract.paths import shown
+from editlens.ingest.discover import Discovery, Unplaced, is_utf8, magicbrush_unit, walk
 from editlens.ingest.readers.mapped import imgedit_units, mapped_units
 from editlens.ingest.readers.signatures import SIGNATURES, Signature, match_file, unplaced_reason
 from editlens.ingest.units import Unit
@@ -289,6 +290,11 @@ def discover(path: str | os.PathLike, fmt: str | None = None, image_root: str | 
     else:
         found = walk(p, image_root)
         units, unplaced = found.units, found.unplaced
+    bad_names = [u for u in units if not (is_utf8(u.root) and is_utf8(u.source_file))]
+    if bad_names:
+        units = [u for u in units if u not in bad_names]
+        unplaced += [Unplaced(shown(os.path.join(u.root, u.source_file), 1000),
+                              f"file name is not valid UTF-8: {shown(u.source_file)}") for u in bad_names]
     if not units:
         why = "".join(f"\n  {u.path}: {u.reason}" for u in unplaced[:20])
         raise UnusableInput(f"cannot detect a dataset format at {path} (no annotation files found); "

@@ -26,6 +26,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+from editlens.contract.paths import file_kind, shown, within
 from editlens.ingest.units import Unit
 
 ANNOTATION_EXTS = (".jsonl", ".json", ".parquet")
@@ -65,6 +66,43 @@ class Unplaced:
 class Discovery:
     units: list[Unit]
     unplaced: list[Unplaced]
+
+
+def refusal(path: str, real_top: str) -> str | None:
+    """Why an annotation-like file must not be opened, or None: a name that is not valid UTF-8, a special file
+    (FIFO, device, socket: `stat` only, never opened), a symlink resolving outside the folder given."""
+    if not is_utf8(path):
+        return f"file name is not valid UTF-8: {shown(path)}"
+    kind = file_kind(path)
+    if kind != "file":
+        return f"not a regular file ({kind}): never opened"
+    if os.path.islink(path) and not within(real_top, os.path.realpath(path)):
+        return "a symlink leading outside the folder given: not followed"
+    return None
+
+
+def is_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate-escaped bytes of a name that is not UTF-8
+        return False
+    return True
+
+
+def _refuse_special(dirpath: str, files: list[str], top: str, unplaced: list) -> list[str]:
+    """``files`` without the annotation-like ones `refusal` refuses (those are listed as unplaced)."""
+    real_top = os.path.realpath(top)
+    kept = []
+    for f in files:
+        if not is_utf8(f) or f.lower().endswith(ANNOTATION_EXTS):
+            p = os.path.join(dirpath, f)
+            why = refusal(p, real_top)
+            if why is not None:
+                if f.lower().endswith(ANNOTATION_EXTS) or not is_utf8(f):
+                    unplaced.append(Unplaced(shown(p, 1000), why))
+                continue
+        kept.append(f)
+    return kept
 
 
 def file_sha256(path: str, chunk: int = 8 << 20) -> str | None:
@@ -144,6 +182,7 @@ def walk(top: str, image_root: str | None = None) -> Discovery:
         skip = _ignored(dirpath) if IGNORE_FILE in filenames else ()
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not _matches(d, skip))
         files = sorted(f for f in filenames if not f.startswith(".") and not _matches(f, skip))
+        files = _refuse_special(dirpath, files, top, unplaced)
         if any(m in dirnames for m in D.SEED_MARKERS):
             seed = [u for u in D.seed_repo_units(dirpath)]
             units += seed

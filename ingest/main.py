@@ -23,11 +23,14 @@ from pathlib import Path
 
 from editlens.contract import tables as T
 from editlens.contract.errors import UnusableInput
+from editlens.contract.limits import DEFAULT_INGEST_LIMITS, IngestLimits
+from editlens.contract.paths import NotRegularFile, UnsafePath, check_regular
 from editlens.ingest.detect import discover
 from editlens.ingest.discover import Unplaced
 from editlens.ingest.images import ImageChecker
 from editlens.ingest.mapper import UnitMapper
 from editlens.ingest.readers import READERS
+from editlens.ingest.readers.common import FileRefused
 from editlens.ingest.readers.mapped import reader_label
 from editlens.ingest.units import Unit
 from editlens.ingest.writer import KillSwitch, recover, remove_unit, warehouse_lock, write_unit
@@ -45,6 +48,7 @@ class IngestConfig:
     column_map: dict | None = None  # --map: canonical name -> column (the generic reader), saved with the run
     image_root: Path | str | None = None  # folder the image paths of file-image datasets are relative to
     on_found: object = None  # called with the summary (``found``, ``unplaced``) before any file is read
+    limits: IngestLimits = DEFAULT_INGEST_LIMITS  # file and record limits (`editlens.contract.limits`)
 
 
 @dataclass
@@ -191,6 +195,7 @@ def describe_found(units: list[Unit]) -> list[str]:
 class _WorkerState:
     checker: ImageChecker
     kill: KillSwitch
+    limits: IngestLimits = DEFAULT_INGEST_LIMITS
 
 
 _STATE: _WorkerState | None = None  # one per worker process: the image folder cache must outlive a unit
@@ -208,10 +213,11 @@ def _keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 256
         pass
 
 
-def _init_worker(check_images: bool, kill_after_steps: int | None) -> None:
+def _init_worker(check_images: bool, kill_after_steps: int | None,
+                 limits: IngestLimits = DEFAULT_INGEST_LIMITS) -> None:
     global _STATE
     _keep_freed_memory()
-    _STATE = _WorkerState(ImageChecker(check_images), KillSwitch(kill_after_steps))
+    _STATE = _WorkerState(ImageChecker(check_images), KillSwitch(kill_after_steps), limits)
 
 
 def _now() -> dt.datetime:
@@ -234,14 +240,22 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
     img_base, img_rel = _image_base(unit)
     mapper = UnitMapper(dataset=unit.dataset, part=unit.part, split=unit.split, root=img_base,
                         image_root=img_rel, source_file=unit.source_file, run_id=run_id,
-                        checker=state.checker)
+                        checker=state.checker, limits=state.limits)
     error = None
     checksum = None
-    try:
-        checksum, payload = load(unit)
-    except OSError as exc:
-        mapper.reject(None, T.UNREADABLE_FILE, f"cannot read {unit.source_file}: {exc}")
+    refused = file_refusal(unit, state.limits)
+    read_ok = False
+    if refused is not None:
+        mapper.reject(None, *refused)
     else:
+        try:
+            checksum, payload = load(unit)
+            read_ok = True
+        except FileRefused as exc:
+            mapper.reject(None, exc.reason, f"{unit.source_file}: {exc.message}")
+        except OSError as exc:
+            mapper.reject(None, T.UNREADABLE_FILE, f"cannot read {unit.source_file}: {exc}")
+    if read_ok:
         if _skippable(prev, unit, checksum, state.checker.enabled):
             return FileResult(unit.dataset, unit.part, unit.source_file, unit.name, unit.shard, "unchanged")
         gc_was_on = gc.isenabled()
@@ -252,7 +266,7 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
             error = f"{type(exc).__name__}: {exc}"
             mapper = UnitMapper(dataset=unit.dataset, part=unit.part, split=unit.split, root=img_base,
                                 image_root=img_rel, source_file=unit.source_file, run_id=run_id,
-                                checker=state.checker)
+                                checker=state.checker, limits=state.limits)
             mapper.reject(None, "reader_error", f"{error}\n{traceback.format_exc(limit=3)}")
         finally:
             if gc_was_on:
@@ -272,6 +286,26 @@ def process_unit(unit: Unit, run_id: str, wh_root: str, prev: dict | None,
     return FileResult(unit.dataset, unit.part, unit.source_file, unit.name, unit.shard, "ingested", records,
                       mapper.loaded, mapper.rejected, mapper.images_missing, duration, error,
                       tables["images"].num_rows, file_images, mapper.image_root_abs)
+
+
+def file_refusal(unit: Unit, limits: IngestLimits) -> tuple[str, str] | None:
+    """(reason, message) when the unit's annotation file must not be opened, from ``stat`` alone: not a regular
+    file (FIFO, device, socket: `special_file`), a symlink resolving outside the dataset root (`unsafe_path`),
+    a JSON / JSON Lines file over ``limits.max_file_bytes`` (`too_large`; Parquet is read by row group)."""
+    path = os.path.join(unit.root, unit.source_file)
+    try:
+        st = check_regular(path, unit.root)
+    except UnsafePath as exc:
+        return T.UNSAFE_PATH, f"{unit.source_file} {exc}: not followed"
+    except NotRegularFile as exc:
+        if exc.kind == "missing":
+            return None  # the reader says what is missing (a chunk whose seeds.json went, a removed file)
+        return T.SPECIAL_FILE, f"{unit.source_file}: not a regular file ({exc.kind}): never opened"
+    if not unit.reader.endswith("-parquet") and not unit.source_file.endswith(".parquet") \
+            and st.st_size > limits.max_file_bytes:
+        return T.TOO_LARGE, (f"{unit.source_file} has {st.st_size} bytes, over the limit of "
+                             f"{limits.max_file_bytes} (IngestLimits.max_file_bytes): not read")
+    return None
 
 
 def count_records(tables: dict) -> int:
@@ -367,12 +401,12 @@ def run_ingest(cfg: IngestConfig) -> IngestSummary:
             n_workers = 1  # starting worker processes costs more than reading a small dataset
         results: list[FileResult] = []
         if n_workers == 1:
-            state = _WorkerState(ImageChecker(cfg.check_images), KillSwitch(cfg.kill_after_steps))
+            state = _WorkerState(ImageChecker(cfg.check_images), KillSwitch(cfg.kill_after_steps), cfg.limits)
             results = [process_unit(*t, state=state) for t in tasks]
         else:
             ctx = mp.get_context("spawn")
             with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(cfg.check_images, cfg.kill_after_steps)) as ex:
+                                     initargs=(cfg.check_images, cfg.kill_after_steps, cfg.limits)) as ex:
                 # largest units first: the last ones to finish are then small, and no worker idles at the end
                 futs = [ex.submit(_pool_task, t) for t in sorted(tasks, key=lambda t: -_unit_bytes(t[0]))]
                 results = [f.result() for f in as_completed(futs)]

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from editlens.contract import tables as T
+from editlens.contract.limits import DEFAULT_INGEST_LIMITS, IngestLimits
 from editlens.ingest import ids as I
 from editlens.ingest.fields import BadField, excerpt
 from editlens.ingest.images import ImageChecker, ParquetImage
@@ -27,7 +28,7 @@ class UnitMapper:
     """Column-wise output of one work unit: edits, distinct images, rejects and the record counts."""
 
     def __init__(self, *, dataset: str, part: str, split: str, root: str, image_root: str, source_file: str,
-                 run_id: str, checker: ImageChecker) -> None:
+                 run_id: str, checker: ImageChecker, limits: IngestLimits = DEFAULT_INGEST_LIMITS) -> None:
         self.dataset, self.part, self.split = dataset, part, split
         self.root = root  # absolute dataset root
         self.image_root = image_root  # relative to root ('' = root itself)
@@ -36,6 +37,7 @@ class UnitMapper:
         self.source_file = source_file
         self.run_id = run_id
         self.checker = checker
+        self.limits = limits
         self.read = self.loaded = self.rejected = 0
         self._seen: set[str] = set()
         # rows of the per-record path, one list per column name

@@ -105,6 +105,11 @@ UNREADABLE_FILE = "unreadable_file"
 MISSING_FILE = "missing_file"
 MISSING_COLUMN = "missing_column"
 UNKNOWN_FORMAT = "unknown_format"
+DUPLICATE_KEY = "duplicate_key"  # a JSON object naming one key twice (never a silent overwrite)
+TOO_DEEP = "too_deep"  # a value nested deeper than `IngestLimits.max_depth`
+TOO_LARGE = "too_large"  # a line over `IngestLimits.max_line_bytes`, a file over `max_file_bytes`
+TOO_MANY_TURNS = "too_many_turns"  # a multi-turn record naming a turn above `IngestLimits.max_turns`
+SPECIAL_FILE = "special_file"  # an annotation path that is a FIFO, device or socket: never opened
 
 REASONS = (
     MALFORMED_JSON,
@@ -120,6 +125,11 @@ REASONS = (
     MISSING_FILE,
     MISSING_COLUMN,
     UNKNOWN_FORMAT,
+    DUPLICATE_KEY,
+    TOO_DEEP,
+    TOO_LARGE,
+    TOO_MANY_TURNS,
+    SPECIAL_FILE,
 )
 
 MAX_INSTRUCTION_CHARS = 10_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 from editlens.contract import tables as T
 from editlens.ingest.fields import BadField, check_instruction, optional_text
 from editlens.ingest.mapper import UnitMapper
-from editlens.ingest.readers.common import dumps, pack_extra
+from editlens.ingest.readers.common import pack_extra, raw_text
 from editlens.ingest.readers.parquet import ParquetRow, iter_parquet
 
 KNOWN = frozenset(("input", "output", "edit", "inverse_edit"))
@@ -19,7 +19,7 @@ KNOWN = frozenset(("input", "output", "edit", "inverse_edit"))
 def map_parquet(unit, _payload, m: UnitMapper) -> None:
     def on_row(row: ParquetRow) -> None:
         v = row.values
-        raw = dumps(v)[:T.RAW_EXCERPT_CHARS]
+        raw = raw_text(v)
         rest = pack_extra(v, KNOWN)
         for direction, key, src_col, tgt_col, sc_key, tc_key in (
             ("forward", "edit", "input_image", "output_image", "input", "output"),

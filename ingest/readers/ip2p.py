@@ -20,7 +20,16 @@ import orjson
 from editlens.contract import tables as T
 from editlens.ingest.fields import BadField, check_instruction, check_rel_path, optional_text
 from editlens.ingest.mapper import UnitMapper
-from editlens.ingest.readers.common import dumps, json_lines, pack_extra, parse_error, read_optional
+from editlens.ingest.readers.common import (
+    FileRefused,
+    dumps,
+    json_lines,
+    load_record,
+    pack_extra,
+    parse_error,
+    raw_text,
+    read_optional,
+)
 from editlens.ingest.readers.parquet import ParquetRow, iter_parquet
 
 # ---- Parquet ---------------------------------------------------------------------------------------------------
@@ -31,7 +40,7 @@ PQ_TEXT = frozenset(("edit_prompt", "original_prompt", "edited_prompt"))
 def map_parquet(unit, _payload, m: UnitMapper) -> None:
     def on_row(row: ParquetRow) -> None:
         v = row.values
-        raw = dumps(v)[:T.RAW_EXCERPT_CHARS]
+        raw = raw_text(v)
         try:
             for c in ("original_image", "edited_image"):
                 if c in row.image_problem:
@@ -76,31 +85,44 @@ def load_original(unit):
         except BadField:
             continue
         base = os.path.join(unit.root, rel)
-        pj = read_optional(os.path.join(base, "prompt.json"))
-        md = read_optional(os.path.join(base, "metadata.jsonl"))
+        pj, md = (_companion(os.path.join(base, name), unit.root) for name in ("prompt.json", "metadata.jsonl"))
         files[d] = (pj, md)
         for b in (pj, md):
-            h.update(b"\x00" if b is None else b"\x01%d\x01" % len(b) + b)
+            h.update(b"\x00" if b is None else b"\x02" + str(b).encode() if isinstance(b, FileRefused)
+                     else b"\x01%d\x01" % len(b) + b)
     return h.hexdigest(), files
 
 
-def _metadata(md: bytes | None) -> dict:
+def _companion(path: str, root: str):
+    """A prompt dir's file: its bytes, None when absent, or the FileRefused it gives (a special file, a symlink
+    out of the root): that dir's records are rejected, never the chunk."""
+    try:
+        return read_optional(path, root)
+    except FileRefused as exc:
+        return exc
+    except OSError as exc:
+        return FileRefused(T.UNREADABLE_FILE, f"cannot read: {exc.strerror or exc}")
+
+
+def _metadata(md: bytes | None, limits) -> dict:
     """seed -> (line number, scores dict) or (line number, BadField) for the lines of a metadata.jsonl."""
     out: dict = {}
     if md is None:
         return out
+    if isinstance(md, FileRefused):
+        out[("bad", 0)] = (None, BadField(md.reason, md.message), None)
+        return out
     for n, line in json_lines(md):
         try:
-            rec = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            reason, msg = parse_error(line, exc)
-            out.setdefault(("bad", n), (n, BadField(reason, msg), line))
+            rec = load_record(line, limits)
+        except BadField as bad:
+            out.setdefault(("bad", n), (n, bad, line))
             continue
-        if type(rec) is not dict or "seed" not in rec:
+        if type(rec) is not dict or "seed" not in rec or not isinstance(rec["seed"], (int, str)):
             out.setdefault(("bad", n), (n, BadField(T.WRONG_TYPE, "metadata line is not an object with `seed`"),
                                         line))
             continue
-        out[str(rec["seed"])] = (n, rec, line)
+        out.setdefault(str(rec["seed"]), (n, rec, line))
     return out
 
 
@@ -115,7 +137,7 @@ def map_original(unit, files, m: UnitMapper) -> None:
         return
     seen_pairs = set()
     for index, entry in unit.params:
-        raw = dumps(entry)
+        raw = raw_text(entry)
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
                 and isinstance(entry[1], list)):
             m.reject(index, T.WRONG_TYPE, "seeds.json entry must be [dir, [seed, ...]]", raw)
@@ -133,14 +155,15 @@ def map_original(unit, files, m: UnitMapper) -> None:
         prompt = {}
         if pj is None:
             prompt_problem = (T.MISSING_FILE, f"{prompt_file} does not exist", None)
+        elif isinstance(pj, FileRefused):
+            prompt_problem = (pj.reason, f"{prompt_file}: {pj.message}", None)
         else:
             try:
-                prompt = orjson.loads(pj)
-                if type(prompt) is not dict:
-                    prompt_problem = (T.WRONG_TYPE, "prompt.json is not an object", pj)
-            except orjson.JSONDecodeError as exc:
-                reason, msg = parse_error(pj, exc)
-                prompt_problem = (reason, f"{prompt_file}: {msg}", pj)
+                prompt = load_record(pj, m.limits)
+            except BadField as bad:
+                prompt = {}
+                msg = "prompt.json is not an object" if bad.reason == T.WRONG_TYPE else bad.message
+                prompt_problem = (bad.reason, f"{prompt_file}: {msg}", pj)
         if prompt_problem is None:
             try:
                 instr = check_instruction(prompt.get("edit"), "edit")
@@ -149,7 +172,7 @@ def map_original(unit, files, m: UnitMapper) -> None:
                 tc = optional_text(prompt.get("output"), "output")
             except BadField as bad:
                 prompt_problem = (bad.reason, f"{prompt_file}: {bad.message}", pj)
-        meta = _metadata(md)
+        meta = _metadata(md, m.limits)
         bad_meta = [v for k, v in meta.items() if isinstance(k, tuple)]
         if not seeds:
             m.reject(index, T.MISSING_KEY, f"entry for {d} lists no seeds", raw)
@@ -159,7 +182,7 @@ def map_original(unit, files, m: UnitMapper) -> None:
                 m.reject(1 if praw is not None else None, reason, msg, praw, source_file=prompt_file)
                 continue
             if not isinstance(s, (int, str)) or isinstance(s, bool):
-                m.reject(index, T.WRONG_TYPE, f"seed {s!r} is not an integer", raw)
+                m.reject(index, T.WRONG_TYPE, f"seed {raw_text(s)[:100]} is not an integer", raw)
                 continue
             if (d, str(s)) in seen_pairs:
                 m.reject(index, T.DUPLICATE_RECORD, f"{d} seed {s} listed twice", raw)
@@ -180,6 +203,14 @@ def map_original(unit, files, m: UnitMapper) -> None:
             # the caption key not used as the source caption (a prompt.json with both `input` and `caption`)
             extra.update({k: v for k, v in prompt.items() if k not in PROMPT_KNOWN or
                           (k in ("input", "caption") and k != cap_key)})
-            m.add_edit(record=index, raw=raw, instruction=instr, source=f"{rel}/{s}_0.jpg",
-                       target=f"{rel}/{s}_1.jpg", source_caption=sc, target_caption=tc, scores=dumps(scores),
-                       extra=dumps(extra))
+            try:
+                src = check_rel_path(f"{rel}/{s}_0.jpg", "seed")
+                tgt = check_rel_path(f"{rel}/{s}_1.jpg", "seed")
+                if "/" in str(s) or "\\" in str(s):
+                    raise BadField(T.UNSAFE_PATH, f"seed {str(s)[:200]} is not a file name")
+                scores_json, extra_json = dumps(scores), dumps(extra)
+            except BadField as bad:
+                m.reject(index, bad.reason, bad.message, raw)
+                continue
+            m.add_edit(record=index, raw=raw, instruction=instr, source=src, target=tgt, source_caption=sc,
+                       target_caption=tc, scores=scores_json, extra=extra_json)

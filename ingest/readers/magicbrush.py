@@ -19,7 +19,16 @@ import orjson
 from editlens.contract import tables as T
 from editlens.ingest.fields import BadField, check_instruction, check_rel_path
 from editlens.ingest.mapper import UnitMapper
-from editlens.ingest.readers.common import dumps, parse_error, read_optional
+from editlens.ingest.readers.common import (
+    FileRefused,
+    document_fast,
+    document_members,
+    dumps,
+    load_value,
+    parse_error,
+    raw_text,
+    read_optional,
+)
 from editlens.ingest.readers.parquet import ParquetRow, iter_parquet
 
 # ---- Parquet ---------------------------------------------------------------------------------------------------
@@ -67,7 +76,7 @@ def map_parquet(unit, _payload, m: UnitMapper) -> None:
     paths = _image_paths(unit, ("source_img", "target_img", "mask_img"))
     for row in rows:
         v = row.values
-        raw = dumps(v)[:T.RAW_EXCERPT_CHARS]
+        raw = raw_text(v)
         try:
             for c in ("source_img", "target_img"):
                 if c in row.image_problem:
@@ -118,15 +127,23 @@ TURN_KNOWN = frozenset(("input", "mask", "output", "instruction"))
 
 def load_test(unit):
     base = os.path.dirname(os.path.join(unit.root, unit.source_file))
-    main = read_optional(os.path.join(unit.root, unit.source_file))
+    main = read_optional(os.path.join(unit.root, unit.source_file), unit.root)
     if main is None:
         raise FileNotFoundError(unit.source_file)
-    aux = {a: read_optional(os.path.join(base, a)) for a in AUX}
+    aux = {a: _optional(os.path.join(base, a), unit.root) for a in AUX}
     h = hashlib.sha256(main)
     for a in AUX:
         b = aux[a]
         h.update(b"\x00" if b is None else b"\x01%d\x01" % len(b) + b)
     return h.hexdigest(), (main, aux)
+
+
+def _optional(path: str, root: str) -> bytes | None:
+    """A descriptions file (optional: captions only); a special file or a symlink out of the root is not read."""
+    try:
+        return read_optional(path, root)
+    except FileRefused:
+        return None
 
 
 def _descriptions(b: bytes | None) -> dict:
@@ -148,27 +165,66 @@ def _lookup(desc: dict, sid: str, fname: str | None):
     return v if isinstance(v, str) else None
 
 
-def map_test(unit, payload, m: UnitMapper) -> None:
-    main, aux = payload
-    try:
-        sessions = orjson.loads(main)
-    except orjson.JSONDecodeError as exc:
-        reason, msg = parse_error(main, exc)
-        m.reject(None, reason, f"edit_sessions.json: {msg}", main)
+def _sessions(main: bytes, m: UnitMapper):
+    """(position, session id, turns) for each session of ``edit_sessions.json``, in file order. The whole file is
+    parsed at once when no record check can fail; otherwise it is cut into its sessions, each parsed alone, so a
+    session nested too deep, naming a key twice or holding bad bytes is one reject, and a session id named twice
+    is a reject (`duplicate_key`; the first is kept), never a silent overwrite."""
+    doc = document_fast(main, m.limits)
+    if doc is not None:
+        if not isinstance(doc, dict):
+            m.reject(None, T.WRONG_TYPE, "edit_sessions.json must be an object {img_id: [turns]}", main)
+            return
+        yield from ((pos, sid, turns) for pos, (sid, turns) in enumerate(doc.items(), 1))
         return
-    if not isinstance(sessions, dict):
+    members, problem = document_members(main)
+    if members and members[0][0] is None:
         m.reject(None, T.WRONG_TYPE, "edit_sessions.json must be an object {img_id: [turns]}", main)
         return
+    if not members:
+        try:
+            orjson.loads(main)
+            reason, msg = T.WRONG_TYPE, "edit_sessions.json must be an object {img_id: [turns]}"
+        except orjson.JSONDecodeError as exc:
+            reason, msg = parse_error(main, exc)
+        m.reject(None, reason, f"edit_sessions.json: {msg}", main)
+        return
+    first: dict[str, int] = {}
+    for pos, (ktext, vtext) in enumerate(members, 1):
+        raw = ktext + b": " + vtext[: T.RAW_EXCERPT_CHARS * 4]
+        try:
+            sid = orjson.loads(ktext)
+        except orjson.JSONDecodeError as exc:
+            m.reject(pos, *parse_error(ktext, exc), raw)
+            continue
+        if sid in first:
+            m.reject(pos, T.DUPLICATE_KEY, f"session {str(sid)[:200]} is named twice (first at session "
+                                           f"{first[sid]}, which is kept)", raw)
+            continue
+        first[sid] = pos
+        try:
+            turns = load_value(vtext, m.limits)
+        except BadField as bad:
+            m.reject(pos, bad.reason, f"session {str(sid)[:200]}: {bad.message}", raw)
+            continue
+        yield pos, sid, turns
+    if problem is not None and not problem.startswith("the document ends inside"):
+        m.reject(None, T.MALFORMED_JSON, f"edit_sessions.json after session {len(members)}: {problem}; "
+                                         "the rest of the file cannot be read", main[-T.RAW_EXCERPT_CHARS:])
+
+
+def map_test(unit, payload, m: UnitMapper) -> None:
+    main, aux = payload
     gdesc, ldesc = _descriptions(aux["global_descriptions.json"]), _descriptions(aux["local_descriptions.json"])
-    for pos, (sid, turns) in enumerate(sessions.items(), 1):
-        raw = dumps({sid: turns})
+    for pos, sid, turns in _sessions(main, m):
+        raw = raw_text({sid: turns})
         if not isinstance(turns, list) or not turns:
             m.reject(pos, T.WRONG_TYPE if not isinstance(turns, list) else T.MISSING_KEY,
                      f"session {sid} must be a non-empty list of turns", raw)
             continue
         prev_out = None
         for k, t in enumerate(turns, 1):
-            traw = dumps(t)
+            traw = raw_text(t)
             try:
                 if not isinstance(t, dict):
                     raise BadField(T.WRONG_TYPE, f"turn {k} is not an object")
@@ -192,7 +248,12 @@ def map_test(unit, payload, m: UnitMapper) -> None:
             local = _lookup(ldesc, sid, tgt)
             if local is not None:
                 extra["local_description"] = local
+            try:
+                extra_json = dumps(extra)
+            except BadField as bad:
+                m.reject(pos, bad.reason, f"turn {k}: {bad.message}", traw, turn_index=k)
+                continue
             m.add_edit(record=pos, raw=traw, instruction=instr, source=f"{sid}/{src}", target=f"{sid}/{tgt}",
                        mask=f"{sid}/{mask}" if mask else None, session_id=str(sid), turn_index=k,
                        source_caption=_lookup(gdesc, sid, src), target_caption=_lookup(gdesc, sid, tgt),
-                       extra=dumps(extra))
+                       extra=extra_json)

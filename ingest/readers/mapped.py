@@ -25,7 +25,7 @@ from editlens.contract import tables as T
 from editlens.contract.errors import UnusableInput
 from editlens.ingest.fields import BadField, check_rel_path
 from editlens.ingest.mapper import UnitMapper
-from editlens.ingest.readers.common import dumps, json_lines, parse_error, parse_line
+from editlens.ingest.readers.common import dumps, json_lines, parse_error, parse_line, raw_text
 from editlens.ingest.readers.parquet import image_column_kind, iter_parquet
 from editlens.ingest.readers.tabular import Columns, emit
 
@@ -164,7 +164,7 @@ def json_records(data: bytes):
     else:
         items = [(None, doc)]
     for n, (k, v) in enumerate(items, 1):
-        yield n, k, v, dumps(v)[:T.RAW_EXCERPT_CHARS]
+        yield n, k, v, raw_text(v)
 
 
 def _path_images(values: dict, cols, m: UnitMapper) -> tuple[dict, dict]:

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from editlens.contract import tables as T
 from editlens.ingest.images import ParquetImage
 from editlens.ingest.mapper import UnitMapper
-from editlens.ingest.readers.common import abspath, sha256_file
+from editlens.ingest.readers.common import abspath, depth_over, raw_text, sha256_file
 from editlens.ingest.readers.signatures import missing_required
 
 _SPLIT = re.compile(r"^(train|dev|validation|valid|val|test)(?=[-_.])", re.I)
@@ -118,7 +118,12 @@ def iter_parquet(unit, m: UnitMapper, image_columns: tuple[str, ...], on_row: Ca
             offset += n
             continue
         colnames = {c: (f"{c}.bytes" if k == "struct" else c) for c, k in kinds.items()}
+        limit = m.limits.max_depth
         for r in range(n):
+            if depth_over(rows[r], limit):  # a nested column value past the limit: this row alone
+                m.reject(offset + r, T.TOO_DEEP, f"a value is nested deeper than {limit} levels "
+                                                 "(IngestLimits.max_depth)", raw_text(rows[r]))
+                continue
             imgs = {}
             for c, k in kinds.items():
                 if k in ("struct", "binary"):

@@ -26,7 +26,16 @@ from editlens.ingest.fields import (
     optional_text,
 )
 from editlens.ingest.mapper import UnitMapper, add_file_batch, add_turn_batch, strings
-from editlens.ingest.readers.common import abspath, pack_extra, parse_line, parse_lines, read_bytes
+from editlens.ingest.readers.common import (
+    abspath,
+    check_depth,
+    dumps,
+    key_tokens,
+    pack_extra,
+    parse_line,
+    parse_lines,
+    read_bytes,
+)
 
 SINGLE_KNOWN = frozenset(
     ("source_image", "target_image", "instruction", "instruction_ori", "source_caption", "target_caption",
@@ -36,7 +45,7 @@ _TURN_KEY = re.compile(r"^(instruction|edit_image)_(\d+)$")
 
 
 def load(unit):
-    return read_bytes(abspath(unit, unit.source_file))
+    return read_bytes(abspath(unit, unit.source_file), unit.root)
 
 
 CHUNK_LINES = 100_000  # bounds the parsed dicts held at once for very large files
@@ -51,14 +60,29 @@ def _split(data: bytes) -> list[bytes]:
     return lines
 
 
-def _parse_chunk(lines: list[bytes], first: int, m: UnitMapper) -> tuple[list[int], list[dict], list[bytes]]:
-    """Object lines of a chunk starting at line number ``first``: (line numbers, dicts, raw lines). Bad lines
-    become rejects; blank lines are not records."""
+def _keys_written_once(span: tuple[bytes, int, int], recs: list[dict]) -> bool:
+    """True only when the chunk's text (``data[a:b]``) names no key twice and holds no nested object: its
+    ``":`` count equals the records' keys and no ``:`` follows whitespace (else the exact count decides)."""
+    data, a, b = span
+    n = sum(map(len, recs))
+    if data.count(b'":', a, b) != n:
+        return False
+    if data.count(b" :", a, b) or data.count(b"\t:", a, b) or data.count(b"\r:", a, b):
+        return key_tokens(data[a:b]) == n
+    return True
+
+
+def _parse_chunk(lines: list[bytes], first: int, m: UnitMapper,
+                 span: tuple[bytes, int, int] | None = None) -> tuple[list[int], list[dict], list[bytes]]:
+    """Object lines of a chunk starting at line number ``first`` (``span``: the chunk's bytes in the file's
+    buffer): (line numbers, dicts, raw lines). Bad lines become rejects (every check of ``load_record``); blank
+    lines are not records. The fast path takes a chunk only when no line can fail a record check."""
     loads = orjson.loads
-    try:  # fast path: every line is a JSON object
-        recs = list(map(loads, lines))
-        if set(map(type, recs)) <= _DICT:
-            return list(range(first, first + len(lines))), recs, lines
+    try:  # fast path: every line is a flat JSON object within the limits, no key named twice
+        if max(map(len, lines), default=0) <= m.limits.max_line_bytes:
+            recs = list(map(loads, lines))
+            if set(map(type, recs)) <= _DICT and _keys_written_once(span or (b"\n".join(lines), 0, None), recs):
+                return list(range(first, first + len(lines))), recs, lines
     except orjson.JSONDecodeError:
         pass
     nums, recs, raws = [], [], []
@@ -91,13 +115,28 @@ def _validate_one(rec: dict) -> tuple:
     return src, tgt, instr, ori, sc, tc, labels
 
 
+def _extra_or_bad(rec: dict, m: UnitMapper):
+    """The record's other fields as ``extra`` JSON, or the BadField (too deep to keep) that rejects it."""
+    other = {k: v for k, v in rec.items() if k not in SINGLE_KNOWN}
+    try:
+        check_depth(other, m.limits)
+        return dumps(other)
+    except BadField as bad:
+        return bad
+
+
 def map_single(unit, data: bytes, m: UnitMapper) -> None:
     """Part-1/Part-2, column-wise: clean rows go straight to columns; rows failing a quick check are checked one
     by one (normalised or rejected)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     lines = _split(data)
-    del data
+    pos = 0
     for start in range(0, len(lines), CHUNK_LINES):
-        _map_chunk(*_parse_chunk(lines[start:start + CHUNK_LINES], start + 1, m), m)
+        chunk = lines[start:start + CHUNK_LINES]
+        end = pos + sum(map(len, chunk)) + len(chunk)  # each line and its newline
+        _map_chunk(*_parse_chunk(chunk, start + 1, m, (data, pos, min(end, len(data)))), m)
+        pos = end
 
 
 def _strings(col: list) -> pa.Array | None:
@@ -185,12 +224,15 @@ def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapp
     if keys <= SINGLE_KNOWN:  # the usual case: no key beyond the known ones in the whole file
         extra = ["{}"] * len(recs)
     else:
-        extra = ["{}" if r.keys() <= SINGLE_KNOWN else pack_extra(r, SINGLE_KNOWN) for r in recs]
+        extra = ["{}" if r.keys() <= SINGLE_KNOWN else _extra_or_bad(r, m) for r in recs]
+        bad.update(k for k, x in enumerate(extra) if type(x) is BadField)
     if bad:
         arrays = None  # values are normalised or rows dropped below: the batch converts the lists again
         rejected = set()
         for k in sorted(bad):
             try:
+                if type(extra[k]) is BadField:
+                    raise extra[k]
                 src[k], tgt[k], ins[k], ori[k], sc[k], tc[k], lab[k] = _validate_one(recs[k])
             except BadField as b:
                 m.reject(nums[k], b.reason, b.message, raws[k])
@@ -207,8 +249,9 @@ def _map_chunk(nums: list[int], recs: list[dict], raws: list[bytes], m: UnitMapp
 class _Rejects:
     """Reject rows held back (the arguments of ``UnitMapper.reject``) until the whole file is mapped."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits) -> None:
         self.rows: list[tuple] = []
+        self.limits = limits
 
     def reject(self, *args, **kw) -> None:
         self.rows.append((args, kw))
@@ -220,7 +263,7 @@ _TURN_COLUMNS = ("session_ids", "turns", "source", "target", "instruction", "ext
 def map_multi_turn(unit, data: bytes, m: UnitMapper) -> None:
     """Part-3: the whole file's turns column-wise (``add_turn_batch``); a file with a turn that needs the
     record path (a duplicate edit, an image behind an escaping symlink) goes turn by turn (``add_edit``)."""
-    held = _Rejects()
+    held = _Rejects(m.limits)
     cols: dict[str, list] = {k: [] for k in ("records",) + _TURN_COLUMNS}
     for n, _, turn in _session_turns(data, m.dataset, m.part, held):
         cols["records"].append(n)
@@ -251,7 +294,15 @@ def _session_turns(data: bytes, dataset: str, part: str, m):
         if n_turns == 0:
             m.reject(n, T.MISSING_KEY, "session has no turns (no non-null `instruction_k`/`edit_image_k`)", line)
             continue
-        extra = "{}" if no_extra else pack_extra(rec, known)
+        if n_turns > m.limits.max_turns:
+            m.reject(n, T.TOO_MANY_TURNS, f"session names turn {str(n_turns)[:40]}, over the limit of "
+                                          f"{m.limits.max_turns} (IngestLimits.max_turns)", line)
+            continue
+        try:
+            extra = "{}" if no_extra else pack_extra(rec, known)
+        except BadField as bad:
+            m.reject(n, bad.reason, bad.message, line)
+            continue
         session_id = ids.session_id(dataset, part, rec.get("source_image"), rec.get("edit_image_1"),
                                     rec.get("instruction_1"))
         # image path of turn k's target (k >= 1) and of the session source (k = 0), or the BadField it raised
