@@ -28,8 +28,8 @@ PARQUET_MAX_COLUMN_READ_BYTES = 2 << 30  # embedded images: one row group's imag
 class IngestLimits:
     """Limits on annotation files and their records (`editlens ingest`; `IngestConfig.limits`).
 
-    File limits decide before a byte is read, from ``stat``; each failure is one file-level reject (its records
-    counted lost in ``ingest_runs.records_lost``). Record limits make one record one reject, never its file.
+    File limits decide before a byte is read, from ``stat``; each failure is one file-level reject (the file is
+    never opened). Record limits make one record one reject, never its file.
     """
 
     max_file_bytes: int = 4 << 30  # a JSON / JSON Lines annotation file larger than this: `too_large`, not read
