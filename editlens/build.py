@@ -14,6 +14,7 @@ ingested edits in the warehouse, dbt missing).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -55,6 +56,16 @@ def dbt_executable() -> str:
     return found
 
 
+def macros_checksum(project: Path) -> str:
+    """sha1 over the project's macro files: part of every incremental model's fingerprint (macros/incremental.sql),
+    so a macro edit rebuilds the incremental models in full, as a model or seed edit does."""
+    h = hashlib.sha1()
+    macros = project / "macros"
+    for p in sorted(macros.rglob("*.sql")) if macros.is_dir() else []:
+        h.update(str(p.relative_to(macros)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def dbt_command(cfg: BuildConfig) -> tuple[list[str], dict[str, str]]:
     """The dbt command line and environment for a build of ``cfg.warehouse``."""
     wh = cfg.warehouse.resolved()
@@ -72,6 +83,7 @@ def dbt_command(cfg: BuildConfig) -> tuple[list[str], dict[str, str]]:
     env[ENV_VAR] = str(wh.root)
     env["DBT_PROFILES_DIR"] = str(cfg.project_dir)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env.setdefault("EDITLENS_MACROS_CHECKSUM", macros_checksum(cfg.project_dir))
     if cfg.duckdb_memory:
         env["EDITLENS_DUCKDB_MEMORY"] = cfg.duckdb_memory
     if cfg.duckdb_threads:

@@ -4,11 +4,21 @@
 -- the Latin words are looked up in the seed language_words (read when the model compiles) and the language with
 -- the most distinct words found wins; none found, or a tie at the top -> unknown.
 -- depends_on: {{ ref('language_words') }}
+-- Incremental by key (macros/incremental.sql): a build processes only instructions not yet in the table.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'keyed': {'input': 'int_instructions', 'key': 'instruction_key'}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
 
 instructions as (
 
     select * from {{ ref('int_instructions') }}
+    where {{ new_keys_filter('instruction_key') }}
 
 ),
 

@@ -2,11 +2,21 @@
 -- the matching rules of the highest priority give labels; priority-0 rules label instructions left unlabelled.
 -- The seed's rules are read when the model compiles.
 -- depends_on: {{ ref('taxonomy_rules') }}
+-- Incremental by key (macros/incremental.sql): a build processes only instructions not yet in the table.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'keyed': {'input': 'int_instructions', 'key': 'instruction_key'}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
 
 instructions as (
 
     select * from {{ ref('int_instructions') }}
+    where {{ new_keys_filter('instruction_key') }}
 
 ),
 

@@ -2,6 +2,15 @@
 -- Clauses come from the split_clauses macro; a negated or contrasted part ("..., but keep the face",
 -- "... without changing the sky", "do not move the dog") is cut off as a clause of its own, so the seed's
 -- `none` rules can silence it without silencing the positive part before it.
+-- Incremental by key (macros/incremental.sql): a build processes only instructions not yet in the table.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'keyed': {'input': 'stg_editlens__edits', 'key': 'instruction_key'}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
 
 edits as (
@@ -13,6 +22,7 @@ edits as (
 distinct_instructions as (
 
     select distinct instruction_key, instruction_norm from edits
+    where {{ new_keys_filter('instruction_key') }}
 
 ),
 

@@ -62,8 +62,9 @@ pairs as (
 final as (
 
     select
-        a.sha256 as sha256_a,
-        b.sha256 as sha256_b,
+        -- the smaller content first: the pair reads the same whatever order the images were numbered in
+        least(a.sha256, b.sha256) as sha256_a,
+        greatest(a.sha256, b.sha256) as sha256_b,
         pairs.hamming
     from pairs
     join numbered as a on a.image_no = pairs.image_a

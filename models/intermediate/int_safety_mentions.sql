@@ -3,11 +3,21 @@
 -- "shooting star", a knife beside a fork): a term stands while it has more occurrences than guarded ones.
 -- The guard's rules are read when the model compiles.
 -- depends_on: {{ ref('lexicon_sense_guards') }}
+-- Incremental by dataset (macros/incremental.sql): a build recomputes only edits of datasets whose files changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {'input': 'stg_editlens__edits', 'by': 'dataset', 'key': 'edit_id'}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
 
 edits as (
 
     select edit_id, instruction_norm from {{ ref('stg_editlens__edits') }}
+    where {{ partition_filter() }}
 
 ),
 

@@ -10,7 +10,7 @@ pairs as (
 
 example_edits as (
 
-    select source_sha256 as sha256, min(edit_id) as edit_id, any_value(dataset) as dataset, count(*) as n_edits
+    select source_sha256 as sha256, min(edit_id) as edit_id, arg_min(dataset, edit_id) as dataset, count(*) as n_edits
     from {{ ref('edits') }}
     where source_sha256 is not null
     group by source_sha256

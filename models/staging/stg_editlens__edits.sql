@@ -1,11 +1,20 @@
 -- A table, not a view: a dozen models read it, and the normalised instruction (regexp work) is computed once.
-{{ config(materialized='table') }}
+-- Incremental by dataset (macros/incremental.sql): a build recomputes only datasets whose files changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {'input': 'source:edits', 'by': 'lower(dataset)', 'column': 'dataset'}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 
 with
 
 source as (
 
     select * from {{ warehouse_table('edits') }}
+    where {{ partition_filter() }}
 
 ),
 
