@@ -203,8 +203,7 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, frames
         remove_stale_temporaries(wh.table_dir(table))
     _write_model_row(wh, spec)
     work_dir = wh.root / "tmp" / "embed"
-    con = M.connect(cfg.duckdb_memory)
-    con.execute(f"set temp_directory = '{work_dir / 'duckdb'}'")
+    con = M.connect(cfg.duckdb_memory, temp_directory=str(work_dir / "duckdb"))
 
     # 1. images
     t_img = time.perf_counter()

@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from editlens.contract.batches import rebatch
+from editlens.contract.resources import DuckDBResources
+from editlens.contract.resources import connect as resources_connect
 from editlens.embeddings import tables as T
 from editlens.embeddings.frames import InstructionFrames
 from editlens.warehouse import Warehouse
@@ -32,12 +34,10 @@ from editlens.warehouse import Warehouse
 IMAGE_COLUMNS = ["image_id", "location_kind", "root", "path", "row_group", "row", "column", "exists", "has_facts"]
 
 
-def connect(memory_limit: str = "2GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"memory_limit": memory_limit})
-    if threads:
-        con.execute(f"set threads = {int(threads)}")
-    con.execute("set preserve_insertion_order = false")
-    return con
+def connect(memory_limit: str = "2GB", threads: int | None = None,
+            temp_directory: str | None = None) -> duckdb.DuckDBPyConnection:
+    """The plan's connection: the contract's DuckDB resources (memory limit, spill folder; env overrides)."""
+    return resources_connect(DuckDBResources.from_env(memory_limit, threads, temp_directory))
 
 
 def source(wh: Warehouse, table: str) -> str:

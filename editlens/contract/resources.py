@@ -1,0 +1,71 @@
+"""DuckDB resource settings, one definition for the dbt profile and the jobs' connections.
+
+Every connection the project opens on warehouse-sized data runs with a memory limit, a spill folder and
+`preserve_insertion_order = false`, so a big build or plan spills to disk instead of dying. Defaults per caller
+(the dbt build 5GB, the embed plan 2GB), each overridable by the environment:
+
+| variable | DuckDB setting | default |
+|---|---|---|
+| `EDITLENS_DUCKDB_MEMORY` | `memory_limit` | the caller's (dbt: 5GB) |
+| `EDITLENS_DUCKDB_THREADS` | `threads` | the caller's (dbt: 2) |
+| `EDITLENS_DUCKDB_TEMP` | `temp_directory` (spill folder) | `DIR/tmp/duckdb` |
+| `EDITLENS_DUCKDB_MAX_TEMP` | `max_temp_directory_size` | DuckDB's (90% of the free disk) |
+
+`profiles.yml` reads the first three (its temp default: `$EDITLENS_WAREHOUSE/tmp/duckdb`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+ENV_MEMORY = "EDITLENS_DUCKDB_MEMORY"
+ENV_THREADS = "EDITLENS_DUCKDB_THREADS"
+ENV_TEMP = "EDITLENS_DUCKDB_TEMP"
+ENV_MAX_TEMP = "EDITLENS_DUCKDB_MAX_TEMP"
+
+
+@dataclass(frozen=True)
+class DuckDBResources:
+    memory_limit: str = "5GB"
+    threads: int | None = None
+    temp_directory: str | None = None
+    max_temp_directory_size: str | None = None
+    preserve_insertion_order: bool = False
+
+    @classmethod
+    def from_env(cls, memory_limit: str = "5GB", threads: int | None = None,
+                 temp_directory: str | Path | None = None) -> DuckDBResources:
+        """The caller's defaults, each replaced by its environment variable when set."""
+        env = os.environ
+        t = env.get(ENV_THREADS)
+        return cls(
+            memory_limit=env.get(ENV_MEMORY) or memory_limit,
+            threads=int(t) if t else threads,
+            temp_directory=env.get(ENV_TEMP) or (str(temp_directory) if temp_directory else None),
+            max_temp_directory_size=env.get(ENV_MAX_TEMP) or None,
+        )
+
+    def statements(self) -> list[str]:
+        out = [f"set memory_limit = '{self.memory_limit}'",
+               f"set preserve_insertion_order = {'true' if self.preserve_insertion_order else 'false'}"]
+        if self.threads:
+            out.append(f"set threads = {int(self.threads)}")
+        if self.temp_directory:
+            out.append("set temp_directory = '{}'".format(str(self.temp_directory).replace("'", "''")))
+        if self.max_temp_directory_size:
+            out.append(f"set max_temp_directory_size = '{self.max_temp_directory_size}'")
+        return out
+
+    def apply(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        for stmt in self.statements():
+            con.execute(stmt)
+        return con
+
+
+def connect(resources: DuckDBResources, database: str = ":memory:", read_only: bool = False):
+    """A DuckDB connection with ``resources`` applied."""
+    return resources.apply(duckdb.connect(database, read_only=read_only))

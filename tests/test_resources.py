@@ -1,0 +1,35 @@
+"""DuckDB resource settings: the caller's defaults, environment overrides, applied to a connection and the profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from editlens.contract.resources import DuckDBResources, connect
+
+
+def test_defaults_are_applied(tmp_path):
+    con = connect(DuckDBResources(memory_limit="1GB", threads=1, temp_directory=str(tmp_path / "spill")))
+    assert con.sql("select current_setting('preserve_insertion_order')").fetchone()[0] is False
+    assert con.sql("select current_setting('threads')").fetchone()[0] == 1
+    assert con.sql("select current_setting('temp_directory')").fetchone()[0] == str(tmp_path / "spill")
+    assert con.sql("select current_setting('memory_limit')").fetchone()[0] in ("953.6 MiB", "1.0 GiB", "1000.0 MB")
+
+
+def test_environment_overrides_the_callers_defaults(monkeypatch, tmp_path):
+    monkeypatch.setenv("EDITLENS_DUCKDB_MEMORY", "700MB")
+    monkeypatch.setenv("EDITLENS_DUCKDB_THREADS", "1")
+    monkeypatch.setenv("EDITLENS_DUCKDB_TEMP", str(tmp_path / "t"))
+    monkeypatch.setenv("EDITLENS_DUCKDB_MAX_TEMP", "3GB")
+    r = DuckDBResources.from_env("2GB", 2, "/nowhere")
+    assert (r.memory_limit, r.threads, r.temp_directory, r.max_temp_directory_size) == ("700MB", 1, str(tmp_path / "t"), "3GB")
+    con = connect(r)
+    assert con.sql("select current_setting('max_temp_directory_size')").fetchone()[0].startswith("2.7 GiB")
+    monkeypatch.delenv("EDITLENS_DUCKDB_MEMORY")
+    assert DuckDBResources.from_env("2GB").memory_limit == "2GB"
+
+
+def test_the_dbt_profile_sets_memory_spill_and_order(repo_root: Path):
+    text = (repo_root / "profiles.yml").read_text()
+    for needle in ("EDITLENS_DUCKDB_MEMORY", "EDITLENS_DUCKDB_THREADS", "EDITLENS_DUCKDB_TEMP",
+                   "preserve_insertion_order: false", "temp_directory"):
+        assert needle in text
