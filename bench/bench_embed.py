@@ -101,7 +101,7 @@ def forward_only(encoder, data: Path, n: int, batch_size: int, streams: int = 1)
 
     pp = encoder.loaded.spec.preprocess
     files = sorted((data / "img").glob("*.jpg"))[: min(n, 256)]
-    pix = process_batch([{"image_id": "x", "path": str(f)} for f in files], pp).pixels
+    pix = process_batch([{"image_id": "x", "root": str(f.parent), "path": f.name} for f in files], pp).pixels
     reps = -(-batch_size // len(pix))
     batch = torch.from_numpy(np.concatenate([pix] * reps)[:batch_size])
     if encoder.settings.device.startswith("cuda"):
@@ -179,6 +179,8 @@ def main(argv=None) -> int:
     ap.add_argument("--min-ratio", type=float, default=None, help="fail below this e2e/forward ratio "
                                                                      "(default 0.8 on CPU, none on CUDA)")
     ap.add_argument("--min-e2e", type=float, default=None, help="fail below this many end-to-end images/s")
+    ap.add_argument("--decode", default="auto", choices=("auto", "cpu", "device"),
+                    help="JPEG decode of the end-to-end runs: auto (device on CUDA), cpu, device (nvJPEG on CUDA)")
     ap.add_argument("--memory-check", action="store_true",
                     help="instead: peak memory of the whole job on n and 4n images (must stay flat)")
     ap.add_argument("--record", action="store_true",
@@ -245,7 +247,8 @@ def main(argv=None) -> int:
         cfg = EmbedConfig(warehouse=wh, model=args.model, pretrained=args.pretrained, device=args.device,
                           batch_size=bs, workers=args.workers, streams=args.streams,
                           allow_random_weights=args.random_weights, threads=args.threads,
-                          shard_size=args.shard_size or max(bs, args.n // 4), progress=False, images_only=True)
+                          shard_size=args.shard_size or max(bs, args.n // 4), progress=False, images_only=True,
+                          decode=args.decode)
         c0 = cpu_seconds()
         s = run_embed(cfg)
         e2e_cpu.append((cpu_seconds() - c0) / max(1, s.images_planned))
@@ -273,11 +276,12 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     s = run_embed(EmbedConfig(warehouse=wh, model=args.model, pretrained=args.pretrained, device=args.device,
                               batch_size=bs, workers=args.workers, streams=args.streams,
-                              allow_random_weights=args.random_weights, threads=args.threads, progress=False))
+                              allow_random_weights=args.random_weights, threads=args.threads, progress=False,
+                              decode=args.decode))
     print(f"rest of the job on the last warehouse ({s.texts_embedded} texts, {s.concept_rows} concept rows, "
           f"{s.edits_scored} edits): {time.perf_counter() - t:.1f} s", flush=True)
     result = {
-        "model": args.model, "device": settings.device, "n": args.n, "batch_size": bs,
+        "model": args.model, "device": settings.device, "decode": args.decode, "n": args.n, "batch_size": bs,
         "workers": s.workers, "streams": s.streams, "job_torch_threads": s.torch_threads, "cpus": os.cpu_count(),
         "forward_options": options, "load_average": os.getloadavg()[0], "load_averages": loads,
         "forward_only_ips": round(fwd, 1), "forward_only_runs": [round(x, 1) for x in fwds],
@@ -287,7 +291,8 @@ def main(argv=None) -> int:
         "gpu": torch.cuda.get_device_name(0) if settings.device.startswith("cuda") else None,
     }
     print(json.dumps(result), flush=True)
-    (out / f"result-{args.model}-{settings.device.replace(':', '')}.json").write_text(json.dumps(result, indent=1))
+    (out / f"result-{args.model}-{settings.device.replace(':', '')}-{args.decode}.json").write_text(
+        json.dumps(result, indent=1))
     min_ratio = args.min_ratio if args.min_ratio is not None else (None if settings.device.startswith("cuda") else 0.8)
     ok = (min_ratio is None or ratio >= min_ratio) and (args.min_e2e is None or e2e >= args.min_e2e)
     print("PASS" if ok else "FAIL", flush=True)

@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--instruction-frames", type=Path, default=None, metavar="FILE",
                    help="framing phrases removed for directional_instruction_core "
                         "(default: embeddings/instruction_frames.csv)")
+    p.add_argument("--decode", default="auto", choices=("auto", "cpu", "device"),
+                   help="JPEG decode: on the model's device (nvJPEG on CUDA) or the CPU; auto: device when CUDA")
     p.add_argument("--detectors", default="", metavar="NAMES",
                    help="dedicated detectors on the same decoded images: nudenet, faces (opencv-haar-face) or all; "
                         "needs pip install 'editlens[detectors]'")
@@ -165,6 +167,7 @@ def _run(args: argparse.Namespace) -> int:
             rescore_edits=args.rescore_edits,
             projection=args.projection,
             detectors=tuple(n for n in args.detectors.split(",") if n.strip()),
+            decode=args.decode,
             threads=args.threads,
             streams=args.streams,
             ray_actors=args.ray_actors,

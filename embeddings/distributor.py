@@ -42,7 +42,7 @@ def _progress(total: int, desc: str, unit: str, enabled: bool):
 
 def run_images_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, known: np.ndarray, batch_size: int,
                      workers: int, max_pixels: int, progress: bool = True, streams: int = 1,
-                     detect=None) -> list[ShardResult]:
+                     detect=None, device_jpegs: bool = False) -> list[ShardResult]:
     """Decode, embed and write every image shard of `plan`. With workers > 0, DataLoader worker processes decode
     and the main process runs the model; with workers = 0, `streams` threads of the main process each decode and
     embed whole batches (CPU: no hand-off between processes, every core busy with one batch). Either way the
@@ -53,7 +53,8 @@ def run_images_local(wh: Warehouse, plan: M.Plan, encoder: Encoder, known: np.nd
         return []
     inline = workers == 0 and streams > 1
     ds = ImageBatches(plan, encoder.loaded.spec.preprocess,
-                      batch_size if inline else loader_chunk_size(batch_size, workers), max_pixels, detect)
+                      batch_size if inline else loader_chunk_size(batch_size, workers), max_pixels, detect,
+                      device_jpegs)
     need: dict[int, bool] = {}  # shard -> its image_embeddings file is still to write (decided once per shard)
 
     def need_embed(shard: int) -> bool:
@@ -128,6 +129,7 @@ def _embedded_loader(ds: ImageBatches, encoder: Encoder, need_embed, workers: in
     def groups():  # consecutive chunks, at most batch_size images each
         group, rows = [], 0
         for b in loader:
+            b = _device_decoded(ds, encoder, b)
             n = len(b["pixels"]) if b["pixels"] is not None else 0
             if group and rows + n > batch_size:
                 yield group
@@ -150,6 +152,15 @@ def _embedded_loader(ds: ImageBatches, encoder: Encoder, need_embed, workers: in
         loader = None  # drop the DataLoader now: its worker processes end with it
 
 
+def _device_decoded(ds: ImageBatches, encoder: Encoder, b: dict) -> dict:
+    """A batch whose JPEGs the workers left undecoded, decoded on the model's device (embeddings.gpudecode)."""
+    if b.get("device_jpegs") is None:
+        return b
+    from editlens.embeddings.gpudecode import complete
+
+    return complete(b, ds.pp, encoder.settings.device, ds.max_pixels)
+
+
 def _embedded_streams(ds: ImageBatches, encoder: Encoder, need_embed, streams: int):
     """(batch, embeddings) in order: `streams` threads each decode one batch and run the model on it. Twice as
     many batches as streams are in flight, so a thread that finishes early starts the next batch at once."""
@@ -157,7 +168,7 @@ def _embedded_streams(ds: ImageBatches, encoder: Encoder, need_embed, streams: i
     from concurrent.futures import ThreadPoolExecutor
 
     def work(i: int, embed: bool):
-        b = ds[i]
+        b = _device_decoded(ds, encoder, ds[i])
         return b, (encoder.images(b["pixels"]) if embed and b["pixels"] is not None else None)
 
     with ThreadPoolExecutor(streams, thread_name_prefix="embed-stream") as pool:

@@ -28,6 +28,7 @@ from editlens.embeddings.detectors import DetectStage, load_detectors, parse_nam
 from editlens.embeddings.distributor import ActorArgs, run_images_local, run_ray, run_texts_local
 from editlens.embeddings.encoder import Encoder, default_batch_size, device_settings
 from editlens.embeddings.frames import InstructionFrames
+from editlens.embeddings.gpudecode import decode_on_device
 from editlens.embeddings.imageio import DEFAULT_MAX_IMAGE_PIXELS
 from editlens.embeddings.models import TINY_NAME, load_model
 from editlens.embeddings.writer import compact_detections
@@ -60,6 +61,7 @@ class EmbedConfig:
     detectors: tuple[str, ...] = ()  # dedicated detectors on the same decoded images (embeddings/detectors.py)
     projection: str = "pca"         # the edit map's projection: pca, or umap (needs umap-learn)
     browse: bool = True             # the browse stage: edit map and neighbour indexes
+    decode: str = "auto"            # JPEG decode: auto (on the device when it is CUDA), cpu, device (gpudecode.py)
 
 
 @dataclass
@@ -146,6 +148,7 @@ def run_embed(cfg: EmbedConfig) -> EmbedSummary:
     if cfg.projection not in ("pca", "umap") or (cfg.projection == "umap" and not umap_available()):
         raise UnusableInput(f"--projection {cfg.projection}: pca, or umap with umap-learn installed "
                             "(pip install umap-learn)")
+    decode_on_device(cfg.decode, settings.device, bool(cfg.detectors))  # a decode option it cannot run: exit 2 now
     lay = local_layout(settings.device, os.cpu_count() or 1, cfg.workers, cfg.streams, cfg.threads)
     old_threads = torch.get_num_threads()
     if lay.threads:
@@ -223,8 +226,9 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, frames
         summary.texts_embedded = totals["texts"]
         summary.image_seconds = time.perf_counter() - t_img
     else:
+        device_jpegs = decode_on_device(cfg.decode, settings.device, bool(names))
         results = run_images_local(wh, image_plan, encoder, known, batch_size, lay.workers, cfg.max_image_pixels,
-                                   cfg.progress, streams=lay.streams, detect=detect)
+                                   cfg.progress, streams=lay.streams, detect=detect, device_jpegs=device_jpegs)
         summary.image_seconds = time.perf_counter() - t_img
         if lay.rest_threads:
             torch.set_num_threads(lay.rest_threads)

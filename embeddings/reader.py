@@ -48,8 +48,9 @@ class ImageBatches:
     with the dataset."""
 
     def __init__(self, plan: M.Plan, pp: Preprocess, batch_size: int, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-                 detect=None):
+                 detect=None, device_jpegs: bool = False):
         self.plan, self.pp, self.max_pixels, self.detect = plan, pp, max_pixels, detect
+        self.device_jpegs = device_jpegs  # JPEGs left for the main process's device decode (embeddings.gpudecode)
         self.batches = BatchIndices(plan, batch_size)
         self._local = threading.local()  # per thread: the current shard's rows and a Parquet bytes cache
 
@@ -72,19 +73,37 @@ class ImageBatches:
         if getattr(loc, "shard", None) != shard:
             loc.rows, loc.shard = manifest_rows(self.plan.read_shard(shard)), shard
             loc.cache = getattr(loc, "cache", None) or LastRowGroup()
-        return decode_rows(loc.rows[start:stop], shard, self.pp, self.max_pixels, loc.cache, self.detect)
+        return decode_rows(loc.rows[start:stop], shard, self.pp, self.max_pixels, loc.cache, self.detect,
+                           getattr(self, "device_jpegs", False))
 
 
 def decode_rows(rows: list[dict], shard: int, pp: Preprocess, max_pixels: int,
-                cache: LastRowGroup | None = None, detect=None) -> dict:
+                cache: LastRowGroup | None = None, detect=None, device_jpegs: bool = False) -> dict:
     """Manifest rows -> {shard, facts (image_facts columns), has_facts, ok (rows with a model input), pixels
     (uint8 tensor (len(ok), 3, size, size) or None), detections (image_detections rows, or None without
-    detectors: an `editlens.embeddings.detectors.DetectStage`)}."""
+    detectors: an `editlens.embeddings.detectors.DetectStage`)}. With `device_jpegs` the plain JPEGs are only read and
+    hashed here and left, under `device_jpegs`, for `editlens.embeddings.gpudecode.complete` in the main process."""
     import torch
 
-    b = process_batch(rows, pp, max_pixels, cache, detect)
-    return {"shard": shard, "facts": b.facts, "has_facts": [bool(r.get("has_facts")) for r in rows], "ok": b.ok,
-            "pixels": torch.from_numpy(b.pixels) if b.pixels is not None else None, "detections": b.detections}
+    if not device_jpegs:
+        b = process_batch(rows, pp, max_pixels, cache, detect)
+        return {"shard": shard, "facts": b.facts, "has_facts": [bool(r.get("has_facts")) for r in rows],
+                "ok": b.ok, "pixels": torch.from_numpy(b.pixels) if b.pixels is not None else None,
+                "detections": b.detections}
+    from editlens.embeddings.gpudecode import split_rows
+
+    dev, rest = split_rows(rows, max_pixels, cache)
+    b = process_batch([rows[i] for i in rest], pp, max_pixels, cache, detect)
+    facts = {c: [None] * len(rows) for c in b.facts}
+    for k, i in enumerate(rest):
+        for c, col in b.facts.items():
+            facts[c][i] = col[k]
+    for i, out in zip(dev["rows"], dev["facts"]):
+        for c, v in out.items():
+            facts[c][i] = v
+    return {"shard": shard, "facts": facts, "has_facts": [bool(r.get("has_facts")) for r in rows],
+            "ok": [rest[k] for k in b.ok], "pixels": torch.from_numpy(b.pixels) if b.pixels is not None else None,
+            "detections": b.detections, "device_jpegs": dev}
 
 
 def identity(item):
