@@ -186,7 +186,8 @@ def tag_control(m: data.Marts, edit_id: str, key: str, current: str | None = Non
 
 def readable(name: str) -> str:
     """A column or flag name for people: no snake_case, known abbreviations kept."""
-    s = str(name).removeprefix("is_").removeprefix("has_").removeprefix("n_").replace("_", " ")
+    s = str(name).removeprefix("is_").removeprefix("has_").removeprefix("n_")
+    s = s.replace("clip_i", "CLIP-I").replace("clip_t", "CLIP-T").replace("_", " ")
     for a, b in (("ip2p", "InstructPix2Pix"), ("clip", "CLIP"), ("phash", "pHash"), ("l1", "L1"), ("mse", "MSE")):
         s = " ".join(b if w == a else w for w in s.split(" "))
     return s[:1].upper() + s[1:]

@@ -17,16 +17,17 @@ t = data.totals(m)
 computed = data.scores_computed(m)
 ip2p = data.ip2p_pass(m)
 flagged = data.any_flag(m)
-c = st.columns(5)
+c = st.columns(3)
 c[0].metric("Edits", ui.num(t["n_edits"]))
 c[1].metric("Datasets", ui.num(t["n_datasets"]))
 c[2].metric("Multi-turn sessions", ui.num(t["n_sessions"]))
-c[3].metric(
+c = st.columns(3)  # the headline rates get room for their whole label
+c[0].metric(
     "Pass the InstructPix2Pix filter",
     ui.pct(ip2p.rate) if ip2p else "not computed",
     help=f"{ui.num(ip2p.n)} of {ui.num(ip2p.denominator)} {ip2p.of}" if ip2p else data.EMBED_HINT,
 )
-c[4].metric(
+c[1].metric(
     "Edits with any quality flag",
     ui.pct(flagged.rate) if flagged else ("not computed" if not computed else "n/a"),
     help=f"{ui.num(flagged.n)} of {ui.num(flagged.denominator)} edits" if flagged

@@ -117,7 +117,9 @@ def browser_page(server):
 
 @pytest.fixture(scope="module")
 def marts(warehouse):
-    return {p.stem: pq.read_table(p).to_pandas() for p in (warehouse / "marts").glob("*.parquet")}
+    out = {p.stem: pq.read_table(p).to_pandas() for p in (warehouse / "marts").glob("*.parquet")}
+    out["_root"] = str(warehouse)
+    return out
 
 
 def _open(page, server: str, path: str, title: str):
@@ -166,11 +168,61 @@ def test_overview(browser_page, server, marts):
     page = browser_page
     _open(page, server, "", "Overview")
     assert _metric(page, "Edits") == f"{len(marts['edits']):,}"
-    _select(page, "Metric", "clip i median")
+    _select(page, "Metric", "CLIP-I median")
     best = marts["dataset_scorecard"].sort_values("clip_i_median", ascending=False).iloc[0]
     page.get_by_text(f"Highest: {best['dataset']} / {best['part']}.").first.wait_for()
     assert "Warehouse:" in _body(page)
     _shot(page, "1-overview")
+
+
+def test_overview_findings_link_to_the_explorer(browser_page, server, marts):
+    from editlens.dashboards import data
+
+    page = browser_page
+    _open(page, server, "", "Overview")
+    fd = data.findings(data.Marts(Path(marts["_root"])))
+    top = fd.iloc[0]
+    page.get_by_role("heading", name=f"{top['dataset']} / {top['part']}").first.wait_for()
+    body = _body(page)
+    assert f"{top['label']}: {100 * top['share']:.1f}% ({int(top['n']):,} of {int(top['denominator']):,}" in body
+    assert page.locator('[data-testid="stImage"]').count() >= 3  # the findings' example strips
+    _shot(page, "1b-overview-findings")
+    page.get_by_role("link", name=f"All {int(top['n']):,} in the explorer ›").first.click()
+    page.get_by_role("heading", name="Edit explorer").first.wait_for()
+    _settle(page)
+    assert _metric(page, "Matching edits") == f"{int(top['n']):,}"
+    assert "flag=" in page.url and "part=" in page.url  # the view is a link
+
+
+def test_edit_deep_link_and_phone_layout(browser_page, server, marts):
+    e, f = marts["edits"], marts["edit_quality_flags"]
+    eid = f.loc[f["is_near_duplicate_within_session"], "edit_id"].iloc[0]
+    page = browser_page
+    page.goto(f"{server}/edit?edit={eid}")
+    page.get_by_role("heading", name="Edit detail").first.wait_for()
+    _settle(page)
+    rec = e.set_index("edit_id").loc[eid]
+    page.get_by_text(rec["instruction"]).first.wait_for()
+    body = _body(page)
+    assert "Scores" in body and "Flags" in body and "Session" in body and "Raw record" in body
+    assert str(rec["score_model_key"]) in body
+    _shot(page, "9-edit-detail")
+    # a phone: source and target side by side at half width, nothing wider than the screen
+    ctx = page.context.browser.new_context(viewport={"width": 390, "height": 844})
+    phone = ctx.new_page()
+    phone.set_default_timeout(TIMEOUT_MS)
+    phone.goto(f"{server}/edit?edit={eid}")
+    phone.get_by_role("heading", name="Edit detail").first.wait_for()
+    _settle(phone)
+    boxes = [b for b in (phone.locator('[class*="st-key-pair_"] [data-testid="stImage"] img').nth(i).bounding_box()
+                         for i in range(2)) if b]
+    assert len(boxes) == 2
+    (a, b) = sorted(boxes, key=lambda x: x["x"])
+    assert abs(a["y"] - b["y"]) < 4 and a["x"] + a["width"] <= b["x"] + 1  # side by side, not stacked
+    assert 0.3 * 390 < a["width"] < 0.55 * 390
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= 392
+    phone.screenshot(path=str(ARTIFACTS / "10-edit-detail-phone.png"), full_page=True)
+    ctx.close()
 
 
 def test_instruction_types(browser_page, server, marts):
@@ -214,8 +266,11 @@ def test_quality(browser_page, server, marts):
     _open(page, server, "quality", "Quality")
     e = marts["edits"]
     before = _metric(page, "Edits passing")
-    ok = (e["clip_i"] >= 0.7) & (e["directional_caption"] >= 0.2) & (e["clip_t_target_caption"] >= 0.2)
-    assert before == f"{int(ok.sum()):,}"
+    # the filter's own scores: caption-based where there are captions, else instruction-based (as the marts)
+    d = e["directional_caption"].fillna(e["directional_instruction"])
+    ct = e["clip_t_target_caption"].fillna(e["clip_t_instruction"])
+    ok = (e["clip_i"] >= 0.7) & (d >= 0.2) & (ct >= 0.2)
+    assert before == f"{int(ok.sum()):,}" == f"{int(e['passes_ip2p_filter'].fillna(False).sum()):,}"
     thumb = page.locator(".st-key-thr_clip_i").get_by_role("slider").first
     thumb.focus()
     for _ in range(15):
@@ -226,11 +281,7 @@ def test_quality(browser_page, server, marts):
     shown = page.locator('.st-key-thr_clip_i [data-testid="stSliderThumbValue"]').first.inner_text()
     value = float(thumb.get_attribute("aria-valuenow") or thumb.get_attribute("value") or shown)
     assert value > 0.7
-    ok = (
-        (e["clip_i"] >= value - 1e-9)
-        & (e["directional_caption"] >= 0.2)
-        & (e["clip_t_target_caption"] >= 0.2)
-    )
+    ok = (e["clip_i"] >= value - 1e-9) & (d >= 0.2) & (ct >= 0.2)
     assert _metric(page, "Edits passing") == f"{int(ok.sum()):,}"
     _shot(page, "5-quality")
 
