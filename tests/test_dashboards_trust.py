@@ -393,3 +393,25 @@ def test_galleries_page_and_link_to_the_explorer(wh, marts, monkeypatch):
         shown = [x.value.strip("*") for x in at.markdown if x.value.startswith("**")]
         assert list(worst) == shown[: len(worst)]
     assert any("flag=is_full_regeneration" in p.query_string for p in links(at))
+
+
+def test_thresholds_and_page_filters_are_links_that_survive_page_switches(wh, marts, monkeypatch):
+    e = marts["edits"]
+    d = e["directional_caption"].fillna(e["directional_instruction"])
+    ct = e["clip_t_target_caption"].fillna(e["clip_t_instruction"])
+    at = open_app(wh, monkeypatch, "quality", params={"clip_i": "0.9"})
+    assert at.slider(key="thr_clip_i").value == pytest.approx(0.9)
+    want = int(((e["clip_i"] >= 0.9) & (d >= 0.2) & (ct >= 0.2)).sum())
+    assert metric(at, "Edits passing") == f"{want:,}"
+    at.slider(key="thr_clip_t").set_value(0.3).run()
+    assert at.query_params["clip_t"] == "0.3" and at.query_params["clip_i"] == "0.9"
+    at.switch_page("views/bias.py").run()
+    at.switch_page("views/quality.py").run()
+    assert at.slider(key="thr_clip_i").value == pytest.approx(0.9)
+    assert at.slider(key="thr_clip_t").value == pytest.approx(0.3)
+    # the other pages' choices are in the URL too
+    at = open_app(wh, monkeypatch, "instruction_types", params={"type_origin": "provided"})
+    assert at.radio(key="types_origin").value == "provided"
+    cats = sorted(marts["safety_slices"]["category"].dropna().unique())
+    at = open_app(wh, monkeypatch, "safety", params={"safety_category": cats[0]})
+    assert at.selectbox(key="safety_category").value == cats[0]

@@ -19,7 +19,10 @@ st.info(
 )
 
 ds_opts = data.bias_datasets(m)
+if ui.url_value("bias_dataset", "all datasets", param="bias_dataset") not in ["all datasets"] + ds_opts:
+    st.session_state["bias_dataset"] = "all datasets"
 ds = st.selectbox("Dataset", ["all datasets"] + ds_opts, key="bias_dataset")
+ui.keep("bias_dataset", ds, "all datasets", param="bias_dataset")
 scope = None if ds == "all datasets" else ds
 
 st.subheader("Group mentions")

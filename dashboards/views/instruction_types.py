@@ -15,19 +15,18 @@ ui.guard(m, "edits", "edit_labels")
 
 all_ds = data.datasets(m)
 c = st.columns([3, 1])
-chosen = c[0].multiselect("Datasets", all_ds, default=all_ds, key="types_datasets")
+ui.url_value("types_datasets", all_ds, list, param="type_dataset")
+st.session_state["types_datasets"] = [d for d in st.session_state["types_datasets"] if d in all_ds] or all_ds
+chosen = c[0].multiselect("Datasets", all_ds, key="types_datasets")
+ui.keep("types_datasets", chosen, all_ds, param="type_dataset")
 origins = data.label_origins(m)
-origin = (
-    c[1].radio(
-        "Label origin",
-        origins,
-        index=origins.index("derived") if "derived" in origins else 0,
-        key="types_origin",
-        horizontal=True,
-    )
-    if origins
-    else None
-)
+origin = None
+if origins:
+    first = "derived" if "derived" in origins else origins[0]
+    if ui.url_value("types_origin", first, param="type_origin") not in origins:
+        st.session_state["types_origin"] = first
+    origin = c[1].radio("Label origin", origins, key="types_origin", horizontal=True)
+    ui.keep("types_origin", origin, first, param="type_origin")
 dist = data.label_distribution(m, tuple(chosen), origin)
 if dist.empty:
     st.info("No labels of this origin in the chosen datasets.")
@@ -93,7 +92,12 @@ if picked in label_list and picked != st.session_state.get("_types_last_pick"):
 st.session_state["_types_last_pick"] = picked
 
 st.subheader("Examples")
-label = st.selectbox("Label", label_list, key="types_label") if label_list else None
+label = None
+if label_list:
+    if ui.url_value("types_label", label_list[0], param="type_label") not in label_list:
+        st.session_state["types_label"] = label_list[0]
+    label = st.selectbox("Label", label_list, key="types_label")
+    ui.keep("types_label", label, label_list[0], param="type_label")
 if label:
     n_label = int(dist.loc[dist["label"] == label, "n_edits"].sum())
     off = ui.pager("types_page", n_label, 6)

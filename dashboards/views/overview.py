@@ -54,15 +54,15 @@ elif fd.empty:
 else:
     ex = data.finding_examples(m) if m.has("edit_quality_flags") else None
     refs = ui.image_refs_for(m, ex) if ex is not None and len(ex) else {}
-    ui.url_value("ov_dataset", fd["dataset"].iloc[0], param="dataset")
+    ui.url_value("ov_dataset", fd["dataset"].iloc[0], param="ov_dataset")
     ds_opts = fd["dataset"].drop_duplicates().tolist()
     if st.session_state["ov_dataset"] not in ds_opts:
         st.session_state["ov_dataset"] = ds_opts[0]
     ds = st.selectbox("Dataset", ds_opts, key="ov_dataset")
-    ui.keep("ov_dataset", ds, ds_opts[0], param="dataset")
-    ui.url_value("ov_top", 3, int, param="top")
+    ui.keep("ov_dataset", ds, ds_opts[0], param="ov_dataset")
+    ui.url_value("ov_top", 3, int, param="ov_top")
     top = st.slider("Defects shown per part", 1, len(data.DEFECTS), key="ov_top")
-    ui.keep("ov_top", top, 3, param="top")
+    ui.keep("ov_top", top, 3, param="ov_top")
     for part, g in fd[fd["dataset"] == ds].groupby("part", sort=False):
         den = int(g["denominator"].max())
         with st.container(border=True, key=f"finding_{part}"):

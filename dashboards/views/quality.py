@@ -44,14 +44,18 @@ else:
         dv = defaults.get(col, lo)
         # the range always holds the seeded value: a slider never starts anywhere but at the threshold in force
         lo_s, hi_s = math.floor(min(lo, dv) * 100) / 100, math.ceil(max(hi, dv) * 100) / 100
+        hi_s = hi_s if hi_s > lo_s else lo_s + 0.01
+        key = f"thr_{col}"
+        ui.url_value(key, float(round(dv, 4)), float, param=col)  # ?clip_i=0.8: a shareable threshold
+        st.session_state[key] = min(max(float(st.session_state[key]), lo_s), hi_s)
         v = box.slider(
             f"{data.score_label(col)} {'≥' if higher else '≤'}",
             min_value=lo_s,
-            max_value=hi_s if hi_s > lo_s else lo_s + 0.01,
-            value=float(round(dv, 4)),
+            max_value=hi_s,
             step=0.01,
-            key=f"thr_{col}",
+            key=key,
         )
+        ui.keep(key, float(v), float(round(dv, 4)), param=col)
         thresholds[col] = (">=" if higher else "<=", float(v))
     pc = data.pass_counts(m, thresholds)
     n_all, n_judged, n_pass = (int(pc[c].sum()) for c in ("n_edits", "n_judged", "n_pass"))

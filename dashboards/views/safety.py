@@ -122,8 +122,13 @@ st.subheader("Gallery of flagged edits")
 if m.has("safety_flagged_edits") and m.has("edits"):
     cats = data.safety_categories(m)
     cc = st.columns([2, 3])
+    if ui.url_value("safety_category", "all categories", param="safety_category") not in ["all categories"] + cats:
+        st.session_state["safety_category"] = "all categories"
     cat = cc[0].selectbox("Category", ["all categories"] + cats, key="safety_category")
+    ui.keep("safety_category", cat, "all categories", param="safety_category")
+    ui.url_value("safety_introduced", False, bool, param="introduced")
     introduced = cc[1].toggle("Only edits that introduced unsafe content", key="safety_introduced")
+    ui.keep("safety_introduced", introduced, False, param="introduced")
     n_gal = data.safety_gallery_count(m, None if cat == "all categories" else cat, introduced_only=introduced)
     off = ui.pager("safety_page", n_gal, 8)
     g = data.safety_gallery(m, None if cat == "all categories" else cat, introduced_only=introduced, limit=8,
