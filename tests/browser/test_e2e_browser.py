@@ -214,8 +214,14 @@ def test_edit_deep_link_and_phone_layout(browser_page, server, marts):
     phone.goto(f"{server}/edit?edit={eid}")
     phone.get_by_role("heading", name="Edit detail").first.wait_for()
     _settle(phone)
-    boxes = [b for b in (phone.locator('[class*="st-key-pair_"] [data-testid="stImage"] img').nth(i).bounding_box()
-                         for i in range(2)) if b]
+    pair = phone.locator('[class*="st-key-pair_"]').first
+    pair.locator("img").nth(1).wait_for()
+    phone.wait_for_function(  # both images decoded and laid out
+        "() => [...document.querySelectorAll('[class*=\"st-key-pair_\"] img')].slice(0, 2)"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    phone.wait_for_timeout(500)
+    boxes = [b for b in (pair.locator('[data-testid="stColumn"]').nth(i).bounding_box() for i in range(2)) if b]
     assert len(boxes) == 2
     (a, b) = sorted(boxes, key=lambda x: x["x"])
     assert abs(a["y"] - b["y"]) < 4 and a["x"] + a["width"] <= b["x"] + 1  # side by side, not stacked
