@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--projection", choices=("pca", "umap"), default="pca",
                    help="the edit map's 2-D projection (umap needs pip install umap-learn)")
     p.add_argument("--max-image-pixels", type=int, default=None, help="larger images get status too_large")
+    p.add_argument("--dino-weights", type=Path, default=None, metavar="FILE",
+                   help="local DINO ViT-S/16 weights (dino_deitsmall16_pretrain.pth): DINO scores of model outputs")
     p.add_argument("--threads", type=int, default=None, help="torch threads per stream (CPU)")
     p.add_argument("--ray-actors", type=int, default=None, help="Ray backend: number of model actors")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -169,6 +171,7 @@ def _run(args: argparse.Namespace) -> int:
             detectors=tuple(n for n in args.detectors.split(",") if n.strip()),
             decode=args.decode,
             threads=args.threads,
+            dino_weights=args.dino_weights,
             streams=args.streams,
             ray_actors=args.ray_actors,
             progress=not args.no_progress,

@@ -59,6 +59,7 @@ class EmbedConfig:
     duckdb_memory: str = "2GB"
     images_only: bool = False       # stop after image facts + embeddings (speed bench, or a facts-only pass)
     detectors: tuple[str, ...] = ()  # dedicated detectors on the same decoded images (embeddings/detectors.py)
+    dino_weights: Path | None = None  # DINO ViT-S/16 weights file: the prediction stage's DINO score
     projection: str = "pca"         # the edit map's projection: pca, or umap (needs umap-learn)
     browse: bool = True             # the browse stage: edit map and neighbour indexes
     decode: str = "auto"            # JPEG decode: auto (on the device when it is CUDA), cpu, device (gpudecode.py)
@@ -143,6 +144,8 @@ def run_embed(cfg: EmbedConfig) -> EmbedSummary:
     settings = device_settings(cfg.device)
     concepts = ConceptSet.load(cfg.concepts_file)
     frames = InstructionFrames.load(cfg.frames_file)
+    if cfg.dino_weights is not None and not Path(cfg.dino_weights).expanduser().is_file():
+        raise UnusableInput(f"DINO weights {cfg.dino_weights} not found (a local dino_deitsmall16_pretrain.pth)")
     if cfg.detectors:  # a detector asked for but not installed: one clear error (exit 2) before any work
         load_detectors(cfg.detectors)
     if cfg.projection not in ("pca", "umap") or (cfg.projection == "umap" and not umap_available()):
@@ -270,7 +273,12 @@ def _run(cfg: EmbedConfig, wh: Warehouse, settings, concepts: ConceptSet, frames
         from editlens.embeddings.predictions import run_prediction_stage
 
         with tqdm(desc="predictions", unit="output", disable=not cfg.progress, dynamic_ncols=True) as bar:
-            summary.predictions_scored = run_prediction_stage(con, wh, encoder, spec, bar=bar)
+            dino = None
+            if cfg.dino_weights is not None:
+                from editlens.embeddings.dino import load_dino
+
+                dino = load_dino(cfg.dino_weights, settings.device)
+            summary.predictions_scored = run_prediction_stage(con, wh, encoder, spec, bar=bar, dino=dino)
 
         # 7. browse: recomputed when this run scored edits (new images or texts), else kept
         bcfg = BrowseConfig(method=cfg.projection)

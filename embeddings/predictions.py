@@ -13,7 +13,8 @@ Protocols (formats.md section 3; E normalised embeddings of this run's model, P 
     l1, l2, clip_i  as above with S in place of T
     clip_t  cos(E_I(P), E_T(output caption))
     directional_caption  cos(E_I(P) - E_I(S), E_T(output caption) - E_T(input caption))
-  dino      DINO ViT-S/16 CLS cosine: not computed here (always null).
+  dino      cos of DINO ViT-S/16 CLS embeddings of P and the reference, only when DINO weights are given
+            (`embed --dino-weights FILE`, embeddings/dino.py); null otherwise.
 Outputs and references are decoded in full (no JPEG DCT scaling) and go through the model's own preprocessing,
 the same for both; an output shared by two settings (MagicBrush turn 1) is decoded once.
 """
@@ -150,7 +151,7 @@ def _cos(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
     return float(np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0))
 
 
-def score_chunk(rows: list[dict], encoder, spec) -> pa.Table:
+def score_chunk(rows: list[dict], encoder, spec, dino=None) -> pa.Table:
     """One chunk of pending predictions -> `prediction_scores` rows. Each distinct output location and each
     distinct reference image is decoded and embedded once."""
     pp = spec.preprocess
@@ -172,6 +173,11 @@ def score_chunk(rows: list[dict], encoder, spec) -> pa.Table:
                                   [model_input(pp, refs[k].image) for k in rkeys])) if okeys or rkeys else None
     oemb = {k: emb[i] for i, k in enumerate(okeys)}
     remb = {k: emb[len(okeys) + i] for i, k in enumerate(rkeys)}
+    dv: dict = {}
+    if dino is not None:
+        dk = [("o", k) for k in okeys] + [("r", k) for k in rkeys]
+        de = dino.embed([outs[k].image for k in okeys] + [refs[k].image for k in rkeys])
+        dv = {k: de[i] for i, k in enumerate(dk)}
     texts = sorted({t for r in rows for t in (r["s_cap"], r["t_cap"], r["local_cap"]) if t and t.strip()})
     tv = dict(zip(texts, encoder.texts(texts))) if texts else {}
 
@@ -182,7 +188,7 @@ def score_chunk(rows: list[dict], encoder, spec) -> pa.Table:
         ref_id = r["t_id"] if has_target else r["s_id"]
         ref = refs.get(ref_id) if ref_id else None
         why = []
-        l1 = l2 = ci = ct = dirc = None
+        l1 = l2 = ci = ct = dirc = dn = None
         if not o.ok:
             why.append(f"output_{o.status}")
         if ref is None or not ref.ok:
@@ -193,6 +199,8 @@ def score_chunk(rows: list[dict], encoder, spec) -> pa.Table:
         if o.ok and ref is not None and ref.ok:
             l1, l2 = pixel_distances(o.image, ref.image)
             ci = _cos(pe, remb[ref_id])
+            if dino is not None:
+                dn = _cos(dv[("o", tuple(r[f"p_{c}"] for c in LOC))], dv[("r", ref_id)])
         if pe is not None:
             if cap is None:
                 why.append("no_local_caption" if has_target else "no_output_caption")
@@ -214,7 +222,8 @@ def score_chunk(rows: list[dict], encoder, spec) -> pa.Table:
             "preprocess": spec.preprocess_str, "protocol": "magicbrush" if has_target else "emu-edit",
             "status": o.status, "status_message": o.message, "output_sha256": o.sha256,
             "output_width": o.image.size[0] if o.ok else None, "output_height": o.image.size[1] if o.ok else None,
-            "l1": l1, "l2": l2, "clip_i": ci, "clip_t": ct, "directional_caption": dirc, "dino": None,
+            "l1": l1, "l2": l2, "clip_i": ci, "clip_t": ct, "directional_caption": dirc, "dino": dn,
+            "dino_model": dino.name if dino is not None else None,
             "null_reason": ";".join(dict.fromkeys(why)) or None,
         }
         for k, v in vals.items():
@@ -222,7 +231,7 @@ def score_chunk(rows: list[dict], encoder, spec) -> pa.Table:
     return pa.Table.from_pydict(out, schema=SCHEMA)
 
 
-def run_prediction_stage(con, wh: Warehouse, encoder, spec, chunk: int = 256, bar=None) -> int:
+def run_prediction_stage(con, wh: Warehouse, encoder, spec, chunk: int = 256, bar=None, dino=None) -> int:
     """Score every pending prediction under this model; returns how many rows were written."""
     if not wh.has_table(PREDICTIONS):
         return 0
@@ -230,7 +239,7 @@ def run_prediction_stage(con, wh: Warehouse, encoder, spec, chunk: int = 256, ba
     n = 0
     for i in range(0, len(rows), chunk):
         part = rows[i:i + chunk]
-        tbl = score_chunk(part, encoder, spec)
+        tbl = score_chunk(part, encoder, spec, dino)
         ids = "".join(r["prediction_id"] + r["predictions_run_id"] for r in part)
         name = f"{spec.key[:8]}-{part[0]['prediction_id']}-{hashlib.sha1(ids.encode()).hexdigest()[:12]}"
         atomic_write_table(tbl, wh.shard_path(PREDICTION_SCORES, name))

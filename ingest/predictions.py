@@ -317,30 +317,33 @@ def match(model: str, benchmark: str, layout: str, edits: list[BenchEdit], outpu
         loc = (o.location if o else {}) or {}
         eid = edit.edit_id if edit else None
         rows.append({
+            # an unmatched row: its output's location and its position (two identical mapping rows stay apart)
             "prediction_id": _pid(model, benchmark, setting, eid or key, turn,
-                                  None if edit else loc.get("path"), None if edit else loc.get("row")),
+                                  *((None, None, None) if edit else (loc.get("path"), loc.get("row"), len(rows)))),
             "model_name": model, "benchmark": benchmark, "layout": layout, "setting": setting, "edit_id": eid,
             "benchmark_key": edit.key if edit and not edit.key.startswith("hash:") else key,
             "turn_index": turn, "location_kind": loc.get("location_kind"), "root": loc.get("root"),
             "path": loc.get("path"), "row_group": loc.get("row_group"), "row": loc.get("row"),
             "column": loc.get("column"), "status": status, "message": message})
 
-    for o in outputs:
+    # outputs for every setting (MagicBrush turn 1) first: an explicit `_inde_1` / `_iter_1` then replaces them
+    dup_rows = set()
+    for o in sorted(outputs, key=lambda o: o.setting is not None):
         edit = by_id.get(o.edit_id) if o.edit_id else by_key.get((o.key, o.turn))
-        setting_list = [o.setting] if o.setting else list(settings)
         if o.status == "unmatched" or edit is None:
             msg = o.message or (f"no benchmark edit {o.edit_id or o.key}" + (f" turn {o.turn}" if multi else ""))
-            row(setting_list[0] or "single", None, o.edit_id or o.key, o.turn, o, "unmatched", msg)
+            row(o.setting or settings[0], None, o.edit_id or o.key, o.turn, o, "unmatched", msg)
             continue
-        for s in setting_list:
-            if (edit.edit_id, s) in found and o.setting is None:
-                continue  # `_1.png` beside an explicit `_inde_1.png`: the explicit one wins
+        for s in ([o.setting] if o.setting else list(settings)):
+            prev = found.get((edit.edit_id, s))
+            if prev is not None and (prev.setting is not None or o.setting is None):
+                if id(o) not in dup_rows:  # a second output for one edit and setting: named, not used
+                    dup_rows.add(id(o))
+                    where = (prev.location or {}).get("path")
+                    row(s, None, edit.key, o.turn, o, "unmatched",
+                        f"duplicate output for {edit.key} turn {o.turn} ({s}); {where} is used")
+                continue
             found[(edit.edit_id, s)] = o
-    # explicit names first: re-resolve so that an explicit setting beats the shared turn-1 file
-    for o in outputs:
-        edit = by_id.get(o.edit_id) if o.edit_id else by_key.get((o.key, o.turn))
-        if edit is not None and o.setting and o.status != "unmatched":
-            found[(edit.edit_id, o.setting)] = o
     seen = set()
     for e in edits:
         if e.edit_id in seen:

@@ -141,3 +141,41 @@ def test_emu_edit_protocol_scores_against_the_source(tmp_path):
     assert r["directional_caption"] == pytest.approx(float(di @ dt / np.linalg.norm(di) / np.linalg.norm(dt)),
                                                      abs=1e-6)
     assert r["l1"] == pytest.approx(pixel_distances(out[0], src[0])[0], abs=1e-12)
+
+
+def test_dino_from_a_local_weights_file(tmp_path):
+    import timm
+    import torch
+
+    from editlens.embeddings.dino import load_dino
+
+    torch.manual_seed(0)
+    weights = tmp_path / "dino_deitsmall16_pretrain.pth"
+    torch.save(timm.create_model("vit_small_patch16_224", pretrained=False, num_classes=0).state_dict(), weights)
+    root = magicbrush_test(tmp_path / "downloads")
+    wh = Warehouse.at(tmp_path / "wh")
+    ingest(tmp_path / "downloads", wh.root, workers=1)
+    run_predictions(PredictionsConfig(wh, "exact", blurred_outputs(root, tmp_path / "exact", 0), "magicbrush"))
+    run_predictions(PredictionsConfig(wh, "mild", blurred_outputs(root, tmp_path / "mild", 2.0), "magicbrush"))
+    run_embed(EmbedConfig(warehouse=wh, progress=False, workers=0, streams=1, threads=1, dino_weights=weights))
+    preds = {r["prediction_id"]: r for r in table(wh.root, "predictions")}
+    rows = table(wh.root, "prediction_scores")
+    assert all(r["dino_model"].startswith("dino_vits16 dino_deitsmall16_pretrain.pth ") for r in rows)
+    exact = [r for r in rows if preds[r["prediction_id"]]["model_name"] == "exact"]
+    assert all(r["dino"] == pytest.approx(1.0, abs=1e-6) for r in exact)
+    dino = load_dino(weights)
+    r = next(r for r in rows if preds[r["prediction_id"]]["model_name"] == "mild")
+    p = preds[r["prediction_id"]]
+    out = Image.open(f"{p['root']}/{p['path']}").convert("RGB")
+    e = dino.embed([out, target(root, p["benchmark_key"], p["turn_index"])]).astype(np.float64)
+    assert r["dino"] == pytest.approx(float(e[0] @ e[1]), abs=1e-6) and r["dino"] < 1 - 1e-6
+
+
+def test_dino_weights_that_are_not_there_exit_2(tmp_path):
+    from editlens.cli import main
+
+    wh = tmp_path / "wh"
+    magicbrush_test(tmp_path / "downloads")
+    ingest(tmp_path / "downloads", wh, workers=1)
+    assert main(["embed", "--warehouse", str(wh), "--dino-weights", str(tmp_path / "nope.pth"),
+                 "--no-progress"]) == 2

@@ -62,13 +62,18 @@ def test_mapping_file_and_unknown_layout_exit_2(mb, tmp_path, capsys):
     out = blurred_outputs(root, tmp_path / "o", 0)
     m = tmp_path / "o" / "map.csv"
     m.write_text("edit_id,path\n" + f"{by[('1001', 1)]},1001/1001_1.png\n" + f"{by[('1002', 1)]},nope.png\n"
-                 + "ffffffffffffffff,1002/1002_1.png\n" + f"{by[('1003', 1)]},../../x.png\n")
+                 + "ffffffffffffffff,1002/1002_1.png\n" + f"{by[('1003', 1)]},../../x.png\n"
+                 + f"{by[('1001', 1)]},1001/1001_1.png\n" + f"{by[('1001', 1)]},1002/1002_1.png\n")
     rc = main(["predictions", "m", str(m), "--benchmark", "magicbrush", "--warehouse", str(wh)])
     assert rc == 0
     rows = _rows(wh, "m")
     st = sorted(r["status"] for r in rows)
-    # 6 benchmark edits: 1 ok, 1 missing file, 1 unsafe path, 3 without a row; 1 row naming no edit
-    assert st == ["missing"] * 4 + ["ok", "unmatched", "unsafe_path"]
+    # 6 benchmark edits: 1 ok, 1 missing file, 1 unsafe path, 3 without a row; 1 row naming no edit and two
+    # more outputs for 1001 turn 1 (the first one is used)
+    assert st == ["missing"] * 4 + ["ok"] + ["unmatched"] * 3 + ["unsafe_path"]
+    assert len({r["prediction_id"] for r in rows}) == len(rows)
+    dup = sorted(r["message"] for r in rows if r["status"] == "unmatched" and "duplicate" in r["message"])
+    assert dup == ["duplicate output for 1001 turn 1 (single); 1001/1001_1.png is used"] * 2
     assert "7 benchmark edits" not in capsys.readouterr().out
     empty = tmp_path / "empty"
     empty.mkdir()

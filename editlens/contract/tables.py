@@ -335,6 +335,7 @@ PREDICTION_SCHEMAS: dict[str, pa.Schema] = {
         ("clip_t", pa.float64()),
         ("directional_caption", pa.float64()),
         ("dino", pa.float64()),
+        ("dino_model", pa.string()),
         ("null_reason", pa.string()),
     ]),
 }

@@ -34,6 +34,7 @@ renamed as (
         clip_t,
         directional_caption,
         dino,
+        dino_model,
 
         ---------- why scores are null
         null_reason
