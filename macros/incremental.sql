@@ -90,7 +90,7 @@
 {#- True when this run may keep rows already in the table: the table exists, no --full-refresh, and the model's
     code, seeds and vars are those it was built with. -#}
 {% macro incremental_reusable() -%}
-    {%- if not execute or this is none or model.resource_type != 'model' -%}{{- return(false) -}}{%- endif -%}
+    {%- if not execute or this is none or model is not defined or model.resource_type != 'model' -%}{{- return(false) -}}{%- endif -%}
     {%- if not is_incremental() -%}{{- return(false) -}}{%- endif -%}
     {%- set stored = _stored_state() -%}
     {{- return(stored.get('*') == model_fingerprint()) -}}
@@ -122,8 +122,8 @@
 
 {#- SQL filter on the input: its rows in a partition this run recomputes. -#}
 {% macro partition_filter() -%}
-    {%- set spec = model.config.get('meta', {})['partition'] -%}
     {%- if not incremental_reusable() -%}true{%- else -%}
+        {%- set spec = model.config.get('meta', {})['partition'] -%}
         cast({{ spec['by'] }} as varchar) in {{ _sql_list(changed_partitions()) }}
     {%- endif -%}
 {%- endmacro %}
@@ -141,7 +141,7 @@
 
 {#- pre-hook: drop the rows this run recomputes, or whose input is gone. -#}
 {% macro incremental_prune() -%}
-    {%- if execute and this is not none and model.resource_type == 'model' and is_incremental() -%}
+    {%- if execute and this is not none and model is defined and model.resource_type == 'model' and is_incremental() -%}
         {%- set meta = model.config.get('meta', {}) -%}
         {%- if not incremental_reusable() -%}
             delete from {{ this }}

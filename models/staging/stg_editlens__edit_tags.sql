@@ -28,7 +28,7 @@ latest as (
         *,
         count(*) over (partition by edit_id) as n_saves
     from renamed
-    qualify row_number() over (partition by edit_id order by tagged_at desc, tag) = 1
+    qualify row_number() over (partition by edit_id order by tagged_at desc, tag asc) = 1
 
 )
 

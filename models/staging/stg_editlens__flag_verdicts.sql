@@ -35,7 +35,7 @@ latest as (
         *,
         count(*) over (partition by edit_id, flag) as n_saves
     from renamed
-    qualify row_number() over (partition by edit_id, flag order by reviewed_at desc, verdict) = 1
+    qualify row_number() over (partition by edit_id, flag order by reviewed_at desc, verdict asc) = 1
 
 )
 
