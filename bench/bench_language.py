@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-from common import DEFAULT_DATA, REPO, edits_table, read_records
+from common import DEFAULT_DATA, REPO, edits_table, load_records
 
 from editlens.build import BuildConfig, dbt_command
 from editlens.warehouse import Warehouse, atomic_write_table
@@ -38,7 +38,7 @@ LINGUA_CODES = {"ENGLISH": "en", "CHINESE": "zh", "JAPANESE": "ja", "KOREAN": "k
 def load_sample(labels: Path, data: Path) -> list[tuple[str, str]]:
     records = None
     if data.is_file():
-        records = read_records(data)
+        records = load_records(data)
     out = []
     with labels.open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):

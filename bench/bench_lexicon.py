@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-from common import DEFAULT_DATA, REPO, edits_table, read_records
+from common import DEFAULT_DATA, REPO, edits_table, load_records
 
 from editlens.build import BuildConfig, dbt_command
 from editlens.warehouse import Warehouse, atomic_write_table
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.data.is_file():
         print(f"skipped: {a.data} not found")
         return 0
-    records = read_records(a.data)
+    records = load_records(a.data)
     with a.labels.open(encoding="utf-8", newline="") as f:
         labels = list(csv.DictReader(f))
     with tempfile.TemporaryDirectory(prefix="bench-lexicon-") as tmp:

@@ -25,27 +25,18 @@ import time
 from pathlib import Path
 
 import duckdb
-from common import DEFAULT_DATA, REPO, edits_table, read_records
+from common import DEFAULT_DATA, REPO, edits_table, load_records, per_label
 
 from editlens.build import BuildConfig, dbt_command
 from editlens.warehouse import Warehouse, atomic_write_table
+from training.taxonomy_model import micro_f1
 
 
 def score(gold: dict[str, set], pred: dict[str, set]):
-    per = collections.defaultdict(lambda: [0, 0, 0])
-    for k, g in gold.items():
-        p = pred.get(k, set())
-        for lab in p & g:
-            per[lab][0] += 1
-        for lab in p - g:
-            per[lab][1] += 1
-        for lab in g - p:
-            per[lab][2] += 1
-    tp, fp, fn = (sum(v[i] for v in per.values()) for i in range(3))
-    p = tp / max(1, tp + fp)
-    r = tp / max(1, tp + fn)
-    f1 = 2 * p * r / max(1e-12, p + r)
-    return per, (tp, fp, fn, p, r, f1)
+    """Per-label counts and micro (tp, fp, fn, P, R, F1) of `pred` against `gold`, edit by edit."""
+    g = list(gold.values())
+    p = [pred.get(k, set()) for k in gold]
+    return per_label(g, p), micro_f1(g, p)
 
 
 def build_labels(records: list[dict], rules_only: dict[str, set] | None = None
@@ -86,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.data.is_file():
         print(f"skipped: {a.data} not found")
         return 0
-    records = read_records(a.data)
+    records = load_records(a.data)
     gold, pred, seconds = build_labels(records)
     per, (tp, fp, fn, p, r, f1) = score(gold, pred)
     top = collections.Counter(lab for g in gold.values() for lab in g).most_common(1)[0][0]

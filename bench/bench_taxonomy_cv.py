@@ -16,11 +16,10 @@ an unseen-data estimate. Skips (exit 0) when the file is absent; needs scikit-le
 from __future__ import annotations
 
 import argparse
-import collections
 import sys
 from pathlib import Path
 
-import common  # noqa: F401 - the shared opening: puts the checkout on the path
+from common import per_label  # the shared opening: puts the checkout on the path
 
 from training.taxonomy_model import (
     DEFAULT_DATA,
@@ -33,18 +32,6 @@ from training.taxonomy_model import (
 )
 
 OUTER_FOLDS, OUTER_SEED = 5, 16
-
-
-def per_label(gold: list[set[str]], pred: list[set[str]]) -> dict[str, list[int]]:
-    per: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0])
-    for g, p in zip(gold, pred):
-        for lab in p & g:
-            per[lab][0] += 1
-        for lab in p - g:
-            per[lab][1] += 1
-        for lab in g - p:
-            per[lab][2] += 1
-    return per
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,11 +1,12 @@
 """The label benchmarks' shared opening. `python bench/<script>.py` puts bench/ on the path, not the checkout:
-importing this module first puts the checkout there too, so `editlens` and `bench.*` import from this tree. It
-also holds what those scripts share: the real SEED-Data-Edit Part-2 reference file they read by default, its
-records, and the `edits` table (contract schema) a throw-away warehouse gets from them."""
+importing this module first puts the checkout there too, so `editlens`, `bench.*` and `training.*` import from
+this tree. It also holds what those scripts share: the real SEED-Data-Edit Part-2 reference file they read by
+default and its records (`training.taxonomy_model`'s), the `edits` table (contract schema) a throw-away warehouse
+gets from them, and per-label counts."""
 
 from __future__ import annotations
 
-import json
+import collections
 import sys
 from pathlib import Path
 
@@ -15,12 +16,20 @@ if str(REPO) not in sys.path:
 
 import pyarrow as pa  # noqa: E402
 
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "seed-part2-dev.jsonl"
+from training.taxonomy_model import DEFAULT_DATA, load_records  # noqa: E402, F401 - shared with the trainer
 
 
-def read_records(path: Path) -> list[dict]:
-    """The JSON Lines records of `path` (blank lines skipped)."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def per_label(gold: list[set[str]], pred: list[set[str]]) -> dict[str, list[int]]:
+    """[true positives, false positives, false negatives] per label over paired label sets."""
+    per: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0])
+    for g, p in zip(gold, pred):
+        for lab in p & g:
+            per[lab][0] += 1
+        for lab in p - g:
+            per[lab][1] += 1
+        for lab in g - p:
+            per[lab][2] += 1
+    return per
 
 
 def edits_table(records: list[dict]) -> pa.Table:
