@@ -76,8 +76,11 @@ def map_points(m: Marts, model_key: str, space: str, method: str, n: int) -> pd.
 
 
 def region_count(m: Marts, r: Region) -> int:
-    params: list = []
-    return int(m.df(f"select count(*) as n from edits e where {r.sql(params)}", params)["n"].iloc[0])
+    """Edits of the whole map (not only the drawn sample) inside the region: one scan of the map's columns."""
+    m.require("edit_map")
+    return int(m.df("""select count(*) as n from edit_map where model_key = ? and space = ? and method = ?
+                       and x between ? and ? and y between ? and ?""",
+                    [r.model_key, r.space, r.method, r.x0, r.x1, r.y0, r.y1])["n"].iloc[0])
 
 
 # --- similarity ----------------------------------------------------------------------------------------------------
