@@ -101,6 +101,8 @@ def render(docs: list[dict]) -> str:
                   f"- target: {_cell(d['target'])} (met: {_cell(d['met'])})"]
         if d.get("notes"):
             lines.append(f"- notes: {_cell(d['notes'])}")
+        if d.get("figures"):
+            lines.append(f"- every figure: `bench/results/{d['name']}.json`")
         if d.get("recorded_from"):
             lines.append(f"- source: copied from the {d['recorded_from']} of that run, not re-measured since")
     return "\n".join(lines) + "\n"
