@@ -13,7 +13,9 @@
        partition of the current input), or `column`: the output column holding the partition value.
        A partition's fingerprint is its row count and the sum of hash(edit_id, ingest_run_id, source_file,
        source_record) over the input (`fingerprint` in meta overrides the columns): a new, re-ingested or
-       removed file changes it, an untouched dataset keeps it.
+       removed file changes it, an untouched dataset keeps it. `also` (a list of {input, by, fingerprint}) adds
+       other inputs' per-partition fingerprints, e.g. embed's image facts per dataset: a partition whose images
+       were embedded again is recomputed too.
     2. Keyed by content (rows of a key depend only on the key, e.g. an instruction's text):
            meta={'keyed': {'input': 'int_instructions', 'key': 'instruction_key'}}, same hooks,
        and in the SQL: `where {{ new_keys_filter('instruction_key') }}` (keys not yet in the table). The pre-hook
@@ -82,6 +84,14 @@
             ~ "coalesce(sum(hash(" ~ cols | join(', ') ~ ")::hugeint), 0) as fp from "
             ~ _input_relation(spec['input']) ~ " group by all") -%}
         {%- for row in rows.rows -%}{%- do state.update({row[0]: row[1]}) -%}{%- endfor -%}
+        {%- for extra in spec.get('also', []) -%}
+            {%- set rows = run_query("select cast(" ~ extra['by'] ~ " as varchar) as part, count(*) || ':' || "
+                ~ "coalesce(sum(hash(" ~ extra['fingerprint'] | join(', ') ~ ")::hugeint), 0) as fp from "
+                ~ _input_relation(extra['input']) ~ " group by all") -%}
+            {%- for row in rows.rows -%}
+                {%- do state.update({row[0]: state.get(row[0], '') ~ '+' ~ row[1]}) -%}
+            {%- endfor -%}
+        {%- endfor -%}
     {%- endif -%}
     {{- return(state) -}}
 {%- endmacro %}

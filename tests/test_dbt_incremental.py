@@ -77,7 +77,7 @@ def test_every_incremental_table_equals_its_full_rebuild(warehouses):
     models = [r[0] for r in con.sql(
         "select distinct model from editlens_incremental_state").fetchall()]
     con.close()
-    assert {"stg_editlens__edits", "int_instructions", "int_instruction_rule_labels"} <= set(models)
+    assert {"stg_editlens__edits", "int_instructions", "int_instruction_rule_labels", "int_edit_images"} <= set(models)
     got = mart_checksums_of(warehouses["inc"], models)
     want = mart_checksums_of(warehouses["full"], models)
     assert got == want
@@ -97,6 +97,8 @@ def test_the_incremental_run_recomputed_only_the_added_dataset(warehouses):
     assert "in ('hq-edit')" in stg
     mentions = (compiled / "intermediate" / "int_safety_mentions.sql").read_text()
     assert "in ('hq-edit')" in mentions
+    images = (compiled / "intermediate" / "int_edit_images.sql").read_text()
+    assert "in ('hq-edit')" in images
     # the full build of a fresh warehouse filters nothing
     fresh = warehouses["full"] / "dbt" / "target" / "compiled" / "editlens" / "models"
     assert "in ('" not in (fresh / "staging" / "stg_editlens__edits.sql").read_text()

@@ -1,10 +1,26 @@
+-- depends_on: {{ ref('int_image_facts_by_dataset') }}
 -- One row per edit: what is known about its source and target images (existence, decode status, content hashes,
--- sharpness).
+-- sharpness). Incremental by dataset (macros/incremental.sql): recomputed for datasets whose edits or image facts
+-- changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'key': 'edit_id',
+        'also': [{'input': 'int_image_facts_by_dataset', 'by': 'dataset',
+                  'fingerprint': ['image_id', 'file_exists', 'sha256', 'phash', 'width', 'height', 'blur', 'status']}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
+
 with
 
 edits as (
 
     select edit_id, source_image_id, target_image_id from {{ ref('stg_editlens__edits') }}
+    where {{ partition_filter() }}
 
 ),
 
