@@ -167,3 +167,22 @@ def test_the_package_ships_the_dbt_project():
         for where in (Path(editlens.__file__).resolve(), proj.resolve()):
             assert "site-packages" in where.parts, where
             assert not where.is_relative_to(repo / "editlens"), where
+
+
+def test_edit_scores_schema_is_the_sources_declaration():
+    """edit_scores is declared once (the sources YAML); the Arrow schema is derived, key columns first."""
+    from editlens.contract import declared
+    from editlens.contract import tables as T
+
+    schema = T.EMBED_SCHEMAS[T.EDIT_SCORES]
+    assert schema.names[:5] == ["edit_id", "model_key", "model_name", "pretrained", "preprocess"]
+    assert schema.field("clip_i").type == pa.float64() and schema.field("phash_distance").type == pa.int32()
+    assert schema.names == [n for n, _ in _sources()["edit_scores"]]
+    text = declared.sources_yaml().replace(
+        "- {name: null_reason, data_type: varchar",
+        "- {name: dummy_score, data_type: double, description: \"x\"}\n          - {name: null_reason, data_type: varchar")
+    extended = declared.declared_schema(T.EDIT_SCORES, text)
+    assert extended.names[-2:] == ["dummy_score", "null_reason"] and extended.field("dummy_score").type == pa.float64()
+    with pytest.raises(ValueError, match="no Arrow type"):
+        declared.declared_schema(T.EDIT_SCORES, text.replace("name: dummy_score, data_type: double",
+                                                             "name: dummy_score, data_type: hugeint"))

@@ -1,10 +1,13 @@
 """Arrow schemas of every job table (the contract in ARCHITECTURE.md), the reject reason codes and the ingest
 record limits. Written once here; ingest and embed write these schemas and `models/staging/__sources.yml`
-declares exactly these columns (a test checks it)."""
+declares exactly these columns (a test checks it). `edit_scores` is the one table declared only in that YAML
+(`declared.py` derives its Arrow schema), so that a score is described once."""
 
 from __future__ import annotations
 
 import pyarrow as pa
+
+from editlens.contract.declared import declared_schema
 
 # ---------------------------------------------------------------------------------------------------------
 # written by ingest
@@ -195,24 +198,8 @@ EMBED_SCHEMAS: dict[str, pa.Schema] = {
         ("concept", pa.string()),
         ("score", pa.float32()),
     ]),
-    EDIT_SCORES: pa.schema([
-        ("edit_id", pa.string()),
-        ("model_key", pa.string()),
-        ("model_name", pa.string()),
-        ("pretrained", pa.string()),
-        ("preprocess", pa.string()),
-        ("clip_i", pa.float64()),
-        ("clip_t_target_caption", pa.float64()),
-        ("clip_t_instruction", pa.float64()),
-        ("directional_caption", pa.float64()),
-        ("directional_instruction", pa.float64()),
-        ("directional_instruction_core", pa.float64()),
-        ("pixel_l1", pa.float64()),
-        ("pixel_mse", pa.float64()),
-        ("pixel_changed_frac", pa.float64()),
-        ("phash_distance", pa.int32()),
-        ("null_reason", pa.string()),
-    ]),
+    # one column per score, declared once with its type and description in models/staging/__sources.yml
+    EDIT_SCORES: declared_schema(EDIT_SCORES),
     EMBED_MODELS: pa.schema([
         ("model_key", pa.string()),
         ("model_name", pa.string()),
