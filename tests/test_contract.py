@@ -180,9 +180,9 @@ def test_edit_scores_schema_is_the_sources_declaration():
     assert schema.names == [n for n, _ in _sources()["edit_scores"]]
     text = declared.sources_yaml().replace(
         "- {name: null_reason, data_type: varchar",
-        "- {name: dummy_score, data_type: double, description: \"x\"}\n          - {name: null_reason, data_type: varchar")
+        "- {name: contract_test_score, data_type: double, description: \"x\"}\n          - {name: null_reason, data_type: varchar")
     extended = declared.declared_schema(T.EDIT_SCORES, text)
-    assert extended.names[-2:] == ["dummy_score", "null_reason"] and extended.field("dummy_score").type == pa.float64()
+    assert extended.names[-2:] == ["contract_test_score", "null_reason"] and extended.field("contract_test_score").type == pa.float64()
     with pytest.raises(ValueError, match="no Arrow type"):
-        declared.declared_schema(T.EDIT_SCORES, text.replace("name: dummy_score, data_type: double",
-                                                             "name: dummy_score, data_type: hugeint"))
+        declared.declared_schema(T.EDIT_SCORES, text.replace("name: contract_test_score, data_type: double",
+                                                             "name: contract_test_score, data_type: hugeint"))
