@@ -10,33 +10,9 @@ outcomes as (
 
 ),
 
-edits as (
-
-    select edit_id, instruction_key, provided_labels from {{ ref('stg_editlens__edits') }}
-
-),
-
-labels as (
-
-    select edits.edit_id, 'derived' as label_origin, derived.label
-    from edits
-    inner join {{ ref('int_instruction_labels_derived') }} as derived
-        on edits.instruction_key = derived.instruction_key
-    union distinct
-    select edit_id, 'provided' as label_origin, unnest(provided_labels) as label
-    from edits
-    where len(provided_labels) > 0
-
-),
-
 edit_labels as (
 
-    select outcomes.edit_id, labels.label_origin, labels.label
-    from (select distinct edit_id from outcomes) as outcomes
-    inner join labels on outcomes.edit_id = labels.edit_id
-    where labels.label is not null
-    union all
-    select distinct edit_id, 'all' as label_origin, 'all' as label from outcomes
+    select * from {{ ref('int_benchmark_edit_labels') }}
 
 ),
 

@@ -27,25 +27,9 @@ metric_values as (
 
 ),
 
-edits as (
-
-    select edit_id, instruction_key, provided_labels from {{ ref('stg_editlens__edits') }}
-
-),
-
 labels as (
 
-    select edits.edit_id, 'derived' as label_origin, derived.label
-    from edits
-    inner join {{ ref('int_instruction_labels_derived') }} as derived
-        on edits.instruction_key = derived.instruction_key
-    union distinct
-    select edit_id, 'provided' as label_origin, unnest(provided_labels) as label
-    from edits
-    where len(provided_labels) > 0
-    union distinct
-    select edit_id, 'all' as label_origin, 'all' as label
-    from edits
+    select * from {{ ref('int_benchmark_edit_labels') }}
 
 ),
 
@@ -68,7 +52,6 @@ counts as (
         any_value(outcomes.protocol) filter (where outcomes.protocol is not null) as protocol
     from outcomes
     inner join labels on outcomes.edit_id = labels.edit_id
-    where labels.label is not null
     group by all
 
 ),
