@@ -102,3 +102,42 @@ def test_the_incremental_run_recomputed_only_the_added_dataset(warehouses):
     # the full build of a fresh warehouse filters nothing
     fresh = warehouses["full"] / "dbt" / "target" / "compiled" / "editlens" / "models"
     assert "in ('" not in (fresh / "staging" / "stg_editlens__edits.sql").read_text()
+
+
+@pytest.fixture(scope="module")
+def reembedded(tmp_path_factory):
+    """A built warehouse whose image facts of one dataset part change (embed ran again), rebuilt incrementally, and
+    a fresh full build of the same files."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    base = tmp_path_factory.mktemp("reembed")
+    inc = base / "incremental"
+    make_synthetic_warehouse(inc, n_edits=3000, seed=7, concepts=False)
+    assert run_build(Warehouse.at(inc), ["--quiet"]) == 0
+    before = mart_checksums_of(inc, ["int_edit_images", "edits"])
+    facts_file = sorted((inc / "parquet" / "image_facts").glob("*.parquet"))[0]
+    facts = pq.read_table(facts_file)
+    n = facts.num_rows
+    changed = pc.if_else(pa.array([i < n // 2 for i in range(n)]), pa.scalar("error"), facts["status"])
+    facts = facts.set_column(facts.schema.get_field_index("status"), "status", changed)
+    pq.write_table(facts, facts_file)
+    full = base / "full"
+    full.mkdir()
+    shutil.copytree(inc / "parquet", full / "parquet")
+    assert run_build(Warehouse.at(inc), ["--quiet"]) == 0
+    assert run_build(Warehouse.at(full), ["--quiet"]) == 0
+    return {"inc": inc, "full": full, "before": before}
+
+
+def test_embedding_a_dataset_again_gives_the_marts_of_a_full_rebuild(reembedded):
+    got = mart_checksums(reembedded["inc"] / "editlens.duckdb")
+    want = mart_checksums(reembedded["full"] / "editlens.duckdb")
+    assert {m: got[m] for m in got if got[m] != want[m]} == {}
+    images = mart_checksums_of(reembedded["inc"], ["int_edit_images"])
+    assert images == mart_checksums_of(reembedded["full"], ["int_edit_images"])
+    # the changed facts did reach the incremental table
+    assert images["int_edit_images"] != reembedded["before"]["int_edit_images"]
+    compiled = reembedded["inc"] / "dbt" / "target" / "compiled" / "editlens" / "models" / "intermediate"
+    assert "in ('" in (compiled / "int_edit_images.sql").read_text()
