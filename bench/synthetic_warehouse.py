@@ -13,7 +13,8 @@ mentions are listed, one row per (edit_id, defect), in ``DIR/synthetic/truth.par
 dbt never reads it): noop, misaligned, full_regeneration, broken_image, duplicate_pair, near_duplicate_source,
 chain_break, cross_overlap, demographic_term, unsafe_term, watermark_removal.
 
-Generation is vectorised (numpy + pyarrow) and chunked, so 3.77M edits take a few minutes and little memory.
+Generation is vectorised (numpy + pyarrow) and chunked: about 40 s per million edits and little memory without the
+neighbour indexes (`--no-index`); building the indexes takes about ten times that.
 Command line: ``python bench/synthetic_warehouse.py DIR --edits N [--seed S]``.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -214,15 +216,20 @@ def _instructions(rng, n: int, truth_rows: list, edit_ids: pa.Array, multi: np.n
 
 
 def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, concepts: bool = True,
-                             chunk: int = CHUNK, browse: bool = True) -> SyntheticSummary:
-    """Write a full synthetic warehouse of ``n_edits`` edits under ``dir``; returns counts of injected truth."""
+                             chunk: int = CHUNK, browse: bool = True, index: bool = True) -> SyntheticSummary:
+    """Write a full synthetic warehouse of ``n_edits`` edits under ``dir``; returns counts of injected truth.
+
+    ``browse=False`` leaves out the edit map points and the neighbour indexes, ``index=False`` the indexes only
+    (building them is most of the generation time, and neither dbt nor the Overview page reads them). The
+    arguments are written to ``DIR/synthetic/stamp.json`` last, so a complete warehouse can be recognised.
+    """
     from editlens.contract.index import INDEX_SPACES, IndexWriter, index_dir
 
     t0 = time.perf_counter()
     wh = Warehouse.at(dir).ensure()
     writers = {s: IndexWriter(index_dir(wh.root, MODEL_KEY, s), BROWSE_DIM,
                               {"model_key": MODEL_KEY, "model_name": MODEL_NAME, "pretrained": PRETRAINED,
-                               "space": s, "synthetic": True}) for s in INDEX_SPACES} if browse else {}
+                               "space": s, "synthetic": True}) for s in INDEX_SPACES} if browse and index else {}
     shares = np.array([p[2] for p in PARTS])
     counts = np.floor(shares / shares.sum() * n_edits).astype(int)
     counts[1] += n_edits - counts.sum()
@@ -252,7 +259,7 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                 first = np.r_[0, np.flatnonzero(np.diff(sess)) + 1]
                 turn = np.arange(n) - np.repeat(first, np.diff(np.r_[first, n]))
                 turn = (turn + 1).astype(np.int32)
-                session_id = pc.binary_join_element_wise(pa.array([name] * n), _hex([_mix(sess, seed + 7)]), ":")
+                session_id = pc.binary_join_element_wise(pa.repeat(name, n), _hex([_mix(sess, seed + 7)]), ":")
             else:
                 turn = np.ones(n, dtype=np.int32)
                 session_id = pa.nulls(n, pa.string())
@@ -335,16 +342,16 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
             # ---- edits
             is_part2 = part == "part2"
             has_caps = part in ("part1-unsplash", "part1-unsplash-gpt4v", "clip-filtered", "train", "hq-edit")
-            src_cap = pc.binary_join_element_wise(pa.array(["a photo of a"] * n), _pick(rng, OBJECTS, n), " ")
+            src_cap = pc.binary_join_element_wise(pa.repeat("a photo of a", n), _pick(rng, OBJECTS, n), " ")
             tgt_cap = pc.binary_join_element_wise(src_cap, instr, ", ")
             files_per = np.arange(n) // 10_000
             source_file = pc.binary_join_element_wise(
-                pa.array([f"annotations/{name}"] * n), pa.array([f"split_{i:04d}.jsonl" for i in files_per]), "/")
+                pa.repeat(f"annotations/{name}", n), pa.array([f"split_{i:04d}.jsonl" for i in files_per]), "/")
             edits = pa.table({
                 "edit_id": edit_ids,
-                "dataset": pa.array([dataset] * n),
-                "part": pa.array([part] * n),
-                "split": pa.array([split] * n),
+                "dataset": pa.repeat(dataset, n),
+                "part": pa.repeat(part, n),
+                "split": pa.repeat(split, n),
                 "session_id": session_id,
                 "turn_index": pa.array(turn, pa.int32()),
                 "source_image_id": src_id,
@@ -357,10 +364,10 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                 "provided_labels": pa.array([[x] for x in true_label], pa.list_(pa.string())) if is_part2
                 else pa.nulls(n, pa.list_(pa.string())),
                 "provided_scores": pa.nulls(n, pa.string()),
-                "extra": pa.array(["{}"] * n),
+                "extra": pa.repeat("{}", n),
                 "source_file": source_file,
                 "source_record": pa.array(np.arange(n) % 10_000 + 1, pa.int64()),
-                "ingest_run_id": pa.array([run_id] * n),
+                "ingest_run_id": pa.repeat(run_id, n),
             })
             atomic_write_table(edits, wh.shard_path("edits", name))
             # ---- images (distinct image ids of this chunk)
@@ -374,12 +381,12 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
             m = len(uniq)
             n_images += m
             img_id = all_id.take(pa.array(uniq))
-            paths = pc.binary_join_element_wise(pa.array([f"images/{part}"] * m), img_id, "/")
+            paths = pc.binary_join_element_wise(pa.repeat(f"images/{part}", m), img_id, "/")
             miss_u, trunc_u = all_missing[uniq], all_trunc[uniq]
             images = pa.table({
-                "image_id": img_id, "dataset": pa.array([dataset] * m), "part": pa.array([part] * m),
-                "location_kind": pa.array(["file"] * m), "root": pa.array([f"/data/{dataset}"] * m),
-                "path": pc.binary_join_element_wise(paths, pa.array([".jpg"] * m), ""),
+                "image_id": img_id, "dataset": pa.repeat(dataset, m), "part": pa.repeat(part, m),
+                "location_kind": pa.repeat("file", m), "root": pa.repeat(f"/data/{dataset}", m),
+                "path": pc.binary_join_element_wise(paths, pa.repeat(".jpg", m), ""),
                 "row_group": pa.nulls(m, pa.int32()), "row": pa.nulls(m, pa.int64()),
                 "column": pa.nulls(m, pa.string()), "exists": pa.array(~miss_u),
             })
@@ -394,7 +401,7 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                 "phash": pa.array(np.where(good, all_ph[uniq].view(np.int64), 0), pa.int64(), mask=~good),
                 "width": pa.array(np.where(good, 512, 0), pa.int32(), mask=~good),
                 "height": pa.array(np.where(good, 512, 0), pa.int32(), mask=~good),
-                "format": pa.array(["JPEG"] * m), "mode": pa.array(["RGB"] * m),
+                "format": pa.repeat("JPEG", m), "mode": pa.repeat("RGB", m),
                 "file_size": pa.array(np.where(miss_u, 0, 50_000 + (c_u % np.uint64(40_000)).astype(np.int64)),
                                       pa.int64(), mask=miss_u),
                 "status": pa.array(status), "status_message": pa.array(np.where(good, None, status), pa.string()),
@@ -426,10 +433,10 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                 scores.reshape(k, kc)[people, 8] = 0.9  # person
                 concept_tbl = pa.table({
                     "sha256": pa.array(np.repeat(sha_k.to_numpy(zero_copy_only=False), kc), pa.string()),
-                    "model_key": pa.array([MODEL_KEY] * (k * kc)),
-                    "model_name": pa.array([MODEL_NAME] * (k * kc)),
-                    "pretrained": pa.array([PRETRAINED] * (k * kc)),
-                    "preprocess": pa.array([PREPROCESS] * (k * kc)),
+                    "model_key": pa.repeat(MODEL_KEY, (k * kc)),
+                    "model_name": pa.repeat(MODEL_NAME, (k * kc)),
+                    "pretrained": pa.repeat(PRETRAINED, (k * kc)),
+                    "preprocess": pa.repeat(PREPROCESS, (k * kc)),
                     "concept_group": pa.array([g for g, _ in CONCEPTS] * k),
                     "concept": pa.array([c for _, c in CONCEPTS] * k),
                     "score": pa.array(scores.astype(np.float32)),
@@ -437,9 +444,9 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                 atomic_write_table(concept_tbl, wh.shard_path("image_concepts", name))
             # ---- edit scores
             scores_tbl = pa.table({
-                "edit_id": edit_ids, "model_key": pa.array([MODEL_KEY] * n),
-                "model_name": pa.array([MODEL_NAME] * n), "pretrained": pa.array([PRETRAINED] * n),
-                "preprocess": pa.array([PREPROCESS] * n),
+                "edit_id": edit_ids, "model_key": pa.repeat(MODEL_KEY, n),
+                "model_name": pa.repeat(MODEL_NAME, n), "pretrained": pa.repeat(PRETRAINED, n),
+                "preprocess": pa.repeat(PREPROCESS, n),
                 "clip_i": f32(clip_i), "clip_t_target_caption": f32(clip_t) if has_caps else pa.nulls(n, pa.float32()),
                 "clip_t_instruction": f32(clip_t - 0.02),
                 "directional_caption": f32(directional) if has_caps else pa.nulls(n, pa.float32()),
@@ -458,8 +465,8 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                     c = centre.normal(0, 3, 2)
                     xy = (rng.normal(0, 1, (n, 2)) + c).astype(np.float32)
                     parts_xy.append(pa.table({
-                        "edit_id": ids_np, "model_key": pa.array([MODEL_KEY] * n), "space": pa.array([space] * n),
-                        "method": pa.array(["pca"] * n), "x": pa.array(xy[:, 0]), "y": pa.array(xy[:, 1])}))
+                        "edit_id": ids_np, "model_key": pa.repeat(MODEL_KEY, n), "space": pa.repeat(space, n),
+                        "method": pa.repeat("pca", n), "x": pa.array(xy[:, 0]), "y": pa.array(xy[:, 1])}))
                 atomic_write_table(pa.concat_tables(parts_xy), wh.shard_path("edit_projections", name))
                 for space, w in writers.items():
                     v = centre.normal(0, 1, BROWSE_DIM) + rng.normal(0, 1, (n, BROWSE_DIM))
@@ -512,8 +519,14 @@ def make_synthetic_warehouse(dir: str | Path, n_edits: int, seed: int = 0, *, co
                           "detail": pa.array([t[2] for t in truth], pa.string())})
     atomic_write_table(truth_tbl, wh.root / "synthetic" / "truth.parquet")
     tc = pc.value_counts(truth_tbl["defect"]).to_pylist()
+    (wh.root / "synthetic" / "stamp.json").write_text(json.dumps(stamp(n_edits, seed, concepts, browse, index)))
     return SyntheticSummary(wh.root, n_edits, n_images, {d["values"]: d["counts"] for d in tc},
                             time.perf_counter() - t0)
+
+
+def stamp(n_edits: int, seed: int, concepts: bool = True, browse: bool = True, index: bool = True) -> dict:
+    """What a warehouse was generated with (``DIR/synthetic/stamp.json``)."""
+    return {"edits": n_edits, "seed": seed, "concepts": concepts, "browse": browse, "index": browse and index}
 
 
 def zlib_crc(s: str) -> int:
@@ -536,8 +549,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--edits", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-concepts", action="store_true")
+    ap.add_argument("--no-index", action="store_true", help="leave out the neighbour indexes (the map points stay)")
     a = ap.parse_args(argv)
-    print(make_synthetic_warehouse(a.dir, a.edits, a.seed, concepts=not a.no_concepts).describe())
+    print(make_synthetic_warehouse(a.dir, a.edits, a.seed, concepts=not a.no_concepts, index=not a.no_index).describe())
     return 0
 
 
