@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 RESULTS_MD = HERE / "RESULTS.md"
-ORDER = ("ingest", "ingest-fuzz", "embed", "embed-memory", "embed-gpu", "embed-decode", "tiny-model", "dbt", "taxonomy", "taxonomy-cv", "lexicon", "language",
+ORDER = ("ingest", "ingest-part1", "ingest-fuzz", "embed", "embed-memory", "embed-gpu", "embed-decode", "tiny-model", "dbt", "taxonomy", "taxonomy-cv", "lexicon", "language",
          "dashboards", "sample")
 
 

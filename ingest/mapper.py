@@ -278,6 +278,19 @@ def add_file_batch(m: UnitMapper, *, records: list[int], raws: list[bytes], inst
                labels, extra)
 
 
+def add_uniform_batch(m: UnitMapper, n: int, source: pa.Array, target: pa.Array, instruction: pa.Array,
+                      columns: dict[str, pa.Array | None]) -> bool:
+    """``add_file_batch`` for records 1..n of a file given as Arrow string arrays only (paths lexically clean,
+    instructions valid; ``columns``: the other edits columns by name, None = unset). Returns False, having
+    changed nothing, when the batch needs the per-record path (the caller then maps the file record by
+    record)."""
+    def pieces():
+        rel_s, rel_t = (source.to_pylist(), target.to_pylist()) if m.checker.enabled else (source, target)
+        return _batch_pieces(m, np.arange(1, n + 1), rel_s, rel_t, source, target, instruction, columns)
+
+    return _commit(m, pieces)
+
+
 def add_turn_batch(m: UnitMapper, *, records: list[int], session_ids: list[str], turns: list[int],
                    source: list[str], target: list[str], instruction: list[str], extra: list[str]) -> bool:
     """Column-wise ``add_edit`` for turns of multi-turn sessions (file images, fields already validated) into a
@@ -318,7 +331,7 @@ def _commit(m: UnitMapper, pieces) -> bool:
     return True
 
 
-def _batch_pieces(m: UnitMapper, records: list[int], rel_s: list[str], rel_t: list[str], src: pa.Array,
+def _batch_pieces(m: UnitMapper, records, rel_s: list[str], rel_t: list[str], src: pa.Array,
                   tgt: pa.Array, ins: pa.Array, columns: dict, *, sid: pa.Array | None = None,
                   turns: pa.Array | None = None, interleave: bool = False) -> tuple | None:
     """(edits, images, pending ids, images missing) for a batch of edits with file images, or None when a

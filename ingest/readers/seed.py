@@ -25,7 +25,7 @@ from editlens.ingest.fields import (
     is_clean_path,
     optional_text,
 )
-from editlens.ingest.mapper import UnitMapper, add_file_batch, add_turn_batch, strings
+from editlens.ingest.mapper import UnitMapper, add_file_batch, add_turn_batch, add_uniform_batch, strings
 from editlens.ingest.readers.common import (
     abspath,
     check_depth,
@@ -130,6 +130,8 @@ def map_single(unit, data: bytes, m: UnitMapper) -> None:
     by one (normalised or rejected)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if _map_uniform(data, m):
+        return
     lines = _split(data)
     pos = 0
     for start in range(0, len(lines), CHUNK_LINES):
@@ -137,6 +139,90 @@ def map_single(unit, data: bytes, m: UnitMapper) -> None:
         end = pos + sum(map(len, chunk)) + len(chunk)  # each line and its newline
         _map_chunk(*_parse_chunk(chunk, start + 1, m, (data, pos, min(end, len(data)))), m)
         pos = end
+
+
+_QUOTE, _NEWLINE = 34, 10
+_STRING_KEYS = SINGLE_KNOWN - {"task_type"}
+_REQUIRED = frozenset(("source_image", "target_image", "instruction"))
+
+
+def _first_line_keys(first: bytes) -> tuple | None:
+    """The keys, in order, of a first line that orjson parses into a flat object of known string keys holding
+    the required ones, none named twice (its quotes then number four per key); else None."""
+    try:
+        rec = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return None
+    if type(rec) is not dict or not rec.keys() <= _STRING_KEYS or not _REQUIRED <= rec.keys() or \
+            not all(type(v) is str for v in rec.values()) or first.count(b'"') != 4 * len(rec):
+        return None
+    return tuple(rec)
+
+
+def _map_uniform(data: bytes, m: UnitMapper) -> bool:
+    """The whole-file fast path of the plain shape (SEED Part-1: every line one flat object of the same string
+    keys in the same order, written the same way): the value columns are cut out of the file's bytes by Arrow
+    (the file split at its quotes, the values taken) and handed to the column-wise batch without parsing a line
+    into Python objects. Taken only when the file provably parses to what the record path parses: valid UTF-8,
+    no backslash (no escapes) and no control byte but the line ends, no blank line, every line within
+    ``max_line_bytes``, and every line with its values removed byte for byte the first line (which orjson
+    parses: a flat object of known string keys, none named twice). Every record then passes the parse checks
+    and the batch's whole-column checks decide the rest. Returns False, nothing changed, when a condition
+    fails or the batch needs the per-record path: the record path then maps the file."""
+    if not data or len(data) >= 2**31 - 1 or not data.isascii() and not _valid_utf8(data):
+        return False
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    d = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(d == _NEWLINE)
+    n = len(ends)
+    if np.count_nonzero(d < 32) != n or data.find(b"\\") >= 0:
+        return False
+    starts = np.empty(n, np.int64)
+    starts[0], starts[1:] = 0, ends[:-1] + 1
+    if int((ends - starts).max()) > m.limits.max_line_bytes:
+        return False
+    keys = _first_line_keys(data[:ends[0]])
+    if keys is None:
+        return False
+    per = 4 * len(keys)  # quotes per line: a key's two and its value's two (no string holds a quote)
+    q = np.flatnonzero(d == _QUOTE)
+    if len(q) != per * n:
+        return False
+    q = q.reshape(n, per)
+    if not ((q[:, 0] > starts).all() and (q[:, -1] < ends).all()):  # every line holds exactly ``per`` quotes
+        return False
+    # the file as segments: per line, what precedes its first quote, then each quote and what follows it
+    width = 2 * per + 1
+    bounds = np.empty((n, width), np.int32)
+    bounds[:, 0], bounds[:, 1::2], bounds[:, 2::2] = starts, q, q + 1
+    offsets = np.empty(n * width + 1, np.int32)
+    offsets[:-1], offsets[-1] = bounds.ravel(), len(data)
+    segs = pa.Array.from_buffers(pa.string(), n * width, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    base = np.arange(0, n * width, width)
+    value_at = [8 * k + 6 for k in range(len(keys))]  # the segment after each value's opening quote
+    skeleton = [j for j in range(width) if j not in value_at]
+    skel = segs.take(pa.array((base[:, None] + np.array(skeleton)[None, :]).ravel()))
+    sk = _buffers(skel)[1]
+    row = int(ends[0]) + 1 - sum(int(q[0, 3 + 4 * k] - q[0, 2 + 4 * k] - 1) for k in range(len(keys)))
+    if len(sk) != row * n or not (sk.reshape(n, row) == sk[:row]).all():  # each line's skeleton is the first's
+        return False
+    cols = {key: segs.take(pa.array(base + j)) for key, j in zip(keys, value_at)}
+    src, tgt, ins = cols["source_image"], cols["target_image"], cols["instruction"]
+    if not (_paths_surely_clean(src) and _paths_surely_clean(tgt)
+            and _instructions_surely_clean(ins, T.MAX_INSTRUCTION_CHARS)):
+        return False
+    return add_uniform_batch(m, n, src, tgt, ins, {"instruction_ori": cols.get("instruction_ori"),
+                                                  "source_caption": cols.get("source_caption"),
+                                                  "target_caption": cols.get("target_caption")})
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def _strings(col: list) -> pa.Array | None:
