@@ -33,3 +33,25 @@ def test_the_dbt_profile_sets_memory_spill_and_order(repo_root: Path):
     for needle in ("EDITLENS_DUCKDB_MEMORY", "EDITLENS_DUCKDB_THREADS", "EDITLENS_DUCKDB_TEMP",
                    "preserve_insertion_order: false", "temp_directory"):
         assert needle in text
+
+
+def test_the_dashboard_and_export_connections_have_a_memory_limit_and_spill_folder(monkeypatch, tmp_path):
+    from editlens.dashboards.data.connection import open_duckdb
+    from editlens.export.main import connect as export_connect
+    from editlens.warehouse import Warehouse
+
+    monkeypatch.delenv("EDITLENS_DUCKDB_MEMORY", raising=False)
+    monkeypatch.delenv("EDITLENS_DUCKDB_TEMP", raising=False)
+    con = open_duckdb(tmp_path, threads=1)
+    setting = lambda c, name: c.sql(f"select current_setting('{name}')").fetchone()[0]  # noqa: E731
+    assert setting(con, "memory_limit") in ("3.7 GiB", "4.0 GiB", "4.0 GB")
+    assert setting(con, "temp_directory") == str(tmp_path / "tmp" / "duckdb")
+    assert setting(con, "threads") == 1
+    assert setting(con, "preserve_insertion_order") is True  # pages list rows in mart order
+    monkeypatch.setenv("EDITLENS_DUCKDB_MEMORY", "700MB")
+    assert setting(open_duckdb(tmp_path), "memory_limit") == "667.5 MiB"
+    wh = Warehouse.at(tmp_path / "wh").ensure()
+    import duckdb
+
+    duckdb.connect(str(wh.duckdb_path)).close()
+    assert setting(export_connect(wh), "memory_limit") == "667.5 MiB"

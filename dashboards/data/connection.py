@@ -15,7 +15,7 @@ import re
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from editlens.contract.resources import DuckDBResources
+from editlens.contract.resources import connect as resources_connect
 from editlens.warehouse import ENV_VAR, Warehouse
 
 # the marts the pages read (the contract with models/marts: edit here when the marts change)
@@ -87,11 +89,20 @@ class Conn:
 LOCAL = threading.local()
 
 
+APP_MEMORY = "4GB"  # the app's DuckDB memory limit unless EDITLENS_DUCKDB_MEMORY says otherwise
+
+
+def open_duckdb(root: str | Path, threads: int = 2) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the contract's resources: memory limit, spill folder `DIR/tmp/duckdb` (both
+    overridable by the environment, see editlens.contract.resources) and ``threads``; insertion order is kept, so
+    a query without ORDER BY lists rows in mart order as before."""
+    res = DuckDBResources.from_env(APP_MEMORY, threads, Warehouse(Path(root)).root / "tmp" / "duckdb")
+    return resources_connect(replace(res, threads=threads, preserve_insertion_order=True))
+
+
 @st.cache_resource(show_spinner=False)
 def _connection(root: str) -> Conn:
-    con = duckdb.connect(":memory:")
-    con.execute("set threads to 2")
-    return Conn(con)
+    return Conn(open_duckdb(root))
 
 
 def sql_str(s: str) -> str:

@@ -14,13 +14,12 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from editlens.contract.tables import EDIT_TAGS, FLAG_VERDICTS, REVIEW_SCHEMAS, TAGS, VERDICTS
 from editlens.dashboards.data.columns import flag_columns
-from editlens.dashboards.data.connection import Marts, sql_str
+from editlens.dashboards.data.connection import Marts, open_duckdb, sql_str
 from editlens.warehouse import Warehouse, atomic_write_table
 
 QUEUES = ("flagged", "unflagged")
@@ -60,7 +59,7 @@ def _saved(m: Marts, table: str, sql: str) -> pd.DataFrame:
     cols = ", ".join(f.name for f in REVIEW_SCHEMAS[table])
     if not d.is_dir() or not any(d.glob("*.parquet")):
         return pd.DataFrame(columns=[f.name for f in REVIEW_SCHEMAS[table]])
-    con = duckdb.connect(":memory:")
+    con = open_duckdb(m.root, threads=1)
     try:
         con.execute(f"create view saved as select {cols} from read_parquet({sql_str(str(d / '*.parquet'))}, "
                     "union_by_name = true)")

@@ -16,7 +16,7 @@ import duckdb
 
 from editlens.dashboards.data import speedups
 from editlens.dashboards.data.columns import default_thresholds, higher_is_better, score_columns
-from editlens.dashboards.data.connection import LOCAL, Conn, Marts
+from editlens.dashboards.data.connection import LOCAL, Conn, Marts, open_duckdb
 from editlens.dashboards.data.multi_turn import session_summary
 from editlens.dashboards.data.quality import flag_counts, pass_counts, score_range, worst_examples
 from editlens.dashboards.data.safety import safety_gallery
@@ -66,8 +66,7 @@ def warm_up(m: Marts, wait: bool = False) -> threading.Thread | None:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         except (AttributeError, OSError):
             pass
-        con = duckdb.connect(":memory:")
-        con.execute("set threads to 1")
+        con = open_duckdb(m.root, threads=1)
         _RUNNING[threading.current_thread()] = con
         LOCAL.conn = Conn(con)
         try:

@@ -2,7 +2,7 @@
 
 Every connection the project opens on warehouse-sized data runs with a memory limit, a spill folder and
 `preserve_insertion_order = false`, so a big build or plan spills to disk instead of dying. Defaults per caller
-(the dbt build 5GB, the embed plan 2GB), each overridable by the environment:
+(the dbt build 5GB, the dashboards and the export 4GB, the embed plan 2GB), each overridable by the environment:
 
 | variable | DuckDB setting | default |
 |---|---|---|

@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 
 from editlens.contract import UnusableInput
+from editlens.contract.resources import DuckDBResources
+from editlens.contract.resources import connect as resources_connect
 from editlens.export.card import build_card, card_json, card_markdown
 from editlens.export.policy import Policy, PolicyError, load_policy
 from editlens.export.rows import kept_rows
@@ -56,7 +58,10 @@ def connect(wh: Warehouse) -> duckdb.DuckDBPyConnection:
     if not wh.duckdb_path.is_file():
         raise UnusableExport(f"no built warehouse at {wh.root} (run `editlens build`)")
     try:
-        return duckdb.connect(str(wh.duckdb_path), read_only=True)
+        # the contract's memory limit and spill folder; rows keep their order (the exported files list them so)
+        res = replace(DuckDBResources.from_env("4GB", temp_directory=wh.root / "tmp" / "duckdb"),
+                      preserve_insertion_order=True)
+        return resources_connect(res, str(wh.duckdb_path), read_only=True)
     except duckdb.Error as exc:
         raise UnusableExport(f"cannot open {wh.duckdb_path}: {str(exc).splitlines()[0]}") from None
 
