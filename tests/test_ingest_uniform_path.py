@@ -199,3 +199,25 @@ def test_part1_folder_same_warehouse_either_way(tmp_path, monkeypatch, check):
     reasons = sorted(r[at] for r in a["rejects"])
     assert reasons == sorted([T.DUPLICATE_KEY, T.DUPLICATE_RECORD, T.MALFORMED_JSON, T.UNSAFE_PATH,
                               T.EMPTY_INSTRUCTION])
+
+
+@pytest.mark.parametrize("files,records", [
+    (["a"] * 4, [1, 2, 3, 5]),  # one file in order: the shortcut
+    (["a"] * 5, [1, 1, 1, 2, 4]),  # a multi-turn line repeats over its turns
+    (["a"] * 3, [3, 1, 2]),  # out of order: grouped
+    (["a", "a", "b", "b"], [1, 2, 1, 2]),  # two files: grouped
+    (["a"] * 3, [1, 2, 2]),
+])
+def test_count_records_counts_distinct_file_records(files, records):
+    import pyarrow as pa
+
+    from editlens.ingest.main import count_records
+    from editlens.ingest.mapper import build_table
+
+    edits = build_table(T.EDITS, {"source_file": files, "source_record": records}, len(files))
+    for rejects in (build_table(T.REJECTS, {}, 0), build_table(T.REJECTS, {"source_file": ["a"], "source_record":
+                                                                           [records[0]]}, 1)):
+        want = len(set(zip(files, records)) | set(zip(rejects.column("source_file").to_pylist(),
+                                                     rejects.column("source_record").to_pylist())))
+        assert count_records({"edits": edits, "rejects": rejects}) == want
+    assert isinstance(edits.column("source_record"), pa.ChunkedArray)
