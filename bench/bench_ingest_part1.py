@@ -21,16 +21,14 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.bench_ingest import TreeRss, _children_cpu, _load, _texts  # noqa: E402 - shared helpers
+from bench.bench_ingest import _load, _texts, timed  # noqa: E402 - the shared timing and text helpers
 
 REPO_NAME = "SEED-Data-Edit-Part1-Openimages"
 ANNOTATIONS = Path("auto_editing") / "openimages" / "annotations"
@@ -46,43 +44,6 @@ con.execute("COPY (SELECT * FROM read_json(?, format='newline_delimited')) TO '"
             + sys.argv[2] + "' (FORMAT parquet)", [files])
 print(con.execute("SELECT count(*) FROM read_parquet(?)", [sys.argv[2]]).fetchone()[0])
 """
-
-
-class TreeCpu(TreeRss):
-    """``TreeRss`` that also keeps each process's last seen CPU time (user + sys, /proc/<pid>/stat): ingest's
-    workers are children of a fork server the command never waits for, so the command's own rusage misses
-    them (their last < ``interval`` s is missed here instead)."""
-
-    def __init__(self, pid: int, interval: float = 0.02) -> None:
-        self.cpu: dict[int, float] = {}
-        super().__init__(pid, interval)
-
-    def _tree(self) -> list[int]:
-        pids = super()._tree()
-        tick = os.sysconf("SC_CLK_TCK")
-        for p in pids:
-            try:
-                with open(f"/proc/{p}/stat") as fh:
-                    f = fh.read().rsplit(")", 1)[1].split()
-                self.cpu[p] = (int(f[11]) + int(f[12])) / tick
-            except (OSError, ValueError, IndexError):
-                pass
-        return pids
-
-
-def timed(cmd: list[str], **kw) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall time and sampled peak tree RSS of a command; its CPU time in ``proc.cpu_s``: the larger of its
-    waited-for descendants' rusage and the sampled sum over its process tree."""
-    c0 = _children_cpu()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
-    tree = TreeCpu(proc.pid)
-    out, err = proc.communicate()
-    wall = time.perf_counter() - t0
-    peak = tree.stop()
-    done = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-    done.cpu_s = max(_children_cpu() - c0, sum(tree.cpu.values()))
-    return wall, peak, done
 
 
 def generate(out: Path, files: int, per_file: int, seed: int = 0) -> dict:
