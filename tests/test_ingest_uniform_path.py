@@ -131,6 +131,16 @@ def test_fast_path_equals_record_path(tmp_path, monkeypatch, name, check):
         assert exists.get("auto_editing/openimages/images/source_images/000001.jpg") in (True, None)
 
 
+def test_files_over_a_chunk_go_the_record_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(seed, "CHUNK_LINES", 4)
+    fast, took = _map(tmp_path, TAKEN["plain"], False, True, monkeypatch)
+    ref, _ = _map(tmp_path, TAKEN["plain"], False, False, monkeypatch)
+    assert not took and fast.loaded == 6
+    assert fast.tables()["edits"].to_pylist() == ref.tables()["edits"].to_pylist()
+    monkeypatch.setattr(seed, "CHUNK_LINES", 6)
+    assert _map(tmp_path, TAKEN["plain"], False, True, monkeypatch)[1]
+
+
 EXPECTED_REJECTS = {"duplicate-key-later": T.DUPLICATE_KEY, "too-long": T.TOO_LARGE,
                     "empty-instruction": T.EMPTY_INSTRUCTION, "unsafe-path": T.UNSAFE_PATH,
                     "duplicate-record": T.DUPLICATE_RECORD, "invalid-utf8": T.INVALID_UTF8,

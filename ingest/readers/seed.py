@@ -168,8 +168,11 @@ def _map_uniform(data: bytes, m: UnitMapper) -> bool:
     ``max_line_bytes``, and every line with its values removed byte for byte the first line (which orjson
     parses: a flat object of known string keys, none named twice). Every record then passes the parse checks
     and the batch's whole-column checks decide the rest. Returns False, nothing changed, when a condition
-    fails or the batch needs the per-record path: the record path then maps the file."""
-    if not data or len(data) >= 2**31 - 1 or not data.isascii() and not _valid_utf8(data):
+    fails or the batch needs the per-record path, or the file has over ``CHUNK_LINES`` lines (the record path
+    bounds what it holds at once): the record path then maps the file."""
+    if not data or len(data) >= 2**31 - 1 or data.count(b"\n") > CHUNK_LINES:  # memory: ~150 bytes a line
+        return False
+    if not data.isascii() and not _valid_utf8(data):
         return False
     if not data.endswith(b"\n"):
         data += b"\n"
