@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from editlens.contract.errors import UnusableInput
+from editlens.contract.resources import ENV_TEMP, ensure_spill_parent
 from editlens.warehouse import ENV_VAR, Warehouse
 
 
@@ -114,6 +115,7 @@ def build(cfg: BuildConfig) -> int:
     wh.ensure()
     remove_stale_exports(wh)
     cmd, env = dbt_command(cfg)
+    ensure_spill_parent(env.get(ENV_TEMP) or wh.spill_dir)  # profiles.yml's temp_directory
     rc = subprocess.run(cmd, cwd=str(cfg.project_dir), env=env).returncode
     return 0 if rc == 0 else 1
 

@@ -78,6 +78,11 @@ class Warehouse:
     def shard_path(self, table: str, shard: str) -> Path:
         return self.table_dir(table) / f"{shard}.parquet"
 
+    @property
+    def spill_dir(self) -> Path:
+        """DuckDB's default spill folder for this warehouse (editlens.contract.resources, profiles.yml)."""
+        return self.root / "tmp" / "duckdb"
+
     def ensure(self) -> "Warehouse":
         self.parquet_dir.mkdir(parents=True, exist_ok=True)
         self.marts_dir.mkdir(parents=True, exist_ok=True)

@@ -55,3 +55,29 @@ def test_the_dashboard_and_export_connections_have_a_memory_limit_and_spill_fold
 
     duckdb.connect(str(wh.duckdb_path)).close()
     assert setting(export_connect(wh), "memory_limit") == "667.5 MiB"
+
+
+def test_a_spill_into_a_warehouse_without_a_tmp_folder_works(tmp_path):
+    # DuckDB creates its spill folder but not the folder's parents: a fresh warehouse has no DIR/tmp
+    from editlens.warehouse import Warehouse
+
+    wh = Warehouse.at(tmp_path / "wh").ensure()
+    assert not (wh.root / "tmp").exists()
+    con = connect(DuckDBResources(memory_limit="60MB", threads=1, temp_directory=str(wh.spill_dir)))
+    n = con.sql("select count(*) from (select range a, md5(range::varchar) b from range(3000000) order by b)")
+    assert n.fetchone()[0] == 3_000_000
+
+
+def test_editlens_build_makes_the_profiles_spill_folder_parent(monkeypatch, tmp_path):
+    import subprocess
+
+    from editlens import build as build_mod
+    from editlens.warehouse import Warehouse
+
+    wh = Warehouse.at(tmp_path / "wh").ensure()
+    (wh.table_dir("edits")).mkdir(parents=True)
+    (wh.table_dir("edits") / "x.parquet").write_bytes(b"")
+    monkeypatch.delenv("EDITLENS_DUCKDB_TEMP", raising=False)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0))
+    assert build_mod.run_build(wh) == 0
+    assert (wh.root / "tmp").is_dir()

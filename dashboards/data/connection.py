@@ -96,7 +96,7 @@ def open_duckdb(root: str | Path, threads: int = 2) -> duckdb.DuckDBPyConnection
     """An in-memory DuckDB with the contract's resources: memory limit, spill folder `DIR/tmp/duckdb` (both
     overridable by the environment, see editlens.contract.resources) and ``threads``; insertion order is kept, so
     a query without ORDER BY lists rows in mart order as before."""
-    res = DuckDBResources.from_env(APP_MEMORY, threads, Warehouse(Path(root)).root / "tmp" / "duckdb")
+    res = DuckDBResources.from_env(APP_MEMORY, threads, Warehouse(Path(root)).spill_dir)
     return resources_connect(replace(res, threads=threads, preserve_insertion_order=True))
 
 

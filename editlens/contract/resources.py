@@ -61,9 +61,21 @@ class DuckDBResources:
         return out
 
     def apply(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        if self.temp_directory:
+            ensure_spill_parent(self.temp_directory)
         for stmt in self.statements():
             con.execute(stmt)
         return con
+
+
+def ensure_spill_parent(temp_directory: str | Path) -> None:
+    """Create the spill folder's parent: DuckDB creates the folder itself when it first spills, but not its
+    parents, and a spill that cannot create its folder fails the query. A read-only place is left as it is
+    (a query that never spills still runs)."""
+    try:
+        Path(temp_directory).parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass
 
 
 def connect(resources: DuckDBResources, database: str = ":memory:", read_only: bool = False):

@@ -59,7 +59,7 @@ def connect(wh: Warehouse) -> duckdb.DuckDBPyConnection:
         raise UnusableExport(f"no built warehouse at {wh.root} (run `editlens build`)")
     try:
         # the contract's memory limit and spill folder; rows keep their order (the exported files list them so)
-        res = replace(DuckDBResources.from_env("4GB", temp_directory=wh.root / "tmp" / "duckdb"),
+        res = replace(DuckDBResources.from_env("4GB", temp_directory=wh.spill_dir),
                       preserve_insertion_order=True)
         return resources_connect(res, str(wh.duckdb_path), read_only=True)
     except duckdb.Error as exc:
