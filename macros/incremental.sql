@@ -21,6 +21,19 @@
        and in the SQL: `where {{ new_keys_filter('instruction_key') }}` (keys not yet in the table). The pre-hook
        drops keys no longer in the input.
 
+    3. Pairs, new against old (rows pair two keys of an input incremental by content whose rows carry
+       `added_at`, the start of the build that added them, `{{ run_timestamp() }}`):
+           meta={'pairs': {'input': ..., 'key': 'sha256', 'columns': ['sha256_a', 'sha256_b'], 'added': 'added_at'}}
+       and in the SQL: `{{ new_rows_filter() }}` / `{{ old_rows_filter() }}` on the input (rows added since the
+       last build / the others): pair new with new and new with old. The pre-hook keeps pairs of two old keys.
+    4. Recheck (a partition spec with 'recheck': {'list': <list column of partitions>, 'keys': <model of (by,
+       key)>}): the pre-hook fills `recheck_relation()` with the keys of rows listing a changed or removed
+       partition and the keys the changed partitions use now, and deletes those rows; the SQL recomputes them.
+
+    `global` in a spec (a list of {input, fingerprint}) joins inputs whose change recomputes every row to the
+    model fingerprint; an input `files:<table>` is fingerprinted from its Parquet footers, not its rows.
+    Fingerprints are computed once per run and model (cached in the state table as `<model>@<invocation_id>`).
+
     Either way the model's own fingerprint (checksums of the model and every model and seed upstream of it,
     the vars, $EDITLENS_MACROS_CHECKSUM which `editlens build` sets from macros/) is part of the state: when it
     changes (a seed or SQL edit) the model recomputes every row, as `--full-refresh` does. -#}
@@ -73,27 +86,83 @@
 {%- endmacro %}
 
 
-{#- Current fingerprints: {part: fingerprint}; '*' holds the model fingerprint. -#}
-{% macro _current_state() -%}
+{#- One input's fingerprint per part: [(part, fingerprint)]. `by` none: one part '*'. An input `files:<table>`
+    is fingerprinted from its Parquet footers (file names, row groups, column chunk sizes and statistics), which
+    costs nothing per row; any other input from its rows (`fingerprint` columns; `_in` is the whole row). -#}
+{% macro _input_fingerprints(input, by, cols) -%}
+    {%- set part = "cast(" ~ by ~ " as varchar)" if by else "'*'" -%}
+    {%- if input.startswith('files:') -%}
+        {%- set pattern = warehouse_dir() ~ '/parquet/' ~ input[6:] ~ '/*.parquet' -%}
+        {%- set n_files = run_query("select count(*) from glob('" ~ pattern ~ "')").columns[0].values()[0] -%}
+        {%- if n_files == 0 -%}{{- return([('*', '0:0')]) -}}{%- endif -%}
+        {%- set sql = "select '*' as part, count(*) || ':' || coalesce(sum(hash(file_name, row_group_id, column_id, "
+            ~ "row_group_num_rows, total_compressed_size, total_uncompressed_size, stats_min_value, stats_max_value, "
+            ~ "stats_null_count)::hugeint), 0) as fp from parquet_metadata('" ~ pattern ~ "') group by all" -%}
+    {%- else -%}
+        {%- set sql = "select " ~ part ~ " as part, count(*) || ':' || coalesce(sum(hash(" ~ cols | join(', ')
+            ~ ")::hugeint), 0) as fp from " ~ _input_relation(input) ~ " as _in group by all" -%}
+    {%- endif -%}
+    {%- set out = [] -%}
+    {%- for row in run_query(sql).rows -%}{%- do out.append((row[0], row[1])) -%}{%- endfor -%}
+    {{- return(out) -}}
+{%- endmacro %}
+
+
+{% macro _spec() -%}
     {%- set meta = model.config.get('meta', {}) -%}
-    {%- set state = {'*': model_fingerprint()} -%}
+    {%- for kind in ['partition', 'keyed', 'pairs'] if kind in meta -%}{{- return(meta[kind]) -}}{%- endfor -%}
+    {{- return({}) -}}
+{%- endmacro %}
+
+
+{#- Current fingerprints: {part: fingerprint}; '*' holds the model fingerprint and those of the `global` inputs
+    (a change there recomputes every row). Computed once per run and model (the SQL, the pre-hook and the
+    post-hook all ask): cached in the state table under the run's invocation id. -#}
+{% macro _current_state() -%}
+    {%- set cache_key = model.name ~ '@' ~ invocation_id -%}
+    {%- do run_query("create table if not exists " ~ incremental_state_table()
+        ~ " (model varchar, part varchar, fingerprint varchar)") -%}
+    {%- set cached = run_query("select part, fingerprint from " ~ incremental_state_table()
+        ~ " where model = '" ~ cache_key ~ "'") -%}
+    {%- set state = {} -%}
+    {%- for row in cached.rows -%}{%- do state.update({row[0]: row[1]}) -%}{%- endfor -%}
+    {%- if state -%}{{- return(state) -}}{%- endif -%}
+    {%- set meta = model.config.get('meta', {}) -%}
+    {%- set spec = _spec() -%}
+    {%- set star = [model_fingerprint()] -%}
+    {%- for extra in spec.get('global', []) -%}
+        {%- for part, fp in _input_fingerprints(extra['input'], none, extra.get('fingerprint', ['_in'])) -%}
+            {%- do star.append(extra['input'] ~ '=' ~ fp) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- do state.update({'*': star | join('+')}) -%}
     {%- if 'partition' in meta -%}
-        {%- set spec = meta['partition'] -%}
         {%- set cols = spec.get('fingerprint', ['edit_id', 'ingest_run_id', 'source_file', 'source_record']) -%}
-        {%- set rows = run_query("select cast(" ~ spec['by'] ~ " as varchar) as part, count(*) || ':' || "
-            ~ "coalesce(sum(hash(" ~ cols | join(', ') ~ ")::hugeint), 0) as fp from "
-            ~ _input_relation(spec['input']) ~ " group by all") -%}
-        {%- for row in rows.rows -%}{%- do state.update({row[0]: row[1]}) -%}{%- endfor -%}
+        {%- for part, fp in _input_fingerprints(spec['input'], spec['by'], cols) -%}
+            {%- do state.update({part: fp}) -%}
+        {%- endfor -%}
         {%- for extra in spec.get('also', []) -%}
-            {%- set rows = run_query("select cast(" ~ extra['by'] ~ " as varchar) as part, count(*) || ':' || "
-                ~ "coalesce(sum(hash(" ~ extra['fingerprint'] | join(', ') ~ ")::hugeint), 0) as fp from "
-                ~ _input_relation(extra['input']) ~ " group by all") -%}
-            {%- for row in rows.rows -%}
-                {%- do state.update({row[0]: state.get(row[0], '') ~ '+' ~ row[1]}) -%}
+            {%- for part, fp in _input_fingerprints(extra['input'], extra['by'], extra.get('fingerprint', ['_in'])) -%}
+                {%- do state.update({part: state.get(part, '') ~ '+' ~ fp}) -%}
             {%- endfor -%}
         {%- endfor -%}
+    {%- elif 'pairs' in meta -%}
+        {%- set rows = run_query("select cast(max(" ~ spec['added'] ~ ") as varchar) from "
+            ~ _input_relation(spec['input'])) -%}
+        {%- do state.update({'@added': rows.rows[0][0] or ''}) -%}
     {%- endif -%}
+    {%- do run_query("insert into " ~ incremental_state_table() ~ " values "
+        ~ _state_values(cache_key, state)) -%}
     {{- return(state) -}}
+{%- endmacro %}
+
+
+{% macro _state_values(name, state) -%}
+    {%- set rows = [] -%}
+    {%- for part, fp in state.items() -%}
+        {%- do rows.append("('" ~ name ~ "', '" ~ part | replace("'", "''") ~ "', '" ~ fp ~ "')") -%}
+    {%- endfor -%}
+    {{- return(rows | join(', ')) -}}
 {%- endmacro %}
 
 
@@ -103,7 +172,8 @@
     {%- if not execute or this is none or model is not defined or model.resource_type != 'model' -%}{{- return(false) -}}{%- endif -%}
     {%- if not is_incremental() -%}{{- return(false) -}}{%- endif -%}
     {%- set stored = _stored_state() -%}
-    {{- return(stored.get('*') == model_fingerprint()) -}}
+    {%- if 'pairs' in model.config.get('meta', {}) and not stored.get('@added') -%}{{- return(false) -}}{%- endif -%}
+    {{- return(stored.get('*') == _current_state()['*']) -}}
 {%- endmacro %}
 
 
@@ -113,9 +183,24 @@
     {%- set parts = [] -%}
     {%- if incremental_reusable() -%}
         {%- set stored = _stored_state() -%}
-        {%- for part, fp in current.items() if part != '*' and stored.get(part) != fp -%}{%- do parts.append(part) -%}{%- endfor -%}
+        {%- for part, fp in current.items() if part not in ['*', '@added'] and stored.get(part) != fp -%}
+            {%- do parts.append(part) -%}
+        {%- endfor -%}
     {%- else -%}
-        {%- for part in current.keys() if part != '*' -%}{%- do parts.append(part) -%}{%- endfor -%}
+        {%- for part in current.keys() if part not in ['*', '@added'] -%}{%- do parts.append(part) -%}{%- endfor -%}
+    {%- endif -%}
+    {{- return(parts | sort) -}}
+{%- endmacro %}
+
+
+{#- Partitions the table was built from that the input no longer has (a removed dataset). -#}
+{% macro gone_partitions() -%}
+    {%- set parts = [] -%}
+    {%- if incremental_reusable() -%}
+        {%- set current = _current_state() -%}
+        {%- for part in _stored_state().keys() if part not in ['*', '@added'] and part not in current -%}
+            {%- do parts.append(part) -%}
+        {%- endfor -%}
     {%- endif -%}
     {{- return(parts | sort) -}}
 {%- endmacro %}
@@ -127,6 +212,11 @@
     {%- else -%}
         (select null where false)
     {%- endif -%}
+{%- endmacro %}
+
+
+{% macro _sql_array(values) -%}
+    [{%- for v in values -%}'{{ v | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%}]::varchar[]
 {%- endmacro %}
 
 
@@ -149,6 +239,47 @@
 {%- endmacro %}
 
 
+{#- When this run started, as a timestamp literal: the `added_at` of rows a keyed model adds (pairs pattern). -#}
+{% macro run_timestamp() -%}
+    {%- if execute and run_started_at is defined -%}
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+    {%- else -%}
+        cast('1970-01-01' as timestamp)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Pairs pattern, on the input: its rows added since this table was last built (every row when it cannot be
+    reused), and the others. -#}
+{% macro new_rows_filter() -%}
+    {%- if incremental_reusable() -%}
+        {{ model.config.get('meta', {})['pairs']['added'] }} > cast('{{ _stored_state()['@added'] }}' as timestamp)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro old_rows_filter() -%}
+    {%- if incremental_reusable() -%}
+        {{ model.config.get('meta', {})['pairs']['added'] }} <= cast('{{ _stored_state()['@added'] }}' as timestamp)
+    {%- else -%}
+        false
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Partition pattern with `recheck`: the table the pre-hook fills with the keys this run recomputes. -#}
+{% macro recheck_relation() -%}
+    {%- if this is defined and this is not none and this.identifier -%}
+        {{- return(api.Relation.create(database=this.database, schema=this.schema,
+                                       identifier=this.identifier ~ '__recheck')) -}}
+    {%- else -%}
+        {{- return('recheck') -}}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- pre-hook: drop the rows this run recomputes, or whose input is gone. -#}
 {% macro incremental_prune() -%}
     {%- if execute and this is not none and model is defined and model.resource_type == 'model' and is_incremental() -%}
@@ -158,7 +289,18 @@
         {%- elif 'partition' in meta -%}
             {%- set spec = meta['partition'] -%}
             {%- set keep = _sql_list(changed_partitions()) -%}
-            {%- if 'column' in spec -%}
+            {%- if 'recheck' in spec -%}
+                {#- rows that may change: those listing a changed or removed partition, and the keys the changed
+                    partitions use now -#}
+                {%- set rc = spec['recheck'] -%}
+                create or replace table {{ recheck_relation() }} as
+                select {{ spec['key'] }} from {{ this }}
+                where list_has_any({{ rc['list'] }}, {{ _sql_array(changed_partitions() + gone_partitions()) }})
+                union
+                select {{ spec['key'] }} from {{ ref(rc['keys']) }}
+                where cast({{ spec['by'] }} as varchar) in {{ keep }} and {{ spec['key'] }} is not null;
+                delete from {{ this }} where {{ spec['key'] }} in (select {{ spec['key'] }} from {{ recheck_relation() }})
+            {%- elif 'column' in spec -%}
                 delete from {{ this }} where cast({{ spec['column'] }} as varchar) in {{ keep }}
                     or cast({{ spec['column'] }} as varchar) not in (
                         select cast({{ spec['by'] }} as varchar) from {{ _input_relation(spec['input']) }})
@@ -171,6 +313,13 @@
             {%- set spec = meta['keyed'] -%}
             delete from {{ this }} where {{ spec['key'] }} not in (
                 select {{ spec['key'] }} from {{ _input_relation(spec['input']) }} where {{ spec['key'] }} is not null)
+        {%- elif 'pairs' in meta -%}
+            {#- keep the pairs of two old contents still in the input; the others are recomputed -#}
+            {%- set spec = meta['pairs'] -%}
+            {%- for col in spec['columns'] %}
+            delete from {{ this }} where {{ col }} not in (
+                select {{ spec['key'] }} from {{ _input_relation(spec['input']) }} where {{ old_rows_filter() }});
+            {%- endfor %}
         {%- else -%}
             select 1
         {%- endif -%}
@@ -180,17 +329,16 @@
 {%- endmacro %}
 
 
-{#- post-hook: record the input state this table now reflects. -#}
+{#- post-hook: record the input state this table now reflects (and drop this run's cache and recheck table). -#}
 {% macro incremental_save() -%}
     {%- if execute -%}
         {%- set current = _current_state() -%}
-        {%- do run_query("create table if not exists " ~ incremental_state_table()
-            ~ " (model varchar, part varchar, fingerprint varchar)") -%}
-        delete from {{ incremental_state_table() }} where model = '{{ model.name }}';
-        insert into {{ incremental_state_table() }} values
-        {%- for part, fp in current.items() %}
-            ('{{ model.name }}', '{{ part | replace("'", "''") }}', '{{ fp }}'){{ "," if not loop.last }}
-        {%- endfor %}
+        delete from {{ incremental_state_table() }}
+        where model = '{{ model.name }}' or starts_with(model, '{{ model.name }}@');
+        insert into {{ incremental_state_table() }} values {{ _state_values(model.name, current) }};
+        {%- if 'recheck' in model.config.get('meta', {}).get('partition', {}) %}
+        drop table if exists {{ recheck_relation() }};
+        {%- endif %}
     {%- else -%}
         select 1
     {%- endif -%}

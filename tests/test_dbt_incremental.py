@@ -19,11 +19,16 @@ from editlens.warehouse import Warehouse
 ADDED = "hq-edit-train-00008.parquet"  # the synthetic generator writes one edits file per dataset part
 
 
+# columns that record how a table was built, not what it holds: the number a content got and when it was added
+BUILD_COLUMNS = {"int_source_phash_blocks": ("image_no", "added_at")}
+
+
 def table_checksum(con, table: str) -> tuple[int, int]:
     """Row count and an order-free sum of row hashes; floating columns rounded to 9 decimals (a mean summed in
     another row order differs in its last bits)."""
     cols = con.sql(f"select column_name, data_type from information_schema.columns where table_schema = 'main'"
                    f" and table_name = '{table}' order by ordinal_position").fetchall()
+    cols = [(c, t) for c, t in cols if c not in BUILD_COLUMNS.get(table, ())]
     exprs = [f'round("{c}", 9)' if t in ("DOUBLE", "FLOAT", "REAL") else f'"{c}"' for c, t in cols]
     n, s = con.sql(f'select count(*), coalesce(sum(hash({", ".join(exprs)})::hugeint), 0) from "{table}"').fetchone()
     return n, int(s)
@@ -41,11 +46,41 @@ def mart_checksums(db) -> dict[str, tuple[int, int]]:
         con.close()
 
 
+def share_images_with_old_datasets(root):
+    """Make the added dataset's source images meet the others': 4 reuse an old source content (cross-dataset
+    overlaps), 4 get a pHash 1 bit from an old source's (near duplicates new against old), and 2 pairs of its own
+    sources lie 2 bits apart (new against new). Written into its image facts file, as embed would have."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    con = duckdb.connect()
+    edits = f"{root}/parquet/edits"
+    facts_file = root / "parquet" / "image_facts" / ADDED
+    new = [r[0] for r in con.sql(f"select source_image_id from '{edits}/{ADDED}' order by edit_id limit 12").fetchall()]
+    old = con.sql(f"""select f.sha256, f.phash from '{edits}/*.parquet' as e
+        join '{root}/parquet/image_facts/*.parquet' as f on f.image_id = e.source_image_id
+        where e.dataset <> 'hq-edit' and f.status = 'ok' order by f.sha256 limit 8""").fetchall()
+    con.close()
+    facts = pq.read_table(facts_file).to_pylist()
+    by_id = {r["image_id"]: r for r in facts}
+    for i, image_id in enumerate(new):
+        row = by_id[image_id]
+        row["status"] = "ok"
+        if i < 4:
+            row["sha256"], row["phash"] = old[i]
+        elif i < 8:
+            row["phash"] = old[i][1] ^ (1 << (3 * i))
+        elif i % 2 == 1:
+            row["phash"] = by_id[new[i - 1]]["phash"] ^ 0b101
+    pq.write_table(pa.Table.from_pylist(facts, schema=pq.read_schema(facts_file)), facts_file)
+
+
 @pytest.fixture(scope="module")
 def warehouses(tmp_path_factory):
     base = tmp_path_factory.mktemp("incr")
     inc = base / "incremental"
     make_synthetic_warehouse(inc, n_edits=6000, seed=5)
+    share_images_with_old_datasets(inc)
     full = base / "full"
     full.mkdir()
     shutil.copytree(inc / "parquet", full / "parquet")
@@ -72,12 +107,26 @@ def test_adding_a_dataset_gives_the_marts_of_a_full_rebuild(warehouses):
     assert warehouses["before"]["edits"] != got["edits"]
 
 
+def test_the_added_dataset_meets_the_old_ones(warehouses):
+    """The cross-dataset models found the added dataset's overlaps and near duplicates, new against old and new
+    against new (what the incremental run had to compute without comparing old against old)."""
+    con = duckdb.connect(str(warehouses["inc"] / "editlens.duckdb"), read_only=True)
+    overlaps = con.sql("select count(*) from int_content_overlaps where list_contains(datasets, 'hq-edit')"
+                       " and n_datasets > 1").fetchone()[0]
+    kinds = con.sql("""select count(*) filter (where dataset_a <> dataset_b), count(*) filter (where dataset_a = dataset_b)
+        from near_duplicate_pairs where 'hq-edit' in (dataset_a, dataset_b)""").fetchone()
+    con.close()
+    assert overlaps >= 4
+    assert kinds[0] >= 4 and kinds[1] >= 2
+
+
 def test_every_incremental_table_equals_its_full_rebuild(warehouses):
     con = duckdb.connect(str(warehouses["inc"] / "editlens.duckdb"), read_only=True)
     models = [r[0] for r in con.sql(
         "select distinct model from editlens_incremental_state").fetchall()]
     con.close()
-    assert {"stg_editlens__edits", "int_instructions", "int_instruction_rule_labels", "int_edit_images"} <= set(models)
+    assert {"stg_editlens__edits", "int_instructions", "int_instruction_rule_labels", "int_edit_images", "edits",
+            "int_source_phash_blocks", "int_near_duplicate_sources", "int_content_overlaps"} <= set(models)
     got = mart_checksums_of(warehouses["inc"], models)
     want = mart_checksums_of(warehouses["full"], models)
     assert got == want
@@ -95,6 +144,10 @@ def test_the_incremental_run_recomputed_only_the_added_dataset(warehouses):
     compiled = warehouses["inc"] / "dbt" / "target" / "compiled" / "editlens" / "models"
     stg = (compiled / "staging" / "stg_editlens__edits.sql").read_text()
     assert "in ('hq-edit')" in stg
+    assert "in ('hq-edit')" in (compiled / "marts" / "edits.sql").read_text()
+    # the cross-dataset models: new contents against old ones, the overlaps of the contents the new dataset uses
+    assert "added_at > cast('" in (compiled / "intermediate" / "int_near_duplicate_sources.sql").read_text()
+    assert "__recheck" in (compiled / "intermediate" / "int_content_overlaps.sql").read_text()
     mentions = (compiled / "intermediate" / "int_safety_mentions.sql").read_text()
     assert "in ('hq-edit')" in mentions
     images = (compiled / "intermediate" / "int_edit_images.sql").read_text()
@@ -141,3 +194,39 @@ def test_embedding_a_dataset_again_gives_the_marts_of_a_full_rebuild(reembedded)
     assert images["int_edit_images"] != reembedded["before"]["int_edit_images"]
     compiled = reembedded["inc"] / "dbt" / "target" / "compiled" / "editlens" / "models" / "intermediate"
     assert "in ('" in (compiled / "int_edit_images.sql").read_text()
+
+
+@pytest.fixture(scope="module")
+def changed(warehouses, tmp_path_factory):
+    """The incremental warehouse after two more builds: the added dataset re-ingested with changes (half its
+    edits, those meeting old datasets among them, gone), then removed; each against a fresh full build."""
+    import pyarrow.parquet as pq
+
+    base = tmp_path_factory.mktemp("changed")
+    inc = base / "incremental"
+    shutil.copytree(warehouses["inc"], inc)
+    edits_file = inc / "parquet" / "edits" / ADDED
+    table = pq.read_table(edits_file).sort_by("edit_id")
+    pq.write_table(table.filter([i % 2 == 1 for i in range(table.num_rows)]), edits_file)
+    out = {}
+    for step in ("changed", "removed"):
+        if step == "removed":
+            edits_file.unlink()
+        assert run_build(Warehouse.at(inc), ["--quiet"]) == 0
+        full = base / f"full-{step}"
+        full.mkdir()
+        shutil.copytree(inc / "parquet", full / "parquet")
+        assert run_build(Warehouse.at(full), ["--quiet"]) == 0
+        con = duckdb.connect(str(inc / "editlens.duckdb"), read_only=True)
+        models = [r[0] for r in con.sql("select distinct model from editlens_incremental_state").fetchall()]
+        con.close()
+        out[step] = {"got": {**mart_checksums(inc / "editlens.duckdb"), **mart_checksums_of(inc, models)},
+                     "want": {**mart_checksums(full / "editlens.duckdb"), **mart_checksums_of(full, models)}}
+    return out
+
+
+@pytest.mark.parametrize("step", ["changed", "removed"])
+def test_a_changed_or_removed_dataset_gives_the_marts_of_a_full_rebuild(changed, step):
+    got, want = changed[step]["got"], changed[step]["want"]
+    assert sorted(got) == sorted(want)
+    assert {m: got[m] for m in got if got[m] != want[m]} == {}

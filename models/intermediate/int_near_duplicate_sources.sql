@@ -1,51 +1,55 @@
 -- Pairs of distinct source-image contents whose perceptual hashes differ in 1..4 bits.
 -- Banded candidate join, never a quadratic self-join: the 64-bit pHash is cut into 6 blocks (11,11,11,11,10,10
--- bits) and every pair of blocks forms a band (15 bands of 21-22 bits). Hashes within 4 bits differ in at most
--- 4 blocks, so at least 2 blocks, hence one band, agree exactly: joining on equal band values finds every such
--- pair, and the bit count of the XOR then keeps the true ones.
-{%- set offsets = [0, 11, 22, 33, 44, 54] -%}
-{%- set widths = [11, 11, 11, 11, 10, 10] %}
+-- bits, int_source_phash_blocks) and every pair of blocks forms a band (15 bands of 21-22 bits). Hashes within
+-- 4 bits differ in at most 4 blocks, so at least 2 blocks, hence one band, agree exactly: joining on equal band
+-- values finds every such pair, and the bit count of the XOR then keeps the true ones.
+-- Incremental, new against old (macros/incremental.sql, pairs pattern): a build compares only the contents added
+-- since the last one with each other and with the old ones, keeps the pairs of two old contents, and drops the
+-- pairs of contents gone.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'pairs': {'input': 'int_source_phash_blocks', 'key': 'sha256', 'columns': ['sha256_a', 'sha256_b'],
+                    'added': 'added_at'}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
+
 with
 
-edit_images as (
+blocks as (
 
-    select * from {{ ref('int_edit_images') }}
-
-),
-
-sources as (
-
-    select source_sha256 as sha256, any_value(source_phash) as phash
-    from edit_images
-    where source_sha256 is not null and source_phash is not null and source_status = 'ok'
-    group by source_sha256
+    select * from {{ ref('int_source_phash_blocks') }}
 
 ),
 
-numbered as materialized (
+new_blocks as materialized (
 
-    select row_number() over () as image_no, sha256, phash from sources
+    select * from blocks where {{ new_rows_filter() }}
 
 ),
 
-blocks as materialized (
+old_blocks as (
 
-    select
-        image_no,
-        phash,
-        {%- for i in range(6) %}
-        (phash >> {{ offsets[i] }}) & {{ 2 ** widths[i] - 1 }} as b{{ i }}{{ "," if not loop.last }}
-        {%- endfor %}
-    from numbered
+    select * from blocks where {{ old_rows_filter() }}
 
 ),
 
 candidates as (
 
+    -- new against new, each pair once
     {%- for i in range(6) %}{% for j in range(i + 1, 6) %}
     select a.image_no as image_a, b.image_no as image_b, bit_count(xor(a.phash, b.phash)) as hamming
-    from blocks as a
-    join blocks as b on a.b{{ i }} = b.b{{ i }} and a.b{{ j }} = b.b{{ j }} and a.image_no < b.image_no
+    from new_blocks as a
+    join new_blocks as b on a.b{{ i }} = b.b{{ i }} and a.b{{ j }} = b.b{{ j }} and a.image_no < b.image_no
+    union all
+    {%- endfor %}{% endfor %}
+    -- new against old
+    {%- for i in range(6) %}{% for j in range(i + 1, 6) %}
+    select a.image_no as image_a, b.image_no as image_b, bit_count(xor(a.phash, b.phash)) as hamming
+    from new_blocks as a
+    join old_blocks as b on a.b{{ i }} = b.b{{ i }} and a.b{{ j }} = b.b{{ j }}
     {% if not (i == 4 and j == 5) %}union all{% endif %}
     {%- endfor %}{% endfor %}
 
@@ -67,8 +71,8 @@ final as (
         greatest(a.sha256, b.sha256) as sha256_b,
         pairs.hamming
     from pairs
-    join numbered as a on a.image_no = pairs.image_a
-    join numbered as b on b.image_no = pairs.image_b
+    join blocks as a on a.image_no = pairs.image_a
+    join blocks as b on b.image_no = pairs.image_b
 
 )
 

@@ -1,9 +1,30 @@
+-- depends_on: {{ ref('int_image_facts_by_dataset') }}
+-- depends_on: {{ ref('int_edit_scores_by_dataset') }}
 -- One row per edit: coordinates, instruction and its features, labels, the chosen model's scores, image status.
+-- Incremental by dataset (macros/incremental.sql): recomputed for datasets whose edits, image facts or scores
+-- changed (an instruction's features and labels depend only on its text and the seeds, part of the fingerprint).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'key': 'edit_id',
+        'also': [
+            {'input': 'int_image_facts_by_dataset', 'by': 'dataset',
+             'fingerprint': ['image_id', 'file_exists', 'sha256', 'phash', 'width', 'height', 'blur', 'status']},
+            {'input': 'int_edit_scores_by_dataset', 'by': 'dataset', 'fingerprint': ['_in']},
+        ],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
+
 with
 
 edits as (
 
     select * from {{ ref('stg_editlens__edits') }}
+    where {{ partition_filter() }}
 
 ),
 
