@@ -21,9 +21,10 @@
        and in the SQL: `where {{ new_keys_filter('instruction_key') }}` (keys not yet in the table). The pre-hook
        drops keys no longer in the input.
 
-    3. Pairs, new against old (rows pair two keys of an input incremental by content whose rows carry
-       `added_at`, the start of the build that added them, `{{ run_timestamp() }}`):
-           meta={'pairs': {'input': ..., 'key': 'sha256', 'columns': ['sha256_a', 'sha256_b'], 'added': 'added_at'}}
+    3. Pairs, new against old (rows pair two keys of an input incremental by content, `'generation':
+       'added_build'` in its keyed spec and `{{ next_generation() }} as added_build` in its SQL: the number of
+       the build that added the row):
+           meta={'pairs': {'input': ..., 'key': 'sha256', 'columns': ['sha256_a', 'sha256_b'], 'added': 'added_build'}}
        and in the SQL: `{{ new_rows_filter() }}` / `{{ old_rows_filter() }}` on the input (rows added since the
        last build / the others): pair new with new and new with old. The pre-hook keeps pairs of two old keys.
     4. Recheck (a partition spec with 'recheck': {'list': <list column of partitions>, 'keys': <model of (by,
@@ -147,9 +148,9 @@
             {%- endfor -%}
         {%- endfor -%}
     {%- elif 'pairs' in meta -%}
-        {%- set rows = run_query("select cast(max(" ~ spec['added'] ~ ") as varchar) from "
+        {%- set rows = run_query("select coalesce(max(" ~ spec['added'] ~ "), 0) from "
             ~ _input_relation(spec['input'])) -%}
-        {%- do state.update({'@added': rows.rows[0][0] or ''}) -%}
+        {%- do state.update({'@added': rows.rows[0][0] | string}) -%}
     {%- endif -%}
     {%- do run_query("insert into " ~ incremental_state_table() ~ " values "
         ~ _state_values(cache_key, state)) -%}
@@ -183,11 +184,11 @@
     {%- set parts = [] -%}
     {%- if incremental_reusable() -%}
         {%- set stored = _stored_state() -%}
-        {%- for part, fp in current.items() if part not in ['*', '@added'] and stored.get(part) != fp -%}
+        {%- for part, fp in current.items() if part[:1] not in ['*', '@'] and stored.get(part) != fp -%}
             {%- do parts.append(part) -%}
         {%- endfor -%}
     {%- else -%}
-        {%- for part in current.keys() if part not in ['*', '@added'] -%}{%- do parts.append(part) -%}{%- endfor -%}
+        {%- for part in current.keys() if part[:1] not in ['*', '@'] -%}{%- do parts.append(part) -%}{%- endfor -%}
     {%- endif -%}
     {{- return(parts | sort) -}}
 {%- endmacro %}
@@ -198,7 +199,7 @@
     {%- set parts = [] -%}
     {%- if incremental_reusable() -%}
         {%- set current = _current_state() -%}
-        {%- for part in _stored_state().keys() if part not in ['*', '@added'] and part not in current -%}
+        {%- for part in _stored_state().keys() if part[:1] not in ['*', '@'] and part not in current -%}
             {%- do parts.append(part) -%}
         {%- endfor -%}
     {%- endif -%}
@@ -239,12 +240,19 @@
 {%- endmacro %}
 
 
-{#- When this run started, as a timestamp literal: the `added_at` of rows a keyed model adds (pairs pattern). -#}
-{% macro run_timestamp() -%}
-    {%- if execute and run_started_at is defined -%}
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{#- Keyed pattern with 'generation': <column>: the number of this build among those that added rows (1 for the
+    first), for the rows it adds; it never decreases, even when every row was dropped or the table rebuilt
+    (the pairs pattern tells new rows from old ones by it). -#}
+{% macro next_generation() -%}
+    {%- if execute and this is not none and model is defined and model.resource_type == 'model' -%}
+        {%- set col = model.config.get('meta', {})['keyed']['generation'] -%}
+        {%- set seen = [(_stored_state().get('@generation') or '0') | int] -%}
+        {%- if is_incremental() -%}
+            {%- do seen.append(run_query("select coalesce(max(" ~ col ~ "), 0) from " ~ this).rows[0][0] | int) -%}
+        {%- endif -%}
+        {{- seen | max + 1 -}}
     {%- else -%}
-        cast('1970-01-01' as timestamp)
+        1
     {%- endif -%}
 {%- endmacro %}
 
@@ -253,7 +261,7 @@
     reused), and the others. -#}
 {% macro new_rows_filter() -%}
     {%- if incremental_reusable() -%}
-        {{ model.config.get('meta', {})['pairs']['added'] }} > cast('{{ _stored_state()['@added'] }}' as timestamp)
+        {{ model.config.get('meta', {})['pairs']['added'] }} > {{ _stored_state()['@added'] }}
     {%- else -%}
         true
     {%- endif -%}
@@ -262,7 +270,7 @@
 
 {% macro old_rows_filter() -%}
     {%- if incremental_reusable() -%}
-        {{ model.config.get('meta', {})['pairs']['added'] }} <= cast('{{ _stored_state()['@added'] }}' as timestamp)
+        {{ model.config.get('meta', {})['pairs']['added'] }} <= {{ _stored_state()['@added'] }}
     {%- else -%}
         false
     {%- endif -%}
@@ -333,6 +341,12 @@
 {% macro incremental_save() -%}
     {%- if execute -%}
         {%- set current = _current_state() -%}
+        {%- set keyed = model.config.get('meta', {}).get('keyed', {}) -%}
+        {%- if 'generation' in keyed -%}
+            {%- set seen = [(_stored_state().get('@generation') or '0') | int] -%}
+            {%- do seen.append(run_query("select coalesce(max(" ~ keyed['generation'] ~ "), 0) from " ~ this).rows[0][0] | int) -%}
+            {%- do current.update({'@generation': seen | max | string}) -%}
+        {%- endif %}
         delete from {{ incremental_state_table() }}
         where model = '{{ model.name }}' or starts_with(model, '{{ model.name }}@');
         insert into {{ incremental_state_table() }} values {{ _state_values(model.name, current) }};

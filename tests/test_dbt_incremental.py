@@ -19,8 +19,8 @@ from editlens.warehouse import Warehouse
 ADDED = "hq-edit-train-00008.parquet"  # the synthetic generator writes one edits file per dataset part
 
 
-# columns that record how a table was built, not what it holds: the number a content got and when it was added
-BUILD_COLUMNS = {"int_source_phash_blocks": ("image_no", "added_at")}
+# columns that record how a table was built, not what it holds: the number a content got and the build that added it
+BUILD_COLUMNS = {"int_source_phash_blocks": ("image_no", "added_build")}
 
 
 def table_checksum(con, table: str) -> tuple[int, int]:
@@ -146,7 +146,7 @@ def test_the_incremental_run_recomputed_only_the_added_dataset(warehouses):
     assert "in ('hq-edit')" in stg
     assert "in ('hq-edit')" in (compiled / "marts" / "edits.sql").read_text()
     # the cross-dataset models: new contents against old ones, the overlaps of the contents the new dataset uses
-    assert "added_at > cast('" in (compiled / "intermediate" / "int_near_duplicate_sources.sql").read_text()
+    assert "added_build > 1" in (compiled / "intermediate" / "int_near_duplicate_sources.sql").read_text()
     assert "__recheck" in (compiled / "intermediate" / "int_content_overlaps.sql").read_text()
     mentions = (compiled / "intermediate" / "int_safety_mentions.sql").read_text()
     assert "in ('hq-edit')" in mentions

@@ -11,7 +11,7 @@
     incremental_strategy='append',
     on_schema_change='sync_all_columns',
     meta={'pairs': {'input': 'int_source_phash_blocks', 'key': 'sha256', 'columns': ['sha256_a', 'sha256_b'],
-                    'added': 'added_at'}},
+                    'added': 'added_build'}},
     pre_hook="{{ incremental_prune() }}",
     post_hook="{{ incremental_save() }}",
 ) }}
