@@ -126,7 +126,9 @@ def test_every_incremental_table_equals_its_full_rebuild(warehouses):
         "select distinct model from editlens_incremental_state").fetchall()]
     con.close()
     assert {"stg_editlens__edits", "int_instructions", "int_instruction_rule_labels", "int_edit_images", "edits",
-            "int_source_phash_blocks", "int_near_duplicate_sources", "int_content_overlaps"} <= set(models)
+            "int_source_phash_blocks", "int_near_duplicate_sources", "int_content_overlaps",
+            "int_edit_attribute_shifts", "int_exact_duplicate_pairs", "int_instruction_label_scores",
+            "edit_labels", "image_locations"} <= set(models)
     got = mart_checksums_of(warehouses["inc"], models)
     want = mart_checksums_of(warehouses["full"], models)
     assert got == want

@@ -3,6 +3,24 @@
 -- the face detector, or a zero-shot `person` score over its calibrated threshold. Elsewhere the attribute
 -- scores mean nothing. Only attribute concepts the calibration seed lists for the chosen embedding model
 -- (int_concept_calibration): an uncalibrated model gives no rows.
+-- depends_on: {{ ref('int_image_facts_by_dataset') }}
+-- Incremental by dataset (macros/incremental.sql): recomputed for datasets whose edits or image facts changed;
+-- every row when embed's concepts or detections (their Parquet footers), the chosen model or its calibration
+-- changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'key': 'edit_id',
+        'also': [{'input': 'int_image_facts_by_dataset', 'by': 'dataset',
+                  'fingerprint': ['image_id', 'file_exists', 'sha256', 'phash', 'width', 'height', 'blur', 'status']}],
+        'global': [{'input': 'files:image_concepts'}, {'input': 'files:image_detections'},
+                   {'input': 'int_score_model'}, {'input': 'int_concept_calibration'}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
 
 chosen_model as (
@@ -30,9 +48,17 @@ with_person as (
 
 ),
 
+edits as (
+
+    select edit_id from {{ ref('stg_editlens__edits') }}
+    where {{ partition_filter() }}
+
+),
+
 images as materialized (
 
     select edit_id, source_sha256, target_sha256 from {{ ref('int_edit_images') }}
+    semi join edits using (edit_id)
     where source_sha256 is not null and target_sha256 is not null
         and (source_sha256 in (select sha256 from with_person) or target_sha256 in (select sha256 from with_person))
 

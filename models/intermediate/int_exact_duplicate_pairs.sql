@@ -1,11 +1,26 @@
 -- Edits whose (source, target) pair repeats another edit's of the same dataset and part: same image contents
 -- (or, without content hashes, the same image references). The first in file order is the original; later ones
 -- are duplicates. (A part that re-annotates another part's pairs, e.g. SEED's GPT-4V rewrites, is not a duplicate.)
+-- depends_on: {{ ref('int_image_facts_by_dataset') }}
+-- Incremental by dataset (macros/incremental.sql): recomputed for datasets whose edits or image facts changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'key': 'edit_id',
+        'also': [{'input': 'int_image_facts_by_dataset', 'by': 'dataset',
+                  'fingerprint': ['image_id', 'file_exists', 'sha256', 'phash', 'width', 'height', 'blur', 'status']}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
 
 edits as (
 
     select edit_id, dataset, part, source_file, source_record from {{ ref('stg_editlens__edits') }}
+    where {{ partition_filter() }}
 
 ),
 

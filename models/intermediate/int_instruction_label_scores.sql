@@ -2,12 +2,22 @@
 -- by training/taxonomy_model.py): TF-IDF of word unigrams and bigrams (tf = 1 + ln(count), scaled to unit
 -- length over the vocabulary) dotted with the label's weights, plus the weights of the rules' labels, plus the
 -- label's intercept; `passes` when the score is above the label's threshold.
+-- Incremental by key (macros/incremental.sql): a build scores only instructions not yet in the table.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'keyed': {'input': 'int_instructions', 'key': 'instruction_key'}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
 
 instructions as (
 
     select instruction_key, regexp_extract_all(instruction_norm, '[a-z]+') as words
     from {{ ref('int_instructions') }}
+    where {{ new_keys_filter('instruction_key') }}
 
 ),
 

@@ -1,9 +1,20 @@
 -- One row per edit and label: labels derived by the taxonomy rules and labels the dataset provides.
+-- Incremental by dataset (macros/incremental.sql): recomputed for datasets whose edits changed (an
+-- instruction's derived labels depend only on its text and the seeds, part of the fingerprint).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {'input': 'stg_editlens__edits', 'by': 'dataset', 'key': 'edit_id'}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
 
 edits as (
 
     select edit_id, instruction_key, provided_labels from {{ ref('stg_editlens__edits') }}
+    where {{ partition_filter() }}
 
 ),
 
