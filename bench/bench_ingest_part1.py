@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-file", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=2, help="ingest worker processes = baseline DuckDB threads")
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--note", default="", help="text added to the recorded notes (e.g. an earlier run's figures)")
     ap.add_argument("--record", action="store_true",
                     help="write bench/results/ingest-part1.json (then `python bench/results.py` renders RESULTS.md)")
     args = ap.parse_args(argv)
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                notes="load average before each measurement: "
                      + "; ".join(f"round {k}: baseline {r['baseline']['load']}, ingest {r['ingest']['load']}, "
                                  f"check on {r['ingest_check_images']['load']}" for k, r in enumerate(rounds, 1))
-                     + f"; after: {load}",
+                     + f"; after: {load}" + (f"; {args.note}" if args.note else ""),
                figures={"records": counts["records"], "files": counts["files"], "workers": args.workers,
                         "ratios": [round(x, 3) for x in ratios],
                         "ratios_check_images": [round(x, 3) for x in ratios_on],
