@@ -103,9 +103,36 @@
         {%- set sql = "select " ~ part ~ " as part, count(*) || ':' || coalesce(sum(hash(" ~ cols | join(', ')
             ~ ")::hugeint), 0) as fp from " ~ _input_relation(input) ~ " as _in group by all" -%}
     {%- endif -%}
+    {#- several models fingerprint the same input: computed once per run (an input is built before the models
+        reading it, and stays as it is for the rest of the run) -#}
+    {%- set cache_key = '#' ~ local_md5(sql) ~ '@' ~ invocation_id -%}
+    {%- set cached = run_query("select part, fingerprint from " ~ incremental_state_table()
+        ~ " where model = '" ~ cache_key ~ "'") -%}
     {%- set out = [] -%}
-    {%- for row in run_query(sql).rows -%}{%- do out.append((row[0], row[1])) -%}{%- endfor -%}
-    {{- return(out) -}}
+    {%- for row in cached.rows -%}{%- do out.append((row[0], row[1])) -%}{%- endfor -%}
+    {%- if not out -%}
+        {%- for row in run_query(sql).rows -%}{%- do out.append((row[0], row[1])) -%}{%- endfor -%}
+        {%- set state = {} -%}
+        {%- for part, fp in out -%}{%- do state.update({part: fp}) -%}{%- endfor -%}
+        {%- do run_query("insert into " ~ incremental_state_table() ~ " values "
+            ~ _state_values(cache_key, state if state else {'#none': ''})) -%}
+    {%- endif -%}
+    {#- (two models may have computed it at once: each part once) -#}
+    {%- set found = {} -%}
+    {%- for part, fp in out if part != '#none' -%}{%- do found.update({part: fp}) -%}{%- endfor -%}
+    {{- return(found.items() | list) -}}
+{%- endmacro %}
+
+
+{#- on-run-end: drop the fingerprints cached by runs (this one's and those of runs that were cut short). -#}
+{% macro incremental_cleanup() -%}
+    {%- if execute -%}
+        {%- do run_query("create table if not exists " ~ incremental_state_table()
+            ~ " (model varchar, part varchar, fingerprint varchar)") -%}
+        delete from {{ incremental_state_table() }} where contains(model, '@')
+    {%- else -%}
+        select 1
+    {%- endif -%}
 {%- endmacro %}
 
 
