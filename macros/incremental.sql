@@ -124,6 +124,13 @@
 {%- endmacro %}
 
 
+{#- on-run-start: create the state table once, before models running in parallel threads would each try to
+    (two `create table if not exists` in concurrent transactions conflict on a fresh database). -#}
+{% macro incremental_setup() -%}
+    create table if not exists {{ incremental_state_table() }} (model varchar, part varchar, fingerprint varchar)
+{%- endmacro %}
+
+
 {#- on-run-end: drop the fingerprints cached by runs (this one's and those of runs that were cut short). -#}
 {% macro incremental_cleanup() -%}
     {%- if execute -%}
