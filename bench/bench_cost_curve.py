@@ -16,8 +16,9 @@ Per size, in one run, each step in its own process (wall time; peak RSS = the sa
    leaves out the HQ-Edit dataset's edits files; then `incremental`: the files added back and `editlens build`
    again (the default, incremental path), and `full`: `editlens build -- --full-refresh` of the same files;
 5. render: the Overview page's first render on a fresh server (AppTest, caches emptied).
-DuckDB's memory limit (--memory, the project's 5GB default) and spill folder are the project's settings
-(profiles.yml, editlens/contract/resources.py), passed through EDITLENS_DUCKDB_MEMORY.
+DuckDB's memory limit and spill folder are the project's settings (editlens/contract/resources.py: `editlens build`
+takes 60% of the machine's memory; profiles.yml the spill folder); --memory overrides the limit for every step
+through EDITLENS_DUCKDB_MEMORY. Each row records the limit it ran under.
 
 Checks, over the rows of this run plus (with --record / --report) those recorded before for other sizes: the
 full build and ingest at or under linear growth (time per edit at the largest size <= 1.25x that at the
@@ -112,10 +113,13 @@ def synthetic(n: int, root: Path, seed: int, env: dict) -> float:
     return wall
 
 
-def one_size(n: int, root: Path, seed: int, memory: str, incremental: bool, skip_ingest: bool) -> dict:
+def one_size(n: int, root: Path, seed: int, memory: str | None, incremental: bool, skip_ingest: bool) -> dict:
     py = sys.executable
+    from editlens.contract.resources import build_memory_default
+
+    memory = memory or os.environ.get("EDITLENS_DUCKDB_MEMORY") or build_memory_default()
     env = dict(os.environ, PYTHONPATH=str(REPO), EDITLENS_DUCKDB_MEMORY=memory)
-    row: dict = {"edits": n}
+    row: dict = {"edits": n, "memory_limit": memory}
     if not skip_ingest:
         ingest(n, root.with_name(root.name + "-ingest"), row, env)
     row["generate_s"] = synthetic(n, root, seed, env)
@@ -200,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="sizes at which the incremental build and the full rebuild are measured too")
     ap.add_argument("--dir", type=Path, default=REPO / "bench" / "out" / "cost-curve")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--memory", default="5GB", help="DuckDB memory_limit of every step (EDITLENS_DUCKDB_MEMORY)")
+    ap.add_argument("--memory", default=None,
+                    help="DuckDB memory_limit of every step (default: the project's, as `editlens build` sets it)")
     ap.add_argument("--max-rss-gb", type=float, default=24.0)
     ap.add_argument("--skip-ingest", action="store_true", help="leave out step 1")
     ap.add_argument("--keep", action="store_true", help="keep the synthetic warehouses (reused by the next run)")

@@ -4,7 +4,9 @@ The dbt project is the repository root (dbt_project.yml, profiles.yml, models/, 
 shipped inside the package as `editlens/dbt/` (links to those in a checkout, copies in an installed wheel) and
 found with importlib.resources, so an installed `editlens build` needs no checkout. This module only points dbt
 at the warehouse: it sets EDITLENS_WAREHOUSE (absolute) and DBT_PROFILES_DIR, keeps dbt's target/ and logs/ inside the
-warehouse (DIR/dbt/), and runs the venv's `dbt build` in a subprocess. The same build works by hand:
+warehouse (DIR/dbt/), sizes DuckDB's memory limit from this machine unless EDITLENS_DUCKDB_MEMORY is set
+(editlens/contract/resources.py: 60% of RAM; a plain `dbt build` gets the profile's fixed 5GB), and runs the
+venv's `dbt build` in a subprocess. The same build works by hand:
 
     EDITLENS_WAREHOUSE=DIR dbt build --profiles-dir .
 
@@ -24,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from editlens.contract.errors import UnusableInput
-from editlens.contract.resources import ENV_TEMP, ensure_spill_parent
+from editlens.contract.resources import ENV_MEMORY, ENV_TEMP, build_memory_default, ensure_spill_parent
 from editlens.warehouse import ENV_VAR, Warehouse
 
 
@@ -42,7 +44,7 @@ class BuildConfig:
     dbt_args: list[str] = field(default_factory=list)
     command: str = "build"  # a dbt subcommand, e.g. "build", "run", "docs generate"
     project_dir: Path = field(default_factory=project_dir)
-    duckdb_memory: str | None = None  # DuckDB memory_limit for the build (profile default 5GB)
+    duckdb_memory: str | None = None  # DuckDB memory_limit; else $EDITLENS_DUCKDB_MEMORY, else 60% of RAM
     duckdb_threads: int | None = None
 
 
@@ -86,7 +88,9 @@ def dbt_command(cfg: BuildConfig) -> tuple[list[str], dict[str, str]]:
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("EDITLENS_MACROS_CHECKSUM", macros_checksum(cfg.project_dir))
     if cfg.duckdb_memory:
-        env["EDITLENS_DUCKDB_MEMORY"] = cfg.duckdb_memory
+        env[ENV_MEMORY] = cfg.duckdb_memory
+    elif not env.get(ENV_MEMORY):
+        env[ENV_MEMORY] = build_memory_default()  # sized from this machine, not profiles.yml's fixed 5GB
     if cfg.duckdb_threads:
         env["EDITLENS_DUCKDB_THREADS"] = str(cfg.duckdb_threads)
     return cmd, env

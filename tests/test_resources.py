@@ -81,3 +81,24 @@ def test_editlens_build_makes_the_profiles_spill_folder_parent(monkeypatch, tmp_
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0))
     assert build_mod.run_build(wh) == 0
     assert (wh.root / "tmp").is_dir()
+
+
+def test_the_build_memory_default_is_a_share_of_the_machine(monkeypatch, tmp_path):
+    from editlens.build import BuildConfig, dbt_command
+    from editlens.contract.resources import build_memory_default, physical_memory_bytes
+    from editlens.warehouse import Warehouse
+
+    assert build_memory_default(24 * 2**30) == "14745MB"  # 60% of 24 GiB, in whole MB
+    assert build_memory_default(8 * 2**30, share=0.5) == "4096MB"
+    assert build_memory_default(512 * 2**20) == "1024MB"  # never under 1GB
+    assert build_memory_default(0) == "5GB"  # unknown memory: the profile's default
+    total = physical_memory_bytes()
+    assert total is not None and total > 2**30
+    monkeypatch.delenv("EDITLENS_DUCKDB_MEMORY", raising=False)
+    wh = Warehouse.at(tmp_path / "wh")
+    _, env = dbt_command(BuildConfig(warehouse=wh))
+    assert env["EDITLENS_DUCKDB_MEMORY"] == build_memory_default()
+    assert int(env["EDITLENS_DUCKDB_MEMORY"].removesuffix("MB")) == int(total * 0.6 / 2**20)
+    monkeypatch.setenv("EDITLENS_DUCKDB_MEMORY", "700MB")  # the user's setting wins
+    assert dbt_command(BuildConfig(warehouse=wh))[1]["EDITLENS_DUCKDB_MEMORY"] == "700MB"
+    assert dbt_command(BuildConfig(warehouse=wh, duckdb_memory="1GB"))[1]["EDITLENS_DUCKDB_MEMORY"] == "1GB"

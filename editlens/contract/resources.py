@@ -2,11 +2,12 @@
 
 Every connection the project opens on warehouse-sized data runs with a memory limit, a spill folder and
 `preserve_insertion_order = false`, so a big build or plan spills to disk instead of dying. Defaults per caller
-(the dbt build 5GB, the dashboards and the export 4GB, the embed plan 2GB), each overridable by the environment:
+(the dbt build through `editlens build`: 60% of this machine's memory, see `build_memory_default`; a plain `dbt build`:
+the profile's 5GB; the dashboards and the export 4GB; the embed plan 2GB), each overridable by the environment:
 
 | variable | DuckDB setting | default |
 |---|---|---|
-| `EDITLENS_DUCKDB_MEMORY` | `memory_limit` | the caller's (dbt: 5GB) |
+| `EDITLENS_DUCKDB_MEMORY` | `memory_limit` | the caller's (`editlens build`: 60% of RAM; plain dbt: 5GB) |
 | `EDITLENS_DUCKDB_THREADS` | `threads` | the caller's (dbt: 2) |
 | `EDITLENS_DUCKDB_TEMP` | `temp_directory` (spill folder) | `DIR/tmp/duckdb` |
 | `EDITLENS_DUCKDB_MAX_TEMP` | `max_temp_directory_size` | DuckDB's (90% of the free disk) |
@@ -26,6 +27,38 @@ ENV_MEMORY = "EDITLENS_DUCKDB_MEMORY"
 ENV_THREADS = "EDITLENS_DUCKDB_THREADS"
 ENV_TEMP = "EDITLENS_DUCKDB_TEMP"
 ENV_MAX_TEMP = "EDITLENS_DUCKDB_MAX_TEMP"
+
+BUILD_MEMORY_SHARE = 0.6  # of physical memory (or of the cgroup's limit, when lower) for `editlens build`
+BUILD_MEMORY_FALLBACK = "5GB"  # when the machine's memory cannot be read; also profiles.yml's own default
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's memory in bytes, or the container's cgroup limit when that is lower; None when unknown."""
+    total = None
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) > 0 and (total is None or int(text) < total):
+            total = int(text)
+    return total if total and total > 0 else None
+
+
+def build_memory_default(total_bytes: int | None = None, share: float = BUILD_MEMORY_SHARE) -> str:
+    """DuckDB's memory_limit for `editlens build`: ``share`` of the machine's memory, in whole MB (at least 1GB).
+
+    A fixed limit does not scale: at 20M edits the `edits` and `edit_map` marts' joins and sorts need about 5x what
+    they need at 3.77M, and under the old fixed 5GB the spill grew past the free disk. The rest of the memory is
+    left to the dbt process, DuckDB's allocations outside its buffer pool and the page cache."""
+    total = physical_memory_bytes() if total_bytes is None else total_bytes
+    if not total:
+        return BUILD_MEMORY_FALLBACK
+    return f"{max(1024, int(total * share / 2**20))}MB"
 
 
 @dataclass(frozen=True)
