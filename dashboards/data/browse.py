@@ -1,8 +1,9 @@
 """Queries of the map and similarity pages: the edit map's spaces and a sample of its points, the edits in a
 map region, and nearest edits through the embed job's neighbour indexes (``editlens.contract.index``).
 
-The map draws a uniform random sample: the ``edit_map`` mart is sorted by a fixed hash rank per model, space and
-method, so the first N ranks are read without touching the rest (never all 3.77M points). A region selected on
+The map draws a uniform random sample: the N lowest ``sample_key`` values (a fixed hash of the edit id) of a
+model, space and method, a top-N over that key that reads the other columns of those N rows only (never all
+3.77M points into the page). A region selected on
 the sample is applied to every edit of the space (the explorer's map filter).
 """
 
@@ -63,15 +64,21 @@ class Region:
 def map_spaces(m: Marts) -> pd.DataFrame:
     """model_key, space, method, n_edits of every map in the mart."""
     m.require("edit_map")
-    return m.df("select model_key, space, method, max(sample_rank) as n_edits from edit_map "
+    return m.df("select model_key, space, method, count(*) as n_edits from edit_map "
                 "group by all order by model_key, space, method")
 
 
 def map_points(m: Marts, model_key: str, space: str, method: str, n: int) -> pd.DataFrame:
-    """The first ``n`` points of a map in its fixed hash order (a uniform random sample)."""
-    m.require("edit_map")
-    return m.df("""select edit_id, x, y, dataset, part, label, quality_flags, n_quality_flags, instruction
-                   from edit_map where model_key = ? and space = ? and method = ? and sample_rank <= ?""",
+    """The ``n`` lowest sample keys of a map: its first points in a fixed hash order (a uniform random sample)."""
+    m.require("edit_map", "edit_quality_flags")
+    return m.df("""with drawn as (
+                       select edit_id, x, y, dataset, part, label, instruction, sample_key from edit_map
+                       where model_key = ? and space = ? and method = ? order by sample_key, edit_id limit ?)
+                   select drawn.edit_id, drawn.x, drawn.y, drawn.dataset, drawn.part, drawn.label,
+                       coalesce(f.quality_flags, []::varchar[]) as quality_flags,
+                       coalesce(f.n_quality_flags, 0) as n_quality_flags, drawn.instruction
+                   from drawn left join edit_quality_flags as f using (edit_id)
+                   order by drawn.sample_key, drawn.edit_id""",
                 [model_key, space, method, int(n)])
 
 

@@ -44,7 +44,7 @@ MARTS = (
     "image_locations",  # one row per image and part: where its bytes are (file, or Parquet row group/row/column)
     "thresholds_in_force",  # name, value, description: the thresholds seed this build used
     "people_change_slices",  # dataset x label x people change (face detector): n_edits of n_edits_faces_scored
-    "edit_map",  # edit x model x space x method: 2-D point, colours, sample_rank (the map page)
+    "edit_map",  # edit x model x space x method: 2-D point, colours, sample_key (the map page)
     "flag_precision",  # flag x dataset: reviewed verdicts -> precision, recall, Wilson intervals
     "tagged_edits",  # one row per tagged edit: the latest keep / drop / needs-review tag
     "model_label_scores",  # benchmark x setting x editing model x label x metric: coverage, mean, bootstrap CI

@@ -9,7 +9,7 @@ from editlens.dashboards.data import browse as B
 
 m = data.marts()
 st.title("Where do edits cluster?")
-ui.guard(m, "edit_map", "edits")
+ui.guard(m, "edit_map", "edits", "edit_quality_flags")
 
 spaces = B.map_spaces(m)
 if spaces.empty:

@@ -1,5 +1,22 @@
--- The edit map: every edit's 2-D point per model, space and method, with what the page colours it by, and a
--- sample rank (a fixed hash order) so a page can draw the first N points of any space without reading the rest.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'column': 'dataset',
+        'also': [{'state': 'edits'}],
+        'global': [{'input': 'files:edit_projections'}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}"
+) }}
+
+-- depends_on: {{ ref('stg_editlens__edits') }}
+-- The edit map: every edit's 2-D point per model, space and method, with what the page colours it by (its
+-- dataset, part and label; the page joins the quality flags of the points it draws, which a dataset added later
+-- can change), and a sample key (a fixed hash of the edit id) so a page can draw the N lowest keys of any space:
+-- a uniform random sample that does not depend on the other rows (an added dataset leaves the old rows as
+-- they are).
 with
 
 projections as (
@@ -11,12 +28,7 @@ projections as (
 edits as (
 
     select edit_id, dataset, part, instruction, derived_labels, provided_labels from {{ ref('edits') }}
-
-),
-
-flags as (
-
-    select edit_id, quality_flags, n_quality_flags from {{ ref('edit_quality_flags') }}
+    where {{ partition_filter() }}
 
 ),
 
@@ -37,21 +49,14 @@ joined as (
         edits.dataset,
         edits.part,
         coalesce(edits.derived_labels[1], edits.provided_labels[1], '(no label)') as label,
-        coalesce(flags.quality_flags, []::varchar[]) as quality_flags,
-        coalesce(flags.n_quality_flags, 0) as n_quality_flags,
         edits.instruction,
 
         ---------- sampling
-        row_number() over (
-            partition by projections.model_key, projections.space, projections.method
-            order by hash(projections.edit_id), projections.edit_id
-        ) as sample_rank
+        hash(projections.edit_id) as sample_key
 
     from projections
     inner join edits on edits.edit_id = projections.edit_id
-    left join flags on flags.edit_id = projections.edit_id
 
 )
 
 select * from joined
-order by model_key, space, method, sample_rank

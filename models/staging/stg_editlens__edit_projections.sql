@@ -25,10 +25,18 @@ renamed as (
 
 deduplicated as (
 
-    -- a rerun of the browse stage replaces a model's files; a copy left by a killed run is kept once
-    select * from renamed
-    qualify row_number() over (partition by edit_id, model_key, space, method order by x, y) = 1
+    -- a rerun of the browse stage replaces a model's files; a copy left by a killed run is kept once (the
+    -- smallest point: a grouping, not a sort of every row)
+    select edit_id, model_key, space, method, min({'x': x, 'y': y}) as point
+    from renamed
+    group by edit_id, model_key, space, method
+
+),
+
+final as (
+
+    select edit_id, model_key, space, method, point.x as x, point.y as y from deduplicated
 
 )
 
-select * from deduplicated
+select * from final
