@@ -9,6 +9,8 @@
                      pre_hook="{{ incremental_prune() }}", post_hook="{{ incremental_save() }}") }}
        and in the SQL, on the input: `where {{ partition_filter() }}`.
        `input` is a model name, or `source:<table>` for a warehouse table; `by` an expression on the input;
+       An `also` entry {state: <model>} takes an upstream partitioned model's recorded state instead (no scan):
+       a partition it recomputed is recomputed here too; a change of its code or global inputs, every one.
        `key` a column of both input and output (the pre-hook keeps only rows whose key lies in an unchanged
        partition of the current input), or `column`: the output column holding the partition value.
        A partition's fingerprint is its row count and the sum of hash(edit_id, ingest_run_id, source_file,
@@ -31,9 +33,20 @@
        key)>}): the pre-hook fills `recheck_relation()` with the keys of rows listing a changed or removed
        partition and the keys the changed partitions use now, and deletes those rows; the SQL recomputes them.
 
+    5. Whole (a table computed from inputs that adding a dataset's edits leaves as they are, e.g. the image
+       concepts' calibration): meta={'whole': {'global': [{'input': ...}, ...]}}, same hooks, and in the SQL:
+       `where {{ whole_filter() }}` on the final select. Unchanged inputs (and code): the rows are kept and the
+       SQL adds none; otherwise every row is recomputed.
+
     `global` in a spec (a list of {input, fingerprint}) joins inputs whose change recomputes every row to the
     model fingerprint; an input `files:<table>` is fingerprinted from its Parquet footers, not its rows.
     Fingerprints are computed once per run and model (cached in the state table as `<model>@<invocation_id>`).
+
+    Tests of what a run rebuilt: the post-hook records which rows this run wrote (a predicate on the table, kept
+    for this run only); the project's `get_where_subquery` runs the generic tests of the model on those rows,
+    so an incremental build tests the partitions it recomputed, a full build (or a model that recomputed every
+    row, or one whose new rows cannot be told apart: keyed without generation, recheck, pairs) tests every row.
+    Uniqueness across partitions is checked by a full build (`editlens build -- --full-refresh`, or `dbt test`).
 
     Either way the model's own fingerprint (checksums of the model and every model and seed upstream of it,
     the vars, $EDITLENS_MACROS_CHECKSUM which `editlens build` sets from macros/) is part of the state: when it
@@ -145,7 +158,7 @@
 
 {% macro _spec() -%}
     {%- set meta = model.config.get('meta', {}) -%}
-    {%- for kind in ['partition', 'keyed', 'pairs'] if kind in meta -%}{{- return(meta[kind]) -}}{%- endfor -%}
+    {%- for kind in ['partition', 'keyed', 'pairs', 'whole'] if kind in meta -%}{{- return(meta[kind]) -}}{%- endfor -%}
     {{- return({}) -}}
 {%- endmacro %}
 
@@ -176,9 +189,22 @@
         {%- for part, fp in _input_fingerprints(spec['input'], spec['by'], cols) -%}
             {%- do state.update({part: fp}) -%}
         {%- endfor -%}
-        {%- for extra in spec.get('also', []) -%}
+        {%- for extra in spec.get('also', []) if 'state' not in extra -%}
             {%- for part, fp in _input_fingerprints(extra['input'], extra['by'], extra.get('fingerprint', ['_in'])) -%}
                 {%- do state.update({part: state.get(part, '') ~ '+' ~ fp}) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        {#- an upstream partitioned model's recorded state: a partition it recomputed is recomputed here too, and
+            a change of its code or global inputs recomputes every partition (costs no scan) -#}
+        {%- for extra in spec.get('also', []) if 'state' in extra -%}
+            {%- set upstream = run_query("select part, fingerprint from " ~ incremental_state_table()
+                ~ " where model = '" ~ extra['state'] ~ "'") -%}
+            {%- for row in upstream.rows -%}
+                {%- if row[0] == '*' -%}
+                    {%- do state.update({'*': state['*'] ~ '+' ~ extra['state'] ~ '=' ~ row[1]}) -%}
+                {%- elif row[0][:1] != '@' -%}
+                    {%- do state.update({row[0]: state.get(row[0], '') ~ '+' ~ row[1]}) -%}
+                {%- endif -%}
             {%- endfor -%}
         {%- endfor -%}
     {%- elif 'pairs' in meta -%}
@@ -261,6 +287,12 @@
         {%- set spec = model.config.get('meta', {})['partition'] -%}
         cast({{ spec['by'] }} as varchar) in {{ _sql_list(changed_partitions()) }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- Whole pattern, on the final select: false when the table is kept as it is (its inputs and code unchanged). -#}
+{% macro whole_filter() -%}
+    {{- 'false' if incremental_reusable() else 'true' -}}
 {%- endmacro %}
 
 
@@ -381,13 +413,68 @@
             {%- do seen.append(run_query("select coalesce(max(" ~ keyed['generation'] ~ "), 0) from " ~ this).rows[0][0] | int) -%}
             {%- do current.update({'@generation': seen | max | string}) -%}
         {%- endif %}
+        {%- set scope = _test_scope() %}
         delete from {{ incremental_state_table() }}
         where model = '{{ model.name }}' or starts_with(model, '{{ model.name }}@');
         insert into {{ incremental_state_table() }} values {{ _state_values(model.name, current) }};
+        {%- if scope is not none %}
+        insert into {{ incremental_state_table() }} values
+            ('{{ model.name }}#scope@{{ invocation_id }}', 'where', '{{ scope | replace("'", "''") }}');
+        {%- endif %}
         {%- if 'recheck' in model.config.get('meta', {}).get('partition', {}) %}
         drop table if exists {{ recheck_relation() }};
         {%- endif %}
     {%- else -%}
         select 1
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The rows this run wrote, as a predicate on the table (none: every row may have changed, or the new rows
+    cannot be told apart). Rendered by the post-hook, before it records the new state. -#}
+{% macro _test_scope() -%}
+    {%- if not incremental_reusable() -%}{{- return(none) -}}{%- endif -%}
+    {%- set meta = model.config.get('meta', {}) -%}
+    {%- if 'partition' in meta and 'recheck' not in meta['partition'] -%}
+        {%- set spec = meta['partition'] -%}
+        {%- set changed = _sql_list(changed_partitions()) -%}
+        {%- if 'column' in spec -%}
+            {{- return('cast(' ~ spec['column'] ~ ' as varchar) in ' ~ changed) -}}
+        {%- endif -%}
+        {{- return(spec['key'] ~ ' in (select ' ~ spec['key'] ~ ' from ' ~ _input_relation(spec['input'])
+                   ~ ' where cast(' ~ spec['by'] ~ ' as varchar) in ' ~ changed ~ ')') -}}
+    {%- elif 'whole' in meta -%}
+        {{- return('false') -}}
+    {%- elif 'generation' in meta.get('keyed', {}) -%}
+        {#- the generations before this run's (the post-hook has not recorded this one yet) -#}
+        {{- return(meta['keyed']['generation'] ~ ' > ' ~ ((_stored_state().get('@generation') or '0') | int)) -}}
+    {%- endif -%}
+    {{- return(none) -}}
+{%- endmacro %}
+
+
+{#- The predicate a test of `relation` runs under in this run: the rows the model's post-hook recorded as
+    written (see _test_scope), or none. -#}
+{% macro incremental_test_scope(relation) -%}
+    {%- if not execute or relation is none or relation.identifier is none -%}{{- return(none) -}}{%- endif -%}
+    {%- set exists = run_query("select count(*) from duckdb_tables() where schema_name = 'main' and table_name = '"
+        ~ incremental_state_table().split('.')[-1] ~ "'") -%}
+    {%- if exists.rows[0][0] == 0 -%}{{- return(none) -}}{%- endif -%}
+    {%- set rows = run_query("select fingerprint from " ~ incremental_state_table() ~ " where model = '"
+        ~ relation.identifier ~ "#scope@" ~ invocation_id ~ "' and part = 'where'") -%}
+    {{- return(rows.rows[0][0] if rows.rows else none) -}}
+{%- endmacro %}
+
+
+{#- dbt's hook for a generic test's `model` argument: the `where` config as dbt has it, and in an incremental
+    build the rows this run wrote (incremental_test_scope). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set wheres = [] -%}
+    {%- if config.get('where', '') -%}{%- do wheres.append('(' ~ config.get('where') ~ ')') -%}{%- endif -%}
+    {%- set scope = incremental_test_scope(relation) -%}
+    {%- if scope is not none -%}{%- do wheres.append('(' ~ scope ~ ')') -%}{%- endif -%}
+    {%- if wheres -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ wheres | join(' and ') ~ ') dbt_subquery') -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
 {%- endmacro %}

@@ -1,3 +1,12 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'whole': {'global': [{'input': 'int_score_model'}, {'input': 'files:embed_models'}, {'input': 'files:image_concepts'}]}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}"
+) }}
+
 -- One row per zero-shot concept of the chosen embedding model (int_score_model): whether a calibration seed row
 -- (concept_calibration, matched on model_key) gives it a threshold. Without one the concept's scores are kept in
 -- the warehouse but flag nothing (`null_reason = 'not_calibrated'`); `no_scores` = embed wrote no concept
@@ -82,3 +91,4 @@ final as (
 )
 
 select * from final
+where {{ whole_filter() }}

@@ -1,3 +1,13 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'whole': {'global': [{'input': 'int_score_model'}, {'input': 'int_concept_calibration'},
+                                   {'input': 'files:image_concepts'}, {'input': 'files:image_detections'}]}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}"
+) }}
+
 -- One row per image content, safety category and image signal that flags it: a zero-shot concept of the chosen
 -- embedding model over its calibrated threshold (int_concept_calibration; uncalibrated concepts flag nothing),
 -- or a dedicated detector's class score over its seeded threshold (detector_thresholds).
@@ -70,3 +80,4 @@ final as (
 )
 
 select * from final
+where {{ whole_filter() }}

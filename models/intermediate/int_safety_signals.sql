@@ -1,3 +1,12 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'whole': {'global': [{'input': 'int_concept_calibration'}, {'input': 'files:image_detections'}]}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}"
+) }}
+
 -- One row per safety signal x category: whether the signal is in use, and if not why (`not_calibrated`: the
 -- chosen embedding model has no calibration seed row for the category's concepts; `no_scores`: embed wrote no
 -- concept scores; `not_run`: the detector did not run on this warehouse). Signals: the instruction lexicon, the
@@ -78,3 +87,4 @@ final as (
 )
 
 select * from final
+where {{ whole_filter() }}

@@ -1,3 +1,12 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'whole': {'global': [{'input': 'files:edit_scores'}, {'input': 'files:embed_models'}]}},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}"
+) }}
+
 -- The one embedding model whose scores the marts use: var `score_model_key`, else the model that scored the
 -- most edits (else any model embed recorded). Scores of different models are never mixed.
 -- (`scores` is used only when the var is unset: sqlfluff renders the var branch, hence its noqa.)
@@ -34,3 +43,4 @@ final as (
 )
 
 select * from final
+where {{ whole_filter() }}

@@ -1,3 +1,16 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'column': 'dataset',
+        'also': [{'state': 'edits'}, {'state': 'int_edit_attribute_shifts'}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}"
+) }}
+
+-- depends_on: {{ ref('stg_editlens__edits') }}
 -- One row per dataset x derived label ('all' = every edit) x perceived-attribute concept: mean zero-shot score of
 -- sources and targets and the mean shift (target - source) edits of that kind make.
 with
@@ -5,6 +18,7 @@ with
 edits as (
 
     select edit_id, dataset, derived_labels from {{ ref('edits') }}
+    where {{ partition_filter() }}
 
 ),
 

@@ -1,3 +1,16 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'column': 'dataset',
+        'also': [{'state': 'edits'}, {'state': 'int_demographic_mentions'}, {'state': 'int_edit_attribute_shifts'}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}"
+) }}
+
+-- depends_on: {{ ref('stg_editlens__edits') }}
 -- One row per demographic group x subgroup x dataset x derived label ('all' = every edit): how often the group
 -- is mentioned (instruction or captions), its alignment scores, the perceived-attribute shift of its edits, and
 -- the InstructPix2Pix filter impact: the share of the group's edits that pass, against the overall pass rate.
@@ -11,6 +24,7 @@ edits as (
         coalesce(directional_caption, directional_instruction) as directional,
         coalesce(clip_t_target_caption, clip_t_instruction) as clip_t
     from {{ ref('edits') }}
+    where {{ partition_filter() }}
 
 ),
 

@@ -1,3 +1,16 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'column': 'dataset',
+        'also': [{'state': 'edits'}, {'state': 'edit_labels'}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}"
+) }}
+
+-- depends_on: {{ ref('stg_editlens__edits') }}
 -- One row per dataset x part x label origin x label: counts and shares, co-occurring labels, instruction
 -- length, score distributions (p10, median, p90) and multi-turn depth.
 with
@@ -9,6 +22,7 @@ edits as materialized (
         coalesce(clip_t_target_caption, clip_t_instruction) as clip_t,
         coalesce(directional_caption, directional_instruction) as directional
     from {{ ref('edits') }}
+    where {{ partition_filter() }}
 
 ),
 

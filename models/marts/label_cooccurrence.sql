@@ -1,9 +1,23 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'column': 'dataset',
+        'also': [{'state': 'edits'}, {'state': 'edit_labels'}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}"
+) }}
+
+-- depends_on: {{ ref('stg_editlens__edits') }}
 -- One row per dataset x part x origin x ordered label pair given to the same edit.
 with
 
 edits as (
 
     select edit_id, dataset, part from {{ ref('edits') }}
+    where {{ partition_filter() }}
 
 ),
 

@@ -1,15 +1,31 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'column': 'dataset',
+        'also': [{'state': 'edits'}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}"
+) }}
+
+-- depends_on: {{ ref('stg_editlens__edits') }}
 -- One row per dataset x part x score metric: how many edits have it, mean and quantiles.
 with
 
 scores as (
 
     select * from {{ ref('int_edit_score_metrics') }}
+    where {{ partition_filter() }}
 
 ),
 
 totals as (
 
-    select dataset, part, count(*) as n_edits from {{ ref('edits') }} group by all
+    select dataset, part, count(*) as n_edits from {{ ref('edits') }}
+    where {{ partition_filter() }}
+    group by all
 
 )
 
