@@ -27,7 +27,7 @@ deduplicated as (
 
     -- a rerun of the browse stage replaces a model's files; a copy left by a killed run is kept once (the
     -- smallest point: a grouping, not a sort of every row)
-    select edit_id, model_key, space, method, min({'x': x, 'y': y}) as point
+    select edit_id, model_key, space, method, min({ 'x': x, 'y': y }) as point
     from renamed
     group by edit_id, model_key, space, method
 
@@ -35,7 +35,7 @@ deduplicated as (
 
 final as (
 
-    select edit_id, model_key, space, method, point.x as x, point.y as y from deduplicated
+    select edit_id, model_key, space, method, point.x, point.y from deduplicated
 
 )
 
