@@ -101,15 +101,15 @@
 
 
 {#- One input's fingerprint per part: [(part, fingerprint)]. `by` none: one part '*'. An input `files:<table>`
-    is fingerprinted from its Parquet footers (file names, row groups, column chunk sizes and statistics), which
-    costs nothing per row; any other input from its rows (`fingerprint` columns; `_in` is the whole row). -#}
+    is fingerprinted from its Parquet footers (file names without their folder, so that a moved or copied
+    warehouse keeps them; row groups, column chunk sizes and statistics), which costs nothing per row; any other input from its rows (`fingerprint` columns; `_in` is the whole row). -#}
 {% macro _input_fingerprints(input, by, cols) -%}
     {%- set part = "cast(" ~ by ~ " as varchar)" if by else "'*'" -%}
     {%- if input.startswith('files:') -%}
         {%- set pattern = warehouse_dir() ~ '/parquet/' ~ input[6:] ~ '/*.parquet' -%}
         {%- set n_files = run_query("select count(*) from glob('" ~ pattern ~ "')").columns[0].values()[0] -%}
         {%- if n_files == 0 -%}{{- return([('*', '0:0')]) -}}{%- endif -%}
-        {%- set sql = "select '*' as part, count(*) || ':' || coalesce(sum(hash(file_name, row_group_id, column_id, "
+        {%- set sql = "select '*' as part, count(*) || ':' || coalesce(sum(hash(parse_filename(file_name), row_group_id, column_id, "
             ~ "row_group_num_rows, total_compressed_size, total_uncompressed_size, stats_min_value, stats_max_value, "
             ~ "stats_null_count)::hugeint), 0) as fp from parquet_metadata('" ~ pattern ~ "') group by all" -%}
     {%- else -%}
