@@ -9,15 +9,15 @@
                      pre_hook="{{ incremental_prune() }}", post_hook="{{ incremental_save() }}") }}
        and in the SQL, on the input: `where {{ partition_filter() }}`.
        `input` is a model name, or `source:<table>` for a warehouse table; `by` an expression on the input;
-       An `also` entry {state: <model>} takes an upstream partitioned model's recorded state instead (no scan):
-       a partition it recomputed is recomputed here too; a change of its code or global inputs, every one.
        `key` a column of both input and output (the pre-hook keeps only rows whose key lies in an unchanged
        partition of the current input), or `column`: the output column holding the partition value.
        A partition's fingerprint is its row count and the sum of hash(edit_id, ingest_run_id, source_file,
        source_record) over the input (`fingerprint` in meta overrides the columns): a new, re-ingested or
        removed file changes it, an untouched dataset keeps it. `also` (a list of {input, by, fingerprint}) adds
        other inputs' per-partition fingerprints, e.g. embed's image facts per dataset: a partition whose images
-       were embedded again is recomputed too.
+       were embedded again is recomputed too. An `also` entry {state: <model>} takes an upstream partitioned
+       model's recorded state instead (no scan): a partition it recomputed is recomputed here too; a change of
+       its code or global inputs, every one.
     2. Keyed by content (rows of a key depend only on the key, e.g. an instruction's text):
            meta={'keyed': {'input': 'int_instructions', 'key': 'instruction_key'}}, same hooks,
        and in the SQL: `where {{ new_keys_filter('instruction_key') }}` (keys not yet in the table). The pre-hook
@@ -102,7 +102,8 @@
 
 {#- One input's fingerprint per part: [(part, fingerprint)]. `by` none: one part '*'. An input `files:<table>`
     is fingerprinted from its Parquet footers (file names without their folder, so that a moved or copied
-    warehouse keeps them; row groups, column chunk sizes and statistics), which costs nothing per row; any other input from its rows (`fingerprint` columns; `_in` is the whole row). -#}
+    warehouse keeps them; row groups, column chunk sizes and statistics), which costs nothing per row; any
+    other input from its rows (`fingerprint` columns; `_in` is the whole row). -#}
 {% macro _input_fingerprints(input, by, cols) -%}
     {%- set part = "cast(" ~ by ~ " as varchar)" if by else "'*'" -%}
     {%- if input.startswith('files:') -%}

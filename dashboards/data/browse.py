@@ -2,9 +2,9 @@
 map region, and nearest edits through the embed job's neighbour indexes (``editlens.contract.index``).
 
 The map draws a uniform random sample: the N lowest ``sample_key`` values (a fixed hash of the edit id) of a
-model, space and method, a top-N over that key that reads the other columns of those N rows only (never all
-3.77M points into the page). A region selected on
-the sample is applied to every edit of the space (the explorer's map filter).
+model, space and method, one top-N query (never all 3.77M points into the page), with the quality flags of those
+N edits joined from ``edit_quality_flags``. A region selected on the sample is applied to every edit of the space
+(the explorer's map filter).
 """
 
 from __future__ import annotations
