@@ -32,8 +32,13 @@
     4. Recheck (a partition spec with 'recheck': {'list': <list column of partitions>, 'keys': <model of (by,
        key)>}): the pre-hook fills `recheck_relation()` with the keys of rows listing a changed or removed
        partition and the keys the changed partitions use now, and deletes those rows; the SQL recomputes them.
+    5. Cross (a partition spec with 'cross': {'stored': <predicate on the table's rows>, 'keys': <model of
+       keys>}): a partition's rows that also depend on other partitions' rows (an edit's near-duplicates in
+       another dataset). Besides the changed partitions' rows, the pre-hook deletes those whose keys the stored
+       rows matching `stored` hold (what depended on other partitions before) or `keys` lists (what does now),
+       and `{{ cross_filter() }}` on the input selects both for recomputing.
 
-    5. Whole (a table computed from inputs that adding a dataset's edits leaves as they are, e.g. the image
+    6. Whole (a table computed from inputs that adding a dataset's edits leaves as they are, e.g. the image
        concepts' calibration): meta={'whole': {'global': [{'input': ...}, ...]}}, same hooks, and in the SQL:
        `where {{ whole_filter() }}` on the final select. Unchanged inputs (and code): the rows are kept and the
        SQL adds none; otherwise every row is recomputed.
@@ -150,6 +155,10 @@
     {%- if execute -%}
         {%- do run_query("create table if not exists " ~ incremental_state_table()
             ~ " (model varchar, part varchar, fingerprint varchar)") -%}
+        {#- the cross pattern's recheck tables, kept for the run's tests -#}
+        {%- for row in run_query("select schema_name, table_name from duckdb_tables() where ends_with(table_name, '__recheck')").rows -%}
+            {%- do run_query('drop table if exists "' ~ row[0] ~ '"."' ~ row[1] ~ '"') -%}
+        {%- endfor -%}
         delete from {{ incremental_state_table() }} where contains(model, '@')
     {%- else -%}
         select 1
@@ -291,6 +300,17 @@
 {%- endmacro %}
 
 
+{#- Cross pattern, on the input: its rows in a partition this run recomputes, and those whose keys the pre-hook
+    put in the recheck table (every row when the table cannot be reused). -#}
+{% macro cross_filter() -%}
+    {%- if not incremental_reusable() -%}true{%- else -%}
+        {%- set spec = model.config.get('meta', {})['partition'] -%}
+        (cast({{ spec['by'] }} as varchar) in {{ _sql_list(changed_partitions()) }}
+            or {{ spec['key'] }} in (select {{ spec['key'] }} from {{ recheck_relation() }}))
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- Whole pattern, on the final select: false when the table is kept as it is (its inputs and code unchanged). -#}
 {% macro whole_filter() -%}
     {{- 'false' if incremental_reusable() else 'true' -}}
@@ -375,6 +395,16 @@
                 select {{ spec['key'] }} from {{ ref(rc['keys']) }}
                 where cast({{ spec['by'] }} as varchar) in {{ keep }} and {{ spec['key'] }} is not null;
                 delete from {{ this }} where {{ spec['key'] }} in (select {{ spec['key'] }} from {{ recheck_relation() }})
+            {%- elif 'cross' in spec -%}
+                {#- the changed partitions' rows, and those that depended or depend on other partitions -#}
+                create or replace table {{ recheck_relation() }} as
+                select {{ spec['key'] }} from {{ this }} where {{ spec['cross']['stored'] }}
+                union
+                select {{ spec['key'] }} from {{ ref(spec['cross']['keys']) }} where {{ spec['key'] }} is not null;
+                delete from {{ this }} where {{ spec['key'] }} not in (
+                    select {{ spec['key'] }} from {{ _input_relation(spec['input']) }}
+                    where cast({{ spec['by'] }} as varchar) not in {{ keep }} and {{ spec['key'] }} is not null)
+                    or {{ spec['key'] }} in (select {{ spec['key'] }} from {{ recheck_relation() }})
             {%- elif 'column' in spec -%}
                 delete from {{ this }} where cast({{ spec['column'] }} as varchar) in {{ keep }}
                     or cast({{ spec['column'] }} as varchar) not in (
@@ -442,8 +472,14 @@
         {%- if 'column' in spec -%}
             {{- return('cast(' ~ spec['column'] ~ ' as varchar) in ' ~ changed) -}}
         {%- endif -%}
-        {{- return(spec['key'] ~ ' in (select ' ~ spec['key'] ~ ' from ' ~ _input_relation(spec['input'])
-                   ~ ' where cast(' ~ spec['by'] ~ ' as varchar) in ' ~ changed ~ ')') -}}
+        {%- set scope = spec['key'] ~ ' in (select ' ~ spec['key'] ~ ' from ' ~ _input_relation(spec['input'])
+                   ~ ' where cast(' ~ spec['by'] ~ ' as varchar) in ' ~ changed ~ ')' -%}
+        {%- if 'cross' in spec -%}
+            {#- the recheck table stays until the run ends (incremental_cleanup), for the tests -#}
+            {%- set scope = scope ~ ' or ' ~ spec['key'] ~ ' in (select ' ~ spec['key'] ~ ' from '
+                ~ recheck_relation() ~ ')' -%}
+        {%- endif -%}
+        {{- return(scope) -}}
     {%- elif 'whole' in meta -%}
         {{- return('false') -}}
     {%- elif 'generation' in meta.get('keyed', {}) -%}

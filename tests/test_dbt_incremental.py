@@ -158,8 +158,12 @@ def test_the_incremental_run_recomputed_only_the_added_dataset(warehouses):
     # the edit map: the added dataset's points, the old ones kept (the projections were not written again; the
     # quality flags the added dataset changed in old edits are joined by the page, not stored in the map)
     assert "in ('hq-edit')" in (compiled / "marts" / "edit_map.sql").read_text()
-    # the per-dataset aggregates: the added dataset's rows only
-    for mart in ("instruction_type_stats", "bias_slices", "score_distributions", "label_cooccurrence"):
+    # the quality flags: the added dataset's edits, and the edits whose flags depend on other datasets' edits
+    flags = (compiled / "marts" / "edit_quality_flags.sql").read_text()
+    assert "in ('hq-edit')" in flags and "edit_quality_flags__recheck" in flags
+    # the per-dataset aggregates and safety marts: the added dataset's rows only
+    for mart in ("instruction_type_stats", "bias_slices", "score_distributions", "label_cooccurrence",
+                 "safety_slices", "safety_flagged_edits"):
         assert "in ('hq-edit')" in (compiled / "marts" / f"{mart}.sql").read_text(), mart
     # tables of inputs the added edits leave as they are: kept, no row computed
     for model in ("int_concept_calibration", "int_image_safety_flags", "int_score_model"):
@@ -184,9 +188,13 @@ def test_the_incremental_run_tested_the_rows_it_wrote(warehouses):
     assert "where cast(dataset as varchar) in ('hq-edit')))) dbt_subquery" in inc[unique_edits]
     assert "dbt_subquery" not in full[unique_edits]
     assert "(cast(dataset as varchar) in ('hq-edit'))) dbt_subquery" in inc["not_null_edit_map_edit_id"]
-    # a table rebuilt whole is tested whole
+    # the cross pattern: the changed dataset's rows and the rechecked ones (the recheck table lives until the end)
     flags = next(k for k in inc if k.startswith("unique_edit_quality_flags_edit_id"))
-    assert "dbt_subquery" not in inc[flags]
+    assert "in ('hq-edit')) or edit_id in (select edit_id from" in inc[flags]
+    assert "edit_quality_flags__recheck" in inc[flags]
+    # a table rebuilt whole is tested whole
+    scorecard = next(k for k in inc if k.startswith("unique_combination_of_columns_dataset_scorecard"))
+    assert "dbt_subquery" not in inc[scorecard]
     ints = _compiled_tests(warehouses["inc"], "intermediate/_int__models.yml")
     kept = [k for k in ints if "int_concept_calibration" in k]
     assert kept and all("where (false)" in ints[k] for k in kept)

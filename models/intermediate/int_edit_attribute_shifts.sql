@@ -35,6 +35,70 @@ calibration as (
 
 ),
 
+edits as (
+
+    select edit_id from {{ ref('stg_editlens__edits') }}
+    where {{ partition_filter() }}
+
+),
+
+pairs as {{ 'materialized' if incremental_reusable() else 'not materialized' }} (
+
+    select edit_id, source_sha256, target_sha256 from {{ ref('int_edit_images') }}
+    semi join edits using (edit_id)
+    where source_sha256 is not null and target_sha256 is not null
+
+),
+
+{% if incremental_reusable() -%}
+-- an incremental run recomputes a few datasets: the concept table is scanned once for the person and attribute
+-- scores of their contents (a small hash table to probe)
+contents as materialized (
+
+    select source_sha256 as sha256 from pairs
+    union
+    select target_sha256 from pairs
+
+),
+
+scores as materialized (
+
+    select concepts.sha256, concepts.concept_group, concepts.concept, concepts.score, calibration.threshold
+    from {{ ref('stg_editlens__image_concepts') }} as concepts
+    semi join chosen_model using (model_key)
+    semi join contents using (sha256)
+    join calibration using (concept_group, concept)
+    where concepts.concept_group <> 'safety'
+
+),
+
+with_person as (
+
+    select sha256 from scores
+    where concept_group = 'person' and concept = 'person' and score >= threshold
+    union
+    select sha256 from {{ ref('stg_editlens__image_detections') }}
+    semi join contents using (sha256)
+    where detector = 'opencv-haar-face' and status = 'ok' and n_detections > 0
+
+),
+
+images as materialized (
+
+    select * from pairs
+    where source_sha256 in (select sha256 from with_person) or target_sha256 in (select sha256 from with_person)
+
+),
+
+attributes as materialized (
+
+    select sha256, concept_group, concept, score from scores
+    where concept_group <> 'person'
+        and (sha256 in (select source_sha256 from images) or sha256 in (select target_sha256 from images))
+
+),
+{%- else -%}
+-- every dataset: first the contents showing a person, then the attribute scores of those edits' contents only
 with_person as (
 
     select distinct concepts.sha256
@@ -48,23 +112,14 @@ with_person as (
 
 ),
 
-edits as (
-
-    select edit_id from {{ ref('stg_editlens__edits') }}
-    where {{ partition_filter() }}
-
-),
-
 images as materialized (
 
-    select edit_id, source_sha256, target_sha256 from {{ ref('int_edit_images') }}
-    semi join edits using (edit_id)
-    where source_sha256 is not null and target_sha256 is not null
-        and (source_sha256 in (select sha256 from with_person) or target_sha256 in (select sha256 from with_person))
+    select * from pairs
+    where source_sha256 in (select sha256 from with_person) or target_sha256 in (select sha256 from with_person)
 
 ),
 
--- only the contents of those edits: the concept table is scanned once, probing a small hash table
+-- only the contents of those edits: the concept table is scanned once more, probing a small hash table
 relevant as materialized (
 
     select source_sha256 as sha256 from images
@@ -83,6 +138,7 @@ attributes as materialized (
     where concept_group <> 'safety' and concept_group <> 'person'
 
 ),
+{%- endif %}
 
 -- materialized, so the planner cannot pair source and target concepts before restricting to the edit
 source_side as materialized (

@@ -2,12 +2,34 @@
 -- calibrated signals only), the categories the edit introduced (flagged on the target, not on the source) and
 -- which signal fired. Unknown, never safe, when an image is missing or broken, or when no calibrated image
 -- signal covers the pair (`image_safety_status` says which).
+-- Incremental by dataset (macros/incremental.sql): recomputed for datasets whose edit images changed; every row
+-- when the image flags, the signals in use or embed's detection files changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'key': 'edit_id',
+        'also': [{'state': 'int_edit_images'}, {'state': 'int_image_safety_flags'}, {'state': 'int_safety_signals'}],
+        'global': [{'input': 'files:image_detections'}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
+
+edits as (
+
+    select edit_id from {{ ref('stg_editlens__edits') }}
+    where {{ partition_filter() }}
+
+),
 
 images as (
 
     select edit_id, source_sha256, target_sha256, source_status, target_status
     from {{ ref('int_edit_images') }}
+    semi join edits using (edit_id)
 
 ),
 

@@ -1,9 +1,28 @@
+-- depends_on: {{ ref('stg_editlens__edits') }}
 -- One row per edit: every quality flag, with a list of the flags raised.
+-- Incremental by dataset (macros/incremental.sql, the cross pattern): recomputed for datasets whose edits,
+-- images, labels, mentions or image safety changed, and for the edits whose flags depend on other datasets'
+-- edits (near-duplicate sources, contents used elsewhere: int_edit_cross_flags) now or at the last build.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'key': 'edit_id',
+        'also': [{'state': 'edits'}, {'state': 'int_exact_duplicate_pairs'}, {'state': 'int_demographic_mentions'},
+                 {'state': 'int_safety_mentions'}, {'state': 'edit_labels'}, {'state': 'int_edit_image_safety'},
+                 {'input': 'int_session_chain_breaks', 'by': 'dataset', 'fingerprint': ['_in']}],
+        'cross': {'stored': 'has_near_duplicate_source or has_content_overlap', 'keys': 'int_edit_cross_flags'},
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
 
 edits as (
 
     select * from {{ ref('edits') }}
+    where {{ cross_filter() }}
 
 ),
 
@@ -13,47 +32,15 @@ duplicates as (
 
 ),
 
-near_dup_contents as (
+cross_flags as (
 
-    select sha256_a as sha256, min(hamming) as hamming from {{ ref('int_near_duplicate_sources') }} group by sha256_a
-    union all
-    select sha256_b as sha256, min(hamming) as hamming from {{ ref('int_near_duplicate_sources') }} group by sha256_b
-
-),
-
-near_dup as (
-
-    select sha256, min(hamming) as hamming from near_dup_contents group by sha256
-
-),
-
-near_dup_partners as (
-
-    -- per near-duplicate source content: do all the edits of its near-duplicate partners sit in one session?
-    -- (turns of one session start from near-identical images: counted apart from duplicates across sessions)
-    select
-        pairs.sha256,
-        count(distinct partner.session_id) = 1 and count(partner.session_id) = count(*) as partners_one_session,
-        any_value(partner.session_id) as partner_session_id
-    from (
-        select sha256_a as sha256, sha256_b as other from {{ ref('int_near_duplicate_sources') }}
-        union all
-        select sha256_b, sha256_a from {{ ref('int_near_duplicate_sources') }}
-    ) as pairs
-    join edits as partner on partner.source_sha256 = pairs.other
-    group by pairs.sha256
+    select * from {{ ref('int_edit_cross_flags') }}
 
 ),
 
 chain_breaks as (
 
     select * from {{ ref('int_session_chain_breaks') }}
-
-),
-
-content_overlaps as (
-
-    select * from {{ ref('int_content_overlaps') }}
 
 ),
 
@@ -120,14 +107,13 @@ flags as (
         coalesce(duplicates.duplicate_rank > 1, false) as is_duplicate_pair_raw,
         coalesce(duplicates.duplicate_group_size, 1) as duplicate_group_size,
         duplicates.original_edit_id as duplicate_of_edit_id,
-        near_dup.sha256 is not null as has_near_duplicate_source,
-        near_dup.hamming as near_duplicate_hamming,
-        coalesce(near_dup.sha256 is not null and near_dup_partners.partners_one_session
-            and near_dup_partners.partner_session_id = edits.session_id, false) as is_near_duplicate_within_session,
+        coalesce(cross_flags.has_near_duplicate_source, false) as has_near_duplicate_source,
+        cross_flags.near_duplicate_hamming,
+        coalesce(cross_flags.is_near_duplicate_within_session, false) as is_near_duplicate_within_session,
         chain_breaks.edit_id is not null as is_chain_break,
         chain_breaks.break_reason as chain_break_reason,
-        src_overlap.sha256 is not null or tgt_overlap.sha256 is not null as has_content_overlap,
-        coalesce(src_overlap.overlap_kind, tgt_overlap.overlap_kind) as overlap_kind,
+        coalesce(cross_flags.has_content_overlap, false) as has_content_overlap,
+        cross_flags.overlap_kind,
 
         ---------- alignment
         edits.clip_i,
@@ -156,11 +142,8 @@ flags as (
 
     from edits
     left join duplicates on duplicates.edit_id = edits.edit_id
-    left join near_dup on near_dup.sha256 = edits.source_sha256
-    left join near_dup_partners on near_dup_partners.sha256 = edits.source_sha256
+    left join cross_flags on cross_flags.edit_id = edits.edit_id
     left join chain_breaks on chain_breaks.edit_id = edits.edit_id
-    left join content_overlaps as src_overlap on src_overlap.sha256 = edits.source_sha256
-    left join content_overlaps as tgt_overlap on tgt_overlap.sha256 = edits.target_sha256
     left join demographic on demographic.edit_id = edits.edit_id
     left join safety_text on safety_text.edit_id = edits.edit_id
     left join removal_labels on removal_labels.edit_id = edits.edit_id

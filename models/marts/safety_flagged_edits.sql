@@ -3,11 +3,28 @@
 -- (flagged on the target, not on the source; null = unknown: an image missing or broken, or no calibrated image
 -- signal), and requests to remove watermarks, logos or signatures. `reasons` says why, one entry per finding;
 -- `signals` which signals fired.
+-- depends_on: {{ ref('stg_editlens__edits') }}
+-- Incremental by dataset (macros/incremental.sql): recomputed for datasets whose edits, mentions or image safety
+-- changed (the one flag read from edit_quality_flags depends on the edit's own dataset only); every row when the
+-- image flags changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'key': 'edit_id',
+        'also': [{'state': 'edits'}, {'state': 'edit_quality_flags'}, {'state': 'int_edit_image_safety'},
+                 {'state': 'int_safety_mentions'}, {'state': 'int_image_safety_flags'}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
 
 edits as (
 
     select edit_id, dataset, part, split, instruction, source_sha256, target_sha256 from {{ ref('edits') }}
+    where {{ partition_filter() }}
 
 ),
 

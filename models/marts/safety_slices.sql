@@ -3,11 +3,28 @@
 -- source, present in the target), each with its denominator: the edits whose two images a calibrated signal of
 -- the category scored. With no calibrated image signal for a category the image counts are null and
 -- `image_null_reason` says why (`not_calibrated`, `no_scores`, `not_run`, `no_image_signal`).
+-- depends_on: {{ ref('stg_editlens__edits') }}
+-- Incremental by dataset (macros/incremental.sql): recomputed for datasets whose edits, mentions or image safety
+-- changed (the watermark count read from edit_quality_flags depends on the edit's own dataset only); every row
+-- when the signals in use changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    meta={'partition': {
+        'input': 'stg_editlens__edits', 'by': 'dataset', 'column': 'dataset',
+        'also': [{'state': 'edits'}, {'state': 'edit_quality_flags'}, {'state': 'int_edit_image_safety'},
+                 {'state': 'int_safety_mentions'}, {'state': 'int_safety_signals'}],
+    }},
+    pre_hook="{{ incremental_prune() }}",
+    post_hook="{{ incremental_save() }}",
+) }}
 with
 
 edits as (
 
     select edit_id, dataset, part from {{ ref('edits') }}
+    where {{ partition_filter() }}
 
 ),
 
