@@ -14,7 +14,8 @@ Per size, in one run, each step in its own process (wall time; peak RSS = the sa
 3. dbt baseline: one DuckDB pass reading every source table once (as bench/bench_dbt.py);
 4. build: `editlens build` on a fresh database. At the --incremental-at sizes (default 3.77M) the first build
    leaves out the HQ-Edit dataset's edits files; then `incremental`: the files added back and `editlens build`
-   again (the default, incremental path), and `full`: `editlens build -- --full-refresh` of the same files;
+   again (the default, incremental path; its dbt timings are kept in DIR/incremental_run_results.json), and
+   `full`: `editlens build -- --full-refresh` of the same files;
 5. render: the Overview page's first render on a fresh server (AppTest, caches emptied).
 DuckDB's memory limit and spill folder are the project's settings (editlens/contract/resources.py: `editlens build`
 takes 60% of the machine's memory; profiles.yml the spill folder); --memory overrides the limit for every step
@@ -137,6 +138,8 @@ def one_size(n: int, root: Path, seed: int, memory: str | None, incremental: boo
         for f in held:
             (root / f.name).rename(f)
         row["incremental_s"], row["incremental_gb"], _ = step(build, env)
+        # where the incremental run's time went (dbt's per-node timings; the full rebuild overwrites target/)
+        shutil.copy(root / "dbt" / "target" / "run_results.json", root / "incremental_run_results.json")
         row["full_s"], row["full_gb"], _ = step(build + ["--full-refresh"], env)
     _, row["render_gb"], out = step([py, "-c", RENDER, str(REPO)], dict(env, EDITLENS_WAREHOUSE=str(root)))
     row["render_s"] = _at(out)
