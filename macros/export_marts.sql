@@ -29,7 +29,7 @@
                 {%- if rel is not none and done and run_query("select count(*) from glob('" ~ path ~ "')").rows[0][0] > 0 -%}
                     {%- do kept.append(node.alias) -%}
                 {%- elif rel is not none -%}
-                    {%- do run_query("copy (select * from " ~ rel ~ ") to '" ~ path ~ "' (format parquet, compression zstd, use_tmp_file true)") -%}
+                    {%- do run_query("copy (select * from " ~ rel ~ ") to '" ~ path ~ "' (format parquet, compression zstd, compression_level 1, use_tmp_file true)") -%}
                     {%- do run_query("delete from " ~ incremental_state_table() ~ " where model = '" ~ node.name ~ "#exported'") -%}
                     {%- if state -%}
                         {%- do run_query("insert into " ~ incremental_state_table() ~ " values ('" ~ node.name

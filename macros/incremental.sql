@@ -384,6 +384,11 @@
         {%- elif 'partition' in meta -%}
             {%- set spec = meta['partition'] -%}
             {%- set keep = _sql_list(changed_partitions()) -%}
+            {#- partitions the table holds rows of that change or went: none when a run only adds datasets, and
+                then no row needs deleting (a table's rows are those of the partitions its state records) -#}
+            {%- set stored = _stored_state() -%}
+            {%- set stale = [] -%}
+            {%- for part in changed_partitions() + gone_partitions() if part in stored -%}{%- do stale.append(part) -%}{%- endfor -%}
             {%- if 'recheck' in spec -%}
                 {#- rows that may change: those listing a changed or removed partition, and the keys the changed
                     partitions use now -#}
@@ -401,10 +406,14 @@
                 select {{ spec['key'] }} from {{ this }} where {{ spec['cross']['stored'] }}
                 union
                 select {{ spec['key'] }} from {{ ref(spec['cross']['keys']) }} where {{ spec['key'] }} is not null;
-                delete from {{ this }} where {{ spec['key'] }} not in (
-                    select {{ spec['key'] }} from {{ _input_relation(spec['input']) }}
-                    where cast({{ spec['by'] }} as varchar) not in {{ keep }} and {{ spec['key'] }} is not null)
-                    or {{ spec['key'] }} in (select {{ spec['key'] }} from {{ recheck_relation() }})
+                delete from {{ this }} where {{ spec['key'] }} in (select {{ spec['key'] }} from {{ recheck_relation() }})
+                {%- if stale %}
+                    or {{ spec['key'] }} not in (
+                        select {{ spec['key'] }} from {{ _input_relation(spec['input']) }}
+                        where cast({{ spec['by'] }} as varchar) not in {{ keep }} and {{ spec['key'] }} is not null)
+                {%- endif %}
+            {%- elif not stale -%}
+                select 1
             {%- elif 'column' in spec -%}
                 delete from {{ this }} where cast({{ spec['column'] }} as varchar) in {{ keep }}
                     or cast({{ spec['column'] }} as varchar) not in (
