@@ -1,6 +1,8 @@
 {#- on-run-end: export every mart that this run built to DIR/marts/<mart>.parquet, but for an incremental mart
     whose recorded input state is the one its file was exported at (`<mart>#exported` in the incremental state
     table): that file is there and holds the same rows, so it is kept as it is.
+    Parquet format 2 (delta encodings; pyarrow, DuckDB, Polars and Spark 3 read it) at zstd level 1: at 3.77M edits
+    the edits mart writes in 3.8 s instead of 6.2 s, and the file is smaller.
     DuckDB writes `tmp_<mart>.parquet` first and renames it into place (USE_TMP_FILE), so a reader of
     `<mart>.parquet` sees the old file or the whole new one, never a half-written one. -#}
 {% macro export_marts(results) %}
@@ -29,7 +31,7 @@
                 {%- if rel is not none and done and run_query("select count(*) from glob('" ~ path ~ "')").rows[0][0] > 0 -%}
                     {%- do kept.append(node.alias) -%}
                 {%- elif rel is not none -%}
-                    {%- do run_query("copy (select * from " ~ rel ~ ") to '" ~ path ~ "' (format parquet, compression zstd, compression_level 1, use_tmp_file true)") -%}
+                    {%- do run_query("copy (select * from " ~ rel ~ ") to '" ~ path ~ "' (format parquet, compression zstd, compression_level 1, parquet_version v2, use_tmp_file true)") -%}
                     {%- do run_query("delete from " ~ incremental_state_table() ~ " where model = '" ~ node.name ~ "#exported'") -%}
                     {%- if state -%}
                         {%- do run_query("insert into " ~ incremental_state_table() ~ " values ('" ~ node.name

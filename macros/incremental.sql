@@ -385,10 +385,13 @@
             {%- set spec = meta['partition'] -%}
             {%- set keep = _sql_list(changed_partitions()) -%}
             {#- partitions the table holds rows of that change or went: none when a run only adds datasets, and
-                then no row needs deleting (a table's rows are those of the partitions its state records) -#}
+                then no row needs deleting. The rows come from the input's partitions the state records with a
+                fingerprint of their own (one of an `also` input only, `+...`, had no input rows). -#}
             {%- set stored = _stored_state() -%}
             {%- set stale = [] -%}
-            {%- for part in changed_partitions() + gone_partitions() if part in stored -%}{%- do stale.append(part) -%}{%- endfor -%}
+            {%- for part in changed_partitions() + gone_partitions() if stored.get(part, '+')[:1] != '+' -%}
+                {%- do stale.append(part) -%}
+            {%- endfor -%}
             {%- if 'recheck' in spec -%}
                 {#- rows that may change: those listing a changed or removed partition, and the keys the changed
                     partitions use now -#}
