@@ -375,6 +375,14 @@
 {%- endmacro %}
 
 
+{#- Partition pattern: a row whose key is in no partition of the input that this run keeps. -#}
+{% macro _not_kept(spec, keep) -%}
+    {{ spec['key'] }} not in (
+        select {{ spec['key'] }} from {{ _input_relation(spec['input']) }}
+        where cast({{ spec['by'] }} as varchar) not in {{ keep }} and {{ spec['key'] }} is not null)
+{%- endmacro %}
+
+
 {#- pre-hook: drop the rows this run recomputes, or whose input is gone. -#}
 {% macro incremental_prune() -%}
     {%- if execute and this is not none and model is defined and model.resource_type == 'model' and is_incremental() -%}
@@ -410,11 +418,7 @@
                 union
                 select {{ spec['key'] }} from {{ ref(spec['cross']['keys']) }} where {{ spec['key'] }} is not null;
                 delete from {{ this }} where {{ spec['key'] }} in (select {{ spec['key'] }} from {{ recheck_relation() }})
-                {%- if stale %}
-                    or {{ spec['key'] }} not in (
-                        select {{ spec['key'] }} from {{ _input_relation(spec['input']) }}
-                        where cast({{ spec['by'] }} as varchar) not in {{ keep }} and {{ spec['key'] }} is not null)
-                {%- endif %}
+                {%- if stale %} or {{ _not_kept(spec, keep) }}{% endif %}
             {%- elif not stale -%}
                 select 1
             {%- elif 'column' in spec -%}
@@ -422,9 +426,7 @@
                     or cast({{ spec['column'] }} as varchar) not in (
                         select cast({{ spec['by'] }} as varchar) from {{ _input_relation(spec['input']) }})
             {%- else -%}
-                delete from {{ this }} where {{ spec['key'] }} not in (
-                    select {{ spec['key'] }} from {{ _input_relation(spec['input']) }}
-                    where cast({{ spec['by'] }} as varchar) not in {{ keep }} and {{ spec['key'] }} is not null)
+                delete from {{ this }} where {{ _not_kept(spec, keep) }}
             {%- endif -%}
         {%- elif 'keyed' in meta -%}
             {%- set spec = meta['keyed'] -%}

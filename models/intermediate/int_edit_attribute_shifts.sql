@@ -21,6 +21,7 @@
     pre_hook="{{ incremental_prune() }}",
     post_hook="{{ incremental_save() }}",
 ) }}
+{%- set reusable = incremental_reusable() %}
 with
 
 chosen_model as (
@@ -42,7 +43,7 @@ edits as (
 
 ),
 
-pairs as {{ 'materialized' if incremental_reusable() else 'not materialized' }} (
+pairs as {{ 'materialized' if reusable else 'not materialized' }} (
 
     select edit_id, source_sha256, target_sha256 from {{ ref('int_edit_images') }}
     semi join edits using (edit_id)
@@ -50,7 +51,7 @@ pairs as {{ 'materialized' if incremental_reusable() else 'not materialized' }} 
 
 ),
 
-{% if incremental_reusable() -%}
+{% if reusable -%}
 -- an incremental run recomputes a few datasets: the concept table is scanned once for the person and attribute
 -- scores of their contents (a small hash table to probe)
 contents as materialized (
@@ -71,14 +72,24 @@ scores as materialized (
     where concepts.concept_group <> 'safety'
 
 ),
+{%- endif %}
 
 with_person as (
 
+    {% if reusable -%}
     select sha256 from scores
     where concept_group = 'person' and concept = 'person' and score >= threshold
+    {%- else -%}
+    -- every dataset: the contents showing a person first, then the attribute scores of those edits' contents only
+    select distinct concepts.sha256
+    from {{ ref('stg_editlens__image_concepts') }} as concepts
+    semi join chosen_model using (model_key)
+    join calibration using (concept_group, concept)
+    where concepts.concept_group = 'person' and concepts.concept = 'person' and concepts.score >= calibration.threshold
+    {%- endif %}
     union
     select sha256 from {{ ref('stg_editlens__image_detections') }}
-    semi join contents using (sha256)
+    {% if reusable %}semi join contents using (sha256){% endif %}
     where detector = 'opencv-haar-face' and status = 'ok' and n_detections > 0
 
 ),
@@ -90,6 +101,7 @@ images as materialized (
 
 ),
 
+{% if reusable -%}
 attributes as materialized (
 
     select sha256, concept_group, concept, score from scores
@@ -98,27 +110,6 @@ attributes as materialized (
 
 ),
 {%- else -%}
--- every dataset: first the contents showing a person, then the attribute scores of those edits' contents only
-with_person as (
-
-    select distinct concepts.sha256
-    from {{ ref('stg_editlens__image_concepts') }} as concepts
-    semi join chosen_model using (model_key)
-    join calibration using (concept_group, concept)
-    where concepts.concept_group = 'person' and concepts.concept = 'person' and concepts.score >= calibration.threshold
-    union
-    select sha256 from {{ ref('stg_editlens__image_detections') }}
-    where detector = 'opencv-haar-face' and status = 'ok' and n_detections > 0
-
-),
-
-images as materialized (
-
-    select * from pairs
-    where source_sha256 in (select sha256 from with_person) or target_sha256 in (select sha256 from with_person)
-
-),
-
 -- only the contents of those edits: the concept table is scanned once more, probing a small hash table
 relevant as materialized (
 
