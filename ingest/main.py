@@ -14,10 +14,11 @@ import datetime as dt
 import gc
 import multiprocessing as mp
 import os
+import threading
 import time
 import traceback
 import uuid
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -381,6 +382,59 @@ def _pool_task(args) -> FileResult:
 
 # ---- distributor -------------------------------------------------------------------------------------------------
 
+def _run_pool(cfg: IngestConfig, tasks: list[tuple], n_workers: int) -> list[FileResult]:
+    """Run the tasks in ``n_workers`` processes: this one and ``n_workers - 1`` workers. The workers take the
+    largest units first (the last ones to finish are then small, and no process idles at the end); this process
+    takes the smallest first, from the end of the list, from the start: starting the fork server and its
+    workers takes ~0.5 s, in which it would otherwise wait. A unit is taken by one side only: a submitted one
+    only while its future can still be cancelled. With the test kill switch (which must fire in a worker) all
+    ``n_workers`` are workers and this process waits."""
+    here = cfg.kill_after_steps is None
+    ordered = sorted(tasks, key=lambda t: -_unit_bytes(t[0]))
+    futs: list = [None] * len(ordered)
+    lock = threading.Lock()
+    bounds = {"lo": 0, "hi": len(ordered) - 1}  # next index to submit / next index this process takes
+    failure: list[BaseException] = []
+    ex = ProcessPoolExecutor(n_workers - 1 if here else n_workers, mp_context=_worker_context(),
+                             initializer=_init_worker, initargs=(cfg.check_images, cfg.kill_after_steps, cfg.limits))
+
+    def submit_all() -> None:
+        try:
+            while True:
+                with lock:
+                    i = bounds["lo"]
+                    if i > bounds["hi"]:
+                        return
+                    bounds["lo"] = i + 1
+                futs[i] = ex.submit(_pool_task, ordered[i])  # the first submit waits for the fork server
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            failure.append(exc)
+
+    results: list[FileResult] = []
+    with ex:
+        submitter = threading.Thread(target=submit_all, name="ingest-submit", daemon=True)
+        submitter.start()
+        if here:
+            state = _WorkerState(ImageChecker(cfg.check_images), KillSwitch(None), cfg.limits)
+            while True:  # before the submitter reaches them
+                with lock:
+                    i = bounds["hi"]
+                    if i < bounds["lo"]:
+                        break
+                    bounds["hi"] = i - 1
+                results.append(process_unit(*ordered[i], state=state))
+            submitter.join()
+            i = bounds["hi"]
+            while i >= 0 and not failure and futs[i].cancel():  # submitted, but no worker has it yet
+                results.append(process_unit(*ordered[i], state=state))
+                i -= 1
+        submitter.join()
+        if failure:
+            raise failure[0]
+        results += [f.result() for f in futs if f is not None and not f.cancelled()]
+    return results
+
+
 def run_ingest(cfg: IngestConfig) -> IngestSummary:
     t0 = time.perf_counter()
     image_root = os.path.abspath(os.path.expanduser(os.fspath(cfg.image_root))) if cfg.image_root else None
@@ -422,12 +476,7 @@ def run_ingest(cfg: IngestConfig) -> IngestSummary:
             state = _WorkerState(ImageChecker(cfg.check_images), KillSwitch(cfg.kill_after_steps), cfg.limits)
             results = [process_unit(*t, state=state) for t in tasks]
         else:
-            ctx = _worker_context()
-            with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(cfg.check_images, cfg.kill_after_steps, cfg.limits)) as ex:
-                # largest units first: the last ones to finish are then small, and no worker idles at the end
-                futs = [ex.submit(_pool_task, t) for t in sorted(tasks, key=lambda t: -_unit_bytes(t[0]))]
-                results = [f.result() for f in as_completed(futs)]
+            results = _run_pool(cfg, tasks, n_workers)
         order = {u.shard: i for i, u in enumerate(units)}
         results.sort(key=lambda r: order[r.shard])
         # the committed state now: what was committed before, minus removed chunks, plus this run's units

@@ -36,6 +36,35 @@ def test_rerun_changes_nothing(tmp_path):
     assert "5 unchanged" in s2.describe() and s2.warehouse_edits == s1.records_loaded
 
 
+def test_worker_processes_and_this_one_share_the_units_exactly_once(tmp_path, monkeypatch):
+    """With --workers 3 this process takes units too (the smallest, while the workers start) and the workers
+    the rest: every unit ingested exactly once, the same tables as one process, results in unit order."""
+    import editlens.ingest.main as ingest_main
+
+    ann = tmp_path / "seed" / "SEED-Data-Edit-Part1-Openimages" / "auto_editing/openimages/annotations"
+    for f in range(24):
+        write_lines(ann / f"split_{f:04d}.jsonl", [
+            {"source_image": f"source_images/{f}_{k}.jpg", "target_image": f"target_images/{f}_{k}.jpg",
+             "instruction": f"make it {f} {k}"} for k in range(1 + f % 5)])
+    write_lines(ann / "split_0099.jsonl", [{"source_image": "source_images/x.jpg", "instruction": "no target"}])
+    one = ingest(tmp_path / "seed", tmp_path / "one", workers=1)
+    here: list[str] = []
+    real = ingest_main.process_unit
+
+    def counted(unit, *args, **kw):
+        here.append(unit.source_file)
+        return real(unit, *args, **kw)
+
+    monkeypatch.setattr(ingest_main, "process_unit", counted)
+    three = ingest(tmp_path / "seed", tmp_path / "three", workers=3)
+    assert snapshot(tmp_path / "three") == snapshot(tmp_path / "one")
+    assert [f.source_file for f in three.files] == [f.source_file for f in one.files] == sorted(
+        f"auto_editing/openimages/annotations/split_{f:04d}.jsonl" for f in [*range(24), 99])
+    assert [f.status for f in three.files] == ["ingested"] * 25
+    assert (three.records_loaded, three.records_rejected) == (one.records_loaded, one.records_rejected) == (70, 1)
+    assert 1 <= len(here) == len(set(here)) < 25  # this process took some, never one twice, not all
+
+
 def test_changed_or_new_file_is_ingested_alone(tmp_path):
     facts = seed_repo(tmp_path / "seed")
     s1 = ingest(tmp_path / "seed", tmp_path / "wh", workers=1)
