@@ -101,13 +101,12 @@ def _ingest(py: str, root: Path, wh: Path, workers: int, check_images: bool) -> 
             "read": read, "accounted": acc}
 
 
-def _sha1_path(py: str) -> str:
-    """Which SHA-1 the measured ingest (this checkout) uses: the compiled batch, or hashlib (not built here)."""
-    import subprocess
+def _sha1_path() -> str:
+    """Which SHA-1 the measured ingest uses: the compiled batch, or hashlib (not built in this checkout). The
+    measured ingest runs from the checkout, which this script imports too (the repo is first on its path)."""
+    from editlens.ingest import ids
 
-    r = subprocess.run([py, "-c", "import editlens.ingest.ids as i; print(i._c_sha1 is not None)"], cwd=REPO,
-                       capture_output=True, text=True)
-    if r.stdout.strip() == "True":
+    if ids._c_sha1 is not None:
         return "the compiled batch SHA-1"
     print("warning: the compiled SHA-1 is not built in this checkout (`make install` builds it): ingest is "
           "measured with hashlib", file=sys.stderr)
@@ -129,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     counts = generate(args.out, args.files, args.per_file)
     root = args.out / REPO_NAME
-    sha1 = _sha1_path(py)
+    sha1 = _sha1_path()
     print(f"data: {root}: {counts['files']} files, {counts['records']} records, {counts['bytes'] / 2**20:.0f} MiB; "
           f"{os.cpu_count()} cores; ids hashed by {sha1}", flush=True)
     rounds = []
@@ -175,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{lo:.{digits}f}-{hi:.{digits}f}"
 
         record("ingest-part1", stage="ingest",
-               measured=f"ids hashed by {sha1}; SEED-Data-Edit Part-1 OpenImages layout ({REPO_NAME}/{ANNOTATIONS}/split_NNNN.jsonl, "
-                        f"{counts['files']} files, {counts['records']} records, {counts['bytes'] / 2**20:.0f} MiB; "
+               measured=f"ids hashed by {sha1}; SEED-Data-Edit Part-1 OpenImages layout "
+                        f"({REPO_NAME}/{ANNOTATIONS}/split_NNNN.jsonl, {counts['files']} files, {counts['records']} records, {counts['bytes'] / 2**20:.0f} MiB; "
                         f"no image files) ingested with --workers {args.workers}, against DuckDB COPY (SELECT * "
                         f"FROM read_json(...)) TO parquet of the same files with threads={args.workers} in the same "
                         f"run; {args.rounds} round(s)",
