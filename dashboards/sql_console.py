@@ -35,6 +35,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from editlens.warehouse import MART_PART_GLOB
+
 DEFAULT_ROW_LIMIT = 10_000
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -216,24 +218,30 @@ class SqlConsole:
     ) -> SqlConsole:
         folder = tempfile.mkdtemp(prefix="editlens-sql-")
         catalog = str(Path(folder) / "console.duckdb")
-        allowed = []
+        allowed, allowed_dirs = [], []
         try:
             con = duckdb.connect(catalog)
             for name, path in sorted(views.items()):
                 if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
                     raise ValueError(f"bad view name {name}")
                 p = str(Path(path).resolve())
+                if Path(p).is_dir():
+                    # a mart exported per dataset: its folder's dataset files (never a `tmp_` file being written)
+                    allowed_dirs.append(p + "/")
+                    p = str(Path(p) / MART_PART_GLOB)
+                else:
+                    allowed.append(p)
                 con.execute(
                     f"create view {name} as select * from read_parquet('{p.replace(chr(39), chr(39) * 2)}')"
                 )
-                allowed.append(p)
             con.close()
             con = duckdb.connect(catalog, read_only=True,
                                  config={"threads": int(threads), "memory_limit": str(memory_limit)})
-            if allowed:
-                con.execute(
-                    "set allowed_paths = [" + ", ".join("'" + p.replace("'", "''") + "'" for p in allowed) + "]"
-                )
+            for setting, paths in (("allowed_paths", allowed), ("allowed_directories", allowed_dirs)):
+                if paths:
+                    con.execute(
+                        f"set {setting} = [" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+                    )
             con.execute("set enable_external_access = false")
             con.execute("set autoinstall_known_extensions = false")
             con.execute("set autoload_known_extensions = false")

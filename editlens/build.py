@@ -104,10 +104,11 @@ def check_warehouse(wh: Warehouse) -> None:
 
 
 def remove_stale_exports(wh: Warehouse) -> int:
-    """Delete `tmp_*.parquet` left in DIR/marts by an export that was killed mid-write."""
+    """Delete `tmp_*.parquet` left in DIR/marts (or in a mart's per-dataset folder) by an export that was killed
+    mid-write."""
     n = 0
     if wh.marts_dir.is_dir():
-        for p in wh.marts_dir.glob("tmp_*.parquet"):
+        for p in [*wh.marts_dir.glob("tmp_*.parquet"), *wh.marts_dir.glob("*.parquet/tmp_*.parquet")]:
             p.unlink(missing_ok=True)
             n += 1
     return n

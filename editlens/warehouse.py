@@ -2,7 +2,9 @@
 
     DIR/parquet/<table>/<shard>.parquet   job outputs (ingest, embed)
     DIR/editlens.duckdb                   the database dbt builds
-    DIR/marts/<mart>.parquet              marts exported for lock-free readers (dashboards)
+    DIR/marts/<mart>.parquet              marts exported for lock-free readers (dashboards): one file, or for
+                                          the per-edit marts a folder of one file per dataset
+                                          (``dataset-<url-encoded name>.parquet``; see `mart_source`)
 
 Writers never leave a half-written file under a name a reader would take: every Parquet file is written to a
 hidden temporary name in the same folder (``.<name>.<random>.tmp``: it must not end in ``.parquet``, since
@@ -37,6 +39,9 @@ class WarehouseBusy(UnusableInput):
 
 DEFAULT_DIR = "warehouse"
 
+# the files of a mart exported per dataset (macros/export_marts.sql)
+MART_PART_GLOB = "dataset-*.parquet"
+
 
 def default_warehouse_dir() -> Path:
     return Path(os.environ.get(ENV_VAR) or DEFAULT_DIR)
@@ -64,6 +69,31 @@ class Warehouse:
     @property
     def marts_dir(self) -> Path:
         return self.root / "marts"
+
+    def mart_path(self, name: str) -> Path:
+        """``DIR/marts/<name>.parquet``: a file, or a folder of per-dataset files (the per-edit marts, so that a
+        build rewrites only the datasets it changed)."""
+        return self.marts_dir / f"{name}.parquet"
+
+    def has_mart(self, name: str) -> bool:
+        return self.mart_source(name) is not None
+
+    def mart_source(self, name: str) -> str | None:
+        """What to pass to DuckDB's ``read_parquet`` for an exported mart (None when it is not there): the file,
+        or the folder's ``dataset-*.parquet`` files (never a ``tmp_`` file an export is writing)."""
+        p = self.mart_path(name)
+        if p.is_file():
+            return str(p)
+        if p.is_dir() and any(p.glob(MART_PART_GLOB)):
+            return str(p / MART_PART_GLOB)
+        return None
+
+    def mart_files(self, name: str) -> list[Path]:
+        """The files an exported mart reads from (empty when it is not there)."""
+        p = self.mart_path(name)
+        if p.is_file():
+            return [p]
+        return sorted(p.glob(MART_PART_GLOB)) if p.is_dir() else []
 
     def table_dir(self, table: str) -> Path:
         return self.parquet_dir / table

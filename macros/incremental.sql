@@ -483,6 +483,14 @@
         insert into {{ incremental_state_table() }} values
             ('{{ model.name }}#scope@{{ invocation_id }}', 'where', '{{ scope | replace("'", "''") }}');
         {%- endif %}
+        {%- set export_by = model.config.get('meta', {}).get('export', {}).get('by') %}
+        {%- if export_by %}
+        {#- the per-dataset export files the rows this run wrote belong to (macros/export_marts.sql), kept until
+            the export has written them -#}
+        insert into {{ incremental_state_table() }}
+        select distinct '{{ model.name }}#unexported', {{ export_file_name(export_by) }}, '' from {{ this }}
+        {%- if scope is not none %} where {{ scope }}{% endif %};
+        {%- endif %}
         {%- if 'recheck' in model.config.get('meta', {}).get('partition', {}) %}
         drop table if exists {{ recheck_relation() }};
         {%- endif %}

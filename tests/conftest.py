@@ -110,6 +110,10 @@ def copy_marts(src: Path, dst: Path, omit: tuple[str, ...] = ()) -> Path:
 
     (dst / "marts").mkdir(parents=True, exist_ok=True)
     for p in sorted((src / "marts").glob("*.parquet")):
-        if p.stem not in omit:
+        if p.stem in omit:
+            continue
+        if p.is_dir():  # a mart exported per dataset
+            shutil.copytree(p, dst / "marts" / p.name, dirs_exist_ok=True)
+        else:
             shutil.copy(p, dst / "marts" / p.name)
     return dst

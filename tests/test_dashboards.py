@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import copy_marts
 from editlens.contract.errors import UnusableInput
 from editlens.dashboards import data
+from editlens.warehouse import Warehouse
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
 
@@ -398,13 +399,14 @@ def test_rebuilt_mart_is_picked_up_without_restart(tmp_path, wh, marts):
     copy_marts(wh, tmp_path)
     m = data.Marts.open(tmp_path)
     assert data.totals(m)["n_edits"] == len(marts["edits"])
-    # a rebuild replaces the exports atomically (here: a build that kept part2 only): the next read sees it
-    d = tmp_path / "marts"
+    # a rebuild replaces the exports atomically, file by file (here: a build that kept part2 only; edits is one
+    # file per dataset): the next read sees it
+    wh_ = Warehouse.at(tmp_path)
+    assert len(wh_.mart_files("edits")) == marts["edits"]["dataset"].nunique()
     for name in ("edits", "dataset_scorecard"):
-        duckdb.sql(
-            f"copy (select * from '{d}/{name}.parquet' where part = 'part2') to '{d}/tmp_{name}.parquet'"
-        )
-        (d / f"tmp_{name}.parquet").replace(d / f"{name}.parquet")
+        for f in wh_.mart_files(name):
+            duckdb.sql(f"copy (select * from '{f}' where part = 'part2') to '{f.parent}/tmp_{f.name}'")
+            (f.parent / f"tmp_{f.name}").replace(f)
     n2 = int((marts["edits"]["part"] == "part2").sum())
     assert 0 < n2 < len(marts["edits"]) and data.totals(m)["n_edits"] == n2
     e2 = marts["edits"][marts["edits"]["part"] == "part2"]
@@ -543,6 +545,22 @@ def test_export_in_progress_is_ignored(tmp_path, wh, marts):
     con = data.sql_console(m)
     assert "tmp_edits" not in con.tables()
     assert con.run("select count(*) as n from edits").frame["n"].iloc[0] == len(marts["edits"])
+
+
+def test_a_per_dataset_file_being_written_is_ignored(tmp_path, wh, marts):
+    """The per-edit marts are folders of per-dataset files; the export writes `tmp_dataset-<name>.parquet` in the
+    folder first: the pages, the SQL console and the policy check never read it."""
+    from editlens.export.select import connect_marts
+
+    copy_marts(wh, tmp_path)
+    folder = tmp_path / "marts" / "edits.parquet"
+    assert folder.is_dir() and len(list(folder.glob("dataset-*.parquet"))) == marts["edits"]["dataset"].nunique()
+    (folder / "tmp_dataset-seed-data-edit.parquet").write_bytes(b"PAR1 half written")
+    m = data.Marts.open(tmp_path)
+    assert m.has("edits") and "edits" in m.console_views()
+    assert m.query("select count(*) as n from edits")["n"].iloc[0] == len(marts["edits"])
+    assert data.sql_console(m).run("select count(*) as n from edits").frame["n"].iloc[0] == len(marts["edits"])
+    assert connect_marts(tmp_path / "marts").sql("select count(*) from edits").fetchone()[0] == len(marts["edits"])
 
 
 def test_marts_of_another_shape_give_a_message_not_a_crash(tmp_path, monkeypatch, wh):

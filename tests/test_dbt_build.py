@@ -70,8 +70,16 @@ def test_every_mart_is_exported_whole(built):
     marts = built["root"] / "marts"
     assert sorted(p.stem for p in marts.glob("*.parquet")) == sorted(MARTS)
     con = built["con"]
+    wh = Warehouse.at(built["root"])
     for m in MARTS:
-        assert pq.read_metadata(marts / f"{m}.parquet").num_rows == con.sql(f"select count(*) from {m}").fetchone()[0]
+        files = wh.mart_files(m)
+        # the per-edit marts: one file per dataset, each holding that dataset's rows only
+        assert (marts / f"{m}.parquet").is_dir() == (m in ("edits", "edit_map", "edit_quality_flags")), m
+        assert sum(pq.read_metadata(f).num_rows for f in files) == con.sql(f"select count(*) from {m}").fetchone()[0]
+        if (marts / f"{m}.parquet").is_dir():
+            by = dict(con.sql(f"select dataset, count(*) from {m} group by all").fetchall())
+            assert {f.name: pq.read_metadata(f).num_rows for f in files} == {
+                f"dataset-{d}.parquet": n for d, n in by.items()}, m
 
 
 def test_image_locations_and_thresholds_in_force_are_the_dashboards_inputs(built, repo_root):
@@ -248,5 +256,5 @@ def test_a_build_that_spills_to_disk_completes(tmp_path, monkeypatch):
     root = tmp_path / "wh"
     make_synthetic_warehouse(root, n_edits=200_000, seed=3, index=False)
     assert build(BuildConfig(warehouse=Warehouse.at(root), duckdb_memory="500MB", dbt_args=["--quiet"])) == 0
-    n = pq.read_metadata(root / "marts" / "edits.parquet").num_rows
+    n = sum(pq.read_metadata(f).num_rows for f in Warehouse.at(root).mart_files("edits"))
     assert n == 200_000

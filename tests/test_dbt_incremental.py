@@ -46,6 +46,27 @@ def mart_checksums(db) -> dict[str, tuple[int, int]]:
         con.close()
 
 
+def exported_checksums(root) -> dict[str, tuple[int, int]]:
+    """table_checksum of every exported mart, read from DIR/marts as a reader would."""
+    wh = Warehouse.at(root)
+    con = duckdb.connect()
+    try:
+        for p in sorted(wh.marts_dir.glob("*.parquet")):
+            src = wh.mart_source(p.stem)
+            if src is not None:
+                con.execute(f"create view \"{p.stem}\" as select * from read_parquet('{src}')")
+        views = [r[0] for r in con.sql("select view_name from duckdb_views() where not internal").fetchall()]
+        return {v: table_checksum(con, v) for v in views}
+    finally:
+        con.close()
+
+
+def export_files(root) -> dict[str, int]:
+    """Every file under DIR/marts (a per-dataset mart's files as `<mart>.parquet/<file>`) and its mtime."""
+    marts = Warehouse.at(root).marts_dir
+    return {str(p.relative_to(marts)): p.stat().st_mtime_ns for p in marts.rglob("*.parquet") if p.is_file()}
+
+
 def share_images_with_old_datasets(root):
     """Make the added dataset's source images meet the others': 4 reuse an old source content (cross-dataset
     overlaps), 4 get a pHash 1 bit from an old source's (near duplicates new against old), and 2 pairs of its own
@@ -90,7 +111,7 @@ def warehouses(tmp_path_factory):
     added.rename(held)
     assert run_build(Warehouse.at(inc), ["--quiet"]) == 0
     before = mart_checksums(inc / "editlens.duckdb")
-    exported = {p.name: p.stat().st_mtime_ns for p in (inc / "marts").glob("*.parquet")}
+    exported = export_files(inc)
     held.rename(added)
     assert run_build(Warehouse.at(inc), ["--quiet"]) == 0
     assert run_build(Warehouse.at(full), ["--quiet"]) == 0
@@ -202,20 +223,38 @@ def test_the_incremental_run_tested_the_rows_it_wrote(warehouses):
 
 def test_the_export_keeps_the_marts_the_run_left_as_they_were(warehouses):
     """image_locations (the images did not change) keeps its file; the marts the added dataset changed are
-    written again; every exported file equals its table."""
-    now = {p.name: p.stat().st_mtime_ns for p in (warehouses["inc"] / "marts").glob("*.parquet")}
+    written again, and of the per-dataset marts only the added dataset's file (edit_quality_flags also rewrites
+    the datasets whose cross-dataset flags it rechecked); every exported mart equals its table and the full
+    rebuild's export."""
+    now = export_files(warehouses["inc"])
     before = warehouses["exported"]
     assert now["image_locations.parquet"] == before["image_locations.parquet"]
-    for mart in ("edits.parquet", "edit_map.parquet", "bias_slices.parquet", "edit_quality_flags.parquet"):
-        assert now[mart] != before[mart], mart
+    assert now["bias_slices.parquet"] != before["bias_slices.parquet"]
+    old_datasets = ("seed-data-edit", "instructpix2pix", "magicbrush")
+    for mart in ("edits", "edit_map", "edit_quality_flags"):
+        assert f"{mart}.parquet/dataset-hq-edit.parquet" not in before, mart
+        assert f"{mart}.parquet/dataset-hq-edit.parquet" in now, mart
+        assert {f for f in now if f.startswith(f"{mart}.parquet/")} == {
+            f"{mart}.parquet/dataset-{d}.parquet" for d in (*old_datasets, "hq-edit")}
+    for mart in ("edits", "edit_map"):
+        for d in old_datasets:
+            f = f"{mart}.parquet/dataset-{d}.parquet"
+            assert now[f] == before[f], f
     con = duckdb.connect(str(warehouses["inc"] / "editlens.duckdb"), read_only=True)
     try:
-        for name in now:
+        for name in {f.split("/")[0] for f in now}:
             table = name.removesuffix(".parquet")
             got = con.sql(f"select count(*) from read_parquet('{warehouses['inc']}/marts/{name}')").fetchone()[0]
             assert got == con.sql(f'select count(*) from "{table}"').fetchone()[0], table
+        per_dataset = con.sql("select dataset, count(*) from edits group by all").fetchall()
     finally:
         con.close()
+    for dataset, n in per_dataset:
+        f = warehouses["inc"] / "marts" / "edits.parquet" / f"dataset-{dataset}.parquet"
+        assert duckdb.sql(f"select count(*), min(dataset), max(dataset) from '{f}'").fetchone() == (n, dataset, dataset)
+    inc, full = exported_checksums(warehouses["inc"]), exported_checksums(warehouses["full"])
+    assert len(inc) == 23 and sorted(inc) == sorted(full)
+    assert {m: inc[m] for m in inc if inc[m] != full[m]} == {}
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +322,9 @@ def changed(warehouses, tmp_path_factory):
                                         " where not contains(model, '#')").fetchall()]
         con.close()
         out[step] = {"got": {**mart_checksums(inc / "editlens.duckdb"), **mart_checksums_of(inc, models)},
-                     "want": {**mart_checksums(full / "editlens.duckdb"), **mart_checksums_of(full, models)}}
+                     "want": {**mart_checksums(full / "editlens.duckdb"), **mart_checksums_of(full, models)},
+                     "exported": exported_checksums(inc), "exported_full": exported_checksums(full),
+                     "files": export_files(inc)}
     return out
 
 
@@ -292,3 +333,14 @@ def test_a_changed_or_removed_dataset_gives_the_marts_of_a_full_rebuild(changed,
     got, want = changed[step]["got"], changed[step]["want"]
     assert sorted(got) == sorted(want)
     assert {m: got[m] for m in got if got[m] != want[m]} == {}
+
+
+@pytest.mark.parametrize("step", ["changed", "removed"])
+def test_a_changed_or_removed_dataset_gives_the_exported_marts_of_a_full_rebuild(changed, step):
+    """Read from DIR/marts, every mart equals the full rebuild's; a removed dataset leaves no file behind."""
+    got, want = changed[step]["exported"], changed[step]["exported_full"]
+    assert len(got) == 23 and sorted(got) == sorted(want)
+    assert {m: got[m] for m in got if got[m] != want[m]} == {}
+    hq = {f for f in changed[step]["files"] if f.endswith("/dataset-hq-edit.parquet")}
+    assert hq == (set() if step == "removed" else {f"{m}.parquet/dataset-hq-edit.parquet"
+                                                  for m in ("edits", "edit_map", "edit_quality_flags")})

@@ -13,6 +13,26 @@ def test_paths_follow_the_contract(tmp_path):
     assert not wh.has_table("edits")
 
 
+def test_an_exported_mart_is_read_from_its_file_or_its_per_dataset_files(tmp_path):
+    import duckdb
+
+    wh = Warehouse.at(tmp_path / "wh")
+    wh.marts_dir.mkdir(parents=True)
+    assert wh.mart_source("edits") is None and not wh.has_mart("edits") and wh.mart_files("edits") == []
+    pq.write_table(pa.table({"dataset": ["a"]}), wh.mart_path("bias_slices"))
+    assert wh.mart_source("bias_slices") == str(wh.mart_path("bias_slices"))
+    assert wh.mart_files("bias_slices") == [wh.mart_path("bias_slices")]
+    folder = wh.mart_path("edits")
+    folder.mkdir()
+    assert wh.mart_source("edits") is None  # an emptied folder (an export about to write it whole)
+    for d in ("seed-data-edit", "hq-edit"):
+        pq.write_table(pa.table({"dataset": [d, d]}), folder / f"dataset-{d}.parquet")
+    (folder / "tmp_dataset-hq-edit.parquet").write_bytes(b"PAR1 half written")
+    assert [p.name for p in wh.mart_files("edits")] == ["dataset-hq-edit.parquet", "dataset-seed-data-edit.parquet"]
+    got = duckdb.sql(f"select dataset, count(*) from read_parquet('{wh.mart_source('edits')}') group by all order by 1")
+    assert got.fetchall() == [("hq-edit", 2), ("seed-data-edit", 2)]
+
+
 def test_env_var_sets_default(tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "from-env"))
     assert Warehouse.at().root == (tmp_path / "from-env").resolve()

@@ -124,10 +124,18 @@ class Marts:
         return Warehouse(self.root).marts_dir
 
     def path(self, name: str) -> Path:
-        return self.marts_dir / f"{name}.parquet"
+        return Warehouse(self.root).mart_path(name)
+
+    def source(self, name: str) -> str | None:
+        """The ``read_parquet`` argument of an exported mart: its file, or its per-dataset files."""
+        return Warehouse(self.root).mart_source(name)
 
     def has(self, name: str) -> bool:
-        return self.path(name).is_file()
+        return self.source(name) is not None
+
+    def files(self, name: str) -> list[Path]:
+        """The Parquet files of an exported mart: one, or one per dataset."""
+        return Warehouse(self.root).mart_files(name)
 
     def available(self) -> list[str]:
         return [m for m in MARTS if self.has(m)]
@@ -155,12 +163,14 @@ class Marts:
     def version(self) -> tuple:
         """Changes whenever a mart is rebuilt: part of every cache key."""
         out = []
+        wh = Warehouse(self.root)
         for p in sorted({*(self.path(m) for m in MARTS), *self.console_views().values()}):
-            try:
-                s = p.stat()
-                out.append((p.name, s.st_mtime_ns, s.st_size))
-            except FileNotFoundError:
-                pass
+            for f in wh.mart_files(p.name.removesuffix(".parquet")):
+                try:
+                    s = f.stat()
+                    out.append((f"{p.name}/{f.name}", s.st_mtime_ns, s.st_size))
+                except FileNotFoundError:
+                    pass
         return tuple(out)
 
     # -- queries --
@@ -172,10 +182,9 @@ class Marts:
             if c.views_for == version:
                 return
             for m in MARTS:
-                if self.has(m):
-                    c.con.execute(
-                        f"create or replace view {m} as select * from read_parquet({sql_str(str(self.path(m)))})"
-                    )
+                src = self.source(m)
+                if src is not None:
+                    c.con.execute(f"create or replace view {m} as select * from read_parquet({sql_str(src)})")
                 else:
                     c.con.execute(f"drop view if exists {m}")
             c.views_for = version

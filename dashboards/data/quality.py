@@ -54,7 +54,7 @@ def score_range(m: Marts, col: str) -> tuple[float, float]:
         return min(r[0] for r in rs), max(r[1] for r in rs)
     if col not in score_columns(m):
         raise ValueError(f"unknown score column {col}")
-    stats = _parquet_min_max(str(m.path("edits")), m.version(), col)
+    stats = _parquet_min_max(tuple(str(f) for f in m.files("edits")), m.version(), col)
     if stats is not None:  # from the Parquet footer's row-group statistics: no scan
         lo, hi = stats
     else:
@@ -64,24 +64,27 @@ def score_range(m: Marts, col: str) -> tuple[float, float]:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _parquet_min_max(path: str, version: tuple, col: str) -> tuple[float, float] | None:
+def _parquet_min_max(paths: tuple[str, ...], version: tuple, col: str) -> tuple[float, float] | None:
     import math
 
     import pyarrow.parquet as pq
 
     try:
-        md = pq.ParquetFile(path).metadata
-        i = md.schema.to_arrow_schema().get_field_index(col)
-        if i < 0:
-            return None
         lo, hi = math.inf, -math.inf
-        for g in range(md.num_row_groups):
-            st_ = md.row_group(g).column(i).statistics
-            if st_ is None or not st_.has_min_max:
-                if md.row_group(g).num_rows and (st_ is None or st_.null_count != md.row_group(g).num_rows):
-                    return None  # a row group without statistics: scan instead
-                continue
-            lo, hi = min(lo, float(st_.min)), max(hi, float(st_.max))
+        for path in paths:
+            md = pq.ParquetFile(path).metadata
+            i = md.schema.to_arrow_schema().get_field_index(col)
+            if i < 0:
+                return None
+            for g in range(md.num_row_groups):
+                st_ = md.row_group(g).column(i).statistics
+                if st_ is None or not st_.has_min_max:
+                    if md.row_group(g).num_rows and (st_ is None or st_.null_count != md.row_group(g).num_rows):
+                        return None  # a row group without statistics: scan instead
+                    continue
+                lo, hi = min(lo, float(st_.min)), max(hi, float(st_.max))
+        if not paths:
+            return None
         return (lo, hi) if lo <= hi else (0.0, 1.0)
     except (OSError, ValueError, TypeError, KeyError):
         return None

@@ -106,10 +106,6 @@ class _RowIndex:
             return None
         return [(self.files[int(f)], int(r)) for f, r in zip(self.file_idx[pos], self.rows[pos])]
 
-    def lookup(self, ids: Sequence[str]) -> list[int] | None:
-        loc = self.locate(ids)
-        return None if loc is None else [r for _, r in loc]
-
 
 _INDEXED = {"edits": "edit_id", "image_locations": "image_id"}
 
@@ -121,7 +117,7 @@ def _row_index_cached(root: str, version: tuple, table: str = "edits") -> _RowIn
     mm = Marts(Path(root))
     if not mm.has(table):
         return None
-    files = [str(mm.path(table))]
+    files = [str(f) for f in mm.files(table)]  # one file, or one per dataset
     key = _INDEXED[table]
     lst = "[" + ", ".join(sql_str(f) for f in files) + "]"
     # sorted and numbered by DuckDB, handed over as numeric arrays: building it holds the GIL only for moments,

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from editlens.export.policy import RULES, Policy, PolicyError
+from editlens.warehouse import Warehouse
 
 SCORE_ID_COLUMNS = ("edit_id", "model_key", "model_name", "pretrained", "preprocess", "null_reason")
 
@@ -154,9 +155,9 @@ def connect_marts(marts_dir: str | Path) -> duckdb.DuckDBPyConnection:
     marts_dir = Path(marts_dir)
     con = duckdb.connect()
     for name in MART_VIEWS:
-        p = marts_dir / f"{name}.parquet"
-        if p.is_file():
-            con.execute(f"create view {name} as select * from read_parquet('{str(p).replace(chr(39), chr(39) * 2)}')")
+        src = Warehouse(marts_dir.parent).mart_source(name)
+        if src is not None:
+            con.execute(f"create view {name} as select * from read_parquet('{src.replace(chr(39), chr(39) * 2)}')")
     e_cols = set(_columns(con, "edits"))
     scores = [c for c in SCHEMAS["edit_scores"].names if c not in SCORE_ID_COLUMNS and c in e_cols]
     con.execute(f"""create view stg_editlens__edit_scores as

@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='sync_all_columns',
-    meta={'partition': {
+    meta={'export': {'by': 'dataset'}, 'partition': {
         'input': 'stg_editlens__edits', 'by': 'dataset', 'column': 'dataset',
         'also': [{'state': 'edits'}],
         'global': [{'input': 'files:edit_projections'}],

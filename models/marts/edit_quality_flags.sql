@@ -7,7 +7,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='sync_all_columns',
-    meta={'partition': {
+    meta={'export': {'by': 'dataset'}, 'partition': {
         'input': 'stg_editlens__edits', 'by': 'dataset', 'key': 'edit_id',
         'also': [{'state': 'edits'}, {'state': 'int_exact_duplicate_pairs'}, {'state': 'int_demographic_mentions'},
                  {'state': 'int_safety_mentions'}, {'state': 'edit_labels'}, {'state': 'int_edit_image_safety'},

@@ -7,7 +7,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='sync_all_columns',
-    meta={'partition': {
+    meta={'export': {'by': 'dataset'}, 'partition': {
         'input': 'stg_editlens__edits', 'by': 'dataset', 'key': 'edit_id',
         'also': [
             {'input': 'int_image_facts_by_dataset', 'by': 'dataset',
