@@ -32,7 +32,7 @@
                 {%- set path = marts_dir ~ "/" ~ node.alias ~ ".parquet" -%}
                 {%- set by = node.config.get('meta', {}).get('export', {}).get('by') -%}
                 {%- set state = none -%}
-                {%- if node.config.get('materialized') == 'incremental' -%}
+                {%- if node.config.get('materialized') == 'incremental' and not by -%}
                     {%- set state = run_query("select coalesce(md5(string_agg(part || '=' || fingerprint, '|' order by part)), '')"
                         ~ " from " ~ incremental_state_table() ~ " where model = '" ~ node.name ~ "'").rows[0][0] -%}
                 {%- endif -%}
@@ -108,7 +108,8 @@
             {%- do n.update({'kept': n['kept'] + 1}) -%}
         {%- endif -%}
     {%- endfor -%}
-    {#- marks of datasets the mart no longer has -#}
-    {%- do run_query("delete from " ~ incremental_state_table() ~ " where model = '" ~ node.name ~ "#unexported'") -%}
+    {#- marks of datasets the mart no longer has, and the whole-file record of the layout before -#}
+    {%- do run_query("delete from " ~ incremental_state_table() ~ " where model in ('" ~ node.name ~ "#unexported', '"
+        ~ node.name ~ "#exported')") -%}
     {{- return([n['written'], n['kept']]) -}}
 {%- endmacro %}

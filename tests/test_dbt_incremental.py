@@ -344,3 +344,27 @@ def test_a_changed_or_removed_dataset_gives_the_exported_marts_of_a_full_rebuild
     hq = {f for f in changed[step]["files"] if f.endswith("/dataset-hq-edit.parquet")}
     assert hq == (set() if step == "removed" else {f"{m}.parquet/dataset-hq-edit.parquet"
                                                   for m in ("edits", "edit_map", "edit_quality_flags")})
+
+
+def test_the_export_replaces_an_older_layout_and_files_it_did_not_write(warehouses, tmp_path):
+    """A build over marts exported by an older build (edits as one file) or holding a file no dataset has (a
+    removed dataset's, say) writes those marts' folders whole: the exported marts equal the full rebuild's."""
+    root = tmp_path / "wh"
+    shutil.copytree(warehouses["inc"], root)
+    marts = root / "marts"
+    edits = marts / "edits.parquet"
+    shutil.rmtree(edits)
+    con = duckdb.connect(str(root / "editlens.duckdb"), read_only=True)
+    con.execute(f"copy (select * from edits) to '{edits}' (format parquet)")
+    con.close()
+    stray = marts / "edit_map.parquet" / "dataset-gone.parquet"
+    shutil.copy(marts / "edit_map.parquet" / "dataset-magicbrush.parquet", stray)
+    assert run_build(Warehouse.at(root), ["--quiet"]) == 0
+    files = export_files(root)
+    datasets = {"seed-data-edit", "instructpix2pix", "magicbrush", "hq-edit"}
+    for mart in ("edits", "edit_map"):
+        assert {f for f in files if f.startswith(f"{mart}.parquet")} == {
+            f"{mart}.parquet/dataset-{d}.parquet" for d in datasets}, mart
+    assert not stray.exists()
+    got, want = exported_checksums(root), exported_checksums(warehouses["full"])
+    assert sorted(got) == sorted(want) and {m: got[m] for m in got if got[m] != want[m]} == {}
