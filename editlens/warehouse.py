@@ -81,12 +81,10 @@ class Warehouse:
     def mart_source(self, name: str) -> str | None:
         """What to pass to DuckDB's ``read_parquet`` for an exported mart (None when it is not there): the file,
         or the folder's ``dataset-*.parquet`` files (never a ``tmp_`` file an export is writing)."""
+        if not self.mart_files(name):
+            return None
         p = self.mart_path(name)
-        if p.is_file():
-            return str(p)
-        if p.is_dir() and any(p.glob(MART_PART_GLOB)):
-            return str(p / MART_PART_GLOB)
-        return None
+        return str(p) if p.is_file() else str(p / MART_PART_GLOB)
 
     def mart_files(self, name: str) -> list[Path]:
         """The files an exported mart reads from (empty when it is not there)."""

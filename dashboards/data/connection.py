@@ -131,7 +131,7 @@ class Marts:
         return Warehouse(self.root).mart_source(name)
 
     def has(self, name: str) -> bool:
-        return self.source(name) is not None
+        return Warehouse(self.root).has_mart(name)
 
     def files(self, name: str) -> list[Path]:
         """The Parquet files of an exported mart: one, or one per dataset."""
@@ -163,12 +163,11 @@ class Marts:
     def version(self) -> tuple:
         """Changes whenever a mart is rebuilt: part of every cache key."""
         out = []
-        wh = Warehouse(self.root)
-        for p in sorted({*(self.path(m) for m in MARTS), *self.console_views().values()}):
-            for f in wh.mart_files(p.name.removesuffix(".parquet")):
+        for name in sorted({*MARTS, *self.console_views()}):
+            for f in self.files(name):  # one file, or one per dataset
                 try:
                     s = f.stat()
-                    out.append((f"{p.name}/{f.name}", s.st_mtime_ns, s.st_size))
+                    out.append((str(f.relative_to(self.marts_dir)), s.st_mtime_ns, s.st_size))
                 except FileNotFoundError:
                     pass
         return tuple(out)

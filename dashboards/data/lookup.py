@@ -56,7 +56,7 @@ def rows_by_id(m: Marts, ids: Sequence[str], cols: Sequence[str]) -> pd.DataFram
                      where file_row_number in ({", ".join(str(int(r)) for r in sorted(rows))})""")
             for f, rows in sorted(by_file.items())
         ]
-        df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        df = pd.concat(frames, ignore_index=True)
         if len(df) != len(loc) or not set(df["edit_id"]) <= set(ids):
             df = None  # the mart was replaced between the two steps: look the ids up directly
     if df is None:

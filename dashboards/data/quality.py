@@ -69,6 +69,8 @@ def _parquet_min_max(paths: tuple[str, ...], version: tuple, col: str) -> tuple[
 
     import pyarrow.parquet as pq
 
+    if not paths:
+        return None
     try:
         lo, hi = math.inf, -math.inf
         for path in paths:
@@ -83,8 +85,6 @@ def _parquet_min_max(paths: tuple[str, ...], version: tuple, col: str) -> tuple[
                         return None  # a row group without statistics: scan instead
                     continue
                 lo, hi = min(lo, float(st_.min)), max(hi, float(st_.max))
-        if not paths:
-            return None
         return (lo, hi) if lo <= hi else (0.0, 1.0)
     except (OSError, ValueError, TypeError, KeyError):
         return None
