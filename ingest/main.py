@@ -14,7 +14,7 @@ import datetime as dt
 import gc
 import multiprocessing as mp
 import os
-import threading
+import sys
 import time
 import traceback
 import uuid
@@ -214,10 +214,24 @@ def _keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 256
         pass
 
 
+class _NoPandas:
+    """An import finder that has no pandas: ``import pandas`` raises ModuleNotFoundError."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"an ingest worker does not import {name}", name=name)
+        return None
+
+
 def _init_worker(check_images: bool, kill_after_steps: int | None,
                  limits: IngestLimits = DEFAULT_INGEST_LIMITS) -> None:
+    """A worker process: its memory tuning, its state, and no pandas. pyarrow imports pandas on its first
+    conversion (even of a numpy array) when pandas is installed, ~0.2 s CPU per worker; no reader uses it, so a
+    worker that has not imported it yet never does (pyarrow then takes it as not installed)."""
     global _STATE
     _keep_freed_memory()
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas())
     _STATE = _WorkerState(ImageChecker(check_images), KillSwitch(kill_after_steps), limits)
 
 
@@ -368,9 +382,13 @@ def _input_bytes(units: list[Unit]) -> int:
 
 
 def _worker_context():
-    """Worker processes come from a fork server that imported this module once (and pyarrow's pandas, which
-    its first conversion imports): each worker is a fork of a single-threaded process, not a fresh
-    interpreter importing everything again (~0.4 s CPU per worker)."""
+    """On Linux the workers are forks of this process, started from its main thread when the pool takes its
+    first task, before any thread of the pool runs: everything is imported already, so a worker starts in
+    milliseconds and shares this process's pages. Elsewhere (fork is unsafe on macOS, absent on Windows) they
+    come from a fork server that imported this module once (and pyarrow's pandas, which its first conversion
+    imports), not from fresh interpreters importing everything again (~0.4 s CPU per worker)."""
+    if sys.platform.startswith("linux"):
+        return mp.get_context("fork")
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["editlens.ingest.main", "pandas"])
     return ctx
@@ -383,56 +401,13 @@ def _pool_task(args) -> FileResult:
 # ---- distributor -------------------------------------------------------------------------------------------------
 
 def _run_pool(cfg: IngestConfig, tasks: list[tuple], n_workers: int) -> list[FileResult]:
-    """Run the tasks in ``n_workers`` processes: this one and ``n_workers - 1`` workers. The workers take the
-    largest units first (the last ones to finish are then small, and no process idles at the end); this process
-    takes the smallest first, from the end of the list, from the start: starting the fork server and its
-    workers takes ~0.5 s, in which it would otherwise wait. A unit is taken by one side only: a submitted one
-    only while its future can still be cancelled. With the test kill switch (which must fire in a worker) all
-    ``n_workers`` are workers and this process waits."""
-    here = cfg.kill_after_steps is None
+    """Run the tasks in ``n_workers`` worker processes, the largest units first (the last ones to finish are then
+    small, and no worker idles at the end); this process waits. Each worker is then a single-threaded process
+    doing nothing but units (this process runs the pool's threads)."""
     ordered = sorted(tasks, key=lambda t: -_unit_bytes(t[0]))
-    futs: list = [None] * len(ordered)
-    lock = threading.Lock()
-    bounds = {"lo": 0, "hi": len(ordered) - 1}  # next index to submit / next index this process takes
-    failure: list[BaseException] = []
-    ex = ProcessPoolExecutor(n_workers - 1 if here else n_workers, mp_context=_worker_context(),
-                             initializer=_init_worker, initargs=(cfg.check_images, cfg.kill_after_steps, cfg.limits))
-
-    def submit_all() -> None:
-        try:
-            while True:
-                with lock:
-                    i = bounds["lo"]
-                    if i > bounds["hi"]:
-                        return
-                    bounds["lo"] = i + 1
-                futs[i] = ex.submit(_pool_task, ordered[i])  # the first submit waits for the fork server
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-            failure.append(exc)
-
-    results: list[FileResult] = []
-    with ex:
-        submitter = threading.Thread(target=submit_all, name="ingest-submit", daemon=True)
-        submitter.start()
-        if here:
-            state = _WorkerState(ImageChecker(cfg.check_images), KillSwitch(None), cfg.limits)
-            while True:  # before the submitter reaches them
-                with lock:
-                    i = bounds["hi"]
-                    if i < bounds["lo"]:
-                        break
-                    bounds["hi"] = i - 1
-                results.append(process_unit(*ordered[i], state=state))
-            submitter.join()
-            i = bounds["hi"]
-            while i >= 0 and not failure and futs[i].cancel():  # submitted, but no worker has it yet
-                results.append(process_unit(*ordered[i], state=state))
-                i -= 1
-        submitter.join()
-        if failure:
-            raise failure[0]
-        results += [f.result() for f in futs if f is not None and not f.cancelled()]
-    return results
+    with ProcessPoolExecutor(n_workers, mp_context=_worker_context(), initializer=_init_worker,
+                             initargs=(cfg.check_images, cfg.kill_after_steps, cfg.limits)) as ex:
+        return list(ex.map(_pool_task, ordered))
 
 
 def run_ingest(cfg: IngestConfig) -> IngestSummary:
