@@ -137,8 +137,9 @@ def generate(out: Path, scale: float = 1.0, seed: int = 0) -> dict:
 
 class TreeRss:
     """Sample the summed RSS of a process and all its descendants (Linux /proc) every ``interval`` s, and keep
-    each one's last seen CPU time (user + sys) in ``cpu``: ingest's workers are children of a fork server the
-    command never waits for, so the command's rusage misses them (here their last < ``interval`` s is missed)."""
+    each one's last seen CPU time (user + sys) in ``cpu``: off Linux ingest's workers are children of a fork
+    server the command never waits for, so the command's rusage misses them (here their last < ``interval`` s is
+    missed)."""
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         self.pid, self.interval, self.peak = pid, interval, 0

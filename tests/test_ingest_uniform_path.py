@@ -1,14 +1,18 @@
 """The whole-file fast path of the plain Part-1 shape (``seed._map_uniform``: values cut out of the file's bytes,
 no per-line parse) gives the same tables as the per-record path (the same reader with the fast path off), on
 clean files it takes and on near misses it must refuse; and a Part-1 folder in the dataset's layout with some
-bad records ingests to the same warehouse either way, every record accounted for."""
+bad records ingests to the same warehouse either way, every record accounted for. Every test runs with each
+of the two column cutters (the compiled one, where the extension is built, and Arrow + numpy), which must also
+agree on every file, mutated ones included."""
 
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from editlens.contract import tables as T
@@ -83,6 +87,58 @@ REFUSED = {
     "non-ascii-first-byte": _file(c + [_line(6, instruction="\u00c9dit the dog")]),
     "empty": b"",
 }
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def cutter(request, monkeypatch):
+    if request.param == "numpy":
+        monkeypatch.setattr(seed, "_c_uniform", None)
+    elif seed._c_uniform is None:
+        pytest.skip("the optional C extension is not built here")
+    return request.param
+
+
+def _prepared(data: bytes) -> bytes | None:
+    """What ``_map_uniform`` hands a cutter: no BOM, valid UTF-8, a final newline (None: refused before)."""
+    data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if not data else data if data.endswith(b"\n") else data + b"\n"
+
+
+def _mutations(data: bytes, n: int, seed_: int) -> list[bytes]:
+    rng = random.Random(seed_)
+    out = []
+    for _ in range(n):
+        k = rng.randrange(len(data))
+        op = rng.choice([b'"', b"\\", b"\t", b"\n", b"\r", b"x", b" ", b"{", b":", b",", b"\x00", b""])
+        out.append(data[:k] + op + data[k + (op == b"" or rng.random() < 0.3):])
+    return out
+
+
+@pytest.mark.skipif(seed._c_uniform is None, reason="the optional C extension is not built here")
+@pytest.mark.parametrize("max_line", [256, 132])
+def test_the_cutters_agree_on_every_file(cutter, max_line, monkeypatch):
+    from editlens.ingest import _sha1batch
+
+    monkeypatch.setattr(seed, "_c_uniform", _sha1batch.uniform_values)
+    files = list(TAKEN.values()) + list(REFUSED.values())
+    files += _mutations(TAKEN["plain"], 400, 1) + _mutations(_file(GPT4V), 300, 2)
+    compiled, taken = 0, 0
+    for data in files:
+        d = _prepared(data)
+        if d is None:
+            continue
+        a, b = seed._uniform_columns_c(d, max_line), seed._uniform_columns_numpy(d, max_line)
+        assert (a is None) == (b is None), d
+        if a is not None:
+            taken += 1
+            assert list(a) == list(b) and all(a[k].to_pylist() == b[k].to_pylist() for k in a), d
+            assert all(a[k].type == pa.string() and a[k].validate(full=True) is None for k in a)
+        compiled += 1
+    assert compiled > 600 and 20 < taken < compiled  # both outcomes are exercised
 
 
 def _mapper(tmp_path: Path, check: bool) -> UnitMapper:
@@ -231,3 +287,10 @@ def test_count_records_counts_distinct_file_records(files, records):
                                                      rejects.column("source_record").to_pylist())))
         assert count_records({"edits": edits, "rejects": rejects}) == want
     assert isinstance(edits.column("source_record"), pa.ChunkedArray)
+
+
+@pytest.mark.parametrize("args", [(b'{"a": "b"}', 1, 99), (b'{"a": "b"}\n', 0, 99), (b"", 1, 99)])
+def test_the_compiled_cutter_refuses_unusable_arguments(cutter, args):
+    ext = pytest.importorskip("editlens.ingest._sha1batch", reason="the optional C extension is not built here")
+    with pytest.raises(ValueError):
+        ext.uniform_values(*args)

@@ -161,40 +161,77 @@ def _first_line_keys(first: bytes) -> tuple | None:
 
 def _map_uniform(data: bytes, m: UnitMapper) -> bool:
     """The whole-file fast path of the plain shape (SEED Part-1: every line one flat object of the same string
-    keys in the same order, written the same way): the value columns are cut out of the file's bytes by Arrow
-    (the file split at its quotes, the values taken) and handed to the column-wise batch without parsing a line
-    into Python objects. Taken only when the file provably parses to what the record path parses: valid UTF-8,
-    no backslash (no escapes) and no control byte but the line ends, no blank line, every line within
-    ``max_line_bytes``, and every line with its values removed byte for byte the first line (which orjson
-    parses: a flat object of known string keys, none named twice). Every record then passes the parse checks
-    and the batch's whole-column checks decide the rest. Returns False, nothing changed, when a condition
-    fails or the batch needs the per-record path, or the file has over ``CHUNK_LINES`` lines (the record path
-    bounds what it holds at once): the record path then maps the file."""
-    if not data or len(data) >= 2**31 - 1 or data.count(b"\n") > CHUNK_LINES:  # memory: ~150 bytes a line
+    keys in the same order, written the same way): the value columns are cut out of the file's bytes and handed
+    to the column-wise batch without parsing a line into Python objects. Taken only when the file provably
+    parses to what the record path parses: valid UTF-8, no backslash (no escapes) and no control byte but the
+    line ends, no blank line, every line within ``max_line_bytes``, and every line with its values removed byte
+    for byte the first line (which orjson parses: a flat object of known string keys, none named twice). Every
+    record then passes the parse checks and the batch's whole-column checks decide the rest. Returns False,
+    nothing changed, when a condition fails or the batch needs the per-record path, or the file has over
+    ``CHUNK_LINES`` lines (the record path bounds what it holds at once): the record path then maps the file.
+    The columns are cut by the compiled ``uniform_values`` where the extension is built, else by Arrow and
+    numpy (``_uniform_columns_numpy``): the same columns, the same files refused."""
+    if not data or len(data) >= 2**31 - 1:
         return False
     if not data.isascii() and not _valid_utf8(data):
         return False
     if not data.endswith(b"\n"):
         data += b"\n"
+    cut = _uniform_columns_numpy if _c_uniform is None else _uniform_columns_c
+    cols = cut(data, m.limits.max_line_bytes)
+    if cols is None or len(cols["source_image"]) > CHUNK_LINES:  # memory: ~150 bytes a line
+        return False
+    src, tgt, ins = cols["source_image"], cols["target_image"], cols["instruction"]
+    if not (_paths_surely_clean(src) and _paths_surely_clean(tgt)
+            and _instructions_surely_clean(ins, T.MAX_INSTRUCTION_CHARS)):
+        return False
+    return add_uniform_batch(m, len(src), src, tgt, ins, {"instruction_ori": cols.get("instruction_ori"),
+                                                         "source_caption": cols.get("source_caption"),
+                                                         "target_caption": cols.get("target_caption")})
+
+
+try:  # the optional compiled cutter (setup.py)
+    from editlens.ingest._sha1batch import uniform_values as _c_uniform
+except ImportError:
+    _c_uniform = None
+
+
+def _uniform_columns_c(data: bytes, max_line: int) -> dict[str, pa.Array] | None:
+    """``_uniform_columns_numpy`` in one pass of compiled code over the bytes."""
+    keys = _first_line_keys(data[:data.index(b"\n")])
+    if keys is None:
+        return None
+    got = _c_uniform(data, len(keys), max_line)
+    if got is None:
+        return None
+    n = len(got[0][0]) // 4 - 1
+    return {key: pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(o), pa.py_buffer(v)])
+            for key, (o, v) in zip(keys, got)}
+
+
+def _uniform_columns_numpy(data: bytes, max_line: int) -> dict[str, pa.Array] | None:
+    """The value columns by key of valid UTF-8 ``data`` ending with a newline whose every line is its first line
+    with other string values (no backslash, no control byte but the line ends, every line within ``max_line``
+    bytes), else None. The file is split at its quotes by Arrow and the values taken."""
     d = np.frombuffer(data, np.uint8)
     ends = np.flatnonzero(d == _NEWLINE)
     n = len(ends)
     if np.count_nonzero(d < 32) != n or data.find(b"\\") >= 0:
-        return False
+        return None
     starts = np.empty(n, np.int64)
     starts[0], starts[1:] = 0, ends[:-1] + 1
-    if int((ends - starts).max()) > m.limits.max_line_bytes:
-        return False
+    if int((ends - starts).max()) > max_line:
+        return None
     keys = _first_line_keys(data[:ends[0]])
     if keys is None:
-        return False
+        return None
     per = 4 * len(keys)  # quotes per line: a key's two and its value's two (no string holds a quote)
     q = np.flatnonzero(d == _QUOTE)
     if len(q) != per * n:
-        return False
+        return None
     q = q.reshape(n, per)
     if not ((q[:, 0] > starts).all() and (q[:, -1] < ends).all()):  # every line holds exactly ``per`` quotes
-        return False
+        return None
     # the file as segments: per line, what precedes its first quote, then each quote and what follows it
     width = 2 * per + 1
     bounds = np.empty((n, width), np.int32)
@@ -209,15 +246,8 @@ def _map_uniform(data: bytes, m: UnitMapper) -> bool:
     sk = _buffers(skel)[1]
     row = int(ends[0]) + 1 - sum(int(q[0, 3 + 4 * k] - q[0, 2 + 4 * k] - 1) for k in range(len(keys)))
     if len(sk) != row * n or not (sk.reshape(n, row) == sk[:row]).all():  # each line's skeleton is the first's
-        return False
-    cols = {key: segs.take(pa.array(base + j)) for key, j in zip(keys, value_at)}
-    src, tgt, ins = cols["source_image"], cols["target_image"], cols["instruction"]
-    if not (_paths_surely_clean(src) and _paths_surely_clean(tgt)
-            and _instructions_surely_clean(ins, T.MAX_INSTRUCTION_CHARS)):
-        return False
-    return add_uniform_batch(m, n, src, tgt, ins, {"instruction_ori": cols.get("instruction_ori"),
-                                                  "source_caption": cols.get("source_caption"),
-                                                  "target_caption": cols.get("target_caption")})
+        return None
+    return {key: segs.take(pa.array(base + j)) for key, j in zip(keys, value_at)}
 
 
 def _valid_utf8(data: bytes) -> bool:
