@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # `python bench/bench_ingest.py --record` imports bench.results
+    sys.path.insert(0, str(REPO))
 PART1 = (("openimages", "annotations", 200), ("unsplash", "annotations", 100), ("unsplash", "annotations_GPT4V", 50))
 PER_FILE = 10_000
 PART2_RECORDS, PART2_FILES = 52_000, 6
@@ -231,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-check-images", action="store_true")
+    ap.add_argument("--note", default="", help="text added to the recorded notes (e.g. other runs' figures)")
     ap.add_argument("--record", action="store_true",
                     help="write the figures to bench/results/ingest.json (then `python bench/results.py` renders RESULTS.md)")
     args = ap.parse_args(argv)
@@ -294,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                result=f"ingest {i_wall:.1f} s wall, {r.cpu_s:.1f} s CPU, {i_rss / 2**20:.0f} MiB peak RSS; DuckDB "
                       f"{b_wall:.1f} s wall; ratio {ratio:.2f}x",
                target="<= 90 s, <= 2 GB, <= 2x baseline", met="yes" if ok else "no",
-               notes=f"load average after: {' '.join(load)}",
+               notes=f"load average after: {' '.join(load)}" + (f"; {args.note}" if args.note else ""),
                figures={"ingest_wall_s": round(i_wall, 2), "ingest_cpu_s": round(r.cpu_s, 2),
                         "ingest_peak_mib": round(i_rss / 2**20), "baseline_wall_s": round(b_wall, 2),
                         "ratio": round(ratio, 3), "records": counts["records"], "edits": n_edits})
