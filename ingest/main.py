@@ -402,8 +402,8 @@ def _pool_task(args) -> FileResult:
 
 def _run_pool(cfg: IngestConfig, tasks: list[tuple], n_workers: int) -> list[FileResult]:
     """Run the tasks in ``n_workers`` worker processes, the largest units first (the last ones to finish are then
-    small, and no worker idles at the end); this process waits. Each worker is then a single-threaded process
-    doing nothing but units (this process runs the pool's threads)."""
+    small, and no worker idles at the end); this process waits. A worker then does nothing but units (this process
+    runs the pool's threads)."""
     ordered = sorted(tasks, key=lambda t: -_unit_bytes(t[0]))
     with ProcessPoolExecutor(n_workers, mp_context=_worker_context(), initializer=_init_worker,
                              initargs=(cfg.check_images, cfg.kill_after_steps, cfg.limits)) as ex:

@@ -171,7 +171,7 @@ def _map_uniform(data: bytes, m: UnitMapper) -> bool:
     ``CHUNK_LINES`` lines (the record path bounds what it holds at once): the record path then maps the file.
     The columns are cut by the compiled ``uniform_values`` where the extension is built, else by Arrow and
     numpy (``_uniform_columns_numpy``): the same columns, the same files refused."""
-    if not data or len(data) >= 2**31 - 1:
+    if not data or len(data) >= 2**31 - 1 or data.count(b"\n") > CHUNK_LINES:  # memory: ~150 bytes a line
         return False
     if not data.isascii() and not _valid_utf8(data):
         return False
@@ -179,7 +179,7 @@ def _map_uniform(data: bytes, m: UnitMapper) -> bool:
         data += b"\n"
     cut = _uniform_columns_numpy if _c_uniform is None else _uniform_columns_c
     cols = cut(data, m.limits.max_line_bytes)
-    if cols is None or len(cols["source_image"]) > CHUNK_LINES:  # memory: ~150 bytes a line
+    if cols is None:
         return False
     src, tgt, ins = cols["source_image"], cols["target_image"], cols["instruction"]
     if not (_paths_surely_clean(src) and _paths_surely_clean(tgt)
